@@ -1,1 +1,169 @@
-pub fn placeholder() {}
+//! Backend traits and the neutral types they exchange.
+//!
+//! Backends (`backends/imap`, later `dav`, `smtp`) implement these traits; the EAS layers
+//! see upstreams only through them. Nothing here knows EAS, and nothing here does I/O: a
+//! backend moves upstream objects (mailboxes, MIME messages with UID and flags) and the
+//! mapping to EAS happens in `src/mapping/`.
+//!
+//! Credentials are passed with every call: a backend authenticates as the user it is asked
+//! for and may pool connections per user internally.
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+/// What went wrong talking to an upstream, in the terms a caller can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// The upstream rejected the credentials (wrong login or password, account disabled).
+    /// The caller answers the device with an authentication failure; retrying with the same
+    /// credentials will not help.
+    #[error("authentication failed")]
+    Auth,
+    /// The named object (mailbox, message, collection) does not exist upstream.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The operation clashes with the upstream's current state, e.g. creating a mailbox
+    /// whose name already exists.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A passing failure: the upstream is down or unreachable, a connect or command timed
+    /// out, the connection broke, the server is temporarily unavailable. Retry later.
+    #[error("temporary upstream failure: {0}")]
+    Transient(String),
+    /// A failure that will repeat on retry: the upstream refused the request as invalid or
+    /// forbidden, or answered something this backend cannot understand.
+    #[error("upstream refused: {0}")]
+    Permanent(String),
+}
+
+/// A user's upstream login. `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The login name as the upstream knows it (often the mail address).
+    pub login: String,
+    /// The password, as given by the device.
+    pub password: String,
+}
+
+impl Credentials {
+    /// Builds credentials from a login and a password.
+    pub fn new(login: impl Into<String>, password: impl Into<String>) -> Self {
+        Self {
+            login: login.into(),
+            password: password.into(),
+        }
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("login", &self.login)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The role of a mailbox: INBOX, or a special-use attribute (RFC 6154 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SpecialUse {
+    /// The user's INBOX (RFC 3501 §5.1); not an RFC 6154 attribute, but the same kind of fact.
+    Inbox,
+    /// `\Drafts`
+    Drafts,
+    /// `\Sent`
+    Sent,
+    /// `\Trash`
+    Trash,
+    /// `\Junk`
+    Junk,
+    /// `\Archive`
+    Archive,
+    /// `\All` (a virtual mailbox holding all messages)
+    All,
+    /// `\Flagged` (a virtual mailbox holding flagged messages)
+    Flagged,
+}
+
+/// One upstream mailbox, as listed by the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    /// Full hierarchical name, decoded to UTF-8 (IMAP sends modified UTF-7, RFC 3501
+    /// §5.1.3). This is the name to pass back to the other `MailStore` calls.
+    pub name: String,
+    /// Hierarchy delimiter, `None` for a flat namespace.
+    pub delimiter: Option<char>,
+    /// INBOX or the special-use role the server announces, if any.
+    pub special_use: Option<SpecialUse>,
+    /// The upstream's own stable identity for this mailbox, surviving renames: RFC 8474
+    /// MAILBOXID, or Dovecot's mailbox GUID. `None` when the server offers neither.
+    pub id: Option<String>,
+    /// False for `\Noselect` / `\NonExistent` entries (hierarchy placeholders).
+    pub selectable: bool,
+    /// Whether the user subscribed to the mailbox.
+    pub subscribed: bool,
+    /// True when the mailbox lives in another user's or a shared namespace (RFC 2342).
+    pub shared: bool,
+}
+
+/// Counters of one mailbox (IMAP STATUS, RFC 3501 §6.3.10, RFC 7162 §3.1.2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxStatus {
+    /// UIDVALIDITY: when it changes, all UIDs known for the mailbox are void.
+    pub uidvalidity: u32,
+    /// The UID the next arriving message will get at least.
+    pub uidnext: u32,
+    /// Number of messages.
+    pub messages: u32,
+    /// CONDSTORE HIGHESTMODSEQ, `None` when the server does not offer CONDSTORE.
+    pub highestmodseq: Option<u64>,
+}
+
+/// An upstream mail store: mailboxes (and, later, the messages in them).
+///
+/// Every call authenticates as `creds`; implementations reuse connections per user but
+/// never let one user's connection serve another login or another password.
+#[async_trait]
+pub trait MailStore: Send + Sync {
+    /// Checks the credentials against the upstream. `Err(Auth)` when they are wrong.
+    async fn verify(&self, creds: &Credentials) -> Result<(), BackendError>;
+
+    /// Lists all mailboxes the user can see, including shared ones.
+    async fn list_mailboxes(&self, creds: &Credentials) -> Result<Vec<Mailbox>, BackendError>;
+
+    /// Counters of one mailbox, by its UTF-8 name.
+    async fn status(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+    ) -> Result<MailboxStatus, BackendError>;
+
+    /// Creates a mailbox. `Err(Conflict)` when it exists already.
+    async fn create_mailbox(&self, creds: &Credentials, name: &str) -> Result<(), BackendError>;
+
+    /// Deletes a mailbox. `Err(NotFound)` when it does not exist.
+    async fn delete_mailbox(&self, creds: &Credentials, name: &str) -> Result<(), BackendError>;
+
+    /// Renames a mailbox (and, per RFC 3501 §6.3.5, its children). `Err(NotFound)` when
+    /// `from` does not exist, `Err(Conflict)` when `to` does.
+    async fn rename_mailbox(
+        &self,
+        creds: &Credentials,
+        from: &str,
+        to: &str,
+    ) -> Result<(), BackendError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_password() {
+        let c = Credentials::new("alice@example.org", "hunter2");
+        let shown = format!("{c:?}");
+        assert!(shown.contains("alice@example.org"));
+        assert!(!shown.contains("hunter2"));
+    }
+}
