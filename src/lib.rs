@@ -1,1 +1,19 @@
+//! airsync: an Exchange ActiveSync server that bridges phones to the IMAP, CalDAV,
+//! CardDAV and SMTP servers people already run. See design.md for the architecture;
+//! the path of a request is `http` → `wbxml` → `eas` → `commands`, which use
+//! `mapping`, `state`, `policy` and the backends.
+
+pub mod app;
+pub mod auth;
+pub mod commands;
+pub mod eas;
+pub mod error;
+pub mod http;
+pub mod logging;
+pub mod mapping;
+pub mod policy;
+pub mod settings;
+pub mod state;
 pub mod wbxml;
+
+pub use app::{App, serve};

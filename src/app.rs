@@ -1,0 +1,71 @@
+//! The application: everything a request needs (configuration, store, upstreams,
+//! authenticator, policy), built once at start, and the server that runs it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use airsync_imap::{ImapConfig, ImapStore};
+use airsync_model::MailStore;
+
+use crate::auth::Authenticator;
+use crate::policy::Policy;
+use crate::settings::Settings;
+use crate::state::{Store, StoreError};
+
+/// Shared state of the running server; one per process.
+pub struct App {
+    pub settings: Settings,
+    pub store: Store,
+    pub mail: Arc<dyn MailStore>,
+    pub auth: Authenticator,
+    /// The server-wide default policy, and its fingerprint.
+    pub policy: Policy,
+    pub policy_fingerprint: String,
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("upstream IMAP configuration: {0}")]
+    Imap(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl App {
+    pub async fn new(settings: Settings) -> Result<Arc<App>, ServeError> {
+        let store = Store::connect(&settings.store.url).await?;
+        let mail: Arc<dyn MailStore> = Arc::new(
+            ImapStore::new(ImapConfig {
+                url: settings.imap.url.clone(),
+                ca_file: settings.imap.ca_file.clone(),
+                pool_idle: settings.pool_idle(),
+                max_per_user: settings.imap.max_connections_per_user,
+                connect_timeout: Duration::from_secs(10),
+                command_timeout: Duration::from_secs(60),
+            })
+            .map_err(|e| ServeError::Imap(e.to_string()))?,
+        );
+        let auth = Authenticator::new(mail.clone(), &settings.auth);
+        let policy = Policy::from_settings(&settings.provision);
+        let policy_fingerprint = policy.fingerprint();
+        Ok(Arc::new(App { settings, store, mail, auth, policy, policy_fingerprint }))
+    }
+}
+
+/// Runs the ActiveSync listener until `shutdown` completes. `on_bound` learns the
+/// address actually bound (useful with port 0).
+pub async fn serve(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_bound: impl FnOnce(SocketAddr) + Send + 'static,
+) -> Result<(), ServeError> {
+    let app = App::new(settings).await?;
+    crate::http::run(app, shutdown, on_bound).await
+}

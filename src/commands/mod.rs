@@ -1,0 +1,74 @@
+//! One module per EAS command, each doing parse → apply → respond. This module holds
+//! what they share: the request context, the reply type, the provisioning gate and the
+//! dispatch table.
+
+mod folder_sync;
+mod provision;
+
+use crate::app::App;
+use crate::auth::Principal;
+use crate::eas::{Command, ProtocolVersion};
+use crate::error::Error;
+use crate::http::query::RequestLine;
+use crate::policy::{self, KeyCheck};
+use crate::state::Device;
+use crate::wbxml::Element;
+
+/// The commands airsync implements today, as announced in `MS-ASProtocolCommands`.
+pub const SUPPORTED: &[Command] = &[Command::Provision, Command::FolderSync];
+
+/// Everything a command may use about the request it answers.
+pub struct RequestContext<'a> {
+    pub app: &'a App,
+    pub principal: &'a Principal,
+    /// The device as stored before this request.
+    pub device: &'a Device,
+    pub version: ProtocolVersion,
+    pub line: &'a RequestLine,
+    /// The policy key the request carried (header or base64 query), if any.
+    pub policy_key: Option<u32>,
+}
+
+impl RequestContext<'_> {
+    pub fn login(&self) -> &str {
+        &self.principal.login
+    }
+    pub fn device_id(&self) -> &str {
+        &self.device.device_id
+    }
+}
+
+/// What a command answers.
+#[derive(Debug)]
+pub enum Reply {
+    Wbxml(Element),
+    /// HTTP 200 with no body (e.g. a SendMail that succeeded in 12.x).
+    Empty,
+}
+
+/// MS-ASPROV 3.2.5.1.1: every command but Provision needs the device's current policy
+/// key, unless provisioning is switched off.
+pub fn gate(ctx: &RequestContext<'_>, command: Command) -> Result<(), Error> {
+    if command == Command::Provision || !ctx.app.settings.provision.required {
+        return Ok(());
+    }
+    match policy::check_key(ctx.device, ctx.policy_key, &ctx.app.policy_fingerprint) {
+        KeyCheck::Ok => Ok(()),
+        other => Err(Error::Provision(other)),
+    }
+}
+
+/// Runs one command. `document` is the decoded WBXML body, `raw` the body's bytes.
+pub async fn dispatch(
+    ctx: &RequestContext<'_>,
+    command: Command,
+    document: Option<Element>,
+    _raw: Vec<u8>,
+) -> Result<Reply, Error> {
+    let need = |d: Option<Element>| d.ok_or(crate::eas::EasError::Missing("a WBXML request body"));
+    match command {
+        Command::Provision => provision::run(ctx, need(document)?).await,
+        Command::FolderSync => folder_sync::run(ctx, need(document)?).await,
+        other => Err(Error::NotSupported(other.name().to_string())),
+    }
+}

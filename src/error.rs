@@ -1,0 +1,144 @@
+//! The one place where errors of every layer become what the device sees: an HTTP
+//! status, or (EAS 14.0+) a Status inside the command's response (MS-ASCMD 2.2.2).
+
+use airsync_model::BackendError;
+
+use crate::auth::AuthError;
+use crate::eas::status::{CommonStatus, status_document};
+use crate::eas::{Command, EasError, ProtocolVersion};
+use crate::http::query::QueryError;
+use crate::policy::KeyCheck;
+use crate::state::StoreError;
+use crate::wbxml::{Element, WbxmlError};
+
+/// Anything that ends a request early.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("bad request line: {0}")]
+    Query(#[from] QueryError),
+    #[error("unsupported MS-ASProtocolVersion {0:?}; airsync speaks 12.0, 12.1, 14.0, 14.1, 16.0 and 16.1")]
+    UnsupportedVersion(String),
+    #[error("authentication: {0}")]
+    Auth(#[from] AuthError),
+    #[error("request body larger than {0} bytes")]
+    BodyTooLarge(usize),
+    #[error("unreadable request body: {0}")]
+    BadBody(String),
+    #[error("WBXML: {0}")]
+    Wbxml(#[from] WbxmlError),
+    #[error("{0}")]
+    Eas(#[from] EasError),
+    #[error("device must provision: {0:?}")]
+    Provision(KeyCheck),
+    #[error("command {0} is not supported")]
+    NotSupported(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("upstream: {0}")]
+    Backend(#[from] BackendError),
+}
+
+/// What to send for an error, free of any HTTP library's types.
+#[derive(Debug, PartialEq)]
+pub struct ErrorReply {
+    pub http_status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    /// A WBXML document (for 200 replies carrying a Status), or a plain-text reason.
+    pub body: ErrorBody,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum ErrorBody {
+    Wbxml(Element),
+    Text(String),
+    Empty,
+}
+
+/// Seconds a phone is asked to wait after an upstream outage or throttling.
+const RETRY_AFTER_SECS: &str = "30";
+
+impl Error {
+    /// Maps the error for a request of `command` from a device speaking `version`.
+    pub fn reply(&self, command: Option<Command>, version: Option<ProtocolVersion>) -> ErrorReply {
+        // EAS 14.0+ report most conditions as a Status inside the command response.
+        let in_band = |status: CommonStatus| -> Option<ErrorReply> {
+            let (command, version) = (command?, version?);
+            if !version.has_common_status() {
+                return None;
+            }
+            status_document(command, status as u16).map(|doc| ErrorReply {
+                http_status: 200,
+                headers: vec![],
+                body: ErrorBody::Wbxml(doc),
+            })
+        };
+        let text = |code: u16, reason: String| ErrorReply {
+            http_status: code,
+            headers: vec![],
+            body: ErrorBody::Text(reason),
+        };
+        let retry_later = |code: u16| ErrorReply {
+            http_status: code,
+            headers: vec![("Retry-After", RETRY_AFTER_SECS.into())],
+            body: ErrorBody::Empty,
+        };
+        match self {
+            Error::Query(_) | Error::UnsupportedVersion(_) | Error::BadBody(_) => text(400, self.to_string()),
+            Error::Auth(AuthError::Missing | AuthError::Rejected) | Error::Backend(BackendError::Auth) => {
+                ErrorReply {
+                    http_status: 401,
+                    headers: vec![("WWW-Authenticate", "Basic realm=\"ActiveSync\"".into())],
+                    body: ErrorBody::Empty,
+                }
+            }
+            Error::Auth(AuthError::Throttled) => retry_later(429),
+            Error::Auth(AuthError::Upstream(_)) => retry_later(503),
+            Error::BodyTooLarge(_) => text(413, self.to_string()),
+            Error::Wbxml(_) => in_band(CommonStatus::InvalidWbxml).unwrap_or_else(|| text(400, self.to_string())),
+            Error::Eas(_) => in_band(CommonStatus::InvalidContent).unwrap_or_else(|| text(400, self.to_string())),
+            // MS-ASPROV 3.2.5.1.1: HTTP 449 before 14.0, a Status from 14.0 on.
+            Error::Provision(check) => check
+                .status()
+                .and_then(in_band)
+                .unwrap_or_else(|| text(449, "Retry after sending a PROVISION command".into())),
+            Error::NotSupported(_) => {
+                in_band(CommonStatus::CommandNotSupported).unwrap_or_else(|| text(501, self.to_string()))
+            }
+            Error::Backend(BackendError::Transient(_)) => retry_later(503),
+            Error::Backend(BackendError::NotFound(_)) => {
+                in_band(CommonStatus::ItemNotFound).unwrap_or_else(|| text(404, self.to_string()))
+            }
+            Error::Backend(_) | Error::Store(_) => {
+                in_band(CommonStatus::ServerError).unwrap_or_else(|| text(500, "internal error".into()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wbxml;
+
+    #[test]
+    fn provisioning_by_version() {
+        let e = Error::Provision(KeyCheck::NotProvisioned);
+        assert_eq!(e.reply(Some(Command::FolderSync), Some(ProtocolVersion::V12_1)).http_status, 449);
+        let r = e.reply(Some(Command::FolderSync), Some(ProtocolVersion::V16_1));
+        assert_eq!(r.http_status, 200);
+        let ErrorBody::Wbxml(doc) = r.body else { panic!("{r:?}") };
+        assert!(wbxml::to_xml(&doc).contains("<Status>142</Status>"));
+        // GetAttachment has no status frame: 449 whatever the version.
+        assert_eq!(e.reply(Some(Command::GetAttachment), Some(ProtocolVersion::V14_1)).http_status, 449);
+    }
+
+    #[test]
+    fn auth_and_outages() {
+        let r = Error::Auth(AuthError::Rejected).reply(None, None);
+        assert_eq!(r.http_status, 401);
+        assert!(r.headers.iter().any(|(k, v)| *k == "WWW-Authenticate" && v.starts_with("Basic")));
+        let r = Error::Backend(BackendError::Transient("down".into())).reply(Some(Command::Sync), None);
+        assert_eq!(r.http_status, 503);
+        assert!(r.headers.iter().any(|(k, _)| *k == "Retry-After"));
+    }
+}

@@ -1,0 +1,243 @@
+//! The HTTP layer (MS-ASHTTP): routing with case-insensitive paths, the request line,
+//! headers, gzip, Basic authentication, the provisioning gate, and turning a command's
+//! reply or an error into an HTTP response. axum types stop here.
+
+mod autodiscover;
+mod body;
+pub mod query;
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::app::{App, ServeError};
+use crate::commands::{self, Reply, RequestContext};
+use crate::eas::ProtocolVersion;
+use crate::error::{Error, ErrorBody, ErrorReply};
+use crate::state::DeviceSeen;
+use crate::wbxml;
+
+/// The Exchange build airsync presents in `MS-Server-ActiveSync` (Exchange 2016).
+const SERVER_VERSION: &str = "15.1";
+const WBXML_TYPE: &str = "application/vnd.ms-sync.wbxml";
+
+/// Serves `app` until `shutdown` completes.
+pub async fn run(
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_bound: impl FnOnce(SocketAddr) + Send + 'static,
+) -> Result<(), ServeError> {
+    let router = Router::new().fallback(route).with_state(app.clone());
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::new();
+    let watcher = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        // Long-held requests (Ping, hanging Sync) get a few seconds to be answered.
+        watcher.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    let reporter = handle.clone();
+    tokio::spawn(async move {
+        if let Some(addr) = reporter.listening().await {
+            on_bound(addr);
+        }
+    });
+    let listen = app.settings.server.listen;
+    match (&app.settings.server.tls_cert, &app.settings.server.tls_key) {
+        (Some(cert), Some(key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .map_err(|e| ServeError::Tls(format!("{}: {e}", cert.display())))?;
+            tracing::info!(target: "airsync", %listen, "serving ActiveSync over HTTPS");
+            axum_server::bind_rustls(listen, tls).handle(handle).serve(service).await?;
+        }
+        _ => {
+            tracing::info!(target: "airsync", %listen, "serving ActiveSync over plain HTTP");
+            axum_server::bind(listen).handle(handle).serve(service).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Every request comes here: devices mix the case of paths, so routing is done on
+/// the lower-cased path rather than by axum's case-sensitive router.
+async fn route(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let path = request.uri().path().trim_end_matches('/').to_ascii_lowercase();
+    match (path.as_str(), request.method()) {
+        ("/microsoft-server-activesync", &Method::OPTIONS) => options(&app, peer.ip(), request).await,
+        ("/microsoft-server-activesync", &Method::POST) => activesync(&app, peer.ip(), request).await,
+        ("/microsoft-server-activesync", _) => {
+            (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "OPTIONS,POST")]).into_response()
+        }
+        ("/autodiscover/autodiscover.xml", &Method::POST | &Method::GET) => {
+            autodiscover::handle(&app, peer.ip(), request).await
+        }
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn authorization(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+}
+
+/// OPTIONS (MS-ASHTTP 2.2.3): the versions and commands airsync offers.
+async fn options(app: &App, client: IpAddr, request: Request) -> Response {
+    if let Err(e) = app.auth.authenticate(authorization(request.headers()), client).await {
+        return error_response(Error::Auth(e).reply(None, None));
+    }
+    let versions: Vec<&str> = ProtocolVersion::ALL.iter().map(|v| v.as_str()).collect();
+    let commands: Vec<&str> = commands::SUPPORTED.iter().map(|c| c.name()).collect();
+    let mut response = StatusCode::OK.into_response();
+    let h = response.headers_mut();
+    h.insert(header::ALLOW, HeaderValue::from_static("OPTIONS,POST"));
+    h.insert("Public", HeaderValue::from_static("OPTIONS,POST"));
+    h.insert("MS-Server-ActiveSync", HeaderValue::from_static(SERVER_VERSION));
+    h.insert("MS-ASProtocolVersions", header_value(&versions.join(",")));
+    h.insert("MS-ASProtocolCommands", header_value(&commands.join(",")));
+    response
+}
+
+/// A POST to /Microsoft-Server-ActiveSync: one EAS command.
+async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let line = match query::parse(parts.uri.query().unwrap_or("")) {
+        Ok(line) => line,
+        Err(e) => return error_response(Error::Query(e).reply(None, None)),
+    };
+    let header_version = parts.headers.get("MS-ASProtocolVersion").and_then(|v| v.to_str().ok());
+    let version = match (line.version, header_version) {
+        (Some(v), _) => v,
+        (None, Some(h)) => match ProtocolVersion::parse(h) {
+            Some(v) => v,
+            None => return error_response(Error::UnsupportedVersion(h.to_string()).reply(None, None)),
+        },
+        (None, None) => {
+            return error_response(Error::UnsupportedVersion(String::new()).reply(None, None));
+        }
+    };
+    let mut log = RequestLog {
+        login: String::new(),
+        device_id: line.device_id.clone(),
+        device_type: line.device_type.clone(),
+        command: line.command_name.clone(),
+        version,
+    };
+    let outcome = async {
+        let principal = app.auth.authenticate(authorization(&parts.headers), client).await?;
+        log.login = principal.login.clone();
+        let command = line.command.ok_or_else(|| Error::NotSupported(line.command_name.clone()))?;
+        let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let device = app
+            .store
+            .device_seen(&DeviceSeen {
+                login: &principal.login,
+                device_id: &line.device_id,
+                device_type: &line.device_type,
+                user_agent,
+                protocol_version: version.as_str(),
+                command: command.name(),
+            })
+            .await?;
+        let raw = body::read(&parts.headers, body, app.settings.limits.max_request_bytes).await?;
+        let document = body::decode_wbxml(&parts.headers, &raw)?;
+        if let Some(doc) = &document {
+            tracing::trace!(target: "airsync", request = %wbxml::to_xml(doc), "request body");
+        }
+        let policy_key = line.policy_key.or_else(|| {
+            parts.headers.get("X-MS-PolicyKey").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok())
+        });
+        let ctx = RequestContext { app, principal: &principal, device: &device, version, line: &line, policy_key };
+        commands::gate(&ctx, command)?;
+        commands::dispatch(&ctx, command, document, raw).await
+    }
+    .await;
+    let response = match outcome {
+        Ok(reply) => reply_response(reply, &parts.headers),
+        Err(e) => {
+            if matches!(e, Error::Store(_) | Error::Backend(_)) {
+                tracing::warn!(target: "airsync", error = %e, command = %log.command, "request failed");
+            }
+            error_response(e.reply(line.command, Some(version)))
+        }
+    };
+    log.finish(response.status(), started);
+    response
+}
+
+/// One line per request: user, device id, device type, command, status, duration.
+struct RequestLog {
+    login: String,
+    device_id: String,
+    device_type: String,
+    command: String,
+    version: ProtocolVersion,
+}
+
+impl RequestLog {
+    fn finish(&self, status: StatusCode, started: Instant) {
+        tracing::info!(
+            target: "airsync",
+            user = %self.login,
+            device_id = %self.device_id,
+            device_type = %self.device_type,
+            command = %self.command,
+            version = %self.version,
+            status = status.as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
+    }
+}
+
+fn reply_response(reply: Reply, request_headers: &HeaderMap) -> Response {
+    match reply {
+        Reply::Wbxml(doc) => {
+            tracing::trace!(target: "airsync", response = %wbxml::to_xml(&doc), "response body");
+            wbxml_response(wbxml::encode(&doc), request_headers)
+        }
+        Reply::Empty => StatusCode::OK.into_response(),
+    }
+}
+
+fn wbxml_response(bytes: Vec<u8>, request_headers: &HeaderMap) -> Response {
+    let (bytes, gzipped) = body::maybe_gzip(bytes, request_headers);
+    let mut response = Response::new(Body::from(bytes));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(WBXML_TYPE));
+    h.insert("MS-Server-ActiveSync", HeaderValue::from_static(SERVER_VERSION));
+    if gzipped {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    response
+}
+
+fn error_response(reply: ErrorReply) -> Response {
+    let status = StatusCode::from_u16(reply.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = match reply.body {
+        ErrorBody::Wbxml(doc) => wbxml_response(wbxml::encode(&doc), &HeaderMap::new()),
+        ErrorBody::Text(text) => (status, text).into_response(),
+        ErrorBody::Empty => status.into_response(),
+    };
+    *response.status_mut() = status;
+    for (name, value) in reply.headers {
+        response.headers_mut().insert(name, header_value(&value));
+    }
+    response
+}
+
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}

@@ -1,0 +1,244 @@
+//! Upstream mailboxes → the EAS folder hierarchy (MS-ASCMD 2.2.3.186.3 folder types).
+//!
+//! Rules (product page, "Sub-Mailboxes"): children of Sent and Trash are never shown;
+//! children of INBOX are hidden from clients that cannot show them (EAS 12.0). Other
+//! users' and shared namespaces are not part of an account's own tree. Android clients
+//! reset the account unless Drafts and Outbox exist, so airsync provides a virtual
+//! Outbox when the upstream has none.
+
+use airsync_model::{Mailbox, SpecialUse};
+
+use crate::eas::folder_sync::FolderEntry;
+use crate::state::UpstreamFolder;
+
+/// MS-ASCMD 2.2.3.186.3: the folder types airsync hands out for mail.
+pub mod folder_type {
+    pub const INBOX: u8 = 2;
+    pub const DRAFTS: u8 = 3;
+    pub const DELETED_ITEMS: u8 = 4;
+    pub const SENT_ITEMS: u8 = 5;
+    pub const OUTBOX: u8 = 6;
+    pub const USER_MAIL: u8 = 12;
+}
+
+/// The `source` of folders that live in IMAP, and of airsync's own Outbox.
+pub const SOURCE_IMAP: &str = "imap";
+pub const SOURCE_VIRTUAL: &str = "virtual";
+pub const VIRTUAL_OUTBOX: &str = "Outbox";
+
+/// Per-device choices that shape the tree.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TreeRules {
+    pub hide_inbox_children: bool,
+}
+
+/// A folder of the EAS tree before it has its stable id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub upstream: UpstreamFolder,
+    /// The upstream name of the parent folder, when the parent is in the tree.
+    pub parent: Option<String>,
+    pub display_name: String,
+    pub folder_type: u8,
+}
+
+/// Names used for special folders by servers that do not announce SPECIAL-USE.
+const FALLBACK_NAMES: &[(SpecialUse, &[&str])] = &[
+    (SpecialUse::Drafts, &["Drafts", "Draft"]),
+    (SpecialUse::Sent, &["Sent", "Sent Items", "Sent Messages", "Sent Mail"]),
+    (SpecialUse::Trash, &["Trash", "Deleted Items", "Deleted Messages"]),
+];
+
+fn is_inbox(m: &Mailbox) -> bool {
+    m.special_use == Some(SpecialUse::Inbox) || m.name.eq_ignore_ascii_case("INBOX")
+}
+
+/// The mailbox that plays `role`: the first announcing it, else a top-level one with a
+/// customary name.
+fn role_mailbox(mailboxes: &[Mailbox], role: SpecialUse) -> Option<&Mailbox> {
+    let own = || mailboxes.iter().filter(|m| !m.shared);
+    own().find(|m| m.special_use == Some(role)).or_else(|| {
+        let names = FALLBACK_NAMES.iter().find(|(r, _)| *r == role)?.1;
+        own().find(|m| {
+            let top_level = m.delimiter.is_none_or(|d| !m.name.contains(d));
+            top_level && names.iter().any(|n| n.eq_ignore_ascii_case(&m.name))
+        })
+    })
+}
+
+fn is_below(m: &Mailbox, parent: &Mailbox) -> bool {
+    match m.delimiter {
+        Some(d) => m.name.len() > parent.name.len() + 1
+            && m.name.starts_with(&parent.name)
+            && m.name[parent.name.len()..].starts_with(d),
+        None => false,
+    }
+}
+
+/// Builds the mail part of the tree from the upstream's mailbox list.
+pub fn mail_candidates(mailboxes: &[Mailbox], rules: TreeRules) -> Vec<Candidate> {
+    let drafts = role_mailbox(mailboxes, SpecialUse::Drafts);
+    let sent = role_mailbox(mailboxes, SpecialUse::Sent);
+    let trash = role_mailbox(mailboxes, SpecialUse::Trash);
+    let inbox = mailboxes.iter().find(|m| is_inbox(m));
+    let outbox = mailboxes
+        .iter()
+        .find(|m| !m.shared && m.name.eq_ignore_ascii_case(VIRTUAL_OUTBOX) && m.selectable);
+    let same = |a: Option<&Mailbox>, b: &Mailbox| a.is_some_and(|a| a.name == b.name);
+
+    let shown: Vec<&Mailbox> = mailboxes
+        .iter()
+        .filter(|m| !m.shared)
+        .filter(|m| !sent.is_some_and(|s| is_below(m, s)))
+        .filter(|m| !trash.is_some_and(|t| is_below(m, t)))
+        .filter(|m| !(rules.hide_inbox_children && inbox.is_some_and(|i| is_below(m, i))))
+        .collect();
+
+    let mut out: Vec<Candidate> = shown
+        .iter()
+        .map(|m| {
+            let folder_type = if same(inbox, m) {
+                folder_type::INBOX
+            } else if same(drafts, m) {
+                folder_type::DRAFTS
+            } else if same(trash, m) {
+                folder_type::DELETED_ITEMS
+            } else if same(sent, m) {
+                folder_type::SENT_ITEMS
+            } else if same(outbox, m) {
+                folder_type::OUTBOX
+            } else {
+                folder_type::USER_MAIL
+            };
+            let (parent, leaf) = match m.delimiter.and_then(|d| m.name.rsplit_once(d)) {
+                Some((parent, leaf)) => (Some(parent.to_string()), leaf.to_string()),
+                None => (None, m.name.clone()),
+            };
+            let parent = parent.filter(|p| shown.iter().any(|s| &s.name == p));
+            let display_name = if folder_type == folder_type::INBOX { "Inbox".to_string() } else { leaf };
+            Candidate {
+                upstream: UpstreamFolder {
+                    source: SOURCE_IMAP.into(),
+                    name: m.name.clone(),
+                    upstream_id: m.id.clone(),
+                },
+                parent,
+                display_name,
+                folder_type,
+            }
+        })
+        .collect();
+    if outbox.is_none() {
+        out.push(Candidate {
+            upstream: UpstreamFolder { source: SOURCE_VIRTUAL.into(), name: VIRTUAL_OUTBOX.into(), upstream_id: None },
+            parent: None,
+            display_name: VIRTUAL_OUTBOX.into(),
+            folder_type: folder_type::OUTBOX,
+        });
+    }
+    out
+}
+
+/// Gives each candidate its stable id (`ids[i]` belongs to `candidates[i]`) and
+/// resolves parents to ids.
+pub fn entries(candidates: &[Candidate], ids: &[i64]) -> Vec<FolderEntry> {
+    let id_of = |source: &str, name: &str| {
+        candidates
+            .iter()
+            .zip(ids)
+            .find(|(c, _)| c.upstream.source == source && c.upstream.name == name)
+            .map(|(_, id)| id.to_string())
+    };
+    candidates
+        .iter()
+        .zip(ids)
+        .map(|(c, id)| FolderEntry {
+            server_id: id.to_string(),
+            parent_id: c
+                .parent
+                .as_deref()
+                .and_then(|p| id_of(&c.upstream.source, p))
+                .unwrap_or_else(|| "0".into()),
+            display_name: c.display_name.clone(),
+            folder_type: c.folder_type,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mb(name: &str, use_: Option<SpecialUse>) -> Mailbox {
+        Mailbox {
+            name: name.into(),
+            delimiter: Some('/'),
+            special_use: use_,
+            id: Some(format!("id-{name}")),
+            selectable: true,
+            subscribed: true,
+            shared: false,
+        }
+    }
+
+    fn by_name<'a>(c: &'a [Candidate], name: &str) -> Option<&'a Candidate> {
+        c.iter().find(|c| c.upstream.name == name)
+    }
+
+    #[test]
+    fn types_parents_and_sub_mailbox_rules() {
+        let boxes = vec![
+            mb("INBOX", Some(SpecialUse::Inbox)),
+            mb("INBOX/Lists", None),
+            mb("Drafts", Some(SpecialUse::Drafts)),
+            mb("Sent", Some(SpecialUse::Sent)),
+            mb("Sent/2019", None),
+            mb("Trash", Some(SpecialUse::Trash)),
+            mb("Trash/Old/Deeper", None),
+            mb("Junk", Some(SpecialUse::Junk)),
+            mb("Projects", None),
+            mb("Projects/Ärger", None),
+            Mailbox { shared: true, ..mb("shared/bob/Team", None) },
+        ];
+        let c = mail_candidates(&boxes, TreeRules::default());
+        assert_eq!(by_name(&c, "INBOX").unwrap().folder_type, 2);
+        assert_eq!(by_name(&c, "INBOX").unwrap().display_name, "Inbox");
+        assert_eq!(by_name(&c, "Drafts").unwrap().folder_type, 3);
+        assert_eq!(by_name(&c, "Trash").unwrap().folder_type, 4);
+        assert_eq!(by_name(&c, "Sent").unwrap().folder_type, 5);
+        assert_eq!(by_name(&c, "Junk").unwrap().folder_type, 12);
+        assert_eq!(by_name(&c, "Outbox").unwrap().folder_type, 6);
+        assert_eq!(by_name(&c, "Outbox").unwrap().upstream.source, SOURCE_VIRTUAL);
+        assert!(by_name(&c, "Sent/2019").is_none());
+        assert!(by_name(&c, "Trash/Old/Deeper").is_none());
+        assert!(by_name(&c, "shared/bob/Team").is_none());
+        let child = by_name(&c, "Projects/Ärger").unwrap();
+        assert_eq!((child.parent.as_deref(), child.display_name.as_str()), (Some("Projects"), "Ärger"));
+        assert!(by_name(&c, "INBOX/Lists").is_some());
+
+        let ids: Vec<i64> = (1..=c.len() as i64).collect();
+        let e = entries(&c, &ids);
+        let projects = e.iter().find(|f| f.display_name == "Projects").unwrap();
+        let aerger = e.iter().find(|f| f.display_name == "Ärger").unwrap();
+        assert_eq!(aerger.parent_id, projects.server_id);
+        assert_eq!(projects.parent_id, "0");
+
+        let old = mail_candidates(&boxes, TreeRules { hide_inbox_children: true });
+        assert!(by_name(&old, "INBOX/Lists").is_none());
+    }
+
+    #[test]
+    fn fallback_names_and_upstream_outbox() {
+        let boxes = vec![
+            Mailbox { special_use: None, ..mb("INBOX", None) },
+            mb("Sent Items", None),
+            mb("Deleted Items", None),
+            mb("Outbox", None),
+        ];
+        let c = mail_candidates(&boxes, TreeRules::default());
+        assert_eq!(by_name(&c, "Sent Items").unwrap().folder_type, 5);
+        assert_eq!(by_name(&c, "Deleted Items").unwrap().folder_type, 4);
+        assert_eq!(by_name(&c, "Outbox").unwrap().upstream.source, SOURCE_IMAP);
+        assert_eq!(c.iter().filter(|c| c.folder_type == 6).count(), 1);
+    }
+}

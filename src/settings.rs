@@ -1,0 +1,376 @@
+//! The config contract (design.md, "Config contract"): a TOML file given by
+//! `airsync serve --config FILE`, every key overridable by an environment variable
+//! `AIRSYNC__SECTION__KEY`, unknown keys rejected. `config/example.toml` documents
+//! every key; keep the two in step.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+/// Everything airsync reads from its configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: Server,
+    #[serde(default)]
+    pub log: Log,
+    #[serde(default)]
+    pub store: Store,
+    pub imap: Imap,
+    #[serde(default)]
+    pub caldav: Option<Dav>,
+    #[serde(default)]
+    pub carddav: Option<Dav>,
+    #[serde(default)]
+    pub smtp: Option<Smtp>,
+    #[serde(default)]
+    pub admin: Admin,
+    #[serde(default)]
+    pub auth: Auth,
+    #[serde(default)]
+    pub provision: Provision,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// `[server]`: the ActiveSync listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// PEM certificate chain; with `tls_key`, the listener speaks HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// The address phones use, e.g. `https://mail.example.org`; Autodiscover hands it out.
+    pub public_url: Option<String>,
+}
+
+/// `[log]`: the AIRSYNC log level. Records carry the tracing target `airsync`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Log {
+    #[serde(default = "default_log_level")]
+    pub level: String,
+    /// `text` (default) or `json`.
+    #[serde(default = "default_log_format")]
+    pub format: String,
+}
+
+/// `[store]`: where airsync keeps devices, folder maps and sync state.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Store {
+    #[serde(default = "default_store_url")]
+    pub url: String,
+}
+
+/// `[imap]`: the upstream mail store; it also checks every login.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Imap {
+    /// `imap://host:143`, `imaps://host:993` or `imap://host:143?tls=starttls`.
+    pub url: String,
+    /// An extra trust anchor (PEM) for the upstream's certificate, e.g. a private CA.
+    pub ca_file: Option<PathBuf>,
+    /// Idle upstream connections per user are closed after this many seconds.
+    #[serde(default = "default_pool_idle")]
+    pub pool_idle_secs: u64,
+    #[serde(default = "default_pool_max")]
+    pub max_connections_per_user: usize,
+}
+
+/// `[caldav]` / `[carddav]`: the upstream DAV server (used from the PIM issue on).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dav {
+    pub url: String,
+}
+
+/// `[smtp]`: the upstream submission server (used from the SendMail issue on).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    pub url: String,
+}
+
+/// `[admin]`: the loopback admin listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    #[serde(default = "default_admin_listen")]
+    pub listen: SocketAddr,
+}
+
+/// `[auth]`: how an EAS user name becomes an upstream login, and login protection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    /// Appended as `@domain` to bare user names (`alice`, `EXAMPLE\alice`). Empty: bare
+    /// names are passed to the upstream unchanged.
+    #[serde(default)]
+    pub default_domain: String,
+    /// Seconds a verified password is remembered (as a salted hash).
+    #[serde(default = "default_cache_ttl")]
+    pub cache_ttl_secs: u64,
+    /// Failed logins allowed per user, and per client address, within `failure_window_secs`.
+    #[serde(default = "default_max_failures")]
+    pub max_failures: u32,
+    #[serde(default = "default_failure_window")]
+    pub failure_window_secs: u64,
+}
+
+/// `[provision]`: MS-ASPROV provisioning.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provision {
+    /// Require a provisioned policy key on every command (HTTP 449 / Status 142).
+    #[serde(default = "yes")]
+    pub required: bool,
+    /// Ask devices for a PIN / password (DevicePasswordEnabled).
+    #[serde(default)]
+    pub device_password: bool,
+    #[serde(default = "default_min_password_length")]
+    pub min_password_length: u32,
+    /// Seconds of inactivity before the device locks (0: device default).
+    #[serde(default)]
+    pub max_inactivity_secs: u32,
+}
+
+/// `[limits]`: bounds on what a request may cost.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body accepted, in bytes (after gzip decoding).
+    #[serde(default = "default_max_request")]
+    pub max_request_bytes: usize,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log { level: default_log_level(), format: default_log_format() }
+    }
+}
+impl Default for Store {
+    fn default() -> Self {
+        Store { url: default_store_url() }
+    }
+}
+impl Default for Admin {
+    fn default() -> Self {
+        Admin { listen: default_admin_listen() }
+    }
+}
+impl Default for Auth {
+    fn default() -> Self {
+        Auth {
+            default_domain: String::new(),
+            cache_ttl_secs: default_cache_ttl(),
+            max_failures: default_max_failures(),
+            failure_window_secs: default_failure_window(),
+        }
+    }
+}
+impl Default for Provision {
+    fn default() -> Self {
+        Provision {
+            required: true,
+            device_password: false,
+            min_password_length: default_min_password_length(),
+            max_inactivity_secs: 0,
+        }
+    }
+}
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_request_bytes: default_max_request() }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 443))
+}
+fn default_admin_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8081))
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+fn default_log_format() -> String {
+    "text".into()
+}
+fn default_store_url() -> String {
+    "sqlite:///var/lib/airsync/airsync.db".into()
+}
+fn default_pool_idle() -> u64 {
+    300
+}
+fn default_pool_max() -> usize {
+    4
+}
+fn default_cache_ttl() -> u64 {
+    300
+}
+fn default_max_failures() -> u32 {
+    10
+}
+fn default_failure_window() -> u64 {
+    900
+}
+fn default_min_password_length() -> u32 {
+    4
+}
+fn default_max_request() -> usize {
+    64 * 1024 * 1024
+}
+fn yes() -> bool {
+    true
+}
+
+impl Settings {
+    /// Reads `path` (if given) and the `AIRSYNC__SECTION__KEY` environment variables.
+    pub fn load(path: Option<&Path>) -> Result<Settings, SettingsError> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = path {
+            builder = builder.add_source(
+                config::File::from(path).format(config::FileFormat::Toml).required(true),
+            );
+        }
+        builder = builder.add_source(env_source(std::env::vars()));
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Parses a TOML document (and no environment); for tests and `check-config`.
+    pub fn from_toml(text: &str) -> Result<Settings, SettingsError> {
+        Self::from_toml_and_env(text, std::iter::empty())
+    }
+
+    /// Parses a TOML document with the given environment overrides.
+    pub fn from_toml_and_env(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, SettingsError> {
+        let settings: Settings = config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .add_source(env_source(env))
+            .build()?
+            .try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        match (&self.server.tls_cert, &self.server.tls_key) {
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(SettingsError::Invalid(
+                    "server.tls_cert and server.tls_key must be set together".into(),
+                ));
+            }
+            _ => {}
+        }
+        if !["text", "json"].contains(&self.log.format.as_str()) {
+            return Err(SettingsError::Invalid(format!(
+                "log.format must be \"text\" or \"json\", not {:?}",
+                self.log.format
+            )));
+        }
+        if self.log.level.parse::<tracing::Level>().is_err() && self.log.level != "off" {
+            return Err(SettingsError::Invalid(format!(
+                "log.level must be one of error, warn, info, debug, trace, off; not {:?}",
+                self.log.level
+            )));
+        }
+        if !(self.store.url.starts_with("sqlite:") || self.store.url.starts_with("postgres")) {
+            return Err(SettingsError::Invalid(format!(
+                "store.url must start with sqlite: or postgres://, not {:?}",
+                self.store.url
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn pool_idle(&self) -> Duration {
+        Duration::from_secs(self.imap.pool_idle_secs)
+    }
+}
+
+/// The environment as a config source: `AIRSYNC__SERVER__LISTEN` → `server.listen`.
+fn env_source(vars: impl IntoIterator<Item = (String, String)>) -> config::Environment {
+    let map: config::Map<String, String> =
+        vars.into_iter().filter(|(k, _)| k.starts_with("AIRSYNC__")).collect();
+    config::Environment::with_prefix("AIRSYNC")
+        .prefix_separator("__")
+        .separator("__")
+        .try_parsing(true)
+        .source(Some(map))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[server]\nlisten = \"127.0.0.1:8443\"\n[imap]\nurl = \"imap://127.0.0.1:143\"\n";
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let s = Settings::from_toml(MINIMAL).unwrap();
+        assert_eq!(s.server.listen.port(), 8443);
+        assert_eq!(s.log.level, "info");
+        assert!(s.provision.required);
+        assert_eq!(s.admin.listen, "127.0.0.1:8081".parse().unwrap());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = Settings::from_toml(&format!("{MINIMAL}[log]\nlevle = \"debug\"\n")).unwrap_err();
+        assert!(err.to_string().contains("levle"), "{err}");
+        let err = Settings::from_toml(&format!("{MINIMAL}[nonsense]\na = 1\n")).unwrap_err();
+        assert!(err.to_string().contains("nonsense"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let env = [
+            ("AIRSYNC__LOG__LEVEL".to_string(), "debug".to_string()),
+            ("AIRSYNC__SERVER__LISTEN".to_string(), "127.0.0.1:9999".to_string()),
+            ("AIRSYNC__PROVISION__REQUIRED".to_string(), "false".to_string()),
+            ("UNRELATED".to_string(), "x".to_string()),
+        ];
+        let s = Settings::from_toml_and_env(MINIMAL, env).unwrap();
+        assert_eq!(s.log.level, "debug");
+        assert_eq!(s.server.listen.port(), 9999);
+        assert!(!s.provision.required);
+    }
+
+    #[test]
+    fn unknown_environment_key_is_rejected() {
+        let env = [("AIRSYNC__LOG__COLOUR".to_string(), "red".to_string())];
+        assert!(Settings::from_toml_and_env(MINIMAL, env).is_err());
+    }
+
+    #[test]
+    fn tls_needs_both_halves() {
+        let err =
+            Settings::from_toml(&MINIMAL.replace("[imap]", "tls_cert = \"/x.pem\"\n[imap]")).unwrap_err();
+        assert!(err.to_string().contains("tls_key"), "{err}");
+    }
+
+    #[test]
+    fn example_config_is_valid() {
+        let text = include_str!("../config/example.toml");
+        Settings::from_toml(text).expect("config/example.toml must parse");
+    }
+}
