@@ -1,0 +1,112 @@
+//! Runs the real `airsync` binary against the test stack, as a child process, so that
+//! tests can restart it (or kill it) between requests.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::Stack;
+
+pub struct Server {
+    child: Option<Child>,
+    /// `https://127.0.0.1:PORT`
+    pub base_url: String,
+    pub dir: PathBuf,
+}
+
+impl Server {
+    /// Starts airsync with a fresh state directory.
+    pub fn start(stack: &Stack) -> Server {
+        let dir = tempfile::Builder::new().prefix("airsync-test-").tempdir().unwrap().keep();
+        Server::start_in(stack, &dir, "")
+    }
+
+    /// Starts airsync on `dir` (its config and database), e.g. after a restart.
+    /// `extra` is appended to the generated configuration.
+    pub fn start_in(stack: &Stack, dir: &Path, extra: &str) -> Server {
+        let config = dir.join("airsync.toml");
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"{cert}\"\ntls_key = \"{key}\"\n\
+             [log]\nlevel = \"debug\"\n\
+             [store]\nurl = \"sqlite://{db}\"\n\
+             [imap]\nurl = \"imap://127.0.0.1:{imap}\"\n\
+             [admin]\nlisten = \"127.0.0.1:0\"\n\
+             [auth]\ndefault_domain = \"{domain}\"\n{extra}",
+            cert = stack.server_cert.display(),
+            key = stack.server_key.display(),
+            db = dir.join("airsync.db").display(),
+            imap = stack.imap_port,
+            domain = stack.mail_domain,
+        );
+        std::fs::write(&config, text).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_airsync"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start airsync");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let log_path = dir.join("airsync.log");
+        std::thread::spawn(move || {
+            let mut log = std::fs::OpenOptions::new().create(true).append(true).open(log_path).unwrap();
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = writeln!(log, "{line}");
+                if let Some(addr) = line.split("addr=").nth(1).filter(|_| line.contains("listening")) {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_string());
+                    }
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                let log = std::fs::read_to_string(dir.join("airsync.log")).unwrap_or_default();
+                panic!("airsync did not start; its log:\n{log}");
+            }
+        };
+        Server { child: Some(child), base_url: format!("https://{addr}"), dir: dir.to_path_buf() }
+    }
+
+    /// The server's log so far (for assertions and for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("airsync.log")).unwrap_or_default()
+    }
+
+    /// Graceful stop (SIGTERM), waiting for the process to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            for _ in 0..200 {
+                if child.try_wait().ok().flatten().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

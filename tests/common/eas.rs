@@ -1,0 +1,185 @@
+//! A minimal EAS client for the end-to-end tests: one phone, one account. It encodes
+//! with airsync's own codec; the codec's interoperability is proven separately
+//! against libwbxml and captured traffic (tests/wbxml_fixtures.rs).
+
+use airsync::wbxml::pages::{FolderHierarchy as F, Provision as P};
+use airsync::wbxml::{self, Element};
+use base64::Engine;
+
+pub struct Phone {
+    pub client: reqwest::Client,
+    pub base_url: String,
+    pub user: String,
+    pub password: String,
+    pub device_id: String,
+    pub device_type: String,
+    pub version: String,
+    pub policy_key: Option<u32>,
+}
+
+/// What came back from a POST.
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Option<Element>,
+}
+
+impl Answer {
+    pub fn xml(&self) -> String {
+        self.body.as_ref().map(wbxml::to_xml).unwrap_or_default()
+    }
+}
+
+/// A reqwest client that trusts the test stack's CA (and nothing is sent off-box).
+pub fn https_client(ca_pem: &std::path::Path) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(ca_pem).unwrap()).unwrap();
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(ca)
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+impl Phone {
+    pub fn new(client: reqwest::Client, base_url: &str, user: &str, password: &str, device_id: &str) -> Phone {
+        Phone {
+            client,
+            base_url: base_url.to_string(),
+            user: user.to_string(),
+            password: password.to_string(),
+            device_id: device_id.to_string(),
+            device_type: "TestPhone".into(),
+            version: "16.1".into(),
+            policy_key: None,
+        }
+    }
+
+    pub fn url(&self, cmd: &str) -> String {
+        format!(
+            "{}/Microsoft-Server-ActiveSync?Cmd={cmd}&User={}&DeviceId={}&DeviceType={}",
+            self.base_url, self.user, self.device_id, self.device_type
+        )
+    }
+
+    pub fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        let mut r = self
+            .client
+            .request(method, url)
+            .basic_auth(&self.user, Some(&self.password))
+            .header("MS-ASProtocolVersion", &self.version)
+            .header("User-Agent", "airsync-test/1.0");
+        if let Some(k) = self.policy_key {
+            r = r.header("X-MS-PolicyKey", k.to_string());
+        }
+        r
+    }
+
+    /// POSTs a command with a WBXML body and decodes the answer.
+    pub async fn post(&self, cmd: &str, body: &Element) -> Answer {
+        let r = self
+            .request(reqwest::Method::POST, &self.url(cmd))
+            .header("Content-Type", "application/vnd.ms-sync.wbxml")
+            .body(wbxml::encode(body));
+        send(r).await
+    }
+
+    /// Both Provision phases; stores and returns the final policy key.
+    pub async fn provision(&mut self) -> u32 {
+        let phase1 = Element::new(P::Provision).child(
+            Element::new(P::Policies)
+                .child(Element::new(P::Policy).text_child(P::PolicyType, "MS-EAS-Provisioning-WBXML")),
+        );
+        let a = self.post("Provision", &phase1).await;
+        assert_eq!(a.status, 200, "{}", a.xml());
+        let body = a.body.expect("phase 1 body");
+        let policy = body.first(P::Policies).and_then(|p| p.first(P::Policy)).expect("Policy");
+        assert_eq!(policy.child_text(P::Status).as_deref(), Some("1"));
+        assert!(policy.first(P::Data).and_then(|d| d.first(P::EASProvisionDoc)).is_some(), "no policy document");
+        let temporary: u32 = policy.child_text(P::PolicyKey).unwrap().parse().unwrap();
+        let final_key = self.acknowledge(temporary).await;
+        self.policy_key = Some(final_key);
+        final_key
+    }
+
+    /// Provision phase 2 for `temporary`; returns the final key.
+    pub async fn acknowledge(&self, temporary: u32) -> u32 {
+        let phase2 = Element::new(P::Provision).child(
+            Element::new(P::Policies).child(
+                Element::new(P::Policy)
+                    .text_child(P::PolicyType, "MS-EAS-Provisioning-WBXML")
+                    .text_child(P::PolicyKey, temporary.to_string())
+                    .text_child(P::Status, "1"),
+            ),
+        );
+        let a = self.post("Provision", &phase2).await;
+        assert_eq!(a.status, 200);
+        let body = a.body.expect("phase 2 body");
+        assert_eq!(body.child_text(P::Status).as_deref(), Some("1"), "{}", wbxml::to_xml(&body));
+        let policy = body.first(P::Policies).and_then(|p| p.first(P::Policy)).unwrap();
+        assert!(policy.first(P::Data).is_none(), "phase 2 carries no document");
+        policy.child_text(P::PolicyKey).unwrap().parse().unwrap()
+    }
+
+    pub async fn folder_sync(&self, key: &str) -> Answer {
+        self.post("FolderSync", &Element::new(F::FolderSync).text_child(F::SyncKey, key)).await
+    }
+}
+
+pub async fn send(r: reqwest::RequestBuilder) -> Answer {
+    let resp = r.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = resp.bytes().await.unwrap();
+    let is_wbxml = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/vnd.ms-sync"));
+    let body = (is_wbxml && !bytes.is_empty())
+        .then(|| wbxml::decode(&bytes, &wbxml::Limits::default()).expect("server sent valid WBXML"));
+    Answer { status, headers, body }
+}
+
+/// A folder from a FolderSync answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folder {
+    pub server_id: String,
+    pub parent_id: String,
+    pub name: String,
+    pub kind: u8,
+}
+
+/// FolderSync answer → (Status, SyncKey, Adds, Updates, Deletes).
+pub fn folder_changes(body: &Element) -> (String, String, Vec<Folder>, Vec<Folder>, Vec<String>) {
+    let text = |e: &Element, t| e.child_text(t).map(|s| s.into_owned()).unwrap_or_default();
+    let folder = |e: &Element| Folder {
+        server_id: text(e, F::ServerId),
+        parent_id: text(e, F::ParentId),
+        name: text(e, F::DisplayName),
+        kind: text(e, F::Type).parse().unwrap(),
+    };
+    let changes = body.first(F::Changes);
+    let all = |t| changes.map(|c| c.all(t).map(folder).collect()).unwrap_or_default();
+    let deletes = changes.map(|c| c.all(F::Delete).map(|d| text(d, F::ServerId)).collect()).unwrap_or_default();
+    if let Some(c) = changes {
+        let count: usize = text(c, F::Count).parse().unwrap();
+        assert_eq!(count, c.elements().filter(|e| e.tag != F::Count).count(), "Count must match the changes");
+    }
+    (text(body, F::Status), text(body, F::SyncKey), all(F::Add), all(F::Update), deletes)
+}
+
+/// The base64 request line of MS-ASHTTP 2.2.1.1.1.1 for a command code.
+pub fn base64_query(version: u8, command: u8, device_id: &[u8], policy_key: Option<u32>, device_type: &str) -> String {
+    let mut raw = vec![version, command, 0x09, 0x04, device_id.len() as u8];
+    raw.extend_from_slice(device_id);
+    match policy_key {
+        Some(k) => {
+            raw.push(4);
+            raw.extend_from_slice(&k.to_le_bytes());
+        }
+        None => raw.push(0),
+    }
+    raw.push(device_type.len() as u8);
+    raw.extend_from_slice(device_type.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(raw)
+}
