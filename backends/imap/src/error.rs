@@ -27,6 +27,9 @@ pub(crate) enum Error {
     /// A tagged BAD (RFC 3501 §7.1.3).
     #[error("BAD {0}")]
     Bad(StatusText),
+    /// A command that names a mailbox failed in a way that means it does not exist.
+    #[error("no such mailbox: {0}")]
+    NoSuchMailbox(String),
     /// LOGIN was refused; the text is the server's reason, never the password.
     #[error("login refused: {0}")]
     LoginRefused(String),
@@ -96,6 +99,7 @@ impl From<Error> for BackendError {
                 // §6.2.3 says NO to LOGIN means the name or password was rejected.
                 _ => BackendError::Auth,
             },
+            Error::NoSuchMailbox(what) => BackendError::NotFound(what),
             Error::Invalid(what) => BackendError::Permanent(what),
             Error::Protocol(what) => BackendError::Permanent(format!("protocol: {what}")),
             Error::Imap(async_imap::error::Error::Bad(what)) => {

@@ -203,6 +203,8 @@ fn status_value<'a>(values: &'a [Value], key: &str) -> Option<&'a Value> {
 
 /// `STATUS mailbox (UIDVALIDITY UIDNEXT MESSAGES [HIGHESTMODSEQ])` (RFC 3501 §6.3.10,
 /// RFC 7162 §3.1.2.2 for HIGHESTMODSEQ, asked only when CONDSTORE is offered).
+/// A NO without response code means the mailbox does not exist: Dovecot 2.3 answers
+/// `NO Mailbox doesn't exist: x` to STATUS, without RFC 5530's `[NONEXISTENT]`.
 pub(crate) async fn status(
     session: &mut Session,
     info: &ServerInfo,
@@ -216,7 +218,11 @@ pub(crate) async fn status(
     };
     let reply = raw::run(session, &format!("STATUS {} ({items})", wire_name(name)?))
         .await?
-        .ok()?;
+        .ok()
+        .map_err(|e| match e {
+            Error::No(st) if st.code.is_none() => Error::NoSuchMailbox(format!("{name}: {st}")),
+            other => other,
+        })?;
     let values = reply
         .data("STATUS")
         .find_map(|t| t.get(1).and_then(Value::list))
