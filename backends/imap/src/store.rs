@@ -308,12 +308,11 @@ async fn read_greeting(client: &mut async_imap::Client<ImapConn>) -> Result<(), 
     use async_imap::imap_proto::{Response, Status};
     let greeting = client.read_response().await?.ok_or(Error::ConnectionLost)?;
     match greeting.parsed() {
+        // RFC 3501 §7.1.5: BYE as greeting means the server will not serve us now.
         Response::Data {
             status: Status::Bye,
             ..
-        } => {
-            Err(Error::Protocol("server said BYE on connect".into())).or(Err(Error::ConnectionLost))
-        }
+        } => Err(Error::ConnectionLost),
         _ => Ok(()),
     }
 }

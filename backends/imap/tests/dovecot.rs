@@ -402,3 +402,36 @@ async fn a_dead_server_is_transient_and_quick() {
     );
     drop(silent);
 }
+
+#[tokio::test]
+async fn other_users_mailboxes_are_marked_shared() {
+    let stack = stack();
+    let store = stack.store();
+    let alice = stack.user("sharee");
+    let bob = stack.user("sharer");
+    let info = store.server_info(&alice).await.unwrap();
+    if info.namespaces.other_users.is_empty() && info.namespaces.shared.is_empty() {
+        println!("skipped: the stack's Dovecot has no shared namespace");
+        return;
+    }
+    let grant = format!("SETACL INBOX \"{}\" lr", alice.login);
+    imap_setup(&stack, &bob, &[grant.as_bytes()]);
+    let list = store.list_mailboxes(&alice).await.unwrap();
+    let shared: Vec<_> = list.iter().filter(|m| m.shared).collect();
+    assert!(
+        shared
+            .iter()
+            .any(|m| m.name.contains(&bob.login) && m.selectable),
+        "bob's INBOX not listed as shared: {list:#?}"
+    );
+    assert!(
+        list.iter()
+            .filter(|m| !m.shared)
+            .all(|m| !m.name.contains(&bob.login))
+    );
+    let own_inbox = list
+        .iter()
+        .find(|m| m.special_use == Some(SpecialUse::Inbox))
+        .unwrap();
+    assert!(!own_inbox.shared);
+}
