@@ -1,0 +1,191 @@
+//! The byte stream under an IMAP session: TCP or TLS, plus a read-ahead buffer.
+//!
+//! async-imap parses every response with imap-proto, which rejects responses it does not
+//! know (`STATUS … (MAILBOXID …)`, `X-GUID`, NAMESPACE, LIST-EXTENDED data) and then stays
+//! stuck on them. [`crate::raw`] therefore reads those responses itself, straight from
+//! this stream. It reads through [`ImapConn::fill`] into the buffer here, takes exactly the
+//! bytes of its own responses and leaves the rest in the buffer, where `AsyncRead` hands
+//! them to async-imap first — so both readers can share one connection.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls;
+
+use crate::url::ImapUrl;
+
+/// TCP or TLS transport.
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// One connection to the upstream, with bytes read ahead but not yet consumed.
+pub struct ImapConn {
+    transport: Transport,
+    /// Bytes read from the transport that no reader has consumed yet.
+    buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for ImapConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.transport {
+            Transport::Plain(_) => "plain",
+            Transport::Tls(_) => "tls",
+        };
+        f.debug_struct("ImapConn")
+            .field("transport", &kind)
+            .field("buffered", &self.buf.len())
+            .finish()
+    }
+}
+
+impl ImapConn {
+    /// Opens a TCP connection, with TLS first when `tls` is given (implicit TLS).
+    pub async fn connect(
+        url: &ImapUrl,
+        tls: Option<&TlsConnector>,
+        timeout: Duration,
+    ) -> io::Result<Self> {
+        let tcp = tokio::time::timeout(timeout, TcpStream::connect((url.host.as_str(), url.port)))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+        tcp.set_nodelay(true)?;
+        let conn = Self {
+            transport: Transport::Plain(tcp),
+            buf: Vec::new(),
+        };
+        match tls {
+            Some(tls) => conn.start_tls(tls, &url.host).await,
+            None => Ok(conn),
+        }
+    }
+
+    /// Wraps the plain connection in TLS (for implicit TLS, or after `STARTTLS` was
+    /// accepted). Bytes still buffered from before the handshake are a protocol violation
+    /// (RFC 3501 §6.2.1 forbids pipelining past STARTTLS) and refuse the upgrade.
+    pub async fn start_tls(self, tls: &TlsConnector, host: &str) -> io::Result<Self> {
+        let Transport::Plain(tcp) = self.transport else {
+            return Err(io::Error::other("TLS already active"));
+        };
+        if !self.buf.is_empty() {
+            return Err(io::Error::other(
+                "server sent data before the TLS handshake",
+            ));
+        }
+        let name = rustls::pki_types::ServerName::try_from(host.to_string())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let stream = tls.connect(name, tcp).await?;
+        Ok(Self {
+            transport: Transport::Tls(Box::new(stream)),
+            buf: Vec::new(),
+        })
+    }
+
+    /// Bytes read ahead and not yet consumed.
+    pub(crate) fn buffered(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Drops the first `n` buffered bytes (consumed by a reader).
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.buf.drain(..n);
+    }
+
+    /// Reads more bytes from the transport into the buffer. `Ok(0)` means EOF.
+    pub(crate) async fn fill(&mut self) -> io::Result<usize> {
+        let mut chunk = [0u8; 8192];
+        let n = match &mut self.transport {
+            Transport::Plain(s) => s.read(&mut chunk).await?,
+            Transport::Tls(s) => s.read(&mut chunk).await?,
+        };
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(n)
+    }
+}
+
+impl AsyncRead for ImapConn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.buf.is_empty() {
+            let n = this.buf.len().min(out.remaining());
+            out.put_slice(&this.buf[..n]);
+            this.buf.drain(..n);
+            return Poll::Ready(Ok(()));
+        }
+        match &mut this.transport {
+            Transport::Plain(s) => Pin::new(s).poll_read(cx, out),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, out),
+        }
+    }
+}
+
+impl AsyncWrite for ImapConn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match &mut self.get_mut().transport {
+            Transport::Plain(s) => Pin::new(s).poll_write(cx, data),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, data),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().transport {
+            Transport::Plain(s) => Pin::new(s).poll_flush(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().transport {
+            Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Builds the TLS client configuration: web PKI roots plus the optional extra CA file,
+/// on the ring provider (rustls is built without aws-lc).
+pub fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<TlsConnector, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+        let mut added = 0;
+        for cert in certs {
+            let cert = cert.map_err(|e| format!("bad PEM in {}: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("unusable CA in {}: {e}", path.display()))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(format!("no certificate in CA file {}", path.display()));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
+}

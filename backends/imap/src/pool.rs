@@ -1,0 +1,303 @@
+//! Per-user pool of authenticated connections.
+//!
+//! Idle connections are kept per login together with a salted hash of the password that
+//! opened them; a checkout only reuses a connection whose login *and* password hash match,
+//! so a wrong password never rides on another request's session, and never evicts the
+//! right one's connections (unless the user is at the connection limit). Passwords are not
+//! stored: each call carries its credentials, and a miss simply logs in afresh.
+//!
+//! At most `max_per_user` connections per login exist at once (in use plus idle); a
+//! checkout beyond that waits for one to come back. Idle connections older than
+//! `idle_ttl` are handed out by [`Pool::expired`] for closing. A connection that failed
+//! is simply not checked in: dropping its [`Lease`] frees the slot.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Salted SHA-256 of login and password: what a pooled connection remembers of the
+/// credentials that opened it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SecretKey([u8; 32]);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(..)")
+    }
+}
+
+/// A per-process random salt for [`SecretKey`]s.
+#[derive(Clone)]
+pub(crate) struct Salt([u8; 16]);
+
+impl Salt {
+    /// A fresh random salt (from the std hasher's per-process random keys).
+    pub(crate) fn random() -> Self {
+        let mut salt = [0u8; 16];
+        for half in salt.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(0x0061_6972_7379_6e63);
+            half.copy_from_slice(&h.finish().to_le_bytes());
+        }
+        Self(salt)
+    }
+
+    /// The key for a login and password.
+    pub(crate) fn key(&self, login: &str, password: &str) -> SecretKey {
+        let mut h = Sha256::new();
+        h.update(self.0);
+        h.update((login.len() as u64).to_le_bytes());
+        h.update(login.as_bytes());
+        h.update(password.as_bytes());
+        SecretKey(h.finalize().into())
+    }
+}
+
+struct Idle<C> {
+    conn: C,
+    key: SecretKey,
+    since: Instant,
+}
+
+struct Slot<C> {
+    /// One permit per connection in use.
+    permits: Arc<Semaphore>,
+    idle: Vec<Idle<C>>,
+}
+
+/// The right to hold one connection of a user; dropping it frees the slot.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    login: String,
+    key: SecretKey,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// What a checkout found.
+pub(crate) struct Checkout<C> {
+    pub lease: Lease,
+    /// An idle connection opened with the same credentials, if there was one.
+    pub conn: Option<C>,
+    /// Idle connections pushed out to stay within the limit; close them.
+    pub evicted: Vec<C>,
+}
+
+/// The pool, generic over the connection type so its rules can be tested without I/O.
+pub(crate) struct Pool<C> {
+    users: Mutex<HashMap<String, Slot<C>>>,
+    max_per_user: usize,
+    idle_ttl: Duration,
+}
+
+impl<C> Pool<C> {
+    pub(crate) fn new(max_per_user: usize, idle_ttl: Duration) -> Self {
+        Self {
+            users: Mutex::new(HashMap::new()),
+            max_per_user: max_per_user.max(1),
+            idle_ttl,
+        }
+    }
+
+    fn users(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot<C>>> {
+        // A panic while holding the lock leaves the map consistent: recover it.
+        self.users.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes a slot for `login` (waiting up to `wait` when all are in use) and the most
+    /// recently used idle connection with the same key, if any. `Err(())` on timeout.
+    pub(crate) async fn checkout(
+        &self,
+        login: &str,
+        key: SecretKey,
+        wait: Duration,
+    ) -> Result<Checkout<C>, ()> {
+        let permits = {
+            let mut users = self.users();
+            let slot = users.entry(login.to_string()).or_insert_with(|| Slot {
+                permits: Arc::new(Semaphore::new(self.max_per_user)),
+                idle: Vec::new(),
+            });
+            slot.permits.clone()
+        };
+        let permit = tokio::time::timeout(wait, permits.acquire_owned())
+            .await
+            .map_err(|_| ())?
+            .expect("pool semaphores are never closed");
+        let mut users = self.users();
+        let slot = users
+            .get_mut(login)
+            .expect("a slot with live permits stays");
+        let now = Instant::now();
+        let mut evicted = Vec::new();
+        let mut i = 0;
+        while i < slot.idle.len() {
+            if now.duration_since(slot.idle[i].since) >= self.idle_ttl {
+                evicted.push(slot.idle.remove(i).conn);
+            } else {
+                i += 1;
+            }
+        }
+        let conn = match slot.idle.iter().rposition(|e| e.key == key) {
+            Some(i) => Some(slot.idle.remove(i).conn),
+            None => {
+                // A new connection will be opened: make room among the others' idle ones.
+                // `in_use` counts ours too, so afterwards in use + idle <= the limit.
+                let in_use = self.max_per_user - slot.permits.available_permits();
+                while !slot.idle.is_empty() && in_use + slot.idle.len() > self.max_per_user {
+                    evicted.push(slot.idle.remove(0).conn);
+                }
+                None
+            }
+        };
+        Ok(Checkout {
+            lease: Lease {
+                login: login.to_string(),
+                key,
+                _permit: permit,
+            },
+            conn,
+            evicted,
+        })
+    }
+
+    /// Returns a healthy connection for reuse by the same credentials.
+    pub(crate) fn checkin(&self, lease: Lease, conn: C) {
+        let mut users = self.users();
+        if let Some(slot) = users.get_mut(&lease.login) {
+            slot.idle.push(Idle {
+                conn,
+                key: lease.key,
+                since: Instant::now(),
+            });
+        }
+        drop(users);
+        drop(lease);
+    }
+
+    /// Removes and returns idle connections older than the idle timeout, and forgets users
+    /// with nothing idle and nothing in use.
+    pub(crate) fn expired(&self) -> Vec<C> {
+        let now = Instant::now();
+        let mut out = Vec::new();
+        self.users().retain(|_, slot| {
+            let (old, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut slot.idle)
+                .into_iter()
+                .partition(|e| now.duration_since(e.since) >= self.idle_ttl);
+            out.extend(old.into_iter().map(|e| e.conn));
+            slot.idle = keep;
+            // Only we hold the semaphore: no checkout is in flight for this user.
+            !slot.idle.is_empty() || Arc::strong_count(&slot.permits) > 1
+        });
+        out
+    }
+
+    /// Number of idle connections (all users).
+    pub(crate) fn idle_count(&self) -> usize {
+        self.users().values().map(|s| s.idle.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WAIT: Duration = Duration::from_millis(50);
+
+    fn pool(max: usize) -> (Pool<u32>, Salt) {
+        (Pool::new(max, Duration::from_secs(60)), Salt::random())
+    }
+
+    #[tokio::test]
+    async fn reuses_only_with_the_same_password() {
+        let (pool, salt) = pool(4);
+        let right = salt.key("alice", "secret");
+        let wrong = salt.key("alice", "guess");
+        let c = pool.checkout("alice", right, WAIT).await.unwrap();
+        assert!(c.conn.is_none());
+        pool.checkin(c.lease, 1);
+        let c = pool.checkout("alice", wrong, WAIT).await.unwrap();
+        assert!(
+            c.conn.is_none(),
+            "a wrong password must not get the session"
+        );
+        assert!(c.evicted.is_empty(), "nor push it out below the limit");
+        drop(c.lease); // its login failed
+        let c = pool.checkout("alice", right, WAIT).await.unwrap();
+        assert_eq!(c.conn, Some(1));
+        let other = pool
+            .checkout("bob", salt.key("bob", "secret"), WAIT)
+            .await
+            .unwrap();
+        assert!(other.conn.is_none(), "another login never gets it either");
+    }
+
+    #[test]
+    fn keys_are_salted_and_separate_login_from_password() {
+        let (a, b) = (Salt::random(), Salt::random());
+        assert_ne!(a.key("alice", "pw"), b.key("alice", "pw"));
+        assert_eq!(a.key("alice", "pw"), a.key("alice", "pw"));
+        assert_ne!(a.key("alic", "epw"), a.key("alice", "pw"));
+        assert_eq!(format!("{:?}", a.key("alice", "pw")), "SecretKey(..)");
+    }
+
+    #[tokio::test]
+    async fn bounded_per_user_and_waits_for_a_free_slot() {
+        let (pool, salt) = pool(2);
+        let k = salt.key("alice", "pw");
+        let a = pool.checkout("alice", k, WAIT).await.unwrap();
+        let b = pool.checkout("alice", k, WAIT).await.unwrap();
+        assert!(
+            pool.checkout("alice", k, WAIT).await.is_err(),
+            "third must wait"
+        );
+        assert!(
+            pool.checkout("bob", salt.key("bob", "pw"), WAIT)
+                .await
+                .is_ok()
+        );
+        pool.checkin(a.lease, 1);
+        drop(b.lease); // broken connection: dropped, not returned
+        let c = pool.checkout("alice", k, WAIT).await.unwrap();
+        assert_eq!(c.conn, Some(1));
+        assert_eq!(pool.idle_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn total_connections_stay_within_the_limit() {
+        let (pool, salt) = pool(2);
+        let old = salt.key("alice", "old");
+        let new = salt.key("alice", "new");
+        let a = pool.checkout("alice", old, WAIT).await.unwrap();
+        let b = pool.checkout("alice", old, WAIT).await.unwrap();
+        pool.checkin(a.lease, 1);
+        pool.checkin(b.lease, 2);
+        // Password changed: the new one needs a connection; one old idle one must go.
+        let c = pool.checkout("alice", new, WAIT).await.unwrap();
+        assert!(c.conn.is_none());
+        assert_eq!(c.evicted, vec![1]);
+        assert_eq!(pool.idle_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn idle_connections_expire() {
+        let pool: Pool<u32> = Pool::new(2, Duration::from_millis(20));
+        let salt = Salt::random();
+        let k = salt.key("alice", "pw");
+        let a = pool.checkout("alice", k, WAIT).await.unwrap();
+        pool.checkin(a.lease, 7);
+        assert!(pool.expired().is_empty());
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(pool.expired(), vec![7]);
+        assert!(pool.users().is_empty(), "idle user is forgotten");
+        let a = pool.checkout("alice", k, WAIT).await.unwrap();
+        pool.checkin(a.lease, 8);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let b = pool.checkout("alice", k, WAIT).await.unwrap();
+        assert!(b.conn.is_none(), "expired connection is not reused");
+        assert_eq!(b.evicted, vec![8]);
+    }
+}
