@@ -41,7 +41,7 @@ pub enum ServeError {
 impl App {
     pub async fn new(settings: Settings) -> Result<Arc<App>, ServeError> {
         let store = Store::connect(&settings.store.url).await?;
-        let mail: Arc<dyn MailStore> = Arc::new(
+        let imap = Arc::new(
             ImapStore::new(ImapConfig {
                 url: settings.imap.url.clone(),
                 ca_file: settings.imap.ca_file.clone(),
@@ -52,7 +52,8 @@ impl App {
             })
             .map_err(|e| ServeError::Imap(e.to_string()))?,
         );
-        let auth = Authenticator::new(mail.clone(), &settings.auth);
+        let auth = Authenticator::new(imap.clone(), &settings.auth);
+        let mail: Arc<dyn MailStore> = imap;
         let policy = Policy::from_settings(&settings.provision);
         let policy_fingerprint = policy.fingerprint();
         Ok(Arc::new(App { settings, store, mail, auth, policy, policy_fingerprint }))

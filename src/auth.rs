@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use airsync_model::{BackendError, Credentials, MailStore};
+use airsync_model::{BackendError, CredentialCheck, Credentials};
 use base64::Engine;
 use moka::future::Cache;
 use sha2::{Digest, Sha256};
@@ -46,7 +46,7 @@ impl std::fmt::Debug for Principal {
 
 /// Checks credentials and remembers recent successes.
 pub struct Authenticator {
-    upstream: Arc<dyn MailStore>,
+    upstream: Arc<dyn CredentialCheck>,
     default_domain: String,
     /// Per process; makes the remembered hashes useless outside this process.
     salt: [u8; 32],
@@ -57,7 +57,7 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(upstream: Arc<dyn MailStore>, cfg: &settings::Auth) -> Authenticator {
+    pub fn new(upstream: Arc<dyn CredentialCheck>, cfg: &settings::Auth) -> Authenticator {
         Authenticator {
             upstream,
             default_domain: cfg.default_domain.clone(),
@@ -192,29 +192,11 @@ mod tests {
     }
 
     #[async_trait::async_trait]
-    impl MailStore for Fake {
+    impl CredentialCheck for Fake {
         async fn verify(&self, creds: &Credentials) -> Result<(), BackendError> {
             self.logins.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(20)).await;
             if creds.password == "right" { Ok(()) } else { Err(BackendError::Auth) }
-        }
-        async fn list_mailboxes(
-            &self,
-            _: &Credentials,
-        ) -> Result<Vec<airsync_model::Mailbox>, BackendError> {
-            Ok(vec![])
-        }
-        async fn status(&self, _: &Credentials, _: &str) -> Result<airsync_model::MailboxStatus, BackendError> {
-            Err(BackendError::NotFound("x".into()))
-        }
-        async fn create_mailbox(&self, _: &Credentials, _: &str) -> Result<(), BackendError> {
-            Ok(())
-        }
-        async fn delete_mailbox(&self, _: &Credentials, _: &str) -> Result<(), BackendError> {
-            Ok(())
-        }
-        async fn rename_mailbox(&self, _: &Credentials, _: &str, _: &str) -> Result<(), BackendError> {
-            Ok(())
         }
     }
 

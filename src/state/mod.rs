@@ -87,10 +87,8 @@ fn sqlite_url(url: &str) -> Result<String, StoreError> {
     if path == ":memory:" || path.contains('?') {
         return Ok(format!("sqlite:{path}"));
     }
-    if let Some(dir) = std::path::Path::new(path).parent() {
-        if !dir.as_os_str().is_empty() {
-            let _ = std::fs::create_dir_all(dir);
-        }
+    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(dir);
     }
     Ok(format!("sqlite://{path}?mode=rwc"))
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use airsync_model::{BackendError, Credentials, MailStore, Mailbox, MailboxStatus};
+use airsync_model::{BackendError, CredentialCheck, Credentials, MailStore, Mailbox, MailboxStatus};
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use tokio::sync::OnceCell;
@@ -380,14 +380,17 @@ async fn reap_idle(inner: Weak<Inner>) {
 }
 
 #[async_trait]
-impl MailStore for ImapStore {
+impl CredentialCheck for ImapStore {
     async fn verify(&self, creds: &Credentials) -> Result<(), BackendError> {
         self.with_session(creds, "verify", |session, _| {
             on_session!(session, async { Ok(()) })
         })
         .await
     }
+}
 
+#[async_trait]
+impl MailStore for ImapStore {
     async fn list_mailboxes(&self, creds: &Credentials) -> Result<Vec<Mailbox>, BackendError> {
         self.with_session(creds, "list", |session, info| {
             let item = self.id_item(&info);

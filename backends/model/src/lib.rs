@@ -120,15 +120,20 @@ pub struct MailboxStatus {
     pub highestmodseq: Option<u64>,
 }
 
-/// An upstream mail store: mailboxes (and, later, the messages in them).
+/// Checks a user's credentials against the upstream.
+#[async_trait]
+pub trait CredentialCheck: Send + Sync {
+    /// `Ok` when the upstream accepts the credentials, `Err(Auth)` when it refuses them.
+    async fn verify(&self, creds: &Credentials) -> Result<(), BackendError>;
+}
+
+/// An upstream mail store: mailboxes (messages follow with the mail issue).
 ///
 /// Every call authenticates as `creds`; implementations reuse connections per user but
-/// never let one user's connection serve another login or another password.
+/// never let one user's connection serve another login or another password. No call
+/// ever sets `\Seen` as a side effect (fetches use BODY.PEEK).
 #[async_trait]
 pub trait MailStore: Send + Sync {
-    /// Checks the credentials against the upstream. `Err(Auth)` when they are wrong.
-    async fn verify(&self, creds: &Credentials) -> Result<(), BackendError>;
-
     /// Lists all mailboxes the user can see, including shared ones.
     async fn list_mailboxes(&self, creds: &Credentials) -> Result<Vec<Mailbox>, BackendError>;
 
