@@ -348,6 +348,9 @@ fn names_and_lookup() {
         Tag::from_name("Provision", "RequireStorageCardEncryption"),
         Some(Tag::new(14, 0x10))
     );
+    assert_eq!(pages::GAL::Picture.namespace(), Some("Gal"));
+    assert_eq!(Tag::from_name("GAL", "Picture"), Some(pages::GAL::Picture));
+    assert_eq!(Tag::from_name("Gal:", "Picture"), Some(pages::GAL::Picture));
     assert_eq!(Tag::from_name("Nope", "SyncKey"), None);
     assert_eq!(Tag::from_name("AirSync", "synckey"), None);
     assert_eq!(FolderHierarchy::FolderSync.to_string(), "FolderHierarchy:FolderSync");
