@@ -204,7 +204,9 @@ impl Element {
         let first = pieces.next()??;
         let mut joined: Option<String> = None;
         for piece in pieces {
-            joined.get_or_insert_with(|| first.to_owned()).push_str(piece?);
+            joined
+                .get_or_insert_with(|| first.to_owned())
+                .push_str(piece?);
         }
         Some(match joined {
             Some(s) => Cow::Owned(s),

@@ -342,7 +342,11 @@ mod tests {
         for (i, p) in PAGES.iter().enumerate() {
             assert_eq!(usize::from(p.number), i);
             for (token, name) in p.tags {
-                assert!((0x05..=0x3F).contains(token), "{} {name} 0x{token:02X}", p.namespace);
+                assert!(
+                    (0x05..=0x3F).contains(token),
+                    "{} {name} 0x{token:02X}",
+                    p.namespace
+                );
             }
             // tokens ascending, a repeat only for the documented double name
             for w in p.tags.windows(2) {
