@@ -89,16 +89,16 @@ impl Tag {
         pages::tag_name(self.page, self.token)
     }
 
-    /// The code page's namespace name, e.g. `"AirSync"`, `"FolderHierarchy"`;
-    /// page 6 is `"GetItemEstimate"` (its XML namespace; the module is
-    /// [`pages::ItemEstimate`]).
+    /// The code page's XML namespace name, e.g. `"AirSync"`, `"FolderHierarchy"`.
+    /// Page 6 is `"GetItemEstimate"` (module [`pages::ItemEstimate`]) and page 16 is
+    /// `"Gal"` (module [`pages::GAL`]).
     pub fn namespace(self) -> Option<&'static str> {
         pages::page(self.page).map(|p| p.namespace)
     }
 
     /// Looks a tag up by namespace and spec name. The namespace may carry libwbxml's
-    /// trailing colon (`"AirSync:"`); page 6 answers to `GetItemEstimate` and
-    /// `ItemEstimate`. Names are case-sensitive.
+    /// trailing colon (`"AirSync:"`) and may also be the module name (`ItemEstimate`,
+    /// `GAL`). Names are case-sensitive.
     pub fn from_name(namespace: &str, name: &str) -> Option<Tag> {
         let page = pages::page_by_namespace(namespace)?;
         page.tags
@@ -204,7 +204,9 @@ impl Element {
         let first = pieces.next()??;
         let mut joined: Option<String> = None;
         for piece in pieces {
-            joined.get_or_insert_with(|| first.to_owned()).push_str(piece?);
+            joined
+                .get_or_insert_with(|| first.to_owned())
+                .push_str(piece?);
         }
         Some(match joined {
             Some(s) => Cow::Owned(s),

@@ -1,7 +1,6 @@
 //! ActiveSync WBXML code pages 0–25 ([MS-ASWBXML] §2.1.2.1.1–§2.1.2.1.26, EAS 16.1).
 //!
-//! One module per code page, named as MS-ASWBXML names the page (page 6 is
-//! `ItemEstimate`, its XML namespace is `GetItemEstimate`), with one [`Tag`](super::Tag)
+//! One module per code page, named as MS-ASWBXML names the page, with one [`Tag`](super::Tag)
 //! constant per tag, named exactly as the spec names the tag:
 //!
 //! ```
@@ -9,6 +8,10 @@
 //! assert_eq!(pages::AirSync::SyncKey.token, 0x0B);
 //! assert_eq!(pages::FolderHierarchy::FolderSync.page, 7);
 //! ```
+//!
+//! Two pages have an XML namespace that differs from the module name: page 6 is module
+//! `ItemEstimate`, namespace `GetItemEstimate`; page 16 is module `GAL`, namespace `Gal`
+//! (the namespaces MS-ASCMD's schemas and libwbxml use).
 //!
 //! The table is also used for [`Tag::name`](super::Tag::name),
 //! [`Tag::namespace`](super::Tag::namespace) and [`Tag::from_name`](super::Tag::from_name).
@@ -22,6 +25,9 @@
 #[derive(Debug)]
 pub(crate) struct PageDef {
     pub(crate) number: u8,
+    /// Module name in [`self`](crate::wbxml::pages); differs from the namespace for
+    /// pages 6 and 16.
+    pub(crate) module: &'static str,
     pub(crate) namespace: &'static str,
     pub(crate) tags: &'static [(u8, &'static str)],
 }
@@ -45,7 +51,7 @@ macro_rules! code_pages {
 
         /// All pages, indexed by page number.
         pub(crate) static PAGES: &[PageDef] = &[
-            $( PageDef { number: $num, namespace: $ns, tags: &[ $( ($tok, stringify!($name)) ),* ] } ),*
+            $( PageDef { number: $num, module: stringify!($module), namespace: $ns, tags: &[ $( ($tok, stringify!($name)) ),* ] } ),*
         ];
     };
 }
@@ -224,8 +230,8 @@ code_pages! {
         0x1E UserName, 0x1F Password, 0x20 ConversationId, 0x21 Picture, 0x22 MaxSize,
         0x23 MaxPictures,
     }
-    // §2.1.2.1.17
-    16 GAL "GAL" {
+    // §2.1.2.1.17 (page name GAL; the XML namespace is "Gal" as in MS-ASCMD's schemas)
+    16 GAL "Gal" {
         0x05 DisplayName, 0x06 Phone, 0x07 Office, 0x08 Title, 0x09 Company, 0x0A Alias,
         0x0B FirstName, 0x0C LastName, 0x0D HomePhone, 0x0E MobilePhone, 0x0F EmailAddress,
         0x10 Picture, 0x11 Status, 0x12 Data,
@@ -318,14 +324,12 @@ pub(crate) fn tag_name(page_no: u8, token: u8) -> Option<&'static str> {
         .map(|(_, name)| *name)
 }
 
-/// Page number for a namespace name (with or without the trailing `:` that libwbxml
-/// prints). Page 6 answers to both `GetItemEstimate` and `ItemEstimate`.
+/// The page for a namespace name (with or without the trailing `:` that libwbxml
+/// prints) or a module name: page 6 answers to `GetItemEstimate` and `ItemEstimate`,
+/// page 16 to `Gal` and `GAL`.
 pub(crate) fn page_by_namespace(namespace: &str) -> Option<&'static PageDef> {
     let ns = namespace.strip_suffix(':').unwrap_or(namespace);
-    if ns == "ItemEstimate" {
-        return page(ItemEstimate::PAGE);
-    }
-    PAGES.iter().find(|p| p.namespace == ns)
+    PAGES.iter().find(|p| p.namespace == ns || p.module == ns)
 }
 
 #[cfg(test)]
@@ -338,7 +342,11 @@ mod tests {
         for (i, p) in PAGES.iter().enumerate() {
             assert_eq!(usize::from(p.number), i);
             for (token, name) in p.tags {
-                assert!((0x05..=0x3F).contains(token), "{} {name} 0x{token:02X}", p.namespace);
+                assert!(
+                    (0x05..=0x3F).contains(token),
+                    "{} {name} 0x{token:02X}",
+                    p.namespace
+                );
             }
             // tokens ascending, a repeat only for the documented double name
             for w in p.tags.windows(2) {

@@ -26,7 +26,10 @@ fn folder_sync_request_round_trip() {
         Element::new(FolderHierarchy::FolderSync).text_child(FolderHierarchy::SyncKey, "0")
     );
     assert_eq!(encode(&root), bytes);
-    assert_eq!(root.child_text(FolderHierarchy::SyncKey).as_deref(), Some("0"));
+    assert_eq!(
+        root.child_text(FolderHierarchy::SyncKey).as_deref(),
+        Some("0")
+    );
 }
 
 #[test]
@@ -58,8 +61,14 @@ fn every_prefix_of_a_document_is_truncated() {
 
 #[test]
 fn bad_versions() {
-    assert_eq!(dec(&[0x00, 0x01, 0x6A, 0x00, 0x05]), Err(WbxmlError::BadVersion(0)));
-    assert_eq!(dec(&[0x04, 0x01, 0x6A, 0x00, 0x05]), Err(WbxmlError::BadVersion(4)));
+    assert_eq!(
+        dec(&[0x00, 0x01, 0x6A, 0x00, 0x05]),
+        Err(WbxmlError::BadVersion(0))
+    );
+    assert_eq!(
+        dec(&[0x04, 0x01, 0x6A, 0x00, 0x05]),
+        Err(WbxmlError::BadVersion(4))
+    );
     for v in 1..=3 {
         assert!(dec(&[v, 0x01, 0x6A, 0x00, 0x05]).is_ok());
     }
@@ -113,7 +122,10 @@ fn deep_nesting_over_the_limit() {
         doc(&body)
     };
     assert!(decode(&nest(8), &limits).is_ok());
-    assert_eq!(decode(&nest(9), &limits), Err(WbxmlError::TooDeep { limit: 8 }));
+    assert_eq!(
+        decode(&nest(9), &limits),
+        Err(WbxmlError::TooDeep { limit: 8 })
+    );
     // A million open tags: refused at the default limit, with no stack growth.
     let mut body = vec![0x45; 1_000_000];
     body.push(0x05);
@@ -186,13 +198,19 @@ fn string_table_references() {
     oob[12] = 0x06;
     assert_eq!(
         dec(&oob),
-        Err(WbxmlError::BadStringTableRef { offset: 11, index: 6 })
+        Err(WbxmlError::BadStringTableRef {
+            offset: 11,
+            index: 6
+        })
     );
     // huge index
     let oob = [
         0x03, 0x01, 0x6A, 0x02, b'a', 0, 0x45, 0x83, 0x8F, 0xFF, 0xFF, 0xFF, 0x7F, 0x01,
     ];
-    assert!(matches!(dec(&oob), Err(WbxmlError::BadStringTableRef { .. })));
+    assert!(matches!(
+        dec(&oob),
+        Err(WbxmlError::BadStringTableRef { .. })
+    ));
     // unterminated table string
     let unterminated = [0x03, 0x01, 0x6A, 0x02, b'a', b'b', 0x45, 0x83, 0x00, 0x01];
     assert!(matches!(
@@ -208,7 +226,10 @@ fn literal_public_id_refers_into_string_table() {
     let bad = [0x03, 0x00, 0x05, 0x6A, 0x02, b'x', 0, 0x05];
     assert_eq!(
         dec(&bad),
-        Err(WbxmlError::BadStringTableRef { offset: 1, index: 5 })
+        Err(WbxmlError::BadStringTableRef {
+            offset: 1,
+            index: 5
+        })
     );
 }
 
@@ -224,12 +245,18 @@ fn charsets() {
 
 #[test]
 fn entity_is_a_text_piece() {
-    let root = dec(&doc(&[0x45, 0x03, b'a', 0, 0x02, 0x81, 0x69, 0x03, b'b', 0, 0x01])).unwrap();
+    let root = dec(&doc(&[
+        0x45, 0x03, b'a', 0, 0x02, 0x81, 0x69, 0x03, b'b', 0, 0x01,
+    ]))
+    .unwrap();
     assert_eq!(root.children.len(), 3);
     assert_eq!(root.text().as_deref(), Some("a\u{E9}b"));
     assert_eq!(
         dec(&doc(&[0x45, 0x02, 0x00, 0x01])),
-        Err(WbxmlError::InvalidEntity { offset: 5, value: 0 })
+        Err(WbxmlError::InvalidEntity {
+            offset: 5,
+            value: 0
+        })
     );
     assert!(matches!(
         dec(&doc(&[0x45, 0x02, 0x83, 0xB0, 0x00, 0x01])), // U+D800
@@ -263,7 +290,10 @@ fn refused_features() {
 
 #[test]
 fn structure_errors() {
-    assert_eq!(dec(&doc(&[0x01])), Err(WbxmlError::UnexpectedEnd { offset: 4 }));
+    assert_eq!(
+        dec(&doc(&[0x01])),
+        Err(WbxmlError::UnexpectedEnd { offset: 4 })
+    );
     assert_eq!(
         dec(&doc(&[0x03, b'a', 0x00, 0x05])),
         Err(WbxmlError::ContentOutsideRoot { offset: 4 })
@@ -272,7 +302,10 @@ fn structure_errors() {
         dec(&doc(&[0x05, 0x05])),
         Err(WbxmlError::TrailingData { offset: 5 })
     );
-    assert_eq!(dec(&doc(&[0x45, 0x05])), Err(WbxmlError::Truncated { offset: 6 }));
+    assert_eq!(
+        dec(&doc(&[0x45, 0x05])),
+        Err(WbxmlError::Truncated { offset: 6 })
+    );
 }
 
 #[test]
@@ -292,7 +325,9 @@ fn page_is_tracked_across_end_tokens() {
     let bytes = encode(&root);
     assert_eq!(
         bytes,
-        doc(&[0x45, 0x00, 0x11, 0x4A, 0x0B, 0x01, 0x06, 0x00, 0x00, 0x0B, 0x01])
+        doc(&[
+            0x45, 0x00, 0x11, 0x4A, 0x0B, 0x01, 0x06, 0x00, 0x00, 0x0B, 0x01
+        ])
     );
     assert_eq!(dec(&bytes).unwrap(), root);
 }
@@ -301,7 +336,10 @@ fn page_is_tracked_across_end_tokens() {
 fn text_with_nul_is_encoded_as_opaque() {
     let root = Element::with_text(ComposeMail::Mime, "a\0b");
     let bytes = encode(&root);
-    assert_eq!(bytes, doc(&[0x00, 0x15, 0x50, 0xC3, 0x03, b'a', 0, b'b', 0x01]));
+    assert_eq!(
+        bytes,
+        doc(&[0x00, 0x15, 0x50, 0xC3, 0x03, b'a', 0, b'b', 0x01])
+    );
     let back = dec(&bytes).unwrap();
     assert_eq!(back.text().as_deref(), Some("a\0b"));
 }
@@ -335,7 +373,10 @@ fn names_and_lookup() {
     assert_eq!(AirSync::SyncKey.name(), Some("SyncKey"));
     assert_eq!(AirSync::SyncKey.namespace(), Some("AirSync"));
     assert_eq!(Tag::from_name("AirSync", "SyncKey"), Some(AirSync::SyncKey));
-    assert_eq!(Tag::from_name("AirSync:", "SyncKey"), Some(AirSync::SyncKey));
+    assert_eq!(
+        Tag::from_name("AirSync:", "SyncKey"),
+        Some(AirSync::SyncKey)
+    );
     assert_eq!(
         Tag::from_name("GetItemEstimate", "Estimate"),
         Some(pages::ItemEstimate::Estimate)
@@ -348,9 +389,15 @@ fn names_and_lookup() {
         Tag::from_name("Provision", "RequireStorageCardEncryption"),
         Some(Tag::new(14, 0x10))
     );
+    assert_eq!(pages::GAL::Picture.namespace(), Some("Gal"));
+    assert_eq!(Tag::from_name("GAL", "Picture"), Some(pages::GAL::Picture));
+    assert_eq!(Tag::from_name("Gal:", "Picture"), Some(pages::GAL::Picture));
     assert_eq!(Tag::from_name("Nope", "SyncKey"), None);
     assert_eq!(Tag::from_name("AirSync", "synckey"), None);
-    assert_eq!(FolderHierarchy::FolderSync.to_string(), "FolderHierarchy:FolderSync");
+    assert_eq!(
+        FolderHierarchy::FolderSync.to_string(),
+        "FolderHierarchy:FolderSync"
+    );
     // every table entry round-trips through from_name
     for p in 0..=25u8 {
         for token in 0..=0x3F {
