@@ -36,6 +36,10 @@ pub(crate) enum Error {
     /// An argument that cannot be sent (e.g. a mailbox name with CR or LF).
     #[error("invalid argument: {0}")]
     Invalid(String),
+    /// A response (e.g. a fetched message) is larger than the configured limit. The
+    /// connection is left mid-response and is dropped.
+    #[error("too large: {0}")]
+    TooLarge(String),
     /// No connection slot for this user became free in time.
     #[error("all {0} connections of this user are busy")]
     Busy(usize),
@@ -101,6 +105,7 @@ impl From<Error> for BackendError {
             },
             Error::NoSuchMailbox(what) => BackendError::NotFound(what),
             Error::Invalid(what) => BackendError::Permanent(what),
+            Error::TooLarge(what) => BackendError::Permanent(format!("too large: {what}")),
             Error::Protocol(what) => BackendError::Permanent(format!("protocol: {what}")),
             Error::Imap(async_imap::error::Error::Bad(what)) => {
                 BackendError::Permanent(format!("BAD {what}"))
