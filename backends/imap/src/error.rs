@@ -65,7 +65,11 @@ impl Error {
     pub(crate) fn breaks_connection(&self) -> bool {
         !matches!(
             self,
-            Error::No(_) | Error::Bad(_) | Error::Invalid(_) | Error::Busy(_)
+            Error::No(_)
+                | Error::Bad(_)
+                | Error::NoSuchMailbox(_)
+                | Error::Invalid(_)
+                | Error::Busy(_)
         )
     }
 
@@ -152,6 +156,15 @@ mod tests {
             BackendError::from(Error::LoginRefused(plain.into())),
             BackendError::Auth
         );
+    }
+
+    #[test]
+    fn refusals_keep_the_connection() {
+        assert!(!Error::NoSuchMailbox("x".into()).breaks_connection());
+        assert!(!Error::Invalid("x".into()).breaks_connection());
+        let e = Error::TooLarge("x".into());
+        assert!(e.breaks_connection());
+        assert!(matches!(BackendError::from(e), BackendError::Permanent(_)));
     }
 
     #[test]
