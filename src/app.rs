@@ -49,6 +49,7 @@ impl App {
                 max_per_user: settings.imap.max_connections_per_user,
                 connect_timeout: Duration::from_secs(10),
                 command_timeout: Duration::from_secs(60),
+                ..ImapConfig::new(settings.imap.url.clone())
             })
             .map_err(|e| ServeError::Imap(e.to_string()))?,
         );

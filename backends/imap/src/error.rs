@@ -36,6 +36,10 @@ pub(crate) enum Error {
     /// An argument that cannot be sent (e.g. a mailbox name with CR or LF).
     #[error("invalid argument: {0}")]
     Invalid(String),
+    /// A response (e.g. a fetched message) is larger than the configured limit. The
+    /// connection is left mid-response and is dropped.
+    #[error("too large: {0}")]
+    TooLarge(String),
     /// No connection slot for this user became free in time.
     #[error("all {0} connections of this user are busy")]
     Busy(usize),
@@ -61,7 +65,11 @@ impl Error {
     pub(crate) fn breaks_connection(&self) -> bool {
         !matches!(
             self,
-            Error::No(_) | Error::Bad(_) | Error::Invalid(_) | Error::Busy(_)
+            Error::No(_)
+                | Error::Bad(_)
+                | Error::NoSuchMailbox(_)
+                | Error::Invalid(_)
+                | Error::Busy(_)
         )
     }
 
@@ -101,6 +109,7 @@ impl From<Error> for BackendError {
             },
             Error::NoSuchMailbox(what) => BackendError::NotFound(what),
             Error::Invalid(what) => BackendError::Permanent(what),
+            Error::TooLarge(what) => BackendError::Permanent(format!("too large: {what}")),
             Error::Protocol(what) => BackendError::Permanent(format!("protocol: {what}")),
             Error::Imap(async_imap::error::Error::Bad(what)) => {
                 BackendError::Permanent(format!("BAD {what}"))
@@ -147,6 +156,15 @@ mod tests {
             BackendError::from(Error::LoginRefused(plain.into())),
             BackendError::Auth
         );
+    }
+
+    #[test]
+    fn refusals_keep_the_connection() {
+        assert!(!Error::NoSuchMailbox("x".into()).breaks_connection());
+        assert!(!Error::Invalid("x".into()).breaks_connection());
+        let e = Error::TooLarge("x".into());
+        assert!(e.breaks_connection());
+        assert!(matches!(BackendError::from(e), BackendError::Permanent(_)));
     }
 
     #[test]

@@ -4,11 +4,12 @@
 //! Modules: [`url`] parses the setting, [`conn`] is the TCP/TLS stream, [`raw`] runs the
 //! commands async-imap cannot parse, [`utf7`] converts mailbox names, [`pool`] keeps
 //! connections per user, [`server`] holds capabilities and namespaces, [`mailboxes`] runs
-//! the mailbox commands, [`store`] ties them together.
+//! the mailbox commands, [`messages`] the message commands, [`store`] ties them together.
 
 mod conn;
 mod error;
 mod mailboxes;
+mod messages;
 mod pool;
 mod raw;
 mod server;

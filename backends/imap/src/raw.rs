@@ -20,7 +20,7 @@ pub type Session = async_imap::Session<ImapConn>;
 
 /// Longest line we accept without CRLF, and largest literal: bounds memory per response.
 const MAX_LINE: usize = 1 << 20;
-const MAX_LITERAL: usize = 256 << 20;
+pub(crate) const MAX_LITERAL: usize = 256 << 20;
 
 /// One token of a response (RFC 3501 §9 `astring`, `nstring`, lists).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,18 +184,58 @@ pub async fn run_pipelined<S: AsRef<str>>(
     session: &mut Session,
     commands: &[S],
 ) -> Result<Vec<Reply>, Error> {
+    let mut untagged: Vec<Vec<Untagged>> = vec![Vec::new(); commands.len()];
+    let done = run_streaming(session, commands, MAX_LITERAL, |i, u| {
+        untagged[i].push(u);
+        Ok(())
+    })
+    .await?;
+    Ok(untagged
+        .into_iter()
+        .zip(done)
+        .map(|(untagged, done)| Reply { untagged, done })
+        .collect())
+}
+
+/// Like [`run_pipelined`], but hands each untagged response to `on_untagged` as soon as
+/// it is read, with the index of the earliest command not yet completed, instead of
+/// collecting them: a listing of 100,000 messages is parsed as it streams in. Literals
+/// longer than `max_literal` are refused before they are read ([`Error::TooLarge`]; the
+/// connection is then unusable). An error from `on_untagged` ends the call at once, also
+/// leaving the connection mid-response. Returns the tagged completions in command order.
+pub(crate) async fn run_streaming<S, F>(
+    session: &mut Session,
+    commands: &[S],
+    max_literal: usize,
+    mut on_untagged: F,
+) -> Result<Vec<StatusText>, Error>
+where
+    S: AsRef<str>,
+    F: FnMut(usize, Untagged) -> Result<(), Error>,
+{
     let mut tags = Vec::with_capacity(commands.len());
     for command in commands {
         let command = command.as_ref();
         tracing::trace!(target: "airsync", command, "imap raw command");
         tags.push(session.run_command(command).await?.0);
     }
-    let mut untagged: Vec<Vec<Untagged>> = vec![Vec::new(); tags.len()];
+    collect_completions(session.get_mut(), &tags, max_literal, &mut on_untagged).await
+}
+
+/// Reads frames until every tag in `tags` is completed.
+pub(crate) async fn collect_completions<F>(
+    conn: &mut ImapConn,
+    tags: &[String],
+    max_literal: usize,
+    on_untagged: &mut F,
+) -> Result<Vec<StatusText>, Error>
+where
+    F: FnMut(usize, Untagged) -> Result<(), Error>,
+{
     let mut done: Vec<Option<StatusText>> = vec![None; tags.len()];
-    let conn = session.get_mut();
     while let Some(open) = done.iter().position(Option::is_none) {
-        match read_frame(conn).await? {
-            Frame::Untagged(u) => untagged[open].push(u),
+        match read_frame(conn, max_literal).await? {
+            Frame::Untagged(u) => on_untagged(open, u)?,
             Frame::Tagged(tag, st) => match tags.iter().position(|t| *t == tag) {
                 Some(i) => done[i] = Some(st),
                 None => tracing::warn!(target: "airsync", tag, "imap: completion for unknown tag"),
@@ -205,20 +245,17 @@ pub async fn run_pipelined<S: AsRef<str>>(
             }
         }
     }
-    Ok(untagged
+    Ok(done
         .into_iter()
-        .zip(done)
-        .map(|(untagged, done)| Reply {
-            untagged,
-            done: done.expect("loop ends when all are done"),
-        })
+        .map(|d| d.expect("loop ends when all are done"))
         .collect())
 }
 
-/// Reads one frame, filling the connection's buffer as needed.
-pub(crate) async fn read_frame(conn: &mut ImapConn) -> Result<Frame, Error> {
+/// Reads one frame, filling the connection's buffer as needed. A literal longer than
+/// `max_literal` is refused as soon as its `{n}` is seen, before its bytes are buffered.
+pub(crate) async fn read_frame(conn: &mut ImapConn, max_literal: usize) -> Result<Frame, Error> {
     loop {
-        if let Some(len) = frame_len(conn.buffered())? {
+        if let Some(len) = frame_len(conn.buffered(), max_literal)? {
             let frame = parse_frame(&conn.buffered()[..len]);
             conn.consume(len);
             return frame;
@@ -230,7 +267,7 @@ pub(crate) async fn read_frame(conn: &mut ImapConn) -> Result<Frame, Error> {
 }
 
 /// Length of the first complete frame in `buf`, or `None` if more bytes are needed.
-fn frame_len(buf: &[u8]) -> Result<Option<usize>, Error> {
+fn frame_len(buf: &[u8], max_literal: usize) -> Result<Option<usize>, Error> {
     let mut line_start = 0;
     loop {
         let Some(rel) = buf[line_start..].windows(2).position(|w| w == b"\r\n") else {
@@ -240,7 +277,7 @@ fn frame_len(buf: &[u8]) -> Result<Option<usize>, Error> {
             return Ok(None);
         };
         let line_end = line_start + rel;
-        match literal_len(&buf[line_start..line_end])? {
+        match literal_len(&buf[line_start..line_end], max_literal)? {
             None => return Ok(Some(line_end + 2)),
             Some(n) => {
                 line_start = line_end + 2 + n;
@@ -253,7 +290,7 @@ fn frame_len(buf: &[u8]) -> Result<Option<usize>, Error> {
 }
 
 /// The `n` of a line ending in `{n}` or `{n+}` (a literal follows the CRLF).
-fn literal_len(line: &[u8]) -> Result<Option<usize>, Error> {
+fn literal_len(line: &[u8], max_literal: usize) -> Result<Option<usize>, Error> {
     let Some(inner) = line.strip_suffix(b"}") else {
         return Ok(None);
     };
@@ -265,12 +302,17 @@ fn literal_len(line: &[u8]) -> Result<Option<usize>, Error> {
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return Ok(None);
     }
-    let n: usize = std::str::from_utf8(digits)
+    let n: u64 = std::str::from_utf8(digits)
         .ok()
         .and_then(|d| d.parse().ok())
-        .filter(|&n| n <= MAX_LITERAL)
-        .ok_or_else(|| Error::Protocol("literal too large".into()))?;
-    Ok(Some(n))
+        .unwrap_or(u64::MAX);
+    if n > max_literal.min(MAX_LITERAL) as u64 {
+        return Err(Error::TooLarge(format!(
+            "server sent a literal of {n} bytes, limit {}",
+            max_literal.min(MAX_LITERAL)
+        )));
+    }
+    Ok(Some(n as usize))
 }
 
 /// Parses one complete frame (ending in CRLF).
@@ -308,6 +350,15 @@ fn parse_frame(bytes: &[u8]) -> Result<Frame, Error> {
             Ok(Frame::Untagged(Untagged::Data(p.values(false)?)))
         }
         (false, None) => Err(p.error("tagged response without status")),
+    }
+}
+
+/// Parses one untagged frame (tests of response parsers elsewhere in the crate).
+#[cfg(test)]
+pub(crate) fn parse_frame_for_tests(bytes: &[u8]) -> Untagged {
+    match parse_frame(bytes).expect("frame parses") {
+        Frame::Untagged(u) => u,
+        other => panic!("not untagged: {other:?}"),
     }
 }
 
@@ -485,14 +536,17 @@ mod tests {
 
     #[test]
     fn frames_need_their_literals() {
-        assert_eq!(frame_len(b"* OK hi\r").unwrap(), None);
-        assert_eq!(frame_len(b"* OK hi\r\nA1 OK").unwrap(), Some(9));
+        assert_eq!(frame_len(b"* OK hi\r", MAX_LITERAL).unwrap(), None);
+        assert_eq!(
+            frame_len(b"* OK hi\r\nA1 OK", MAX_LITERAL).unwrap(),
+            Some(9)
+        );
         let lit = b"* LIST () \"/\" {5}\r\nab cd\r\nA1 OK\r\n";
-        assert_eq!(frame_len(&lit[..20]).unwrap(), None);
-        assert_eq!(frame_len(&lit[..25]).unwrap(), None);
-        assert_eq!(frame_len(lit).unwrap(), Some(26));
+        assert_eq!(frame_len(&lit[..20], MAX_LITERAL).unwrap(), None);
+        assert_eq!(frame_len(&lit[..25], MAX_LITERAL).unwrap(), None);
+        assert_eq!(frame_len(lit, MAX_LITERAL).unwrap(), Some(26));
         let two = b"* X {1}\r\na {2+}\r\nbc\r\n";
-        assert_eq!(frame_len(two).unwrap(), Some(two.len()));
+        assert_eq!(frame_len(two, MAX_LITERAL).unwrap(), Some(two.len()));
     }
 
     #[test]
@@ -578,7 +632,7 @@ mod tests {
         assert!(parse_frame(b"* LIST a)\r\n").is_err());
         assert!(parse_frame(b"* X \"open\r\n").is_err());
         assert!(parse_frame(b"A1 FOO bar\r\n").is_err());
-        assert!(frame_len(b"* X {999999999999}\r\n").is_err());
+        assert!(frame_len(b"* X {999999999999}\r\n", MAX_LITERAL).is_err());
     }
 
     #[test]

@@ -5,7 +5,10 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use airsync_model::{BackendError, CredentialCheck, Credentials, MailStore, Mailbox, MailboxStatus};
+use airsync_model::{
+    BackendError, CredentialCheck, Credentials, FetchedMessage, FlagChange, MailStore, Mailbox,
+    MailboxDelta, MailboxListing, MailboxStatus, Uid,
+};
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use tokio::sync::OnceCell;
@@ -14,6 +17,7 @@ use tokio_rustls::TlsConnector;
 use crate::conn::{self, ImapConn};
 use crate::error::Error;
 use crate::mailboxes::{self, IdItem};
+use crate::messages;
 use crate::pool::{Lease, Pool, Salt};
 use crate::raw::Session;
 use crate::server::{Capabilities, ServerInfo};
@@ -51,10 +55,14 @@ pub struct ImapConfig {
     pub connect_timeout: Duration,
     /// Limit for login and for each operation (also for waiting on a free connection).
     pub command_timeout: Duration,
+    /// Largest message a fetch accepts, in bytes: a bigger one fails the fetch with
+    /// `Permanent` before its bytes are read, so memory stays bounded.
+    pub max_message_size: usize,
 }
 
 impl ImapConfig {
-    /// Settings for `url` with defaults: 5 min idle, 4 per user, 10 s connect, 60 s command.
+    /// Settings for `url` with defaults: 5 min idle, 4 per user, 10 s connect, 60 s command,
+    /// 64 MiB per fetched message.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -63,6 +71,7 @@ impl ImapConfig {
             max_per_user: 4,
             connect_timeout: Duration::from_secs(10),
             command_timeout: Duration::from_secs(60),
+            max_message_size: messages::DEFAULT_MAX_MESSAGE,
         }
     }
 }
@@ -449,6 +458,118 @@ impl MailStore for ImapStore {
     ) -> Result<(), BackendError> {
         self.with_session(creds, "rename", |session, _| {
             on_session!(session, mailboxes::simple(session, "RENAME", &[from, to]))
+        })
+        .await
+    }
+
+    async fn list_messages(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        since: Option<i64>,
+    ) -> Result<MailboxListing, BackendError> {
+        self.with_session(creds, "list messages", |session, info| {
+            on_session!(session, async move {
+                messages::list(session, &info.capabilities, mailbox, since).await
+            })
+        })
+        .await
+    }
+
+    async fn changes_since(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        uidvalidity: u32,
+        modseq: u64,
+    ) -> Result<Option<MailboxDelta>, BackendError> {
+        self.with_session(creds, "changes", |session, info| {
+            on_session!(session, async move {
+                messages::changes(session, &info.capabilities, mailbox, uidvalidity, modseq).await
+            })
+        })
+        .await
+    }
+
+    async fn fetch_messages(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        uids: &[Uid],
+    ) -> Result<Vec<FetchedMessage>, BackendError> {
+        let max = self.inner.config.max_message_size;
+        self.with_session(creds, "fetch", |session, info| {
+            on_session!(session, async move {
+                messages::fetch(session, &info.capabilities, mailbox, uids, max).await
+            })
+        })
+        .await
+    }
+
+    async fn set_flags(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        uids: &[Uid],
+        change: &FlagChange,
+    ) -> Result<(), BackendError> {
+        self.with_session(creds, "store flags", |session, info| {
+            on_session!(session, async move {
+                messages::set_flags(session, &info.capabilities, mailbox, uids, change).await
+            })
+        })
+        .await
+    }
+
+    async fn move_messages(
+        &self,
+        creds: &Credentials,
+        from: &str,
+        uids: &[Uid],
+        to: &str,
+    ) -> Result<Vec<(Uid, Uid)>, BackendError> {
+        self.with_session(creds, "move", |session, info| {
+            on_session!(session, async move {
+                messages::move_to(session, &info.capabilities, from, uids, to).await
+            })
+        })
+        .await
+    }
+
+    async fn delete_messages(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        uids: &[Uid],
+    ) -> Result<(), BackendError> {
+        self.with_session(creds, "delete messages", |session, info| {
+            on_session!(session, async move {
+                messages::delete(session, &info.capabilities, mailbox, uids).await
+            })
+        })
+        .await
+    }
+
+    async fn append(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        flags: &[String],
+        internal_date: Option<i64>,
+        raw: &[u8],
+    ) -> Result<Option<Uid>, BackendError> {
+        self.with_session(creds, "append", |session, info| {
+            on_session!(session, async move {
+                messages::append(
+                    session,
+                    &info.capabilities,
+                    mailbox,
+                    flags,
+                    internal_date,
+                    raw,
+                )
+                .await
+            })
         })
         .await
     }

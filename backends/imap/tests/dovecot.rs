@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use airsync_imap::{ImapConfig, ImapStore};
-use airsync_model::{CredentialCheck, BackendError, Credentials, MailStore, SpecialUse};
+use airsync_model::{BackendError, CredentialCheck, Credentials, MailStore, SpecialUse};
 
 /// The running stack, read from `$AIRSYNC_TEST_STACK/stack.env`.
 struct Stack {

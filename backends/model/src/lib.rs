@@ -120,6 +120,55 @@ pub struct MailboxStatus {
     pub highestmodseq: Option<u64>,
 }
 
+/// The IMAP UID of a message (RFC 3501 §2.3.1.1); meaningful with its UIDVALIDITY.
+pub type Uid = u32;
+
+/// What the upstream knows of a message without its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageMeta {
+    pub uid: Uid,
+    /// IMAP flags and keywords as sent (`\Seen`, `\Flagged`, `$Forwarded`, `Work`…).
+    pub flags: Vec<String>,
+    /// INTERNALDATE, seconds since the Unix epoch.
+    pub internal_date: i64,
+    /// RFC822.SIZE in bytes.
+    pub size: u64,
+    /// CONDSTORE MODSEQ, when the server offers CONDSTORE.
+    pub modseq: Option<u64>,
+}
+
+/// Every message of a mailbox (or of a date window of it), with the mailbox counters
+/// read in the same session, so that the two are consistent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxListing {
+    pub status: MailboxStatus,
+    pub messages: Vec<MessageMeta>,
+}
+
+/// What changed in a mailbox since a MODSEQ (RFC 7162 QRESYNC / CONDSTORE).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxDelta {
+    pub status: MailboxStatus,
+    /// Messages added or whose flags changed since the MODSEQ.
+    pub changed: Vec<MessageMeta>,
+    /// UIDs expunged since the MODSEQ.
+    pub vanished: Vec<Uid>,
+}
+
+/// A message with its full RFC 5322 content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedMessage {
+    pub meta: MessageMeta,
+    pub raw: Vec<u8>,
+}
+
+/// A flag change: keywords to add and to remove.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FlagChange {
+    pub add: Vec<String>,
+    pub remove: Vec<String>,
+}
+
 /// Checks a user's credentials against the upstream.
 #[async_trait]
 pub trait CredentialCheck: Send + Sync {
@@ -127,7 +176,7 @@ pub trait CredentialCheck: Send + Sync {
     async fn verify(&self, creds: &Credentials) -> Result<(), BackendError>;
 }
 
-/// An upstream mail store: mailboxes (messages follow with the mail issue).
+/// An upstream mail store: mailboxes and the messages in them.
 ///
 /// Every call authenticates as `creds`; implementations reuse connections per user but
 /// never let one user's connection serve another login or another password. No call
@@ -158,6 +207,74 @@ pub trait MailStore: Send + Sync {
         from: &str,
         to: &str,
     ) -> Result<(), BackendError>;
+
+    /// Every message of `mailbox` (UID, flags, INTERNALDATE, size, MODSEQ), optionally
+    /// only those received on or after `since` (Unix seconds; IMAP SINCE has day
+    /// granularity, so implementations filter the exact instant themselves).
+    async fn list_messages(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        since: Option<i64>,
+    ) -> Result<MailboxListing, BackendError>;
+
+    /// What changed since `modseq`, provided the mailbox still has `uidvalidity`.
+    /// `Ok(None)` when the delta cannot be computed cheaply (UIDVALIDITY changed, or the
+    /// server has no CONDSTORE/QRESYNC): the caller then compares a full listing.
+    async fn changes_since(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        uidvalidity: u32,
+        modseq: u64,
+    ) -> Result<Option<MailboxDelta>, BackendError>;
+
+    /// Full content of the given messages (BODY.PEEK[]), in the order of `uids`;
+    /// messages that no longer exist are left out.
+    async fn fetch_messages(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        uids: &[Uid],
+    ) -> Result<Vec<FetchedMessage>, BackendError>;
+
+    /// Adds and removes flags/keywords on messages (UID STORE, silently).
+    async fn set_flags(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        uids: &[Uid],
+        change: &FlagChange,
+    ) -> Result<(), BackendError>;
+
+    /// Moves messages (UID MOVE, else COPY + expunge) and returns (old UID, new UID)
+    /// pairs from COPYUID; pairs are missing when the server does not say.
+    async fn move_messages(
+        &self,
+        creds: &Credentials,
+        from: &str,
+        uids: &[Uid],
+        to: &str,
+    ) -> Result<Vec<(Uid, Uid)>, BackendError>;
+
+    /// Removes messages for good (\Deleted + UID EXPUNGE of exactly these UIDs).
+    async fn delete_messages(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        uids: &[Uid],
+    ) -> Result<(), BackendError>;
+
+    /// Appends a message with flags and an optional INTERNALDATE; returns its UID from
+    /// APPENDUID when the server says it.
+    async fn append(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        flags: &[String],
+        internal_date: Option<i64>,
+        raw: &[u8],
+    ) -> Result<Option<Uid>, BackendError>;
 }
 
 #[cfg(test)]
