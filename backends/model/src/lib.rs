@@ -120,6 +120,55 @@ pub struct MailboxStatus {
     pub highestmodseq: Option<u64>,
 }
 
+/// The IMAP UID of a message (RFC 3501 §2.3.1.1); meaningful with its UIDVALIDITY.
+pub type Uid = u32;
+
+/// What the upstream knows of a message without its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageMeta {
+    pub uid: Uid,
+    /// IMAP flags and keywords as sent (`\Seen`, `\Flagged`, `$Forwarded`, `Work`…).
+    pub flags: Vec<String>,
+    /// INTERNALDATE, seconds since the Unix epoch.
+    pub internal_date: i64,
+    /// RFC822.SIZE in bytes.
+    pub size: u64,
+    /// CONDSTORE MODSEQ, when the server offers CONDSTORE.
+    pub modseq: Option<u64>,
+}
+
+/// Every message of a mailbox (or of a date window of it), with the mailbox counters
+/// read in the same session, so that the two are consistent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxListing {
+    pub status: MailboxStatus,
+    pub messages: Vec<MessageMeta>,
+}
+
+/// What changed in a mailbox since a MODSEQ (RFC 7162 QRESYNC / CONDSTORE).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxDelta {
+    pub status: MailboxStatus,
+    /// Messages added or whose flags changed since the MODSEQ.
+    pub changed: Vec<MessageMeta>,
+    /// UIDs expunged since the MODSEQ.
+    pub vanished: Vec<Uid>,
+}
+
+/// A message with its full RFC 5322 content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedMessage {
+    pub meta: MessageMeta,
+    pub raw: Vec<u8>,
+}
+
+/// A flag change: keywords to add and to remove.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FlagChange {
+    pub add: Vec<String>,
+    pub remove: Vec<String>,
+}
+
 /// Checks a user's credentials against the upstream.
 #[async_trait]
 pub trait CredentialCheck: Send + Sync {
