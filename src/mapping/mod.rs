@@ -3,3 +3,4 @@
 //! issues on, the item conversions MIME / iCalendar / vCard ⇄ EAS).
 
 pub mod folders;
+pub mod email;
