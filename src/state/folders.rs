@@ -219,6 +219,59 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Records a rename made through airsync: the folder (and its children, whose
+    /// names start with `old` and the delimiter) keep their ids under the new names.
+    pub async fn rename_folder_rows(
+        &self,
+        login: &str,
+        folder_id: i64,
+        old: &str,
+        new: &str,
+        delimiter: Option<char>,
+    ) -> Result<(), StoreError> {
+        let rows = self.folder_rows(login).await?;
+        let renamed: Vec<(i64, String)> = rows
+            .iter()
+            .filter(|r| !r.gone)
+            .filter_map(|r| {
+                if r.folder_id == folder_id {
+                    return Some((r.folder_id, new.to_string()));
+                }
+                let d = delimiter?;
+                let rest = r.upstream_name.strip_prefix(old)?.strip_prefix(d)?;
+                Some((r.folder_id, format!("{new}{d}{rest}")))
+            })
+            .collect();
+        let mut tx = self.pool().begin().await?;
+        for (id, name) in &renamed {
+            // A stale live row under the new name (deleted outside since the last
+            // FolderSync) must not block the unique index.
+            sqlx::query("UPDATE folders SET gone = 1 WHERE login = $1 AND upstream_name = $2 AND folder_id <> $3 AND gone = 0")
+                .bind(login)
+                .bind(name)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE folders SET gone = 1 WHERE login = $1 AND folder_id = $2")
+                .bind(login)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (id, name) in &renamed {
+            sqlx::query("UPDATE folders SET upstream_name = $3, gone = 0 WHERE login = $1 AND folder_id = $2")
+                .bind(login)
+                .bind(id)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 fn is_retryable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Protocol(_) => true,
@@ -334,6 +387,21 @@ mod tests {
         assert_eq!(e, vec![1, 5]);
         // Other accounts have their own numbering.
         assert_eq!(store.assign_folder_ids("bob", &[imap("INBOX", Some("g1"))]).await.unwrap(), vec![1]);
+    }
+
+    #[tokio::test]
+    async fn renames_through_airsync_keep_ids_without_upstream_identity() {
+        let (store, _dir) = temp_store().await;
+        let ids = store
+            .assign_folder_ids("a", &[imap("P", None), imap("P/Q", None), imap("PX", None)])
+            .await
+            .unwrap();
+        store.rename_folder_rows("a", ids[0], "P", "R", Some('/')).await.unwrap();
+        let again = store
+            .assign_folder_ids("a", &[imap("R", None), imap("R/Q", None), imap("PX", None)])
+            .await
+            .unwrap();
+        assert_eq!(again, ids);
     }
 
     #[tokio::test]

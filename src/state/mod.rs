@@ -5,6 +5,7 @@
 
 mod devices;
 mod folders;
+mod sync;
 
 pub use devices::{Device, DeviceInfo, DeviceSeen};
 pub use folders::{FolderRow, UpstreamFolder};

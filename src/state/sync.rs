@@ -1,0 +1,274 @@
+//! Sync keys per (account, device, collection), the ClientId map of client Adds, and
+//! the cached last Sync request. The snapshots are opaque bytes here; their format
+//! belongs to the Sync command (`commands/sync/snapshot.rs`).
+
+use sqlx::Row;
+
+use super::{Store, StoreError, now};
+
+impl Store {
+    /// The snapshot behind `key`, if the device may still use that key.
+    pub async fn sync_snapshot(
+        &self,
+        login: &str,
+        device_id: &str,
+        collection_id: &str,
+        key: i64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query(
+            "SELECT snapshot FROM sync_state WHERE login = $1 AND device_id = $2 \
+             AND collection_id = $3 AND sync_key = $4",
+        )
+        .bind(login)
+        .bind(device_id)
+        .bind(collection_id)
+        .bind(key)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| r.try_get("snapshot")).transpose()?)
+    }
+
+    /// Every stored key of a collection on a device, with its snapshot.
+    pub async fn sync_snapshots(
+        &self,
+        login: &str,
+        device_id: &str,
+        collection_id: &str,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT sync_key, snapshot FROM sync_state WHERE login = $1 AND device_id = $2 AND collection_id = $3",
+        )
+        .bind(login)
+        .bind(device_id)
+        .bind(collection_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("sync_key")?, r.try_get("snapshot")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Replaces the snapshot behind an existing key (used when the device changed its
+    /// own state outside Sync, e.g. with MoveItems).
+    pub async fn replace_sync_snapshot(
+        &self,
+        login: &str,
+        device_id: &str,
+        collection_id: &str,
+        key: i64,
+        snapshot: &[u8],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sync_state SET snapshot = $5 WHERE login = $1 AND device_id = $2 AND collection_id = $3 AND sync_key = $4",
+        )
+        .bind(login)
+        .bind(device_id)
+        .bind(collection_id)
+        .bind(key)
+        .bind(snapshot)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The newest key of a collection on a device.
+    pub async fn latest_sync_key(
+        &self,
+        login: &str,
+        device_id: &str,
+        collection_id: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT MAX(sync_key) FROM sync_state WHERE login = $1 AND device_id = $2 AND collection_id = $3",
+        )
+        .bind(login)
+        .bind(device_id)
+        .bind(collection_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get::<Option<i64>, _>(0)?)
+    }
+
+    /// Records the snapshot behind a new key and forgets keys below `keep_from`, in one
+    /// transaction: the answer naming `key` is sent only after this returns, so a crash
+    /// in between leads to a replay of the old key, never to a gap.
+    pub async fn put_sync_snapshot(
+        &self,
+        login: &str,
+        device_id: &str,
+        collection_id: &str,
+        key: i64,
+        snapshot: &[u8],
+        keep_from: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO sync_state (login, device_id, collection_id, sync_key, snapshot, created) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (login, device_id, collection_id, sync_key) DO UPDATE SET snapshot = $5, created = $6",
+        )
+        .bind(login)
+        .bind(device_id)
+        .bind(collection_id)
+        .bind(key)
+        .bind(snapshot)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM sync_state WHERE login = $1 AND device_id = $2 AND collection_id = $3 AND sync_key < $4",
+        )
+        .bind(login)
+        .bind(device_id)
+        .bind(collection_id)
+        .bind(keep_from)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets keys below `keep_from` (the device has moved on).
+    pub async fn prune_sync_snapshots(
+        &self,
+        login: &str,
+        device_id: &str,
+        collection_id: &str,
+        keep_from: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM sync_state WHERE login = $1 AND device_id = $2 AND collection_id = $3 AND sync_key < $4",
+        )
+        .bind(login)
+        .bind(device_id)
+        .bind(collection_id)
+        .bind(keep_from)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets all sync state of one collection (or, with `None`, of every collection)
+    /// of a device: its next Sync must start from key 0.
+    pub async fn forget_sync_state(
+        &self,
+        login: &str,
+        device_id: &str,
+        collection_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        for table in ["sync_state", "client_ids"] {
+            let sql = match (table, collection_id.is_some()) {
+                ("sync_state", true) => "DELETE FROM sync_state WHERE login = $1 AND device_id = $2 AND collection_id = $3",
+                ("sync_state", false) => "DELETE FROM sync_state WHERE login = $1 AND device_id = $2",
+                (_, true) => "DELETE FROM client_ids WHERE login = $1 AND device_id = $2 AND collection_id = $3",
+                (_, false) => "DELETE FROM client_ids WHERE login = $1 AND device_id = $2",
+            };
+            let mut q = sqlx::query(sql).bind(login).bind(device_id);
+            if let Some(c) = collection_id {
+                q = q.bind(c);
+            }
+            q.execute(self.pool()).await?;
+        }
+        Ok(())
+    }
+
+    /// The ServerId a client Add with `client_id` already created, if any.
+    pub async fn client_add(
+        &self,
+        login: &str,
+        device_id: &str,
+        collection_id: &str,
+        client_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT server_id FROM client_ids WHERE login = $1 AND device_id = $2 \
+             AND collection_id = $3 AND client_id = $4",
+        )
+        .bind(login)
+        .bind(device_id)
+        .bind(collection_id)
+        .bind(client_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| r.try_get("server_id")).transpose()?)
+    }
+
+    /// Remembers that a client Add created `server_id`.
+    pub async fn record_client_add(
+        &self,
+        login: &str,
+        device_id: &str,
+        collection_id: &str,
+        client_id: &str,
+        server_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO client_ids (login, device_id, collection_id, client_id, server_id, created) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(login)
+        .bind(device_id)
+        .bind(collection_id)
+        .bind(client_id)
+        .bind(server_id)
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The cached last Sync request of a device (JSON, owned by the Sync command).
+    pub async fn sync_cache(&self, login: &str, device_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT request FROM sync_cache WHERE login = $1 AND device_id = $2")
+            .bind(login)
+            .bind(device_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("request")).transpose()?)
+    }
+
+    pub async fn put_sync_cache(&self, login: &str, device_id: &str, request: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sync_cache (login, device_id, request) VALUES ($1, $2, $3) \
+             ON CONFLICT (login, device_id) DO UPDATE SET request = $3",
+        )
+        .bind(login)
+        .bind(device_id)
+        .bind(request)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::state::temp_store;
+
+    #[tokio::test]
+    async fn keys_client_ids_and_cache() {
+        let (s, _dir) = temp_store().await;
+        s.put_sync_snapshot("a", "d", "5", 1, b"one", 1).await.unwrap();
+        s.put_sync_snapshot("a", "d", "5", 2, &[0, 255, 1], 1).await.unwrap();
+        assert_eq!(s.sync_snapshot("a", "d", "5", 1).await.unwrap().as_deref(), Some(&b"one"[..]));
+        assert_eq!(s.sync_snapshot("a", "d", "5", 2).await.unwrap(), Some(vec![0, 255, 1]));
+        assert_eq!(s.latest_sync_key("a", "d", "5").await.unwrap(), Some(2));
+        s.prune_sync_snapshots("a", "d", "5", 2).await.unwrap();
+        assert_eq!(s.sync_snapshot("a", "d", "5", 1).await.unwrap(), None);
+        assert_eq!(s.latest_sync_key("a", "d", "6").await.unwrap(), None);
+
+        assert_eq!(s.client_add("a", "d", "5", "c1").await.unwrap(), None);
+        s.record_client_add("a", "d", "5", "c1", "5:10").await.unwrap();
+        s.record_client_add("a", "d", "5", "c1", "5:11").await.unwrap();
+        assert_eq!(s.client_add("a", "d", "5", "c1").await.unwrap().as_deref(), Some("5:10"));
+
+        s.put_sync_cache("a", "d", "{}").await.unwrap();
+        s.put_sync_cache("a", "d", "[1]").await.unwrap();
+        assert_eq!(s.sync_cache("a", "d").await.unwrap().as_deref(), Some("[1]"));
+
+        s.forget_sync_state("a", "d", Some("5")).await.unwrap();
+        assert_eq!(s.latest_sync_key("a", "d", "5").await.unwrap(), None);
+        assert_eq!(s.client_add("a", "d", "5", "c1").await.unwrap(), None);
+    }
+}
