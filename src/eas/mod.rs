@@ -2,9 +2,14 @@
 //! command. Nothing here talks to a backend or the store; `commands/` does that.
 
 mod command;
+pub mod folder_ops;
 pub mod folder_sync;
+pub mod item_estimate;
+pub mod item_operations;
+pub mod move_items;
 pub mod provision;
 pub mod status;
+pub mod sync;
 
 pub use command::{Command, ProtocolVersion};
 
