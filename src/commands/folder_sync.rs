@@ -66,7 +66,7 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderSyncRequest) -> Result<
 }
 
 /// The account's folder tree as this device should see it now.
-async fn current_tree(ctx: &RequestContext<'_>) -> Result<Vec<FolderEntry>, Error> {
+pub(super) async fn current_tree(ctx: &RequestContext<'_>) -> Result<Vec<FolderEntry>, Error> {
     let mailboxes = ctx.app.mail.list_mailboxes(&ctx.principal.credentials).await?;
     let rules = TreeRules { hide_inbox_children: ctx.version == ProtocolVersion::V12_0 };
     let candidates = folders::mail_candidates(&mailboxes, rules);

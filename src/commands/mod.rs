@@ -2,8 +2,13 @@
 //! what they share: the request context, the reply type, the provisioning gate and the
 //! dispatch table.
 
+mod folder_ops;
 mod folder_sync;
+mod get_item_estimate;
+mod item_operations;
+mod move_items;
 mod provision;
+mod sync;
 
 use crate::app::App;
 use crate::auth::Principal;
@@ -15,7 +20,18 @@ use crate::state::Device;
 use crate::wbxml::Element;
 
 /// The commands airsync implements today, as announced in `MS-ASProtocolCommands`.
-pub const SUPPORTED: &[Command] = &[Command::Provision, Command::FolderSync];
+pub const SUPPORTED: &[Command] = &[
+    Command::Provision,
+    Command::FolderSync,
+    Command::FolderCreate,
+    Command::FolderUpdate,
+    Command::FolderDelete,
+    Command::Sync,
+    Command::GetItemEstimate,
+    Command::MoveItems,
+    Command::ItemOperations,
+    Command::GetAttachment,
+];
 
 /// Everything a command may use about the request it answers.
 pub struct RequestContext<'a> {
@@ -27,6 +43,8 @@ pub struct RequestContext<'a> {
     pub line: &'a RequestLine,
     /// The policy key the request carried (header or base64 query), if any.
     pub policy_key: Option<u32>,
+    /// The client accepts multipart ItemOperations answers.
+    pub accept_multipart: bool,
 }
 
 impl RequestContext<'_> {
@@ -44,6 +62,10 @@ pub enum Reply {
     Wbxml(Element),
     /// HTTP 200 with no body (e.g. a SendMail that succeeded in 12.x).
     Empty,
+    /// Raw bytes of a given type (GetAttachment).
+    Raw { content_type: String, body: Vec<u8> },
+    /// An ItemOperations answer with binary parts (MS-ASCMD 2.2.2.9.1).
+    Multipart { document: Element, parts: Vec<Vec<u8>> },
 }
 
 /// MS-ASPROV 3.2.5.1.1: every command but Provision needs the device's current policy
@@ -69,6 +91,14 @@ pub async fn dispatch(
     match command {
         Command::Provision => provision::run(ctx, need(document)?).await,
         Command::FolderSync => folder_sync::run(ctx, need(document)?).await,
+        Command::Sync => sync::run(ctx, document).await,
+        Command::GetItemEstimate => get_item_estimate::run(ctx, need(document)?).await,
+        Command::ItemOperations => item_operations::run(ctx, need(document)?, ctx.accept_multipart).await,
+        Command::GetAttachment => item_operations::get_attachment(ctx).await,
+        Command::MoveItems => move_items::run(ctx, need(document)?).await,
+        Command::FolderCreate => folder_ops::create(ctx, need(document)?).await,
+        Command::FolderUpdate => folder_ops::update(ctx, need(document)?).await,
+        Command::FolderDelete => folder_ops::delete(ctx, need(document)?).await,
         other => Err(Error::NotSupported(other.name().to_string())),
     }
 }

@@ -159,7 +159,9 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
         let policy_key = line.policy_key.or_else(|| {
             parts.headers.get("X-MS-PolicyKey").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok())
         });
-        let ctx = RequestContext { app, principal: &principal, device: &device, version, line: &line, policy_key };
+        let accept_multipart = line.accept_multipart
+            || parts.headers.get("MS-ASAcceptMultiPart").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("T"));
+        let ctx = RequestContext { app, principal: &principal, device: &device, version, line: &line, policy_key, accept_multipart };
         commands::gate(&ctx, command)?;
         commands::dispatch(&ctx, command, document, raw).await
     }
@@ -209,6 +211,26 @@ fn reply_response(reply: Reply, request_headers: &HeaderMap) -> Response {
             wbxml_response(wbxml::encode(&doc), request_headers)
         }
         Reply::Empty => StatusCode::OK.into_response(),
+        Reply::Raw { content_type, body } => {
+            let mut response = Response::new(Body::from(body));
+            response.headers_mut().insert(header::CONTENT_TYPE, header_value(&content_type));
+            response
+        }
+        Reply::Multipart { document, parts } => {
+            let wbxml = wbxml::encode(&document);
+            let mut all: Vec<&[u8]> = vec![&wbxml];
+            all.extend(parts.iter().map(|p| p.as_slice()));
+            let body = crate::eas::item_operations::multipart(&all);
+            let (body, gzipped) = body::maybe_gzip(body, request_headers);
+            let mut response = Response::new(Body::from(body));
+            let h = response.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.ms-sync.multipart"));
+            h.insert("MS-Server-ActiveSync", HeaderValue::from_static(SERVER_VERSION));
+            if gzipped {
+                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            response
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 use airsync_model::{Mailbox, SpecialUse};
 
 use crate::eas::folder_sync::FolderEntry;
-use crate::state::UpstreamFolder;
+use crate::state::{FolderRow, UpstreamFolder};
 
 /// MS-ASCMD 2.2.3.186.3: the folder types airsync hands out for mail.
 pub mod folder_type {
@@ -64,6 +64,11 @@ fn role_mailbox(mailboxes: &[Mailbox], role: SpecialUse) -> Option<&Mailbox> {
             top_level && names.iter().any(|n| n.eq_ignore_ascii_case(&m.name))
         })
     })
+}
+
+/// The name of the mailbox that serves as Deleted Items, if there is one.
+pub fn trash_mailbox(mailboxes: &[Mailbox]) -> Option<String> {
+    role_mailbox(mailboxes, SpecialUse::Trash).map(|m| m.name.clone())
 }
 
 fn is_below(m: &Mailbox, parent: &Mailbox) -> bool {
@@ -165,6 +170,29 @@ pub fn entries(candidates: &[Candidate], ids: &[i64]) -> Vec<FolderEntry> {
         .collect()
 }
 
+/// A CollectionId resolved inside the account's own folder map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    Mail { folder_id: i64, mailbox: String },
+    /// airsync's own Outbox: always empty, mail is sent with SendMail.
+    Outbox,
+}
+
+/// Finds a folder the device names. Ids come from the device and are untrusted: only
+/// live folders of this account's map resolve; anything else is "not found".
+pub fn resolve(rows: &[FolderRow], collection_id: &str) -> Option<Resolved> {
+    if collection_id.is_empty() || !collection_id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let id: i64 = collection_id.parse().ok()?;
+    let row = rows.iter().find(|r| r.folder_id == id && !r.gone)?;
+    match row.source.as_str() {
+        SOURCE_IMAP => Some(Resolved::Mail { folder_id: id, mailbox: row.upstream_name.clone() }),
+        SOURCE_VIRTUAL if row.upstream_name == VIRTUAL_OUTBOX => Some(Resolved::Outbox),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +253,23 @@ mod tests {
 
         let old = mail_candidates(&boxes, TreeRules { hide_inbox_children: true });
         assert!(by_name(&old, "INBOX/Lists").is_none());
+    }
+
+    #[test]
+    fn resolve_only_live_folders_of_the_map() {
+        let row = |id, source: &str, name: &str, gone| FolderRow {
+            folder_id: id,
+            source: source.into(),
+            upstream_name: name.into(),
+            upstream_id: None,
+            gone,
+        };
+        let rows = vec![row(1, SOURCE_IMAP, "INBOX", false), row(2, SOURCE_IMAP, "Old", true), row(3, SOURCE_VIRTUAL, "Outbox", false)];
+        assert_eq!(resolve(&rows, "1"), Some(Resolved::Mail { folder_id: 1, mailbox: "INBOX".into() }));
+        assert_eq!(resolve(&rows, "3"), Some(Resolved::Outbox));
+        for forged in ["2", "4", "", "1:2", "-1", "01x", "99999999999999999999"] {
+            assert_eq!(resolve(&rows, forged), None, "{forged}");
+        }
     }
 
     #[test]

@@ -2,5 +2,6 @@
 //! which EAS folders, with which types, names and parents (and, from the mail and PIM
 //! issues on, the item conversions MIME / iCalendar / vCard ⇄ EAS).
 
+pub mod draft;
 pub mod folders;
 pub mod email;

@@ -1,0 +1,526 @@
+//! Email collections: an IMAP mailbox seen as EAS items `"{CollectionId}:{UID}"`.
+
+use std::collections::HashMap;
+
+use airsync_model::{BackendError, FetchedMessage, MessageMeta, Uid};
+
+use crate::eas::ProtocolVersion;
+use crate::eas::sync::{
+    ClientCommand, CollectionRequest, CollectionResponse, ItemResponse, ServerCommand, SyncOptions, status,
+};
+use crate::error::Error;
+use crate::mapping::email::{self, ConvertOptions};
+use crate::mapping::folders;
+use crate::wbxml::Element;
+use crate::wbxml::pages::{AirSync, Email};
+
+use super::plan::{self, Op};
+use super::snapshot::{Item, Snapshot, Upstream};
+use crate::commands::RequestContext;
+
+/// Syncs one mail collection (see the module docs of `commands::sync`).
+pub async fn sync(
+    ctx: &RequestContext<'_>,
+    req: &CollectionRequest,
+    mailbox: &str,
+    window: usize,
+) -> Result<CollectionResponse, Error> {
+    let store = &ctx.app.store;
+    let (login, device, cid) = (ctx.login(), ctx.device_id(), req.collection_id.as_str());
+    let options = req.options.clone().unwrap_or_default();
+    let mut answer = CollectionResponse::status_only(req, status::SUCCESS);
+    answer.class = req.class.clone();
+
+    if req.sync_key == "0" {
+        // MS-ASCMD 2.2.3.181.4: key 0 returns a new key and no items.
+        let key = store.latest_sync_key(login, device, cid).await?.unwrap_or(0) + 1;
+        let snap = Snapshot { filter_type: options.filter_type.unwrap_or(0), ..Default::default() };
+        store.put_sync_snapshot(login, device, cid, key, &snap.encode(), key).await?;
+        answer.sync_key = key.to_string();
+        return Ok(answer);
+    }
+    let Some((key, mut snap)) = load(ctx, cid, &req.sync_key).await? else {
+        return Ok(CollectionResponse::status_only(req, status::INVALID_SYNC_KEY));
+    };
+    let filter_type = options.filter_type.unwrap_or(snap.filter_type);
+    snap.filter_type = filter_type;
+
+    let mut metas = refresh(ctx, mailbox, &mut snap).await?;
+    let mut trash: Option<Option<String>> = None;
+    for command in &req.commands {
+        let response = match command {
+            ClientCommand::Change { server_id, data } => {
+                client_change(ctx, req, mailbox, &options, &mut snap, &mut metas, server_id, data).await?
+            }
+            ClientCommand::Delete { server_id } => {
+                if trash.is_none() {
+                    trash = Some(trash_mailbox(ctx).await?);
+                }
+                let target = trash.clone().flatten().filter(|t| t != mailbox && req.deletes_as_moves.unwrap_or(true));
+                client_delete(ctx, cid, mailbox, target.as_deref(), &mut snap, server_id).await?
+            }
+            ClientCommand::Add { client_id, data } => client_add(ctx, cid, mailbox, &mut snap, client_id, data).await?,
+            ClientCommand::Fetch { server_id } => client_fetch(ctx, cid, mailbox, &options, server_id).await?,
+        };
+        answer.responses.extend(response);
+    }
+
+    if req.get_changes.unwrap_or(true) {
+        let cutoff = plan::cutoff(filter_type, crate::state::now());
+        let plan = plan::plan(&snap, cutoff, window);
+        answer.more_available = plan.more_available;
+        answer.commands = server_commands(ctx, cid, mailbox, &options, &mut snap, &mut metas, &plan.ops).await?;
+    }
+
+    if answer.commands.is_empty() && answer.responses.is_empty() {
+        // Nothing for the device: the key stays, and keys before it are done with.
+        store.prune_sync_snapshots(login, device, cid, key).await?;
+        answer.sync_key = key.to_string();
+        return Ok(answer);
+    }
+    // Store N+1 before answering it; keep N until the device uses N+1.
+    store.put_sync_snapshot(login, device, cid, key + 1, &snap.encode(), key).await?;
+    answer.sync_key = (key + 1).to_string();
+    Ok(answer)
+}
+
+/// How many server commands the device would get (GetItemEstimate), without changing
+/// any state. `Err(status)` with the GetItemEstimate status when the key is unusable.
+pub async fn estimate(
+    ctx: &RequestContext<'_>,
+    cid: &str,
+    mailbox: &str,
+    sync_key: &str,
+    filter_type: Option<u8>,
+) -> Result<Result<usize, u16>, Error> {
+    use crate::eas::item_estimate::status as est;
+    if sync_key == "0" {
+        return Ok(Err(est::NOT_PRIMED));
+    }
+    let Some((_, mut snap)) = load(ctx, cid, sync_key).await? else { return Ok(Err(est::INVALID_SYNC_KEY)) };
+    refresh(ctx, mailbox, &mut snap).await?;
+    let cutoff = plan::cutoff(filter_type.unwrap_or(snap.filter_type), crate::state::now());
+    Ok(Ok(plan::estimate(&snap, cutoff)))
+}
+
+/// The device moved an item itself (MoveItems): every stored snapshot of the device
+/// forgets it in the source collection and, where the new copy is known, holds it in
+/// the destination, so that neither Sync echoes the move back.
+pub async fn record_device_move(
+    ctx: &RequestContext<'_>,
+    source: (&str, Uid),
+    destination: Option<(&str, &MessageMeta)>,
+) -> Result<(), Error> {
+    let store = &ctx.app.store;
+    let (login, device) = (ctx.login(), ctx.device_id());
+    for (key, bytes) in store.sync_snapshots(login, device, source.0).await? {
+        if let Ok(mut snap) = Snapshot::decode(&bytes) {
+            if snap.items.remove(&u64::from(source.1)).is_some() {
+                store.replace_sync_snapshot(login, device, source.0, key, &snap.encode()).await?;
+            }
+        }
+    }
+    if let Some((cid, meta)) = destination {
+        for (key, bytes) in store.sync_snapshots(login, device, cid).await? {
+            if let Ok(mut snap) = Snapshot::decode(&bytes) {
+                let up = upstream_of(meta);
+                snap.items.insert(u64::from(meta.uid), Item { device: Some(up.sig), upstream: Some(up), stale: false });
+                store.replace_sync_snapshot(login, device, cid, key, &snap.encode()).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The always-empty Outbox: keys advance like any collection, but it has no items.
+pub async fn sync_outbox(ctx: &RequestContext<'_>, req: &CollectionRequest) -> Result<CollectionResponse, Error> {
+    let store = &ctx.app.store;
+    let (login, device, cid) = (ctx.login(), ctx.device_id(), req.collection_id.as_str());
+    let mut answer = CollectionResponse::status_only(req, status::SUCCESS);
+    answer.class = req.class.clone();
+    if req.sync_key == "0" {
+        let key = store.latest_sync_key(login, device, cid).await?.unwrap_or(0) + 1;
+        store.put_sync_snapshot(login, device, cid, key, &Snapshot::default().encode(), key).await?;
+        answer.sync_key = key.to_string();
+        return Ok(answer);
+    }
+    if load(ctx, cid, &req.sync_key).await?.is_none() {
+        return Ok(CollectionResponse::status_only(req, status::INVALID_SYNC_KEY));
+    }
+    Ok(answer)
+}
+
+/// Snapshot N, or `None` when the device's key is unknown or unreadable (Status 3).
+async fn load(ctx: &RequestContext<'_>, cid: &str, sync_key: &str) -> Result<Option<(i64, Snapshot)>, Error> {
+    let Ok(key) = sync_key.parse::<i64>() else { return Ok(None) };
+    let Some(bytes) = ctx.app.store.sync_snapshot(ctx.login(), ctx.device_id(), cid, key).await? else {
+        return Ok(None);
+    };
+    match Snapshot::decode(&bytes) {
+        Ok(snap) => Ok(Some((key, snap))),
+        Err(_) => {
+            tracing::warn!(target: "airsync", collection = cid, key, "unreadable sync snapshot; the device must resync");
+            Ok(None)
+        }
+    }
+}
+
+fn cursor_of(uidvalidity: u32, modseq: Option<u64>) -> String {
+    format!("{uidvalidity}:{}", modseq.unwrap_or(0))
+}
+
+fn parse_cursor(cursor: &str) -> Option<(u32, u64)> {
+    let (uv, ms) = cursor.split_once(':')?;
+    Some((uv.parse().ok()?, ms.parse().ok()?))
+}
+
+fn upstream_of(m: &MessageMeta) -> Upstream {
+    Upstream { sig: email::visible_flags_signature(&m.flags), date: m.internal_date }
+}
+
+/// Brings the upstream side of the snapshot up to date: the QRESYNC delta when the
+/// server has one (O(changes)), else a full comparison. A changed UIDVALIDITY marks
+/// every device copy stale: they are deleted, then the mailbox is offered anew.
+/// Returns what it learned of each message it saw.
+async fn refresh(
+    ctx: &RequestContext<'_>,
+    mailbox: &str,
+    snap: &mut Snapshot,
+) -> Result<HashMap<Uid, MessageMeta>, Error> {
+    let creds = &ctx.principal.credentials;
+    let mail = &ctx.app.mail;
+    let mut metas = HashMap::new();
+    let known = parse_cursor(&snap.cursor);
+    if let Some((uidvalidity, modseq)) = known.filter(|(_, m)| *m > 0) {
+        if let Some(delta) = mail.changes_since(creds, mailbox, uidvalidity, modseq).await? {
+            for uid in delta.vanished {
+                if let Some(item) = snap.items.get_mut(&u64::from(uid)) {
+                    item.upstream = None;
+                }
+            }
+            for m in delta.changed {
+                snap.items.entry(u64::from(m.uid)).or_default().upstream = Some(upstream_of(&m));
+                metas.insert(m.uid, m);
+            }
+            snap.items.retain(|_, i| i.device.is_some() || i.upstream.is_some());
+            snap.cursor = cursor_of(delta.status.uidvalidity, delta.status.highestmodseq);
+            return Ok(metas);
+        }
+    }
+    let listing = mail.list_messages(creds, mailbox, None).await?;
+    let new_epoch = known.is_some_and(|(uv, _)| uv != listing.status.uidvalidity);
+    for item in snap.items.values_mut() {
+        item.upstream = None;
+        if new_epoch && item.device.is_some() {
+            item.stale = true;
+        }
+    }
+    for m in listing.messages {
+        snap.items.entry(u64::from(m.uid)).or_default().upstream = Some(upstream_of(&m));
+        metas.insert(m.uid, m);
+    }
+    snap.items.retain(|_, i| i.device.is_some() || i.upstream.is_some());
+    snap.cursor = cursor_of(listing.status.uidvalidity, listing.status.highestmodseq);
+    Ok(metas)
+}
+
+/// `"{cid}:{uid}"` → the UID, if the ServerId belongs to this collection.
+pub fn uid_of(cid: &str, server_id: &str) -> Option<Uid> {
+    let (folder, uid) = server_id.split_once(':')?;
+    if folder != cid || uid.is_empty() || !uid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    uid.parse().ok()
+}
+
+pub fn server_id(cid: &str, uid: Uid) -> String {
+    format!("{cid}:{uid}")
+}
+
+/// MS-ASCMD 2.2.3.109: the MIMETruncation enumeration in bytes (None: no limit).
+fn mime_truncation_bytes(value: Option<u8>) -> Option<u32> {
+    match value? {
+        0 => Some(0),
+        1 => Some(4096),
+        2 => Some(5120),
+        3 => Some(7168),
+        4 => Some(10240),
+        5 => Some(20480),
+        6 => Some(51200),
+        7 => Some(102_400),
+        _ => None,
+    }
+}
+
+/// Flags, dates and sizes of some messages.
+pub async fn fetch_meta(ctx: &RequestContext<'_>, mailbox: &str, uids: &[Uid]) -> Result<Vec<MessageMeta>, Error> {
+    let messages = ctx.app.mail.fetch_messages(&ctx.principal.credentials, mailbox, uids).await?;
+    Ok(messages.into_iter().map(|m| m.meta).collect())
+}
+
+pub fn convert_options(version: ProtocolVersion, options: &SyncOptions, server_id: String) -> ConvertOptions {
+    ConvertOptions {
+        version,
+        body_preferences: options
+            .body_preferences
+            .iter()
+            .map(|p| email::BodyPreference {
+                body_type: p.body_type,
+                truncation_size: p.truncation_size,
+                all_or_none: p.all_or_none,
+                preview: p.preview,
+            })
+            .collect(),
+        mime_support: options.mime_support.unwrap_or(0),
+        mime_truncation: mime_truncation_bytes(options.mime_truncation),
+        server_id,
+    }
+}
+
+/// The ApplicationData of a whole message. A message that cannot be converted still
+/// reaches the device, as a stub, rather than blocking its folder.
+pub fn application_data(
+    version: ProtocolVersion,
+    options: &SyncOptions,
+    sid: &str,
+    message: &FetchedMessage,
+) -> Element {
+    match email::to_application_data(&message.raw, &message.meta, &convert_options(version, options, sid.to_string())) {
+        Ok(data) => data,
+        Err(e) => {
+            tracing::warn!(target: "airsync", server_id = sid, error = %e, "message could not be converted");
+            Element::new(AirSync::ApplicationData)
+                .text_child(Email::Subject, "(this message could not be read)")
+                .text_child(Email::Read, if message.meta.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen")) { "1" } else { "0" })
+        }
+    }
+}
+
+async fn server_commands(
+    ctx: &RequestContext<'_>,
+    cid: &str,
+    mailbox: &str,
+    options: &SyncOptions,
+    snap: &mut Snapshot,
+    metas: &mut HashMap<Uid, MessageMeta>,
+    ops: &[Op],
+) -> Result<Vec<ServerCommand>, Error> {
+    let creds = &ctx.principal.credentials;
+    let key_uid = |k: u64| k as Uid;
+    let adds: Vec<Uid> = ops.iter().filter_map(|op| matches!(op, Op::Add(_)).then(|| key_uid(op.key()))).collect();
+    let mut fetched: HashMap<Uid, FetchedMessage> = HashMap::new();
+    if !adds.is_empty() {
+        for m in ctx.app.mail.fetch_messages(creds, mailbox, &adds).await? {
+            fetched.insert(m.meta.uid, m);
+        }
+    }
+    // Changes carry the flag-derived fields; learn flags we have not seen in this request.
+    let unknown: Vec<Uid> = ops
+        .iter()
+        .filter(|op| matches!(op, Op::Change(k) if !metas.contains_key(&key_uid(*k))))
+        .map(|op| key_uid(op.key()))
+        .collect();
+    if !unknown.is_empty() {
+        for m in fetch_meta(ctx, mailbox, &unknown).await? {
+            metas.insert(m.uid, m);
+        }
+    }
+    let mut commands = Vec::with_capacity(ops.len());
+    for &op in ops {
+        let uid = key_uid(op.key());
+        let sid = server_id(cid, uid);
+        match op {
+            Op::Add(_) => {
+                let Some(message) = fetched.get(&uid) else {
+                    // Expunged since the delta: it is simply not offered.
+                    if let Some(item) = snap.items.get_mut(&op.key()) {
+                        item.upstream = None;
+                    }
+                    continue;
+                };
+                if let Some(item) = snap.items.get_mut(&op.key()) {
+                    item.upstream = Some(upstream_of(&message.meta));
+                }
+                commands.push(ServerCommand::Add { data: application_data(ctx.version, options, &sid, message), server_id: sid });
+            }
+            Op::Change(_) => {
+                let Some(meta) = metas.get(&uid) else { continue };
+                if let Some(item) = snap.items.get_mut(&op.key()) {
+                    item.upstream = Some(upstream_of(meta));
+                }
+                commands.push(ServerCommand::Change { data: email::change_application_data(meta, ctx.version), server_id: sid });
+            }
+            Op::Delete(_) => commands.push(ServerCommand::Delete { server_id: sid }),
+            Op::SoftDelete(_) => commands.push(ServerCommand::SoftDelete { server_id: sid }),
+        }
+        plan::applied(snap, op);
+    }
+    Ok(commands)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn client_change(
+    ctx: &RequestContext<'_>,
+    req: &CollectionRequest,
+    mailbox: &str,
+    options: &SyncOptions,
+    snap: &mut Snapshot,
+    metas: &mut HashMap<Uid, MessageMeta>,
+    server_id: &str,
+    data: &Element,
+) -> Result<Option<ItemResponse>, Error> {
+    let not_found = || Some(ItemResponse::Change { server_id: server_id.to_string(), status: status::OBJECT_NOT_FOUND });
+    let Some(uid) = uid_of(&req.collection_id, server_id) else { return Ok(not_found()) };
+    let Some(item) = snap.items.get(&u64::from(uid)).copied() else { return Ok(not_found()) };
+    let (Some(device_sig), Some(upstream)) = (item.device, item.upstream) else { return Ok(not_found()) };
+    // MS-ASCMD 2.2.3.34: Conflict 1 (the default) = the server's version wins. The
+    // upstream changed since the device's copy: keep it; the device gets a Change.
+    if options.conflict.unwrap_or(1) == 1 && upstream.sig != device_sig {
+        return Ok(None);
+    }
+    let creds = &ctx.principal.credentials;
+    let meta = match metas.get(&uid) {
+        Some(m) => m.clone(),
+        None => match fetch_meta(ctx, mailbox, &[uid]).await?.into_iter().next() {
+            Some(m) => m,
+            None => return Ok(not_found()),
+        },
+    };
+    let change = email::flag_change(data, &meta.flags);
+    if !change.add.is_empty() || !change.remove.is_empty() {
+        match ctx.app.mail.set_flags(creds, mailbox, &[uid], &change).await {
+            Ok(()) => {}
+            Err(BackendError::NotFound(_)) => return Ok(not_found()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut flags: Vec<String> = meta.flags.iter().filter(|f| !change.remove.iter().any(|r| r.eq_ignore_ascii_case(f))).cloned().collect();
+    for f in &change.add {
+        if !flags.iter().any(|x| x.eq_ignore_ascii_case(f)) {
+            flags.push(f.clone());
+        }
+    }
+    let updated = MessageMeta { flags, ..meta };
+    let up = upstream_of(&updated);
+    // The device already shows its own change: it must not come back as a server Change.
+    snap.items.insert(u64::from(uid), Item { device: Some(up.sig), upstream: Some(up), stale: false });
+    metas.insert(uid, updated);
+    Ok(None)
+}
+
+async fn trash_mailbox(ctx: &RequestContext<'_>) -> Result<Option<String>, Error> {
+    let mailboxes = ctx.app.mail.list_mailboxes(&ctx.principal.credentials).await?;
+    Ok(folders::trash_mailbox(&mailboxes))
+}
+
+/// A client Delete: moved to Deleted Items when DeletesAsMoves (the default), else
+/// expunged. MS-ASCMD 2.2.3.42.2: success has no Responses entry.
+async fn client_delete(
+    ctx: &RequestContext<'_>,
+    cid: &str,
+    mailbox: &str,
+    trash: Option<&str>,
+    snap: &mut Snapshot,
+    server_id: &str,
+) -> Result<Option<ItemResponse>, Error> {
+    let not_found = || Some(ItemResponse::Delete { server_id: server_id.to_string(), status: status::OBJECT_NOT_FOUND });
+    let Some(uid) = uid_of(cid, server_id) else { return Ok(not_found()) };
+    if snap.items.get(&u64::from(uid)).and_then(|i| i.device).is_none() {
+        return Ok(not_found());
+    }
+    let creds = &ctx.principal.credentials;
+    let result = match trash {
+        Some(trash) => ctx.app.mail.move_messages(creds, mailbox, &[uid], trash).await.map(|_| ()),
+        None => ctx.app.mail.delete_messages(creds, mailbox, &[uid]).await,
+    };
+    match result {
+        // Already gone (e.g. a repeated request after a lost answer): done all the same.
+        Ok(()) | Err(BackendError::NotFound(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    snap.items.remove(&u64::from(uid));
+    Ok(None)
+}
+
+/// A client Add. Only drafts can be added to mail folders (EAS 16.0+, MS-ASEMAIL
+/// 3.1.5.3); a retried Add (same ClientId) returns the ServerId it created before.
+async fn client_add(
+    ctx: &RequestContext<'_>,
+    cid: &str,
+    mailbox: &str,
+    snap: &mut Snapshot,
+    client_id: &str,
+    data: &Element,
+) -> Result<Option<ItemResponse>, Error> {
+    let store = &ctx.app.store;
+    let respond = |server_id: Option<String>, status| Some(ItemResponse::Add { client_id: client_id.to_string(), server_id, status });
+    if let Some(existing) = store.client_add(ctx.login(), ctx.device_id(), cid, client_id).await? {
+        if let Some(uid) = uid_of(cid, &existing) {
+            let item = snap.items.entry(u64::from(uid)).or_default();
+            item.device = item.upstream.map(|u| u.sig);
+            if item.device.is_none() {
+                snap.items.remove(&u64::from(uid));
+            }
+        }
+        return Ok(respond(Some(existing), status::SUCCESS));
+    }
+    if ctx.version < ProtocolVersion::V16_0 {
+        return Ok(respond(None, status::CONVERSION_ERROR));
+    }
+    let from = ctx.login().to_string();
+    let Some(draft) = crate::mapping::draft::compose(data, &from, chrono::Utc::now()) else {
+        return Ok(respond(None, status::CONVERSION_ERROR));
+    };
+    let flags = vec!["\\Draft".to_string(), "\\Seen".to_string()];
+    let now = crate::state::now();
+    let uid = ctx.app.mail.append(&ctx.principal.credentials, mailbox, &flags, Some(now), &draft).await?;
+    let Some(uid) = uid else {
+        // Without APPENDUID the new message's UID is unknown; it reaches the device as a
+        // server Add instead, and the client's copy is answered as not created.
+        return Ok(respond(None, status::SERVER_ERROR));
+    };
+    let sid = server_id(cid, uid);
+    store.record_client_add(ctx.login(), ctx.device_id(), cid, client_id, &sid).await?;
+    let up = Upstream { sig: email::visible_flags_signature(&flags), date: now };
+    snap.items.insert(u64::from(uid), Item { device: Some(up.sig), upstream: Some(up), stale: false });
+    Ok(respond(Some(sid), status::SUCCESS))
+}
+
+async fn client_fetch(
+    ctx: &RequestContext<'_>,
+    cid: &str,
+    mailbox: &str,
+    options: &SyncOptions,
+    server_id: &str,
+) -> Result<Option<ItemResponse>, Error> {
+    let not_found = || Some(ItemResponse::Fetch { server_id: server_id.to_string(), status: status::OBJECT_NOT_FOUND, data: None });
+    let Some(uid) = uid_of(cid, server_id) else { return Ok(not_found()) };
+    let messages = ctx.app.mail.fetch_messages(&ctx.principal.credentials, mailbox, &[uid]).await?;
+    let Some(message) = messages.first() else { return Ok(not_found()) };
+    Ok(Some(ItemResponse::Fetch {
+        server_id: server_id.to_string(),
+        status: status::SUCCESS,
+        data: Some(application_data(ctx.version, options, server_id, message)),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_ids_are_checked_against_the_collection() {
+        assert_eq!(uid_of("5", "5:42"), Some(42));
+        for forged in ["6:42", "5:", "5:x", "5:-1", "5:1:2", "42", "", "5:99999999999"] {
+            assert_eq!(uid_of("5", forged), None, "{forged}");
+        }
+    }
+
+    #[test]
+    fn cursors() {
+        assert_eq!(parse_cursor(&cursor_of(7, Some(99))), Some((7, 99)));
+        assert_eq!(parse_cursor(""), None);
+        assert_eq!(mime_truncation_bytes(Some(1)), Some(4096));
+        assert_eq!(mime_truncation_bytes(Some(8)), None);
+    }
+}

@@ -1,0 +1,191 @@
+//! Sync (MS-ASCMD 2.2.1.21): brings one or more collections of the device up to date,
+//! carrying the device's own changes upstream first.
+//!
+//! Each SyncKey names an immutable snapshot (`snapshot.rs`) of what the device holds.
+//! A request with key N starts from snapshot N, refreshes the upstream side from the
+//! upstream's cheap delta, applies the client's commands, picks the next window of
+//! server commands (`plan.rs`), stores snapshot N+1 and only then answers N+1. A
+//! repeated N (the answer was lost) is answered from snapshot N again: the device gets
+//! the same items with the same ServerIds, never Status 3.
+
+pub mod mail;
+pub mod plan;
+pub mod snapshot;
+
+use crate::eas::sync::{
+    CollectionRequest, CollectionResponse, SyncOptions, SyncRequest, SyncResponse, status,
+};
+use crate::error::Error;
+use crate::mapping::folders::{Resolved, resolve};
+use crate::wbxml::Element;
+
+use super::{Reply, RequestContext};
+
+/// MS-ASCMD 2.2.3.199: WindowSize 0 or above 512 means 512.
+pub const MAX_WINDOW: usize = 512;
+/// Default when the client names none.
+const DEFAULT_WINDOW: usize = 100;
+
+pub async fn run(ctx: &RequestContext<'_>, document: Option<Element>) -> Result<Reply, Error> {
+    let request = SyncRequest::parse(document.as_ref())?;
+    let request = match complete_from_cache(ctx, request).await? {
+        Ok(r) => r,
+        Err(status) => return Ok(Reply::Wbxml(SyncResponse::error(status, None).to_element())),
+    };
+    let response = apply(ctx, &request).await?;
+    Ok(Reply::Wbxml(response.to_element()))
+}
+
+/// What the cache keeps of a collection request (MS-ASCMD 3.1.5.3): everything but the
+/// client's commands, with the SyncKey the server answered last.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct CachedCollection {
+    collection_id: String,
+    sync_key: String,
+    class: Option<String>,
+    deletes_as_moves: Option<bool>,
+    get_changes: Option<bool>,
+    window_size: Option<u32>,
+    options: Option<SyncOptions>,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct CachedRequest {
+    collections: Vec<CachedCollection>,
+    window_size: Option<u32>,
+}
+
+/// Empty and Partial requests are completed from the cached last request; a full
+/// request replaces the cache. `Err(13)` when an empty or partial request finds no cache.
+async fn complete_from_cache(
+    ctx: &RequestContext<'_>,
+    mut request: SyncRequest,
+) -> Result<Result<SyncRequest, u16>, Error> {
+    let store = &ctx.app.store;
+    let cached: Option<CachedRequest> = store
+        .sync_cache(ctx.login(), ctx.device_id())
+        .await?
+        .and_then(|json| serde_json::from_str(&json).ok());
+    if request.empty || request.partial {
+        let Some(cached) = cached else { return Ok(Err(status::RESEND_FULL_REQUEST)) };
+        for c in &cached.collections {
+            match request.collections.iter_mut().find(|r| r.collection_id == c.collection_id) {
+                // Partial: what the client sent wins, the cache fills the gaps.
+                Some(r) => {
+                    r.options = r.options.take().or_else(|| c.options.clone());
+                    r.window_size = r.window_size.or(c.window_size);
+                    r.get_changes = r.get_changes.or(c.get_changes);
+                    r.deletes_as_moves = r.deletes_as_moves.or(c.deletes_as_moves);
+                }
+                None => request.collections.push(CollectionRequest {
+                    sync_key: c.sync_key.clone(),
+                    collection_id: c.collection_id.clone(),
+                    class: c.class.clone(),
+                    deletes_as_moves: c.deletes_as_moves,
+                    get_changes: c.get_changes,
+                    window_size: c.window_size,
+                    options: c.options.clone(),
+                    commands: vec![],
+                }),
+            }
+        }
+        request.window_size = request.window_size.or(cached.window_size);
+    }
+    Ok(Ok(request))
+}
+
+async fn remember(ctx: &RequestContext<'_>, request: &SyncRequest, response: &SyncResponse) -> Result<(), Error> {
+    let collections = request
+        .collections
+        .iter()
+        .map(|c| {
+            let answered = response.collections.iter().find(|r| r.collection_id == c.collection_id);
+            CachedCollection {
+                collection_id: c.collection_id.clone(),
+                sync_key: answered.map(|r| r.sync_key.clone()).unwrap_or_else(|| c.sync_key.clone()),
+                class: c.class.clone(),
+                deletes_as_moves: c.deletes_as_moves,
+                get_changes: c.get_changes,
+                window_size: c.window_size,
+                options: c.options.clone(),
+            }
+        })
+        .collect();
+    let cached = CachedRequest { collections, window_size: request.window_size };
+    let json = serde_json::to_string(&cached).unwrap_or_default();
+    ctx.app.store.put_sync_cache(ctx.login(), ctx.device_id(), &json).await?;
+    Ok(())
+}
+
+fn window(size: Option<u32>) -> usize {
+    match size {
+        None => DEFAULT_WINDOW,
+        Some(0) => MAX_WINDOW,
+        Some(n) => (n as usize).min(MAX_WINDOW),
+    }
+}
+
+async fn apply(ctx: &RequestContext<'_>, request: &SyncRequest) -> Result<SyncResponse, Error> {
+    // MS-ASCMD 2.2.3.88.2 / 2.2.3.198: bounds of HeartbeatInterval (seconds) and Wait
+    // (minutes); out of range is Status 14 with the nearest bound in Limit.
+    if let Some(h) = request.heartbeat_interval {
+        if let Some(limit) = out_of_range(h, 60, 3540) {
+            return Ok(SyncResponse::error(status::INVALID_WAIT, Some(limit)));
+        }
+    }
+    if let Some(w) = request.wait {
+        if let Some(limit) = out_of_range(w, 1, 59) {
+            return Ok(SyncResponse::error(status::INVALID_WAIT, Some(limit)));
+        }
+    }
+    let rows = ctx.app.store.folder_rows(ctx.login()).await?;
+    let mut budget = window(request.window_size);
+    let mut response = SyncResponse::default();
+    for c in &request.collections {
+        let collection_window = window(c.window_size).min(budget);
+        let answer = match resolve(&rows, &c.collection_id) {
+            None => CollectionResponse::status_only(c, status::FOLDER_HIERARCHY_CHANGED),
+            Some(folder) => sync_collection(ctx, c, &folder, collection_window).await?,
+        };
+        budget = budget.saturating_sub(answer.commands.len());
+        response.collections.push(answer);
+    }
+    remember(ctx, request, &response).await?;
+    Ok(response)
+}
+
+fn out_of_range(value: u32, min: u32, max: u32) -> Option<u32> {
+    if value < min {
+        Some(min)
+    } else if value > max {
+        Some(max)
+    } else {
+        None
+    }
+}
+
+/// One collection, by the kind of upstream behind it.
+async fn sync_collection(
+    ctx: &RequestContext<'_>,
+    request: &CollectionRequest,
+    folder: &Resolved,
+    window: usize,
+) -> Result<CollectionResponse, Error> {
+    let result = match folder {
+        Resolved::Mail { mailbox, .. } => mail::sync(ctx, request, mailbox, window).await,
+        Resolved::Outbox => mail::sync_outbox(ctx, request).await,
+    };
+    match result {
+        Ok(answer) => Ok(answer),
+        // MS-ASCMD 2.2.3.177.17: Status 16 asks the client to retry later; its local data
+        // stays intact (an upstream outage must never make a phone drop its mail).
+        Err(Error::Backend(airsync_model::BackendError::Transient(reason))) => {
+            tracing::warn!(target: "airsync", collection = %request.collection_id, %reason, "upstream unavailable during Sync");
+            Ok(CollectionResponse::status_only(request, status::RETRY))
+        }
+        Err(Error::Backend(airsync_model::BackendError::NotFound(_))) => {
+            Ok(CollectionResponse::status_only(request, status::FOLDER_HIERARCHY_CHANGED))
+        }
+        Err(e) => Err(e),
+    }
+}

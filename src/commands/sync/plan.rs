@@ -1,0 +1,163 @@
+//! Which server commands a device needs, from a snapshot alone (pure).
+//!
+//! Order within a response: deletions first (a stale copy must go before a new item
+//! with the same ServerId may come), then soft deletions, changes, and additions newest
+//! first — as Exchange does, so that a phone shows today's mail while older mail is
+//! still arriving.
+
+use super::snapshot::{Item, Snapshot};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Add(u64),
+    Change(u64),
+    Delete(u64),
+    /// The item left the FilterType window.
+    SoftDelete(u64),
+}
+
+impl Op {
+    pub fn key(self) -> u64 {
+        match self {
+            Op::Add(k) | Op::Change(k) | Op::Delete(k) | Op::SoftDelete(k) => k,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// At most `window` operations, in the order they must be sent.
+    pub ops: Vec<Op>,
+    /// More operations are pending beyond the window.
+    pub more_available: bool,
+}
+
+fn in_window(item: &Item, cutoff: Option<i64>) -> bool {
+    match (item.upstream, cutoff) {
+        (Some(up), Some(c)) => up.date >= c,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+/// Every operation the device needs, in sending order.
+fn all_ops(s: &Snapshot, cutoff: Option<i64>) -> Vec<Op> {
+    let mut deletes = Vec::new();
+    let mut soft = Vec::new();
+    let mut changes = Vec::new();
+    let mut adds: Vec<(i64, u64)> = Vec::new();
+    for (&key, item) in &s.items {
+        match (item.device, item.upstream) {
+            (Some(_), _) if item.stale => deletes.push(Op::Delete(key)),
+            (Some(_), None) => deletes.push(Op::Delete(key)),
+            (Some(_), Some(_)) if !in_window(item, cutoff) => soft.push(Op::SoftDelete(key)),
+            (Some(d), Some(up)) if d != up.sig => changes.push(Op::Change(key)),
+            (None, Some(up)) if in_window(item, cutoff) => adds.push((up.date, key)),
+            _ => {}
+        }
+    }
+    adds.sort_by(|a, b| b.cmp(a));
+    deletes.into_iter().chain(soft).chain(changes).chain(adds.into_iter().map(|(_, k)| Op::Add(k))).collect()
+}
+
+/// The next window of operations.
+pub fn plan(s: &Snapshot, cutoff: Option<i64>, window: usize) -> Plan {
+    let mut ops = all_ops(s, cutoff);
+    // A stale copy and the new item of the same key never travel in one response.
+    let stale: Vec<u64> = ops.iter().filter_map(|op| match op {
+        Op::Delete(k) if s.items.get(k).is_some_and(|i| i.stale) => Some(*k),
+        _ => None,
+    }).collect();
+    ops.retain(|op| !matches!(op, Op::Add(k) if stale.contains(k)));
+    let more_available = ops.len() > window || !stale.is_empty() && s.items.values().any(|i| i.stale && i.upstream.is_some());
+    ops.truncate(window);
+    Plan { ops, more_available }
+}
+
+/// How many operations the device still needs (GetItemEstimate).
+pub fn estimate(s: &Snapshot, cutoff: Option<i64>) -> usize {
+    all_ops(s, cutoff).len()
+}
+
+/// Records that `op` reached the device.
+pub fn applied(s: &mut Snapshot, op: Op) {
+    let key = op.key();
+    let Some(item) = s.items.get_mut(&key) else { return };
+    match op {
+        Op::Add(_) | Op::Change(_) => item.device = item.upstream.map(|u| u.sig),
+        Op::Delete(_) | Op::SoftDelete(_) => {
+            item.device = None;
+            item.stale = false;
+        }
+    }
+    if item.device.is_none() && item.upstream.is_none() {
+        s.items.remove(&key);
+    }
+}
+
+/// The FilterType window's start for email and calendar (MS-ASCMD 2.2.3.69.2), if any.
+pub fn cutoff(filter_type: u8, now: i64) -> Option<i64> {
+    const DAY: i64 = 86_400;
+    let days = match filter_type {
+        1 => 1,
+        2 => 3,
+        3 => 7,
+        4 => 14,
+        5 => 30,
+        6 => 90,
+        7 => 180,
+        _ => return None,
+    };
+    Some(now - days * DAY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::sync::snapshot::Upstream;
+
+    fn item(device: Option<u32>, up: Option<(u32, i64)>) -> Item {
+        Item { device, upstream: up.map(|(sig, date)| Upstream { sig, date }), stale: false }
+    }
+
+    #[test]
+    fn order_window_and_application() {
+        let mut s = Snapshot::default();
+        s.items.insert(1, item(Some(1), None)); // gone upstream → Delete
+        s.items.insert(2, item(Some(1), Some((2, 100)))); // flags changed → Change
+        s.items.insert(3, item(Some(3), Some((3, 100)))); // unchanged
+        s.items.insert(4, item(None, Some((4, 50)))); // new, older
+        s.items.insert(5, item(None, Some((5, 500)))); // new, newest
+        s.items.insert(6, item(Some(6), Some((6, 5)))); // left the window → SoftDelete
+        let p = plan(&s, Some(10), 4);
+        assert_eq!(p.ops, vec![Op::Delete(1), Op::SoftDelete(6), Op::Change(2), Op::Add(5)]);
+        assert!(p.more_available);
+        assert_eq!(estimate(&s, Some(10)), 5);
+        for op in p.ops {
+            applied(&mut s, op);
+        }
+        let p = plan(&s, Some(10), 4);
+        assert_eq!(p.ops, vec![Op::Add(4)]);
+        assert!(!p.more_available);
+        applied(&mut s, Op::Add(4));
+        assert!(plan(&s, Some(10), 4).ops.is_empty());
+        assert!(!s.items.contains_key(&1));
+    }
+
+    #[test]
+    fn stale_copy_is_deleted_before_the_new_item_comes() {
+        let mut s = Snapshot::default();
+        s.items.insert(7, Item { device: Some(1), upstream: Some(Upstream { sig: 9, date: 1 }), stale: true });
+        let p = plan(&s, None, 100);
+        assert_eq!(p.ops, vec![Op::Delete(7)]);
+        assert!(p.more_available, "the new item 7 follows in the next response");
+        applied(&mut s, Op::Delete(7));
+        assert_eq!(plan(&s, None, 100).ops, vec![Op::Add(7)]);
+    }
+
+    #[test]
+    fn cutoffs() {
+        assert_eq!(cutoff(0, 1_000_000), None);
+        assert_eq!(cutoff(3, 1_000_000), Some(1_000_000 - 7 * 86_400));
+    }
+}
