@@ -93,17 +93,15 @@ fn strip_angle(id: &str) -> String {
         .to_string()
 }
 
-fn html_references_cid(html: &str, cid: &str) -> bool {
-    if cid.is_empty() {
-        return false;
-    }
-    let needle = format!("cid:{cid}").to_ascii_lowercase();
-    html.to_ascii_lowercase().contains(&needle)
+/// `html_lower` is the HTML body in ASCII lower case.
+fn html_references_cid(html_lower: &str, cid: &str) -> bool {
+    !cid.is_empty() && html_lower.contains(&format!("cid:{cid}").to_ascii_lowercase())
 }
 
 /// The attachments of `msg`, in FileReference order. `html` is the message's HTML body
 /// (for the inline test).
 pub(crate) fn list(msg: &Message<'_>, html: Option<&str>) -> Vec<AttachmentInfo> {
+    let html_lower = html.map(str::to_ascii_lowercase);
     let mut out = Vec::new();
     for &part_id in &msg.attachments {
         let part_id = part_id as usize;
@@ -132,9 +130,11 @@ pub(crate) fn list(msg: &Message<'_>, html: Option<&str>) -> Vec<AttachmentInfo>
         let disposition = part.content_disposition();
         let disp_attachment = disposition.is_some_and(|d| d.is_attachment());
         let disp_inline = disposition.is_some_and(|d| d.is_inline());
-        let referenced = content_id
-            .as_deref()
-            .is_some_and(|cid| html.is_some_and(|h| html_references_cid(h, cid)));
+        let referenced = content_id.as_deref().is_some_and(|cid| {
+            html_lower
+                .as_deref()
+                .is_some_and(|h| html_references_cid(h, cid))
+        });
         let is_inline =
             !disp_attachment && (referenced || (disp_inline && !part.is_text() && !is_message));
         out.push(AttachmentInfo {

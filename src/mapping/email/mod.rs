@@ -25,8 +25,8 @@
 //! * **Flag** completion, **Categories** storage and **LastVerbExecuted**: see
 //!   [`flags`](self::flags) — `$Completed` marks a completed follow-up, category names
 //!   are stored as IMAP keywords with a modified UTF-7 escape, reply wins over forward.
-//!   The flag's status is `Email:Status` (the tag MS-ASWBXML names; MS-ASEMAIL calls it
-//!   the flag status).
+//!   The flag's status is token 0x3B of the Email page: `Email::Status` in our tables
+//!   (MS-ASEMAIL 2.2.2.74 Status), `FlagStatus` in libwbxml's.
 //! * **ReceivedAsBcc** is never sent: without the envelope recipient we cannot know it,
 //!   and the header heuristic ("the account is in neither To nor Cc") is wrong for every
 //!   mailing-list message and alias.
@@ -46,8 +46,8 @@ use airsync_model::{FlagChange, MessageMeta};
 use mail_parser::{HeaderName, Message, MessageParser, PartType};
 
 use crate::eas::ProtocolVersion;
-use crate::wbxml::Element;
 use crate::wbxml::pages::{AirSync, AirSyncBase, Email, Email2};
+use crate::wbxml::{Element, Node};
 
 pub use attachments::{METHOD_EMBEDDED_MESSAGE, METHOD_NORMAL};
 pub use body::{MAX_PREVIEW, TYPE_HTML, TYPE_MIME, TYPE_PLAIN, TYPE_RTF};
@@ -253,7 +253,21 @@ pub fn to_application_data(
     if opts.version >= ProtocolVersion::V16_0 {
         app.push(flags::is_draft_element(&visible));
     }
+    strip_nul(&mut app);
     Ok(app)
+}
+
+/// MS-ASDTYPE 2.7: a string is an inline string and holds no NUL. Headers and bodies can
+/// carry NUL (decoded encoded-words, broken charsets), so text nodes lose it here. (MIME
+/// Data that holds NUL is OPAQUE and not touched.)
+fn strip_nul(el: &mut Element) {
+    for node in &mut el.children {
+        match node {
+            Node::Text(t) if t.contains('\0') => t.retain(|c| c != '\0'),
+            Node::Element(e) => strip_nul(e),
+            _ => {}
+        }
+    }
 }
 
 /// The FileReference of attachment `index` (0-based, in the order
