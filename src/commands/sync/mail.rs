@@ -261,16 +261,7 @@ pub async fn fetch_meta(ctx: &RequestContext<'_>, mailbox: &str, uids: &[Uid]) -
 pub fn convert_options(version: ProtocolVersion, options: &SyncOptions, server_id: String) -> ConvertOptions {
     ConvertOptions {
         version,
-        body_preferences: options
-            .body_preferences
-            .iter()
-            .map(|p| email::BodyPreference {
-                body_type: p.body_type,
-                truncation_size: p.truncation_size,
-                all_or_none: p.all_or_none,
-                preview: p.preview,
-            })
-            .collect(),
+        body_preferences: options.body_preferences.clone(),
         mime_support: options.mime_support.unwrap_or(0),
         mime_truncation: mime_truncation_bytes(options.mime_truncation),
         server_id,

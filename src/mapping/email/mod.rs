@@ -52,17 +52,8 @@ use crate::wbxml::{Element, Node};
 pub use attachments::{METHOD_EMBEDDED_MESSAGE, METHOD_NORMAL};
 pub use body::{MAX_PREVIEW, TYPE_HTML, TYPE_MIME, TYPE_PLAIN, TYPE_RTF};
 
-/// One airsync:BodyPreference (MS-ASAIRS 2.2.2.7).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BodyPreference {
-    /// 1 plain, 2 HTML, 3 RTF, 4 MIME.
-    pub body_type: u8,
-    /// In bytes.
-    pub truncation_size: Option<u32>,
-    pub all_or_none: bool,
-    /// Preview length in characters (14.0+).
-    pub preview: Option<u32>,
-}
+/// One airsync:BodyPreference (MS-ASAIRS 2.2.2.7), as the EAS layer parses it.
+pub use crate::eas::sync::BodyPreference;
 
 /// What the client asked for, for one item.
 #[derive(Debug, Clone)]
