@@ -183,3 +183,145 @@ pub fn base64_query(version: u8, command: u8, device_id: &[u8], policy_key: Opti
     raw.extend_from_slice(device_type.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(raw)
 }
+
+// ---- Sync -------------------------------------------------------------------------
+
+use airsync::wbxml::pages::{AirSync as A, AirSyncBase as B};
+
+/// One server command of a Sync answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cmd {
+    Add(String, Element),
+    Change(String, Element),
+    Delete(String),
+    SoftDelete(String),
+}
+
+impl Cmd {
+    pub fn server_id(&self) -> &str {
+        match self {
+            Cmd::Add(s, _) | Cmd::Change(s, _) | Cmd::Delete(s) | Cmd::SoftDelete(s) => s,
+        }
+    }
+}
+
+/// One collection of a Sync answer.
+#[derive(Debug, Clone, Default)]
+pub struct Synced {
+    pub status: String,
+    pub sync_key: String,
+    pub commands: Vec<Cmd>,
+    pub responses: Vec<Element>,
+    pub more_available: bool,
+    /// Top-level Status (errors of the whole request).
+    pub top_status: Option<String>,
+}
+
+impl Synced {
+    pub fn adds(&self) -> Vec<&Element> {
+        self.commands.iter().filter_map(|c| if let Cmd::Add(_, d) = c { Some(d) } else { None }).collect()
+    }
+    pub fn add_ids(&self) -> Vec<String> {
+        self.commands.iter().filter_map(|c| if let Cmd::Add(s, _) = c { Some(s.clone()) } else { None }).collect()
+    }
+}
+
+/// Builds the Options element of a mail collection.
+pub fn mail_options(body_type: u8, truncation: Option<u32>) -> Element {
+    let mut pref = Element::new(B::BodyPreference).text_child(B::Type, body_type.to_string());
+    if let Some(t) = truncation {
+        pref.push(Element::with_text(B::TruncationSize, t.to_string()));
+    }
+    Element::new(A::Options).text_child(A::FilterType, "0").child(pref)
+}
+
+/// A Collection element of a Sync request.
+pub fn collection(id: &str, key: &str, window: Option<u32>, options: Option<Element>, commands: Vec<Element>) -> Element {
+    let mut c = Element::new(A::Collection).text_child(A::SyncKey, key).text_child(A::CollectionId, id);
+    if key != "0" {
+        c.push(Element::with_text(A::DeletesAsMoves, "1"));
+        c.push(Element::with_text(A::GetChanges, "1"));
+    }
+    if let Some(w) = window {
+        c.push(Element::with_text(A::WindowSize, w.to_string()));
+    }
+    if let Some(o) = options {
+        c.push(o);
+    }
+    if !commands.is_empty() {
+        let mut cmds = Element::new(A::Commands);
+        for cmd in commands {
+            cmds.push(cmd);
+        }
+        c.push(cmds);
+    }
+    c
+}
+
+pub fn parse_sync(body: Option<&Element>) -> Synced {
+    let Some(body) = body else { return Synced::default() };
+    let text = |e: &Element, t| e.child_text(t).map(|s| s.into_owned()).unwrap_or_default();
+    let mut out = Synced { top_status: body.child_text(A::Status).map(|s| s.into_owned()), ..Default::default() };
+    let Some(c) = body.first(A::Collections).and_then(|cs| cs.first(A::Collection)) else { return out };
+    out.status = text(c, A::Status);
+    out.sync_key = text(c, A::SyncKey);
+    out.more_available = c.first(A::MoreAvailable).is_some();
+    if let Some(cmds) = c.first(A::Commands) {
+        for cmd in cmds.elements() {
+            let id = text(cmd, A::ServerId);
+            let data = || cmd.first(A::ApplicationData).cloned().unwrap_or_else(|| Element::new(A::ApplicationData));
+            out.commands.push(match cmd.tag {
+                t if t == A::Add => Cmd::Add(id, data()),
+                t if t == A::Change => Cmd::Change(id, data()),
+                t if t == A::Delete => Cmd::Delete(id),
+                _ => Cmd::SoftDelete(id),
+            });
+        }
+    }
+    if let Some(rs) = c.first(A::Responses) {
+        out.responses = rs.elements().cloned().collect();
+    }
+    out
+}
+
+impl Phone {
+    /// A Sync of one collection.
+    pub async fn sync_one(&self, collection: Element) -> Synced {
+        let doc = Element::new(A::Sync).child(Element::new(A::Collections).child(collection));
+        let a = self.post("Sync", &doc).await;
+        assert_eq!(a.status, 200, "Sync HTTP status");
+        parse_sync(a.body.as_ref())
+    }
+
+    /// Key 0, then Syncs until no MoreAvailable; returns the final key and every command.
+    pub async fn sync_all(&self, id: &str, window: u32, options: Element) -> (String, Vec<Cmd>) {
+        let first = self.sync_one(collection(id, "0", None, Some(options.clone()), vec![])).await;
+        assert_eq!(first.status, "1", "initial Sync of {id}");
+        let mut key = first.sync_key;
+        let mut all = Vec::new();
+        for _ in 0..10_000 {
+            let s = self.sync_one(collection(id, &key, Some(window), Some(options.clone()), vec![])).await;
+            assert_eq!(s.status, "1", "Sync of {id} with key {key}");
+            key = s.sync_key.clone();
+            let more = s.more_available;
+            all.extend(s.commands);
+            if !more {
+                break;
+            }
+        }
+        (key, all)
+    }
+
+    /// The ServerId of the folder with this EAS type (after a FolderSync 0).
+    pub async fn folder_id(&self, kind: u8) -> String {
+        let a = self.folder_sync("0").await;
+        let (_, _, adds, _, _) = folder_changes(a.body.as_ref().unwrap());
+        adds.iter().find(|f| f.kind == kind).unwrap_or_else(|| panic!("no folder of type {kind}")).server_id.clone()
+    }
+
+    pub async fn folder_id_by_name(&self, name: &str) -> String {
+        let a = self.folder_sync("0").await;
+        let (_, _, adds, _, _) = folder_changes(a.body.as_ref().unwrap());
+        adds.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no folder {name}")).server_id.clone()
+    }
+}

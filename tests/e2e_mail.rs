@@ -1,0 +1,337 @@
+//! Mail end to end against the real stack: delivery through the MTA, Sync in every
+//! body type, changes both ways, deletes, moves, attachments, retries, a crash between
+//! Syncs, a 10,000-message folder, and ids forged across accounts.
+
+mod common;
+
+use airsync::wbxml::pages::{AirSync as A, AirSyncBase as B, Email as E, ItemOperations as I, Move as M};
+use airsync::wbxml::Element;
+use base64::Engine;
+use common::airsync::Server;
+use common::eas::{Cmd, Phone, collection, https_client, mail_options};
+use common::imap::{Imap, message};
+use common::Stack;
+
+async fn phone(server: &Server, stack: &Stack, user: &str, password: &str, device: &str) -> Phone {
+    let mut p = Phone::new(https_client(&stack.ca_cert), &server.base_url, user, password, device);
+    p.provision().await;
+    p
+}
+
+fn wait_for_messages(stack: &Stack, user: &str, password: &str, mailbox: &str, n: usize) {
+    let mut imap = Imap::login(stack.imap_port, user, password);
+    for _ in 0..200 {
+        if imap.count(mailbox) >= n {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{n} message(s) never arrived in {mailbox} of {user}");
+}
+
+fn text<'a>(data: &'a Element, tag: airsync::wbxml::Tag) -> String {
+    data.child_text(tag).map(|s| s.into_owned()).unwrap_or_default()
+}
+
+const PDF: &[u8] = b"%PDF-1.4\n\x00\x01\x02\xff binary attachment bytes \x80\x81\n%%EOF";
+
+fn rich_message(from: &str, to: &str) -> Vec<u8> {
+    let pdf = base64::engine::general_purpose::STANDARD.encode(PDF);
+    format!(
+        "From: Alice Example <{from}>\r\nTo: {to}\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe_aus_Berlin?=\r\n\
+         Date: Thu, 26 Nov 2026 10:00:00 +0000\r\nMessage-ID: <rich-{}@test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=outer\r\n\r\n\
+         --outer\r\nContent-Type: multipart/alternative; boundary=inner\r\n\r\n\
+         --inner\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+         Hallo Bob, sch=F6ne Gr=FC=DFe.\r\n\
+         --inner\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hallo Bob, <b>sch\u{f6}ne</b> Gr\u{fc}\u{df}e.</p>\r\n\
+         --inner--\r\n\
+         --outer\r\nContent-Type: application/pdf; name=\"report.pdf\"\r\nContent-Disposition: attachment; filename=\"report.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{pdf}\r\n--outer--\r\n",
+        common::imap::rand_id()
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn delivered_mail_syncs_in_every_body_type_with_its_attachment() {
+    let stack = Stack::get();
+    let (bob, bob_pw) = stack.new_user("bodytypes");
+    let server = Server::start(stack);
+    stack.deliver("alice@example.org", &bob, &rich_message("alice@example.org", &bob));
+    wait_for_messages(stack, &bob, &bob_pw, "INBOX", 1);
+
+    for (device, body_type) in [("BODYHTML", 2u8), ("BODYPLAIN", 1), ("BODYMIME", 4)] {
+        let p = phone(&server, stack, &bob, &bob_pw, device).await;
+        let inbox = p.folder_id(2).await;
+        let (_, cmds) = p.sync_all(&inbox, 50, mail_options(body_type, None)).await;
+        let adds: Vec<_> = cmds.iter().filter_map(|c| if let Cmd::Add(id, d) = c { Some((id, d)) } else { None }).collect();
+        assert_eq!(adds.len(), 1, "{device}: {cmds:?}");
+        let (id, data) = adds[0];
+        assert!(id.starts_with(&format!("{inbox}:")));
+        assert_eq!(text(data, E::Subject), "Grüße aus Berlin");
+        assert!(text(data, E::From).contains("alice@example.org"));
+        assert_eq!(text(data, E::Read), "0");
+        let body = data.first(B::Body).expect("Body");
+        assert_eq!(text(body, B::Type), body_type.to_string());
+        let content = String::from_utf8_lossy(&body.first(B::Data).and_then(|d| d.bytes()).unwrap().into_owned()).into_owned();
+        match body_type {
+            1 => assert!(content.contains("Hallo Bob, schöne Grüße.") && !content.contains("<p>"), "{content}"),
+            2 => assert!(content.contains("<b>schöne</b>"), "{content}"),
+            _ => assert!(content.contains("Content-Type: multipart/mixed") && content.contains("report.pdf"), "{content}"),
+        }
+        // The attachment, fetched by its FileReference, has the exact bytes.
+        let att = data.first(B::Attachments).and_then(|a| a.first(B::Attachment)).expect("attachment listed");
+        assert_eq!(text(att, B::DisplayName), "report.pdf");
+        let reference = text(att, B::FileReference);
+        let fetch = Element::new(I::ItemOperations).child(
+            Element::new(I::Fetch).text_child(I::Store, "Mailbox").text_child(B::FileReference, reference.clone()),
+        );
+        let a = p.post("ItemOperations", &fetch).await;
+        let f = a.body.as_ref().unwrap().first(I::Response).and_then(|r| r.first(I::Fetch)).unwrap();
+        assert_eq!(text(f, I::Status), "1", "{}", a.xml());
+        let data64 = text(f.first(I::Properties).unwrap(), I::Data);
+        assert_eq!(base64::engine::general_purpose::STANDARD.decode(data64).unwrap(), PDF);
+    }
+    // Fetching never marked the message read.
+    let mut imap = Imap::login(stack.imap_port, &bob, &bob_pw);
+    assert!(!imap.flags("INBOX")[0].1.contains("\\Seen"));
+}
+
+#[tokio::test]
+async fn changes_flow_both_ways() {
+    let stack = Stack::get();
+    let (user, pw) = stack.new_user("changes");
+    let server = Server::start(stack);
+    let mut imap = Imap::login(stack.imap_port, &user, &pw);
+    imap.append("INBOX", &message("carol@example.org", &user, "flag me", "body"), "");
+    let p = phone(&server, stack, &user, &pw, "CHANGES1").await;
+    let inbox = p.folder_id(2).await;
+    let (key, cmds) = p.sync_all(&inbox, 50, mail_options(1, Some(200))).await;
+    let id = cmds[0].server_id().to_string();
+
+    // Phone: read, flagged, one category.
+    let change = Element::new(A::Change).text_child(A::ServerId, id.clone()).child(
+        Element::new(A::ApplicationData)
+            .text_child(E::Read, "1")
+            .child(Element::new(E::Flag).text_child(E::Status, "2").text_child(E::FlagType, "Follow up"))
+            .child(Element::new(E::Categories).text_child(E::Category, "Work")),
+    );
+    let s = p.sync_one(collection(&inbox, &key, Some(50), Some(mail_options(1, Some(200))), vec![change])).await;
+    assert_eq!(s.status, "1");
+    assert!(s.commands.is_empty(), "the phone's own change is not echoed: {:?}", s.commands);
+    assert!(s.responses.is_empty(), "a successful Change has no response");
+    let flags = &imap.flags("INBOX")[0].1;
+    assert!(flags.contains("\\Seen") && flags.contains("\\Flagged") && flags.contains("Work"), "{flags}");
+
+    // Upstream: unread again → the next Sync carries a Change with Read 0.
+    let uid: u32 = id.split(':').nth(1).unwrap().parse().unwrap();
+    imap.store("INBOX", uid, "-FLAGS (\\Seen)");
+    let s2 = p.sync_one(collection(&inbox, &s.sync_key, Some(50), Some(mail_options(1, Some(200))), vec![])).await;
+    let Cmd::Change(cid, data) = &s2.commands[0] else { panic!("{:?}", s2.commands) };
+    assert_eq!(cid, &id);
+    assert_eq!(text(data, E::Read), "0");
+    // Nothing more after that.
+    let s3 = p.sync_one(collection(&inbox, &s2.sync_key, Some(50), Some(mail_options(1, Some(200))), vec![])).await;
+    assert!(s3.commands.is_empty());
+    assert_eq!(s3.sync_key, s2.sync_key, "no changes: the key stays");
+}
+
+#[tokio::test]
+async fn delete_moves_to_trash_and_moveitems_moves() {
+    let stack = Stack::get();
+    let (user, pw) = stack.new_user("moves");
+    let server = Server::start(stack);
+    stack.doveadm(&["mailbox", "create", "-u", &user, "Archive2026"]);
+    let mut imap = Imap::login(stack.imap_port, &user, &pw);
+    imap.append("INBOX", &message("x@example.org", &user, "delete me", "1"), "");
+    imap.append("INBOX", &message("x@example.org", &user, "move me", "2"), "");
+    let p = phone(&server, stack, &user, &pw, "MOVES1").await;
+    let inbox = p.folder_id(2).await;
+    let archive = p.folder_id_by_name("Archive2026").await;
+    let opts = mail_options(1, Some(100));
+    let (key, cmds) = p.sync_all(&inbox, 50, opts.clone()).await;
+    let subject_of = |c: &Cmd| if let Cmd::Add(_, d) = c { text(d, E::Subject) } else { String::new() };
+    let doomed = cmds.iter().find(|c| subject_of(c) == "delete me").unwrap().server_id().to_string();
+    let moving = cmds.iter().find(|c| subject_of(c) == "move me").unwrap().server_id().to_string();
+
+    let delete = Element::new(A::Delete).text_child(A::ServerId, doomed.clone());
+    let s = p.sync_one(collection(&inbox, &key, Some(50), Some(opts.clone()), vec![delete])).await;
+    assert_eq!(s.status, "1");
+    assert_eq!(imap.count("Trash"), 1, "DeletesAsMoves puts the message in Trash");
+
+    let mv = Element::new(M::MoveItems).child(
+        Element::new(M::Move)
+            .text_child(M::SrcMsgId, moving.clone())
+            .text_child(M::SrcFldId, inbox.clone())
+            .text_child(M::DstFldId, archive.clone()),
+    );
+    let a = p.post("MoveItems", &mv).await;
+    let r = a.body.as_ref().unwrap().first(M::Response).unwrap();
+    assert_eq!(text(r, M::Status), "3", "{}", a.xml());
+    let dst = text(r, M::DstMsgId);
+    assert!(dst.starts_with(&format!("{archive}:")), "{dst}");
+    assert_eq!(imap.count("Archive2026"), 1);
+    assert_eq!(imap.count("INBOX"), 0);
+    // The source folder's next Sync does not mention the moved message again.
+    let s2 = p.sync_one(collection(&inbox, &s.sync_key, Some(50), Some(opts.clone()), vec![])).await;
+    assert!(s2.commands.iter().all(|c| c.server_id() != moving), "{:?}", s2.commands);
+    // A forged move of a message that is not there: invalid source.
+    let again = p.post("MoveItems", &mv).await;
+    assert_eq!(text(again.body.as_ref().unwrap().first(M::Response).unwrap(), M::Status), "1");
+}
+
+#[tokio::test]
+async fn repeated_requests_never_duplicate() {
+    let stack = Stack::get();
+    let (user, pw) = stack.new_user("retry");
+    let server = Server::start(stack);
+    let mut imap = Imap::login(stack.imap_port, &user, &pw);
+    let msgs: Vec<_> = (0..5).map(|i| message("x@example.org", &user, &format!("m{i}"), "b")).collect();
+    imap.append_many("INBOX", &msgs, "");
+    let p = phone(&server, stack, &user, &pw, "RETRY1").await;
+    let inbox = p.folder_id(2).await;
+    let opts = mail_options(1, Some(100));
+    let first = p.sync_one(collection(&inbox, "0", None, Some(opts.clone()), vec![])).await;
+    // The same request twice (the first answer was "lost"): same items, same ServerIds.
+    let a = p.sync_one(collection(&inbox, &first.sync_key, Some(3), Some(opts.clone()), vec![])).await;
+    let b = p.sync_one(collection(&inbox, &first.sync_key, Some(3), Some(opts.clone()), vec![])).await;
+    assert_eq!(a.status, "1");
+    assert_eq!(b.status, "1", "a repeated key is replayed, never Status 3");
+    assert_eq!(a.add_ids(), b.add_ids());
+    assert_eq!(a.sync_key, b.sync_key);
+
+    // A draft Add sent twice with the same ClientId creates one message.
+    let drafts = p.folder_id(3).await;
+    let d0 = p.sync_one(collection(&drafts, "0", None, Some(opts.clone()), vec![])).await;
+    let add = || {
+        Element::new(A::Add).text_child(A::ClientId, "draft-1").child(
+            Element::new(A::ApplicationData)
+                .text_child(E::To, "bob@example.org")
+                .text_child(E::Subject, "Entwurf")
+                .child(Element::new(B::Body).text_child(B::Type, "1").text_child(B::Data, "Text")),
+        )
+    };
+    let r1 = p.sync_one(collection(&drafts, &d0.sync_key, Some(50), Some(opts.clone()), vec![add()])).await;
+    let r2 = p.sync_one(collection(&drafts, &d0.sync_key, Some(50), Some(opts.clone()), vec![add()])).await;
+    let sid = |s: &common::eas::Synced| {
+        let r = s.responses.iter().find(|r| r.tag == A::Add).expect("Add response");
+        assert_eq!(text(r, A::Status), "1");
+        text(r, A::ServerId)
+    };
+    assert_eq!(sid(&r1), sid(&r2));
+    assert_eq!(imap.count("Drafts"), 1);
+    assert!(r2.commands.is_empty(), "the draft is not sent back to the phone that wrote it");
+    let flags = &imap.flags("Drafts")[0].1;
+    assert!(flags.contains("\\Draft"), "{flags}");
+}
+
+#[tokio::test]
+async fn kill_between_syncs_loses_and_doubles_nothing() {
+    let stack = Stack::get();
+    let (user, pw) = stack.new_user("crash");
+    let mut server = Server::start(stack);
+    let mut imap = Imap::login(stack.imap_port, &user, &pw);
+    let msgs: Vec<_> = (0..30).map(|i| message("x@example.org", &user, &format!("c{i}"), "b")).collect();
+    imap.append_many("INBOX", &msgs, "");
+    let mut p = phone(&server, stack, &user, &pw, "CRASH1").await;
+    let inbox = p.folder_id(2).await;
+    let opts = mail_options(1, Some(100));
+    let mut key = p.sync_one(collection(&inbox, "0", None, Some(opts.clone()), vec![])).await.sync_key;
+    let mut seen = Vec::new();
+    let s = p.sync_one(collection(&inbox, &key, Some(10), Some(opts.clone()), vec![])).await;
+    seen.extend(s.add_ids());
+    // The answer to this request is "lost": the phone keeps the old key.
+    let _lost = p.sync_one(collection(&inbox, &s.sync_key, Some(10), Some(opts.clone()), vec![])).await;
+    key = s.sync_key;
+    let dir = server.dir.clone();
+    server.kill();
+    let server = Server::start_in(stack, &dir, "");
+    p.base_url = server.base_url.clone();
+    loop {
+        let s = p.sync_one(collection(&inbox, &key, Some(10), Some(opts.clone()), vec![])).await;
+        assert_eq!(s.status, "1", "no Status 3 after a crash");
+        seen.extend(s.add_ids());
+        key = s.sync_key;
+        if !s.more_available {
+            break;
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no duplicates");
+    assert_eq!(unique.len(), 30, "nothing missing");
+}
+
+#[tokio::test]
+async fn ten_thousand_messages_arrive_exactly_once() {
+    let stack = Stack::get();
+    let (user, pw) = stack.new_user("tenk");
+    let server = Server::start(stack);
+    let mut imap = Imap::login(stack.imap_port, &user, &pw);
+    let msgs: Vec<_> = (0..10_000).map(|i| message("bulk@example.org", &user, &format!("bulk {i}"), "x")).collect();
+    imap.append_many("INBOX", &msgs, "");
+    let p = phone(&server, stack, &user, &pw, "TENK1").await;
+    let inbox = p.folder_id(2).await;
+    let (_, cmds) = p.sync_all(&inbox, 100, mail_options(1, Some(256))).await;
+    let mut uids: Vec<u32> = cmds
+        .iter()
+        .map(|c| {
+            assert!(matches!(c, Cmd::Add(..)), "{c:?}");
+            c.server_id().split(':').nth(1).unwrap().parse().unwrap()
+        })
+        .collect();
+    let n = uids.len();
+    uids.sort();
+    uids.dedup();
+    assert_eq!(uids.len(), n, "every UID exactly once");
+    let upstream: Vec<u32> = imap.flags("INBOX").into_iter().map(|(u, _)| u).collect();
+    assert_eq!(uids, upstream);
+}
+
+#[tokio::test]
+async fn ids_of_another_account_are_not_found() {
+    let stack = Stack::get();
+    let (alice, alice_pw) = stack.new_user("forge-a");
+    let (bob, bob_pw) = stack.new_user("forge-b");
+    for i in 0..6 {
+        stack.doveadm(&["mailbox", "create", "-u", &bob, &format!("Bobs{i}")]);
+    }
+    let server = Server::start(stack);
+    let mut imap = Imap::login(stack.imap_port, &bob, &bob_pw);
+    imap.append("Bobs5", &message("x@example.org", &bob, "secret", "bob only"), "");
+    let pb = phone(&server, stack, &bob, &bob_pw, "FORGEB").await;
+    let bobs5 = pb.folder_id_by_name("Bobs5").await;
+    let pa = phone(&server, stack, &alice, &alice_pw, "FORGEA").await;
+    pa.folder_id(2).await;
+    // Bob's folder id does not exist in Alice's map: Status 12 for Sync...
+    let s = pa.sync_one(collection(&bobs5, "0", None, Some(mail_options(1, None)), vec![])).await;
+    assert_eq!(s.status, "12");
+    // ... "not found" for ItemOperations by ServerId and by FileReference ...
+    let fetch = Element::new(I::ItemOperations).child(
+        Element::new(I::Fetch)
+            .text_child(I::Store, "Mailbox")
+            .text_child(A::CollectionId, bobs5.clone())
+            .text_child(A::ServerId, format!("{bobs5}:1")),
+    );
+    let a = pa.post("ItemOperations", &fetch).await;
+    let f = a.body.as_ref().unwrap().first(I::Response).and_then(|r| r.first(I::Fetch)).unwrap();
+    assert_eq!(text(f, I::Status), "6");
+    let by_ref = Element::new(I::ItemOperations).child(
+        Element::new(I::Fetch).text_child(I::Store, "Mailbox").text_child(B::FileReference, format!("{bobs5}:1:0")),
+    );
+    let a = pa.post("ItemOperations", &by_ref).await;
+    let f = a.body.as_ref().unwrap().first(I::Response).and_then(|r| r.first(I::Fetch)).unwrap();
+    assert_eq!(text(f, I::Status), "15");
+    // ... and an invalid source for MoveItems.
+    let mv = Element::new(M::MoveItems).child(
+        Element::new(M::Move)
+            .text_child(M::SrcMsgId, format!("{bobs5}:1"))
+            .text_child(M::SrcFldId, bobs5.clone())
+            .text_child(M::DstFldId, "1"),
+    );
+    let a = pa.post("MoveItems", &mv).await;
+    assert_eq!(text(a.body.as_ref().unwrap().first(M::Response).unwrap(), M::Status), "1");
+    assert_eq!(imap.count("Bobs5"), 1, "Bob's message is untouched");
+}
