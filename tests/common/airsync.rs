@@ -29,7 +29,7 @@ impl Server {
         let config = dir.join("airsync.toml");
         let text = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"{cert}\"\ntls_key = \"{key}\"\n\
-             [log]\nlevel = \"debug\"\n\
+             [log]\nlevel = \"{log}\"\n\
              [store]\nurl = \"sqlite://{db}\"\n\
              [imap]\nurl = \"imap://127.0.0.1:{imap}\"\n\
              [admin]\nlisten = \"127.0.0.1:0\"\n\
@@ -39,6 +39,7 @@ impl Server {
             db = dir.join("airsync.db").display(),
             imap = stack.imap_port,
             domain = stack.mail_domain,
+            log = std::env::var("AIRSYNC_TEST_LOG").unwrap_or_else(|_| "debug".into()),
         );
         std::fs::write(&config, text).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_airsync"))
@@ -74,6 +75,11 @@ impl Server {
             }
         };
         Server { child: Some(child), base_url: format!("https://{addr}"), dir: dir.to_path_buf() }
+    }
+
+    /// The process id of the running server.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
 
     /// The server's log so far (for assertions and for failure messages).
