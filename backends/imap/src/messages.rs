@@ -633,8 +633,8 @@ impl Collector {
         Ok(())
     }
 
-    /// Complete entries as metadata, by UID.
-    fn metas(self) -> BTreeMap<Uid, (MessageMeta, Option<Option<Vec<u8>>>)> {
+    /// Complete entries as metadata with the body if one came (not NIL), by UID.
+    fn metas(self) -> BTreeMap<Uid, (MessageMeta, Option<Vec<u8>>)> {
         self.by_uid
             .into_values()
             .filter_map(|i| {
@@ -645,7 +645,7 @@ impl Collector {
                     size: i.size?,
                     modseq: i.modseq,
                 };
-                Some((meta.uid, (meta, i.body)))
+                Some((meta.uid, (meta, i.body.flatten())))
             })
             .collect()
     }
@@ -897,7 +897,7 @@ pub(crate) async fn fetch(
     let mut found = col.metas();
     let mut out = Vec::with_capacity(found.len());
     for uid in uids {
-        if let Some((meta, Some(Some(raw)))) = found.remove(uid) {
+        if let Some((meta, Some(raw))) = found.remove(uid) {
             if raw.len() > max_message {
                 return Err(Error::TooLarge(format!(
                     "message {uid} has {} bytes",
@@ -978,6 +978,9 @@ pub(crate) async fn move_to(
     let mut sel = Selection::new(caps, from, Mode::Select)?;
     let result = move_in(&mut sel, session, &sets, &to_wire).await;
     let mut pairs = finish(&mut sel, session, result).await?;
+    if !caps.has("UIDPLUS") {
+        pairs.clear(); // not announced (or ignored): not trusted
+    }
     pairs.sort_unstable();
     pairs.dedup();
     tracing::debug!(target: "airsync", moved = pairs.len(), "imap: moved messages");
@@ -1147,9 +1150,11 @@ pub(crate) async fn append(
         return Err(Error::NoSuchMailbox(format!("{mailbox}: {done}")));
     }
     ok(&done)?;
-    let uid = match done.code.as_deref().map(parse_appenduid).transpose()? {
-        Some(Some(uids)) => uids.last().copied(),
-        _ => None,
+    // Codes of an extension the server did not announce (or that we were told to
+    // ignore) are not trusted.
+    let uid = match done.code.as_deref().filter(|_| caps.has("UIDPLUS")) {
+        Some(code) => parse_appenduid(code)?.and_then(|uids| uids.last().copied()),
+        None => None,
     };
     tracing::debug!(target: "airsync", size = raw.len(), uid, "imap: appended message");
     Ok(uid)

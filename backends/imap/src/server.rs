@@ -26,6 +26,15 @@ impl Capabilities {
         self.0.contains(&name.to_ascii_uppercase())
     }
 
+    /// The same set less `names` (any case).
+    pub fn without<S: AsRef<str>>(&self, names: &[S]) -> Self {
+        let mut out = self.clone();
+        for n in names {
+            out.0.remove(&n.as_ref().to_ascii_uppercase());
+        }
+        out
+    }
+
     /// All capability names, upper-cased and sorted.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
@@ -139,6 +148,8 @@ mod tests {
     fn capabilities_ignore_case() {
         let caps = Capabilities::new(["IMAP4rev1", "list-status", "AUTH=PLAIN"]);
         assert!(caps.has("LIST-STATUS") && caps.has("auth=plain") && !caps.has("NOTIFY"));
+        let less = caps.without(&["List-Status"]);
+        assert!(!less.has("LIST-STATUS") && less.has("IMAP4REV1"));
     }
 
     #[test]

@@ -58,6 +58,10 @@ pub struct ImapConfig {
     /// Largest message a fetch accepts, in bytes: a bigger one fails the fetch with
     /// `Permanent` before its bytes are read, so memory stays bounded.
     pub max_message_size: usize,
+    /// Capabilities to act as if the server did not announce them (any case), e.g.
+    /// `["QRESYNC"]` to work around a server's broken extension; the tests use it to run
+    /// the fallbacks against a server that has everything.
+    pub ignore_capabilities: Vec<String>,
 }
 
 impl ImapConfig {
@@ -72,6 +76,7 @@ impl ImapConfig {
             connect_timeout: Duration::from_secs(10),
             command_timeout: Duration::from_secs(60),
             max_message_size: messages::DEFAULT_MAX_MESSAGE,
+            ignore_capabilities: Vec::new(),
         }
     }
 }
@@ -221,9 +226,12 @@ impl ImapStore {
         self.inner
             .server
             .get_or_try_init(|| async {
-                let info = tokio::time::timeout(limit, ServerInfo::fetch(session))
+                let mut info = tokio::time::timeout(limit, ServerInfo::fetch(session))
                     .await
                     .unwrap_or(Err(Error::Timeout("CAPABILITY/NAMESPACE")))?;
+                info.capabilities = info
+                    .capabilities
+                    .without(&self.inner.config.ignore_capabilities);
                 tracing::info!(target: "airsync", capabilities = ?info.capabilities.iter().collect::<Vec<_>>(), namespaces = ?info.namespaces, "imap: upstream server");
                 Ok(Arc::new(info))
             })

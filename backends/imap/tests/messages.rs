@@ -682,3 +682,156 @@ async fn a_failed_select_leaves_the_session_clean() {
     assert_eq!(store.login_count(), 1);
     assert_eq!(store.idle_connections(), 1);
 }
+
+/// Runs the main operations with some of Dovecot's extensions ignored, so that the
+/// fallbacks run against a real server.
+async fn without(ignored: &[&str]) {
+    let stack = stack();
+    let mut config = stack.config();
+    config.ignore_capabilities = ignored.iter().map(|c| c.to_string()).collect();
+    let store = ImapStore::new(config).unwrap();
+    let alice = stack.user("fallback");
+    let has = |c: &str| !ignored.contains(&c);
+    for i in 0..3 {
+        let uid = store
+            .append(
+                &alice,
+                "INBOX",
+                &[],
+                Some(1_600_000_000 + i),
+                &message(i as usize),
+            )
+            .await
+            .unwrap();
+        assert_eq!(uid, has("UIDPLUS").then_some(i as Uid + 1), "{ignored:?}");
+    }
+    let base = store.list_messages(&alice, "INBOX", None).await.unwrap();
+    assert_eq!(base.messages.len(), 3);
+    assert_eq!(base.status.highestmodseq.is_some(), has("CONDSTORE"));
+    assert!(
+        base.messages
+            .iter()
+            .all(|m| m.modseq.is_some() == has("CONDSTORE"))
+    );
+    let since = store
+        .list_messages(&alice, "INBOX", Some(1_600_000_001))
+        .await
+        .unwrap();
+    assert_eq!(since.messages.len(), 2, "{ignored:?}");
+
+    store
+        .set_flags(
+            &alice,
+            "INBOX",
+            &[1],
+            &FlagChange {
+                add: s(&["\\Seen", "Work"]),
+                remove: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .append(&alice, "INBOX", &[], None, &message(3))
+        .await
+        .unwrap();
+    store.delete_messages(&alice, "INBOX", &[2]).await.unwrap();
+    let delta = store
+        .changes_since(
+            &alice,
+            "INBOX",
+            base.status.uidvalidity,
+            base.status.highestmodseq.unwrap_or(1),
+        )
+        .await
+        .unwrap();
+    if has("CONDSTORE") {
+        let delta = delta.expect("delta");
+        let changed: Vec<Uid> = delta.changed.iter().map(|m| m.uid).collect();
+        assert_eq!(changed, vec![1, 4], "{ignored:?}");
+        assert_eq!(delta.vanished, vec![2], "{ignored:?}");
+    } else {
+        assert_eq!(delta, None);
+    }
+
+    let pairs = store
+        .move_messages(&alice, "INBOX", &[3, 4], "Trash")
+        .await
+        .unwrap();
+    if has("UIDPLUS") {
+        assert_eq!(pairs, vec![(3, 1), (4, 2)]);
+    } else {
+        assert!(pairs.is_empty());
+    }
+    let left = store.list_messages(&alice, "INBOX", None).await.unwrap();
+    let left: Vec<Uid> = left.messages.iter().map(|m| m.uid).collect();
+    assert_eq!(left, vec![1], "{ignored:?}");
+    let moved = store
+        .fetch_messages(&alice, "Trash", &[1, 2])
+        .await
+        .unwrap();
+    assert_eq!(moved[0].raw, message(2));
+    assert_eq!(moved[1].raw, message(3));
+    assert_eq!(store.login_count(), 1, "{ignored:?}");
+}
+
+#[tokio::test]
+async fn fallback_condstore_without_qresync() {
+    without(&["QRESYNC"]).await;
+}
+
+#[tokio::test]
+async fn fallback_condstore_without_qresync_and_esearch() {
+    without(&["QRESYNC", "ESEARCH"]).await;
+}
+
+#[tokio::test]
+async fn fallback_without_condstore() {
+    without(&["CONDSTORE", "QRESYNC"]).await;
+}
+
+#[tokio::test]
+async fn fallback_without_move() {
+    without(&["MOVE"]).await;
+}
+
+#[tokio::test]
+async fn fallback_without_move_and_uidplus() {
+    without(&["MOVE", "UIDPLUS"]).await;
+}
+
+#[tokio::test]
+async fn fallback_without_literal_plus_searchres_and_unselect() {
+    without(&["LITERAL+", "SEARCHRES", "UNSELECT"]).await;
+}
+
+#[tokio::test]
+async fn without_uidplus_delete_spares_messages_others_flagged() {
+    let stack = stack();
+    let mut config = stack.config();
+    config.ignore_capabilities = vec!["UIDPLUS".into()];
+    let store = ImapStore::new(config).unwrap();
+    let alice = stack.user("no-uidplus");
+    for i in 0..3 {
+        store
+            .append(&alice, "INBOX", &[], None, &message(i))
+            .await
+            .unwrap();
+    }
+    stack.imap(
+        &alice,
+        &[b"SELECT INBOX", b"UID STORE 3 +FLAGS (\\Deleted)"],
+    );
+    // A plain EXPUNGE would take uid 3 too: ours is only flagged.
+    store.delete_messages(&alice, "INBOX", &[1]).await.unwrap();
+    let list = store.list_messages(&alice, "INBOX", None).await.unwrap();
+    let left: Vec<(Uid, Vec<String>)> = list
+        .messages
+        .iter()
+        .map(|m| (m.uid, m.flags.clone()))
+        .collect();
+    assert_eq!(
+        left,
+        vec![(1, s(&["\\Deleted"])), (2, vec![]), (3, s(&["\\Deleted"]))]
+    );
+}
