@@ -880,35 +880,58 @@ pub(crate) async fn fetch(
     uids: &[Uid],
     max_message: usize,
 ) -> Result<Vec<FetchedMessage>, Error> {
+    let found = fetch_items(session, caps, mailbox, uids, Some(max_message)).await?;
+    let mut out = Vec::with_capacity(found.len());
+    for (meta, raw) in found {
+        let raw = raw.unwrap_or_default();
+        if raw.len() > max_message {
+            return Err(Error::TooLarge(format!("message {} has {} bytes", meta.uid, raw.len())));
+        }
+        out.push(FetchedMessage { meta, raw });
+    }
+    tracing::debug!(target: "airsync", asked = uids.len(), got = out.len(), "imap: fetched messages");
+    Ok(out)
+}
+
+/// Flags, dates and sizes of the given messages, without their content.
+pub(crate) async fn fetch_meta(
+    session: &mut Session,
+    caps: &Capabilities,
+    mailbox: &str,
+    uids: &[Uid],
+) -> Result<Vec<MessageMeta>, Error> {
+    let found = fetch_items(session, caps, mailbox, uids, None).await?;
+    Ok(found.into_iter().map(|(meta, _)| meta).collect())
+}
+
+/// `UID FETCH` of the metadata (and, with `max_message`, the content) of `uids`, in the
+/// order of `uids`; messages that no longer exist are left out.
+async fn fetch_items(
+    session: &mut Session,
+    caps: &Capabilities,
+    mailbox: &str,
+    uids: &[Uid],
+    max_message: Option<usize>,
+) -> Result<Vec<(MessageMeta, Option<Vec<u8>>)>, Error> {
     let sets = uid_sets(uids, MAX_SET_LEN);
     if sets.is_empty() {
         return Ok(Vec::new());
     }
     let mut sel = Selection::new(caps, mailbox, Mode::Examine)?;
-    sel.max_literal = max_message.max(MAX_OTHER_LITERAL);
     let items = meta_items(caps);
-    let cmds: Vec<String> = sets
-        .into_iter()
-        .map(|set| format!("UID FETCH {set} ({items} BODY.PEEK[])"))
-        .collect();
+    let body = match max_message {
+        Some(max) => {
+            sel.max_literal = max.max(MAX_OTHER_LITERAL);
+            " BODY.PEEK[]"
+        }
+        None => "",
+    };
+    let cmds: Vec<String> = sets.into_iter().map(|set| format!("UID FETCH {set} ({items}{body})")).collect();
     let mut col = Collector::default();
     let done = sel.run(session, &[], &cmds, true, |u| col.take(u)).await?;
     done.iter().try_for_each(ok)?;
     let mut found = col.metas();
-    let mut out = Vec::with_capacity(found.len());
-    for uid in uids {
-        if let Some((meta, Some(raw))) = found.remove(uid) {
-            if raw.len() > max_message {
-                return Err(Error::TooLarge(format!(
-                    "message {uid} has {} bytes",
-                    raw.len()
-                )));
-            }
-            out.push(FetchedMessage { meta, raw });
-        }
-    }
-    tracing::debug!(target: "airsync", asked = uids.len(), got = out.len(), "imap: fetched messages");
-    Ok(out)
+    Ok(uids.iter().filter_map(|uid| found.remove(uid)).collect())
 }
 
 /// `UID STORE set ±FLAGS.SILENT (…)` for each chunk of UIDs.

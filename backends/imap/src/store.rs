@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use airsync_model::{
     BackendError, CredentialCheck, Credentials, FetchedMessage, FlagChange, MailStore, Mailbox,
-    MailboxDelta, MailboxListing, MailboxStatus, Uid,
+    MailboxDelta, MailboxListing, MailboxStatus, MessageMeta, Uid,
 };
 use async_trait::async_trait;
 use futures::future::BoxFuture;
@@ -509,6 +509,20 @@ impl MailStore for ImapStore {
         self.with_session(creds, "fetch", |session, info| {
             on_session!(session, async move {
                 messages::fetch(session, &info.capabilities, mailbox, uids, max).await
+            })
+        })
+        .await
+    }
+
+    async fn fetch_meta(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        uids: &[Uid],
+    ) -> Result<Vec<MessageMeta>, BackendError> {
+        self.with_session(creds, "fetch meta", |session, info| {
+            on_session!(session, async move {
+                messages::fetch_meta(session, &info.capabilities, mailbox, uids).await
             })
         })
         .await

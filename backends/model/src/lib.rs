@@ -238,6 +238,15 @@ pub trait MailStore: Send + Sync {
         uids: &[Uid],
     ) -> Result<Vec<FetchedMessage>, BackendError>;
 
+    /// Flags, INTERNALDATE, size and MODSEQ of the given messages, without content, in
+    /// the order of `uids`; messages that no longer exist are left out.
+    async fn fetch_meta(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        uids: &[Uid],
+    ) -> Result<Vec<MessageMeta>, BackendError>;
+
     /// Adds and removes flags/keywords on messages (UID STORE, silently).
     async fn set_flags(
         &self,

@@ -254,8 +254,7 @@ fn mime_truncation_bytes(value: Option<u8>) -> Option<u32> {
 
 /// Flags, dates and sizes of some messages.
 pub async fn fetch_meta(ctx: &RequestContext<'_>, mailbox: &str, uids: &[Uid]) -> Result<Vec<MessageMeta>, Error> {
-    let messages = ctx.app.mail.fetch_messages(&ctx.principal.credentials, mailbox, uids).await?;
-    Ok(messages.into_iter().map(|m| m.meta).collect())
+    Ok(ctx.app.mail.fetch_meta(&ctx.principal.credentials, mailbox, uids).await?)
 }
 
 pub fn convert_options(version: ProtocolVersion, options: &SyncOptions, server_id: String) -> ConvertOptions {
