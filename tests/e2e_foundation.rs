@@ -133,6 +133,10 @@ async fn base64_request_line_gzip_and_bad_requests() {
     let stack = Stack::get();
     let (login, password) = stack.new_user("b64");
     let server = Server::start(stack);
+    // Enough folders that the FolderSync answer is worth compressing.
+    for i in 0..20 {
+        stack.doveadm(&["mailbox", "create", "-u", &login, &format!("Folder with a long name {i}")]);
+    }
     let mut p = phone(&server, stack, &login, &password, "B64DEV");
     // Windows Mail sends a 16-byte binary DeviceId; it is rendered as hex everywhere.
     let raw_id: [u8; 16] = [0x34, 0xe0, 0x72, 0x8a, 0xb5, 0x68, 0xca, 0x10, 0x5c, 0x40, 0x73, 0x45, 0x07, 0x8c, 0x2c, 0x9b];
@@ -156,7 +160,8 @@ async fn base64_request_line_gzip_and_bad_requests() {
         .basic_auth(&login, Some(&password))
         .header("Content-Type", "application/vnd.ms-sync")
         .header("Content-Encoding", "gzip")
-        .header("Accept-Encoding", "gzip");
+        .header("Accept-Encoding", "gzip")
+        .body(gz);
     let a = send(r).await;
     assert_eq!(a.status, 200);
     assert_eq!(a.headers.get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));

@@ -354,7 +354,7 @@ fn simplify_libwbxml(xml: &str) -> Simple {
             Event::GeneralRef(r) => {
                 let c = match r.resolve_char_ref().unwrap() {
                     Some(c) => c,
-                    None => match r.as_ref() {
+                    None => match AsRef::<[u8]>::as_ref(&*r) {
                         b"lt" => '<',
                         b"gt" => '>',
                         b"amp" => '&',

@@ -143,7 +143,7 @@ impl KeyCheck {
 pub fn check_key(device: &Device, sent: Option<u32>, current_fingerprint: &str) -> KeyCheck {
     match sent.filter(|k| *k != 0) {
         None => KeyCheck::NotProvisioned,
-        Some(_) if device.policy_key == 0 => KeyCheck::NotProvisioned,
+        // A key that is not (or no longer) the device's, e.g. from before a new phase 1.
         Some(k) if k != device.policy_key => KeyCheck::Invalid,
         Some(_) if device.policy_hash != current_fingerprint => KeyCheck::Refresh,
         Some(_) => KeyCheck::Ok,
@@ -177,6 +177,7 @@ mod tests {
     #[test]
     fn key_checks() {
         assert_eq!(check_key(&device(0, ""), None, "h"), KeyCheck::NotProvisioned);
+        assert_eq!(check_key(&device(0, ""), Some(9), "h"), KeyCheck::Invalid);
         assert_eq!(check_key(&device(5, "h"), Some(0), "h"), KeyCheck::NotProvisioned);
         assert_eq!(check_key(&device(5, "h"), Some(6), "h"), KeyCheck::Invalid);
         assert_eq!(check_key(&device(5, "old"), Some(5), "h"), KeyCheck::Refresh);

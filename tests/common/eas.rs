@@ -130,7 +130,12 @@ pub async fn send(r: reqwest::RequestBuilder) -> Answer {
     let resp = r.send().await.expect("request");
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let bytes = resp.bytes().await.unwrap();
+    let mut bytes = resp.bytes().await.unwrap().to_vec();
+    if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain).expect("valid gzip");
+        bytes = plain;
+    }
     let is_wbxml = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())

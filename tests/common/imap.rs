@@ -111,6 +111,32 @@ impl Imap {
     }
 }
 
+/// Whether a LOGIN succeeds (without panicking when it does not).
+pub fn can_login(port: u16, user: &str, password: &str) -> bool {
+    let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+    let Ok(mut writer) = stream.try_clone() else { return false };
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return false;
+    }
+    if write!(writer, "a LOGIN {} {}\r\n", quote(user), quote(password)).is_err() {
+        return false;
+    }
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return false;
+        }
+        if line.starts_with("a ") {
+            let ok = line.starts_with("a OK");
+            let _ = write!(writer, "b LOGOUT\r\n");
+            return ok;
+        }
+    }
+}
+
 fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
