@@ -42,6 +42,8 @@ pub struct Settings {
     pub provision: Provision,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub folders: Folders,
 }
 
 /// `[server]`: the ActiveSync listener.
@@ -146,6 +148,30 @@ pub struct Provision {
     /// Seconds of inactivity before the device locks (0: device default).
     #[serde(default)]
     pub max_inactivity_secs: u32,
+}
+
+/// `[folders]`: what devices see of each account's mailboxes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Folders {
+    /// Mailboxes hidden from every device (IMAP names; `*` matches any run of
+    /// characters). A hidden mailbox hides its children too.
+    #[serde(default)]
+    pub hidden: Vec<String>,
+    /// Devices that are not shown the children of INBOX: EAS versions (`"12.0"`) or
+    /// device types (`"WindowsMail"`), compared without regard to case.
+    #[serde(default = "default_inbox_children")]
+    pub hide_inbox_children_for: Vec<String>,
+}
+
+impl Default for Folders {
+    fn default() -> Self {
+        Folders { hidden: Vec::new(), hide_inbox_children_for: default_inbox_children() }
+    }
+}
+
+fn default_inbox_children() -> Vec<String> {
+    vec!["12.0".into()]
 }
 
 /// `[limits]`: bounds on what a request may cost.

@@ -10,7 +10,7 @@ use airsync_model::{BackendError, Mailbox};
 use crate::eas::folder_ops::{FolderRequest, FolderResponse, status};
 use crate::eas::folder_sync::FolderEntry;
 use crate::error::Error;
-use crate::mapping::folders::{Resolved, folder_type, resolve};
+use crate::mapping::folders::{FolderView, Resolved, folder_type};
 use crate::wbxml::Element;
 use crate::wbxml::pages::FolderHierarchy as F;
 
@@ -54,7 +54,7 @@ fn is_special(t: u8) -> bool {
 fn child_name(
     parent: &str,
     display_name: &str,
-    rows: &[crate::state::FolderRow],
+    view: &FolderView,
     mailboxes: &[Mailbox],
 ) -> Result<String, u16> {
     if display_name.trim().is_empty() || display_name.contains(['/', '\\']) {
@@ -63,7 +63,7 @@ fn child_name(
     if parent == "0" {
         return Ok(display_name.to_string());
     }
-    let Some(Resolved::Mail { mailbox, .. }) = resolve(rows, parent) else {
+    let Some(Resolved::Mail { mailbox, .. }) = view.resolve(parent) else {
         return Err(status::PARENT_NOT_FOUND);
     };
     let delimiter = mailboxes
@@ -97,7 +97,7 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderRequest) -> Result<Outc
     let creds = &ctx.principal.credentials;
     let mail = &ctx.app.mail;
     let mailboxes = mail.list_mailboxes(creds).await?;
-    let rows = store.folder_rows(login).await?;
+    let view = ctx.folder_view().await?;
     let entry_of = |id: &str| known.iter().find(|f| f.server_id == id).cloned();
     let mut new_server_id = None;
     match request {
@@ -114,7 +114,7 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderRequest) -> Result<Outc
             } else if parent_id != "0" {
                 return Ok(Outcome::Failed(status::PARENT_NOT_FOUND));
             }
-            let name = match child_name(parent_id, display_name, &rows, &mailboxes) {
+            let name = match child_name(parent_id, display_name, &view, &mailboxes) {
                 Ok(n) => n,
                 Err(s) => return Ok(Outcome::Failed(s)),
             };
@@ -138,10 +138,10 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderRequest) -> Result<Outc
             if (parent_id != "0" && entry_of(parent_id).is_none()) || parent_id == server_id {
                 return Ok(Outcome::Failed(status::PARENT_NOT_FOUND));
             }
-            let Some(Resolved::Mail { folder_id, mailbox: old }) = resolve(&rows, server_id) else {
+            let Some(Resolved::Mail { folder_id, mailbox: old, .. }) = view.resolve(server_id) else {
                 return Ok(Outcome::Failed(status::NOT_FOUND));
             };
-            let new = match child_name(parent_id, display_name, &rows, &mailboxes) {
+            let new = match child_name(parent_id, display_name, &view, &mailboxes) {
                 Ok(n) => n,
                 Err(s) => return Ok(Outcome::Failed(s)),
             };
@@ -164,7 +164,7 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderRequest) -> Result<Outc
             if is_special(entry.folder_type) {
                 return Ok(Outcome::Failed(status::SPECIAL_FOLDER));
             }
-            let Some(Resolved::Mail { mailbox, .. }) = resolve(&rows, server_id) else {
+            let Some(Resolved::Mail { mailbox, .. }) = view.resolve(server_id) else {
                 return Ok(Outcome::Failed(status::NOT_FOUND));
             };
             // EAS deletes a folder with its subfolders; IMAP DELETE does not: children

@@ -7,10 +7,9 @@
 //! stays N. A repeated N (the device lost our answer) gets the same difference again,
 //! never Status 9. Key 0 starts over without changing any folder id.
 
-use crate::eas::ProtocolVersion;
 use crate::eas::folder_sync::{FolderChanges, FolderEntry, FolderSyncRequest, FolderSyncResponse, FolderSyncStatus};
 use crate::error::Error;
-use crate::mapping::folders::{self, TreeRules};
+use crate::mapping::folders;
 use crate::wbxml::Element;
 
 use super::{Reply, RequestContext};
@@ -68,8 +67,8 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderSyncRequest) -> Result<
 /// The account's folder tree as this device should see it now.
 pub(super) async fn current_tree(ctx: &RequestContext<'_>) -> Result<Vec<FolderEntry>, Error> {
     let mailboxes = ctx.app.mail.list_mailboxes(&ctx.principal.credentials).await?;
-    let rules = TreeRules { hide_inbox_children: ctx.version == ProtocolVersion::V12_0 };
-    let candidates = folders::mail_candidates(&mailboxes, rules);
+    let rules = ctx.tree_rules().await?;
+    let candidates = folders::mail_candidates(&mailboxes, &rules);
     let upstream: Vec<_> = candidates.iter().map(|c| c.upstream.clone()).collect();
     let ids = ctx.app.store.assign_folder_ids(ctx.login(), &upstream).await?;
     Ok(folders::entries(&candidates, &ids))

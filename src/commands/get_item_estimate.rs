@@ -3,7 +3,7 @@
 
 use crate::eas::item_estimate::{self, status};
 use crate::error::Error;
-use crate::mapping::folders::{Resolved, resolve};
+use crate::mapping::folders::Resolved;
 use crate::wbxml::Element;
 
 use super::sync::mail;
@@ -11,10 +11,10 @@ use super::{Reply, RequestContext};
 
 pub async fn run(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, Error> {
     let collections = item_estimate::parse(&document)?;
-    let rows = ctx.app.store.folder_rows(ctx.login()).await?;
+    let view = ctx.folder_view().await?;
     let mut answers = Vec::with_capacity(collections.len());
     for c in collections {
-        let answer = match resolve(&rows, &c.collection_id) {
+        let answer = match view.resolve(&c.collection_id) {
             None => Err(status::INVALID_COLLECTION),
             Some(Resolved::Outbox) => Ok(0),
             Some(Resolved::Mail { mailbox, .. }) => {

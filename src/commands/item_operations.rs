@@ -12,8 +12,7 @@ use crate::eas::item_operations::{self, FetchOptions, FetchTarget, Operation, st
 use crate::eas::sync::SyncOptions;
 use crate::error::Error;
 use crate::mapping::email;
-use crate::mapping::folders::{Resolved, resolve};
-use crate::state::FolderRow;
+use crate::mapping::folders::{FolderView, Resolved};
 use crate::wbxml::pages::{AirSync as A, AirSyncBase as B, ItemOperations as I};
 use crate::wbxml::Element;
 
@@ -22,16 +21,16 @@ use super::{Reply, RequestContext};
 
 pub async fn run(ctx: &RequestContext<'_>, document: Element, multipart: bool) -> Result<Reply, Error> {
     let operations = item_operations::parse(&document)?;
-    let rows = ctx.app.store.folder_rows(ctx.login()).await?;
+    let view = ctx.folder_view().await?;
     let mut parts: Vec<Vec<u8>> = Vec::new();
     let mut response = Element::new(I::Response);
     for op in operations {
         let answer = match op {
             Operation::Fetch { store, target, options } => {
-                fetch(ctx, &rows, &store, target, &options, multipart.then_some(&mut parts)).await?
+                fetch(ctx, &view, &store, target, &options, multipart.then_some(&mut parts)).await?
             }
             Operation::EmptyFolderContents { collection_id, delete_sub_folders } => {
-                empty_folder(ctx, &rows, &collection_id, delete_sub_folders).await?
+                empty_folder(ctx, &view, &collection_id, delete_sub_folders).await?
             }
             Operation::Move { dst_fld_id, .. } => {
                 // Conversation moves need a conversation index upstream; not offered yet.
@@ -56,7 +55,7 @@ fn fetch_status(code: u16) -> Element {
 
 async fn fetch(
     ctx: &RequestContext<'_>,
-    rows: &[FolderRow],
+    view: &FolderView,
     store: &str,
     target: Option<FetchTarget>,
     options: &FetchOptions,
@@ -73,7 +72,7 @@ async fn fetch(
                 return Ok(fetch_status(status::ATTACHMENT_INVALID));
             };
             // The reference is untrusted: it must name a folder of this account.
-            let Some(Resolved::Mail { mailbox, .. }) = resolve(rows, &folder) else {
+            let Some(Resolved::Mail { mailbox, .. }) = view.resolve(&folder) else {
                 return Ok(fetch_status(status::ATTACHMENT_INVALID));
             };
             let messages = ctx.app.mail.fetch_messages(creds, &mailbox, &[uid]).await?;
@@ -111,25 +110,25 @@ async fn fetch(
                 .child(properties))
         }
         Some(FetchTarget::Item { collection_id, server_id }) => {
-            fetch_item(ctx, rows, &collection_id, &server_id, options, false).await
+            fetch_item(ctx, view, &collection_id, &server_id, options, false).await
         }
         Some(FetchTarget::LongId(long_id)) => {
             // LongIds from Search name the message as "{CollectionId}:{UID}".
             let collection_id = long_id.split(':').next().unwrap_or("").to_string();
-            fetch_item(ctx, rows, &collection_id, &long_id, options, true).await
+            fetch_item(ctx, view, &collection_id, &long_id, options, true).await
         }
     }
 }
 
 async fn fetch_item(
     ctx: &RequestContext<'_>,
-    rows: &[FolderRow],
+    view: &FolderView,
     collection_id: &str,
     server_id: &str,
     options: &FetchOptions,
     by_long_id: bool,
 ) -> Result<Element, Error> {
-    let Some(Resolved::Mail { mailbox, .. }) = resolve(rows, collection_id) else {
+    let Some(Resolved::Mail { mailbox, .. }) = view.resolve(collection_id) else {
         return Ok(fetch_status(status::OBJECT_NOT_FOUND));
     };
     let Some(uid) = mail::uid_of(collection_id, server_id) else {
@@ -160,7 +159,7 @@ async fn fetch_item(
 /// its subfolders too). The device learns the deletions with its next Sync.
 async fn empty_folder(
     ctx: &RequestContext<'_>,
-    rows: &[FolderRow],
+    view: &FolderView,
     collection_id: &str,
     delete_sub_folders: bool,
 ) -> Result<Element, Error> {
@@ -169,7 +168,7 @@ async fn empty_folder(
             .text_child(I::Status, code.to_string())
             .text_child(A::CollectionId, collection_id)
     };
-    let Some(Resolved::Mail { mailbox, .. }) = resolve(rows, collection_id) else {
+    let Some(Resolved::Mail { mailbox, .. }) = view.resolve(collection_id) else {
         return Ok(answer(status::OBJECT_NOT_FOUND));
     };
     let creds = &ctx.principal.credentials;
@@ -205,8 +204,8 @@ pub async fn get_attachment(ctx: &RequestContext<'_>) -> Result<Reply, Error> {
     let not_found = || Error::Backend(BackendError::NotFound("attachment".into()));
     let reference = ctx.line.attachment_name.as_deref().ok_or_else(not_found)?;
     let (folder, uid, index) = email::parse_file_reference(reference).ok_or_else(not_found)?;
-    let rows = ctx.app.store.folder_rows(ctx.login()).await?;
-    let Some(Resolved::Mail { mailbox, .. }) = resolve(&rows, &folder) else { return Err(not_found()) };
+    let view = ctx.folder_view().await?;
+    let Some(Resolved::Mail { mailbox, .. }) = view.resolve(&folder) else { return Err(not_found()) };
     let messages = ctx.app.mail.fetch_messages(&ctx.principal.credentials, &mailbox, &[uid]).await?;
     let attachment = messages.first().and_then(|m| email::attachment(&m.raw, index)).ok_or_else(not_found)?;
     Ok(Reply::Raw { content_type: attachment.content_type, body: attachment.data })

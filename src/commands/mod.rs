@@ -15,6 +15,7 @@ use crate::auth::Principal;
 use crate::eas::{Command, ProtocolVersion};
 use crate::error::Error;
 use crate::http::query::RequestLine;
+use crate::mapping::folders::{FolderView, TreeRules};
 use crate::policy::{self, KeyCheck};
 use crate::state::Device;
 use crate::wbxml::Element;
@@ -50,6 +51,25 @@ pub struct RequestContext<'a> {
 impl RequestContext<'_> {
     pub fn login(&self) -> &str {
         &self.principal.login
+    }
+
+    /// The rules that shape this account's folder tree on this device: hidden
+    /// mailboxes (server-wide and the account's own), aliases, and whether INBOX's
+    /// children are shown.
+    pub async fn tree_rules(&self) -> Result<TreeRules, Error> {
+        let folders = &self.app.settings.folders;
+        let device_type = &self.device.device_type;
+        let hide_inbox_children = folders
+            .hide_inbox_children_for
+            .iter()
+            .any(|v| v == self.version.as_str() || v.eq_ignore_ascii_case(device_type));
+        Ok(TreeRules { hide_inbox_children, hidden: folders.hidden.clone(), aliases: Vec::new() })
+    }
+
+    /// The account's folder map and rules: every device-supplied CollectionId is
+    /// resolved against this.
+    pub async fn folder_view(&self) -> Result<FolderView, Error> {
+        Ok(FolderView { rows: self.app.store.folder_rows(self.login()).await?, rules: self.tree_rules().await? })
     }
     pub fn device_id(&self) -> &str {
         &self.device.device_id

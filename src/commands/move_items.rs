@@ -5,7 +5,7 @@ use airsync_model::BackendError;
 
 use crate::eas::move_items::{self, MoveResponse, status};
 use crate::error::Error;
-use crate::mapping::folders::{Resolved, resolve};
+use crate::mapping::folders::Resolved;
 use crate::wbxml::Element;
 
 use super::sync::mail;
@@ -13,11 +13,11 @@ use super::{Reply, RequestContext};
 
 pub async fn run(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, Error> {
     let moves = move_items::parse(&document)?;
-    let rows = ctx.app.store.folder_rows(ctx.login()).await?;
+    let view = ctx.folder_view().await?;
     let mut answers = Vec::with_capacity(moves.len());
     for m in moves {
         let answer = |status, dst_msg_id| MoveResponse { src_msg_id: m.src_msg_id.clone(), status, dst_msg_id };
-        let Some(Resolved::Mail { mailbox: from, .. }) = resolve(&rows, &m.src_fld_id) else {
+        let Some(Resolved::Mail { mailbox: from, alias: from_alias, .. }) = view.resolve(&m.src_fld_id) else {
             answers.push(answer(status::INVALID_SOURCE, None));
             continue;
         };
@@ -25,10 +25,17 @@ pub async fn run(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, E
             answers.push(answer(status::INVALID_SOURCE, None));
             continue;
         };
-        let Some(Resolved::Mail { mailbox: to, .. }) = resolve(&rows, &m.dst_fld_id) else {
+        let Some(Resolved::Mail { mailbox: to, alias: to_alias, .. }) = view.resolve(&m.dst_fld_id) else {
             answers.push(answer(status::INVALID_DESTINATION, None));
             continue;
         };
+        // A read-only alias can be neither the source nor the target of a move.
+        let may_remove = !from_alias || mail::Access::of(ctx, &from).await?.delete;
+        let may_add = !to_alias || mail::Access::of(ctx, &to).await?.add;
+        if !may_remove || !may_add {
+            answers.push(answer(status::FAILED, None));
+            continue;
+        }
         if from == to {
             answers.push(answer(status::SAME_FOLDER, None));
             continue;

@@ -26,10 +26,45 @@ pub const SOURCE_IMAP: &str = "imap";
 pub const SOURCE_VIRTUAL: &str = "virtual";
 pub const VIRTUAL_OUTBOX: &str = "Outbox";
 
-/// Per-device choices that shape the tree.
-#[derive(Debug, Clone, Copy, Default)]
+/// What shapes one account's tree as one device sees it.
+#[derive(Debug, Clone, Default)]
 pub struct TreeRules {
+    /// Hide the children of INBOX (EAS 12.0 clients and configured device types).
     pub hide_inbox_children: bool,
+    /// Hidden mailboxes: server-wide patterns and the account's own choices.
+    pub hidden: Vec<String>,
+    /// Mailbox aliases: (the name the account shows, the mailbox it stands for — usually
+    /// one of another account, in a shared namespace).
+    pub aliases: Vec<(String, String)>,
+}
+
+impl TreeRules {
+    /// Whether `name` (with hierarchy `delimiter`) is hidden by a pattern, itself or
+    /// through a hidden parent.
+    pub fn is_hidden(&self, name: &str, delimiter: Option<char>) -> bool {
+        self.hidden.iter().any(|pattern| {
+            glob(pattern, name)
+                || delimiter.is_some_and(|d| {
+                    name.match_indices(d).any(|(i, _)| glob(pattern, &name[..i]))
+                })
+        })
+    }
+
+    /// The alias under which `mailbox` is shown, if it is an alias target.
+    pub fn alias_of(&self, mailbox: &str) -> Option<&str> {
+        self.aliases.iter().find(|(_, target)| target == mailbox).map(|(name, _)| name.as_str())
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(tail) = text.strip_prefix(head) else { return false };
+            (0..=tail.len()).filter(|i| tail.is_char_boundary(*i)).any(|i| glob(rest, &tail[i..]))
+        }
+    }
 }
 
 /// A folder of the EAS tree before it has its stable id.
@@ -81,7 +116,7 @@ fn is_below(m: &Mailbox, parent: &Mailbox) -> bool {
 }
 
 /// Builds the mail part of the tree from the upstream's mailbox list.
-pub fn mail_candidates(mailboxes: &[Mailbox], rules: TreeRules) -> Vec<Candidate> {
+pub fn mail_candidates(mailboxes: &[Mailbox], rules: &TreeRules) -> Vec<Candidate> {
     let drafts = role_mailbox(mailboxes, SpecialUse::Drafts);
     let sent = role_mailbox(mailboxes, SpecialUse::Sent);
     let trash = role_mailbox(mailboxes, SpecialUse::Trash);
@@ -94,6 +129,7 @@ pub fn mail_candidates(mailboxes: &[Mailbox], rules: TreeRules) -> Vec<Candidate
     let shown: Vec<&Mailbox> = mailboxes
         .iter()
         .filter(|m| !m.shared)
+        .filter(|m| !rules.is_hidden(&m.name, m.delimiter))
         .filter(|m| !sent.is_some_and(|s| is_below(m, s)))
         .filter(|m| !trash.is_some_and(|t| is_below(m, t)))
         .filter(|m| !(rules.hide_inbox_children && inbox.is_some_and(|i| is_below(m, i))))
@@ -133,6 +169,19 @@ pub fn mail_candidates(mailboxes: &[Mailbox], rules: TreeRules) -> Vec<Candidate
             }
         })
         .collect();
+    // Aliases: a mailbox shown under a name of the account's choosing, at the top level.
+    for (alias, target) in &rules.aliases {
+        let Some(m) = mailboxes.iter().find(|m| &m.name == target && m.selectable) else { continue };
+        if out.iter().any(|c| c.upstream.name == m.name) {
+            continue;
+        }
+        out.push(Candidate {
+            upstream: UpstreamFolder { source: SOURCE_IMAP.into(), name: m.name.clone(), upstream_id: m.id.clone() },
+            parent: None,
+            display_name: alias.clone(),
+            folder_type: folder_type::USER_MAIL,
+        });
+    }
     if outbox.is_none() {
         out.push(Candidate {
             upstream: UpstreamFolder { source: SOURCE_VIRTUAL.into(), name: VIRTUAL_OUTBOX.into(), upstream_id: None },
@@ -173,21 +222,50 @@ pub fn entries(candidates: &[Candidate], ids: &[i64]) -> Vec<FolderEntry> {
 /// A CollectionId resolved inside the account's own folder map.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolved {
-    Mail { folder_id: i64, mailbox: String },
+    /// `alias`: the mailbox is shown through an alias (another account's mailbox, whose
+    /// rights must be checked before any change).
+    Mail { folder_id: i64, mailbox: String, alias: bool },
     /// airsync's own Outbox: always empty, mail is sent with SendMail.
     Outbox,
 }
 
-/// Finds a folder the device names. Ids come from the device and are untrusted: only
-/// live folders of this account's map resolve; anything else is "not found".
-pub fn resolve(rows: &[FolderRow], collection_id: &str) -> Option<Resolved> {
+/// The account's folder map with the rules that hide or add folders: what every
+/// command resolves device ids against.
+#[derive(Debug, Clone, Default)]
+pub struct FolderView {
+    pub rows: Vec<FolderRow>,
+    pub rules: TreeRules,
+}
+
+impl FolderView {
+    /// Finds a folder the device names. Ids come from the device and are untrusted: only
+    /// live, visible folders of this account's map resolve; anything else is "not found".
+    pub fn resolve(&self, collection_id: &str) -> Option<Resolved> {
+        match resolve(&self.rows, collection_id)? {
+            Resolved::Mail { folder_id, mailbox, .. } => {
+                let alias = self.rules.alias_of(&mailbox).is_some();
+                // The map does not record the hierarchy delimiter; the two that IMAP
+                // servers use in practice are both checked.
+                if !alias && ['/', '.'].iter().any(|d| self.rules.is_hidden(&mailbox, Some(*d))) {
+                    return None;
+                }
+                Some(Resolved::Mail { folder_id, mailbox, alias })
+            }
+            other => Some(other),
+        }
+    }
+}
+
+/// Finds a folder in the map alone (see [`FolderView::resolve`], which also applies the
+/// account's rules).
+fn resolve(rows: &[FolderRow], collection_id: &str) -> Option<Resolved> {
     if collection_id.is_empty() || !collection_id.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let id: i64 = collection_id.parse().ok()?;
     let row = rows.iter().find(|r| r.folder_id == id && !r.gone)?;
     match row.source.as_str() {
-        SOURCE_IMAP => Some(Resolved::Mail { folder_id: id, mailbox: row.upstream_name.clone() }),
+        SOURCE_IMAP => Some(Resolved::Mail { folder_id: id, mailbox: row.upstream_name.clone(), alias: false }),
         SOURCE_VIRTUAL if row.upstream_name == VIRTUAL_OUTBOX => Some(Resolved::Outbox),
         _ => None,
     }
@@ -228,7 +306,7 @@ mod tests {
             mb("Projects/Ärger", None),
             Mailbox { shared: true, ..mb("shared/bob/Team", None) },
         ];
-        let c = mail_candidates(&boxes, TreeRules::default());
+        let c = mail_candidates(&boxes, &TreeRules::default());
         assert_eq!(by_name(&c, "INBOX").unwrap().folder_type, 2);
         assert_eq!(by_name(&c, "INBOX").unwrap().display_name, "Inbox");
         assert_eq!(by_name(&c, "Drafts").unwrap().folder_type, 3);
@@ -251,7 +329,7 @@ mod tests {
         assert_eq!(aerger.parent_id, projects.server_id);
         assert_eq!(projects.parent_id, "0");
 
-        let old = mail_candidates(&boxes, TreeRules { hide_inbox_children: true });
+        let old = mail_candidates(&boxes, &TreeRules { hide_inbox_children: true, ..Default::default() });
         assert!(by_name(&old, "INBOX/Lists").is_none());
     }
 
@@ -265,11 +343,44 @@ mod tests {
             gone,
         };
         let rows = vec![row(1, SOURCE_IMAP, "INBOX", false), row(2, SOURCE_IMAP, "Old", true), row(3, SOURCE_VIRTUAL, "Outbox", false)];
-        assert_eq!(resolve(&rows, "1"), Some(Resolved::Mail { folder_id: 1, mailbox: "INBOX".into() }));
+        assert_eq!(resolve(&rows, "1"), Some(Resolved::Mail { folder_id: 1, mailbox: "INBOX".into(), alias: false }));
         assert_eq!(resolve(&rows, "3"), Some(Resolved::Outbox));
         for forged in ["2", "4", "", "1:2", "-1", "01x", "99999999999999999999"] {
             assert_eq!(resolve(&rows, forged), None, "{forged}");
         }
+    }
+
+    #[test]
+    fn hidden_patterns_and_aliases() {
+        let rules = TreeRules {
+            hidden: vec!["Secret".into(), "Arch*/Old".into()],
+            aliases: vec![("Team".into(), "shared/bob/Team".into())],
+            ..Default::default()
+        };
+        assert!(rules.is_hidden("Secret", Some('/')));
+        assert!(rules.is_hidden("Secret/Deeper", Some('/')), "a hidden parent hides its children");
+        assert!(!rules.is_hidden("Secrets", Some('/')));
+        assert!(rules.is_hidden("Archive2020/Old", Some('/')));
+        assert!(!rules.is_hidden("Archive2020/New", Some('/')));
+        assert!(glob("*", "") && glob("a*b*c", "aXbYc") && !glob("a*b", "ab c"));
+        let boxes = vec![
+            mb("INBOX", Some(SpecialUse::Inbox)),
+            mb("Secret", None),
+            mb("Secret/Deeper", None),
+            Mailbox { shared: true, ..mb("shared/bob/Team", None) },
+            Mailbox { shared: true, ..mb("shared/bob/Other", None) },
+        ];
+        let c = mail_candidates(&boxes, &rules);
+        assert!(by_name(&c, "Secret").is_none() && by_name(&c, "Secret/Deeper").is_none());
+        let team = by_name(&c, "shared/bob/Team").expect("the alias is shown");
+        assert_eq!((team.display_name.as_str(), team.parent.as_deref(), team.folder_type), ("Team", None, 12));
+        assert!(by_name(&c, "shared/bob/Other").is_none(), "shared mailboxes without an alias stay out");
+
+        let row = |id, name: &str| FolderRow { folder_id: id, source: SOURCE_IMAP.into(), upstream_name: name.into(), upstream_id: None, gone: false };
+        let view = FolderView { rows: vec![row(1, "Secret/Deeper"), row(2, "shared/bob/Team"), row(3, "INBOX")], rules };
+        assert_eq!(view.resolve("1"), None, "hidden folders do not resolve");
+        assert_eq!(view.resolve("2"), Some(Resolved::Mail { folder_id: 2, mailbox: "shared/bob/Team".into(), alias: true }));
+        assert_eq!(view.resolve("3"), Some(Resolved::Mail { folder_id: 3, mailbox: "INBOX".into(), alias: false }));
     }
 
     #[test]
@@ -280,7 +391,7 @@ mod tests {
             mb("Deleted Items", None),
             mb("Outbox", None),
         ];
-        let c = mail_candidates(&boxes, TreeRules::default());
+        let c = mail_candidates(&boxes, &TreeRules::default());
         assert_eq!(by_name(&c, "Sent Items").unwrap().folder_type, 5);
         assert_eq!(by_name(&c, "Deleted Items").unwrap().folder_type, 4);
         assert_eq!(by_name(&c, "Outbox").unwrap().upstream.source, SOURCE_IMAP);

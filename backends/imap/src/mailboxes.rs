@@ -240,6 +240,23 @@ pub(crate) async fn status(
     })
 }
 
+/// `MYRIGHTS mailbox` (RFC 4314 §3.8): the user's rights on a mailbox, `None` when the
+/// server has no ACL extension (then every mailbox the user sees is taken as writable).
+pub(crate) async fn my_rights(session: &mut Session, info: &ServerInfo, name: &str) -> Result<Option<String>, Error> {
+    if !info.capabilities.has("ACL") {
+        return Ok(None);
+    }
+    let reply = raw::run(session, &format!("MYRIGHTS {}", wire_name(name)?))
+        .await?
+        .ok()
+        .map_err(|e| match e {
+            Error::No(st) if st.code.is_none() => Error::NoSuchMailbox(format!("{name}: {st}")),
+            other => other,
+        })?;
+    // `* MYRIGHTS mailbox rights`
+    Ok(reply.data("MYRIGHTS").find_map(|t| t.get(1).and_then(Value::text)).map(|r| r.into_owned()))
+}
+
 /// Runs a command on one or two mailbox names and requires OK.
 pub(crate) async fn simple(session: &mut Session, verb: &str, names: &[&str]) -> Result<(), Error> {
     let args = names

@@ -444,6 +444,13 @@ impl MailStore for ImapStore {
         .await
     }
 
+    async fn my_rights(&self, creds: &Credentials, mailbox: &str) -> Result<Option<String>, BackendError> {
+        self.with_session(creds, "myrights", |session, info| {
+            on_session!(session, async move { mailboxes::my_rights(session, &info, mailbox).await })
+        })
+        .await
+    }
+
     async fn create_mailbox(&self, creds: &Credentials, name: &str) -> Result<(), BackendError> {
         self.with_session(creds, "create", |session, _| {
             on_session!(session, mailboxes::simple(session, "CREATE", &[name]))

@@ -193,6 +193,10 @@ pub trait MailStore: Send + Sync {
         mailbox: &str,
     ) -> Result<MailboxStatus, BackendError>;
 
+    /// The user's rights on a mailbox (RFC 4314 letters, e.g. "lrswipkxtecda"); `None`
+    /// when the server has no ACLs, i.e. the user may do anything with what it sees.
+    async fn my_rights(&self, creds: &Credentials, mailbox: &str) -> Result<Option<String>, BackendError>;
+
     /// Creates a mailbox. `Err(Conflict)` when it exists already.
     async fn create_mailbox(&self, creds: &Credentials, name: &str) -> Result<(), BackendError>;
 

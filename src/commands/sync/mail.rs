@@ -19,10 +19,39 @@ use super::snapshot::{Item, Snapshot, Upstream};
 use crate::commands::RequestContext;
 
 /// Syncs one mail collection (see the module docs of `commands::sync`).
+/// What the user may do in a mailbox (RFC 4314 rights; only aliased mailboxes of other
+/// accounts are ever restricted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// 's' and 'w': change \Seen and other flags.
+    pub change: bool,
+    /// 't' and 'e': delete and expunge messages.
+    pub delete: bool,
+    /// 'i': add messages.
+    pub add: bool,
+}
+
+impl Access {
+    pub const FULL: Access = Access { change: true, delete: true, add: true };
+
+    pub fn from_rights(rights: Option<&str>) -> Access {
+        let Some(r) = rights else { return Access::FULL };
+        let has = |c| r.contains(c);
+        Access { change: has('s') && has('w'), delete: has('t') && has('e'), add: has('i') }
+    }
+
+    /// The user's rights on `mailbox`, asked upstream.
+    pub async fn of(ctx: &RequestContext<'_>, mailbox: &str) -> Result<Access, Error> {
+        let rights = ctx.app.mail.my_rights(&ctx.principal.credentials, mailbox).await?;
+        Ok(Access::from_rights(rights.as_deref()))
+    }
+}
+
 pub async fn sync(
     ctx: &RequestContext<'_>,
     req: &CollectionRequest,
     mailbox: &str,
+    access: Access,
     window: usize,
 ) -> Result<CollectionResponse, Error> {
     let store = &ctx.app.store;
@@ -48,6 +77,10 @@ pub async fn sync(
     let mut metas = refresh(ctx, mailbox, &mut snap).await?;
     let mut trash: Option<Option<String>> = None;
     for command in &req.commands {
+        if let Some(refused) = refuse(command, access, &mut snap, cid) {
+            answer.responses.push(refused);
+            continue;
+        }
         let response = match command {
             ClientCommand::Change { server_id, data } => {
                 client_change(ctx, req, mailbox, &options, &mut snap, &mut metas, server_id, data).await?
@@ -148,6 +181,33 @@ pub async fn sync_outbox(ctx: &RequestContext<'_>, req: &CollectionRequest) -> R
         return Ok(CollectionResponse::status_only(req, status::INVALID_SYNC_KEY));
     }
     Ok(answer)
+}
+
+/// A client command the user's rights do not allow (a read-only alias): answered with
+/// Status 7 — the server's version wins — and the device's copy is put back: a refused
+/// Change is followed by a server Change with the true state, a refused Delete by a
+/// new Add of the item.
+fn refuse(command: &ClientCommand, access: Access, snap: &mut Snapshot, cid: &str) -> Option<ItemResponse> {
+    match command {
+        ClientCommand::Change { server_id, .. } if !access.change => {
+            if let Some(item) = uid_of(cid, server_id).and_then(|u| snap.items.get_mut(&u64::from(u))) {
+                if let (Some(_), Some(up)) = (item.device, item.upstream) {
+                    item.device = Some(!up.sig);
+                }
+            }
+            Some(ItemResponse::Change { server_id: server_id.clone(), status: status::CONFLICT })
+        }
+        ClientCommand::Delete { server_id } if !access.delete => {
+            if let Some(item) = uid_of(cid, server_id).and_then(|u| snap.items.get_mut(&u64::from(u))) {
+                item.device = None;
+            }
+            Some(ItemResponse::Delete { server_id: server_id.clone(), status: status::CONFLICT })
+        }
+        ClientCommand::Add { client_id, .. } if !access.add => {
+            Some(ItemResponse::Add { client_id: client_id.clone(), server_id: None, status: status::CONFLICT })
+        }
+        _ => None,
+    }
 }
 
 /// Snapshot N, or `None` when the device's key is unknown or unreadable (Status 3).
@@ -504,6 +564,14 @@ mod tests {
         for forged in ["6:42", "5:", "5:x", "5:-1", "5:1:2", "42", "", "5:99999999999"] {
             assert_eq!(uid_of("5", forged), None, "{forged}");
         }
+    }
+
+    #[test]
+    fn rights() {
+        assert_eq!(Access::from_rights(None), Access::FULL);
+        assert_eq!(Access::from_rights(Some("lrswipkxtecda")), Access::FULL);
+        assert_eq!(Access::from_rights(Some("lr")), Access { change: false, delete: false, add: false });
+        assert_eq!(Access::from_rights(Some("lrs")), Access { change: false, delete: false, add: false });
     }
 
     #[test]

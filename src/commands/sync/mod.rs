@@ -16,7 +16,7 @@ use crate::eas::sync::{
     CollectionRequest, CollectionResponse, SyncOptions, SyncRequest, SyncResponse, status,
 };
 use crate::error::Error;
-use crate::mapping::folders::{Resolved, resolve};
+use crate::mapping::folders::Resolved;
 use crate::wbxml::Element;
 
 use super::{Reply, RequestContext};
@@ -138,12 +138,12 @@ async fn apply(ctx: &RequestContext<'_>, request: &SyncRequest) -> Result<SyncRe
             return Ok(SyncResponse::error(status::INVALID_WAIT, Some(limit)));
         }
     }
-    let rows = ctx.app.store.folder_rows(ctx.login()).await?;
+    let view = ctx.folder_view().await?;
     let mut budget = window(request.window_size);
     let mut response = SyncResponse::default();
     for c in &request.collections {
         let collection_window = window(c.window_size).min(budget);
-        let answer = match resolve(&rows, &c.collection_id) {
+        let answer = match view.resolve(&c.collection_id) {
             None => CollectionResponse::status_only(c, status::FOLDER_HIERARCHY_CHANGED),
             Some(folder) => sync_collection(ctx, c, &folder, collection_window).await?,
         };
@@ -172,7 +172,10 @@ async fn sync_collection(
     window: usize,
 ) -> Result<CollectionResponse, Error> {
     let result = match folder {
-        Resolved::Mail { mailbox, .. } => mail::sync(ctx, request, mailbox, window).await,
+        Resolved::Mail { mailbox, alias, .. } => {
+            let access = if *alias { mail::Access::of(ctx, mailbox).await? } else { mail::Access::FULL };
+            mail::sync(ctx, request, mailbox, access, window).await
+        }
         Resolved::Outbox => mail::sync_outbox(ctx, request).await,
     };
     match result {
