@@ -53,6 +53,9 @@ impl DavConfig {
 /// remembered; past that, expired entries are dropped, then everything.
 const MAX_CACHED: usize = 10_000;
 
+/// Discovered home sets: (login, kind) → (when discovered, home-set hrefs).
+type HomeCache = HashMap<(String, DavKind), (Instant, Vec<String>)>;
+
 /// A CalDAV/CardDAV client for all users: one connection pool, Basic credentials per
 /// request. Implements [`airsync_model::DavStore`].
 pub struct DavClient {
@@ -63,7 +66,7 @@ pub struct DavClient {
     pub(crate) root: String,
     pub(crate) cfg: DavConfig,
     /// (login, kind) → (when discovered, home-set hrefs).
-    homes: Mutex<HashMap<(String, DavKind), (Instant, Vec<String>)>>,
+    homes: Mutex<HomeCache>,
     /// Collection href → its kind, learnt from listings (a collection's kind never
     /// changes), so that `fetch` knows which multiget to send.
     kinds: Mutex<HashMap<String, DavKind>>,

@@ -68,23 +68,24 @@ fn decode(path: &str) -> String {
     let mut raw_upper = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                let v = h * 16 + l;
-                let upper = [
-                    b'%',
-                    b[i + 1].to_ascii_uppercase(),
-                    b[i + 2].to_ascii_uppercase(),
-                ];
-                raw_upper.extend_from_slice(&upper);
-                if v == b'%' || v == b'/' {
-                    out.extend_from_slice(&upper);
-                } else {
-                    out.push(v);
-                }
-                i += 3;
-                continue;
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            let v = h * 16 + l;
+            let upper = [
+                b'%',
+                b[i + 1].to_ascii_uppercase(),
+                b[i + 2].to_ascii_uppercase(),
+            ];
+            raw_upper.extend_from_slice(&upper);
+            if v == b'%' || v == b'/' {
+                out.extend_from_slice(&upper);
+            } else {
+                out.push(v);
             }
+            i += 3;
+            continue;
         }
         if b[i] == b'%' {
             // A stray `%` not starting an escape: make it `%25` so the form stays

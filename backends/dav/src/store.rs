@@ -756,6 +756,176 @@ mod tests {
         assert_eq!(utc_stamp(4_102_444_800), "21000101T000000Z");
     }
 
+    /// A scripted HTTP server: answers each request with the next `(status, headers,
+    /// body)` and hands back the requests it saw (method line and body).
+    async fn scripted(
+        answers: Vec<(u16, &'static str, String)>,
+    ) -> (String, tokio::task::JoinHandle<Vec<(String, String)>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for (status, headers, body) in answers {
+                let (mut sock, _) = listener.accept().await.unwrap();
+                let mut buf = Vec::new();
+                let mut tmp = [0u8; 4096];
+                let (head_end, len) = loop {
+                    let n = sock.read(&mut tmp).await.unwrap();
+                    buf.extend_from_slice(&tmp[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
+                        let len = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .map(|v| v.trim().parse::<usize>().unwrap())
+                            .unwrap_or(0);
+                        break (i + 4, len);
+                    }
+                };
+                while buf.len() < head_end + len {
+                    let n = sock.read(&mut tmp).await.unwrap();
+                    buf.extend_from_slice(&tmp[..n]);
+                }
+                let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+                let line = head.lines().next().unwrap_or_default().to_owned();
+                seen.push((line, String::from_utf8_lossy(&buf[head_end..]).into_owned()));
+                let resp = format!(
+                    "HTTP/1.1 {status} X\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n{body}",
+                    body.len()
+                );
+                sock.write_all(resp.as_bytes()).await.unwrap();
+                sock.shutdown().await.ok();
+            }
+            seen
+        });
+        (url, task)
+    }
+
+    fn creds() -> Credentials {
+        Credentials::new("u", "p")
+    }
+
+    #[tokio::test]
+    async fn truncated_sync_collection_is_asked_again() {
+        let first = r#"<d:multistatus xmlns:d="DAV:">
+            <d:response><d:href>/u/c/a.ics</d:href><d:propstat><d:prop><d:getetag>"a1"</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+            <d:response><d:href>/u/c/b.ics</d:href><d:propstat><d:prop><d:getetag>"b1"</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+            <d:response><d:href>/u/c/</d:href><d:status>HTTP/1.1 507 Insufficient Storage</d:status></d:response>
+            <d:sync-token>t2</d:sync-token></d:multistatus>"#;
+        // The second page removes b (changed in the first page) and changes c.
+        let second = r#"<d:multistatus xmlns:d="DAV:">
+            <d:response><d:href>/u/c/b.ics</d:href><d:status>HTTP/1.1 404 Not Found</d:status></d:response>
+            <d:response><d:href>/u/c/c%20d.ics</d:href><d:propstat><d:prop><d:getetag>"c1"</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+            <d:sync-token>t3</d:sync-token></d:multistatus>"#;
+        let (url, server) = scripted(vec![
+            (207, "", first.to_owned()),
+            (207, "", second.to_owned()),
+        ])
+        .await;
+        let c = DavClient::new(crate::DavConfig::new(url)).unwrap();
+        let d = c.changes(&creds(), "/u/c/", "t1").await.unwrap().unwrap();
+        assert_eq!(d.sync_token, "t3");
+        assert_eq!(
+            d.changed,
+            vec![
+                ("/u/c/a.ics".to_string(), "\"a1\"".to_string()),
+                ("/u/c/c d.ics".to_string(), "\"c1\"".to_string())
+            ]
+        );
+        assert_eq!(d.removed, vec!["/u/c/b.ics".to_string()]);
+        let seen = server.await.unwrap();
+        assert!(seen[0].0.starts_with("REPORT /u/c/ "), "{seen:?}");
+        assert!(seen[0].1.contains("<d:sync-token>t1</d:sync-token>"));
+        assert!(seen[1].1.contains("<d:sync-token>t2</d:sync-token>"));
+    }
+
+    #[tokio::test]
+    async fn unsupported_sync_collection_means_none() {
+        let (url, _server) = scripted(vec![(501, "", String::new())]).await;
+        let c = DavClient::new(crate::DavConfig::new(url)).unwrap();
+        assert_eq!(c.changes(&creds(), "/u/c/", "t1").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn put_without_etag_asks_for_it() {
+        let propfind = r#"<d:multistatus xmlns:d="DAV:"><d:response><d:href>/u/c/x.ics</d:href><d:propstat><d:prop><d:getetag>"stored"</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>"#;
+        let (url, server) = scripted(vec![
+            (201, "ETag: W/\"weak\"\r\n", String::new()),
+            (207, "", propfind.to_owned()),
+        ])
+        .await;
+        let c = DavClient::new(crate::DavConfig::new(url)).unwrap();
+        let (href, etag) = c
+            .put(
+                &creds(),
+                "/u/c/",
+                "x.ics",
+                b"BEGIN:VCALENDAR\r\n",
+                "text/calendar",
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(href, "/u/c/x.ics");
+        assert_eq!(etag, "\"stored\"");
+        let seen = server.await.unwrap();
+        assert!(seen[0].0.starts_with("PUT /u/c/x.ics "));
+        assert!(seen[1].0.starts_with("PROPFIND /u/c/x.ics "));
+    }
+
+    #[tokio::test]
+    async fn discovery_follows_well_known_redirect_and_caches() {
+        let root = r#"<d:multistatus xmlns:d="DAV:"><d:response><d:href>/</d:href><d:propstat><d:prop><d:current-user-principal><d:href>/p/u%40x/</d:href></d:current-user-principal></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>"#;
+        let principal = r#"<d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:response><d:href>/p/u%40x/</d:href><d:propstat><d:prop><c:calendar-home-set><d:href>/cal/u@x</d:href></c:calendar-home-set></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>"#;
+        let home = r#"<d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">
+            <d:response><d:href>/cal/u@x/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+            <d:response><d:href>/cal/u@x/work/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><c:calendar/></d:resourcetype></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+            </d:multistatus>"#;
+        let (url, server) = scripted(vec![
+            (301, "Location: /\r\n", String::new()),
+            (207, "", root.to_owned()),
+            (207, "", principal.to_owned()),
+            (207, "", home.to_owned()),
+            (207, "", home.to_owned()),
+        ])
+        .await;
+        let c = DavClient::new(crate::DavConfig::new(url)).unwrap();
+        for _ in 0..2 {
+            let cols = c.collections(&creds(), DavKind::Calendar).await.unwrap();
+            assert_eq!(cols.len(), 1);
+            assert_eq!(cols[0].href, "/cal/u@x/work/");
+            assert_eq!(cols[0].display_name, "work");
+            assert_eq!(cols[0].components, vec!["VEVENT", "VTODO", "VJOURNAL"]);
+        }
+        let seen = server.await.unwrap();
+        let lines: Vec<&str> = seen.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "PROPFIND /.well-known/caldav HTTP/1.1",
+                "PROPFIND / HTTP/1.1",
+                "PROPFIND /p/u@x/ HTTP/1.1",
+                "PROPFIND /cal/u@x/ HTTP/1.1",
+                // Second call: discovery came from the cache.
+                "PROPFIND /cal/u@x/ HTTP/1.1",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn oversized_response_is_refused() {
+        let (url, _server) = scripted(vec![(207, "", "x".repeat(5000))]).await;
+        let mut cfg = crate::DavConfig::new(url);
+        cfg.max_response_size = 1000;
+        let c = DavClient::new(cfg).unwrap();
+        let r = c.list(&creds(), "/u/c/").await;
+        assert!(
+            matches!(r, Err(BackendError::Permanent(ref m)) if m.contains("larger")),
+            "{r:?}"
+        );
+    }
+
     #[test]
     fn fresh_names_differ() {
         let a = fresh_name();

@@ -419,3 +419,190 @@ pub(crate) fn proppatch_displayname(display_name: &str) -> String {
         escape(display_name)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn several_propstats_with_any_prefixes() {
+        // Prefixes differ from ours and the default namespace is rebound; 404 propstats
+        // are skipped.
+        let body = br#"<?xml version="1.0" encoding="utf-8"?>
+<multistatus xmlns="DAV:" xmlns:X="urn:ietf:params:xml:ns:caldav" xmlns:Q="http://calendarserver.org/ns/">
+  <response>
+    <href>/alice%40example.org/work/</href>
+    <propstat>
+      <prop>
+        <resourcetype><collection/><X:calendar/></resourcetype>
+        <displayname>Work &amp; Play</displayname>
+        <X:supported-calendar-component-set><X:comp name="VEVENT"/><X:comp name="vtodo"/></X:supported-calendar-component-set>
+        <Q:getctag>"ctag-1"</Q:getctag>
+        <sync-token>http://radicale.org/ns/sync/abc</sync-token>
+        <ic:calendar-color xmlns:ic="http://apple.com/ns/ical/">#FF0000FF</ic:calendar-color>
+      </prop>
+      <status>HTTP/1.1 200 OK</status>
+    </propstat>
+    <propstat>
+      <prop><getetag/><A:addressbook-description xmlns:A="urn:ietf:params:xml:ns:carddav">x</A:addressbook-description></prop>
+      <status>HTTP/1.1 404 Not Found</status>
+    </propstat>
+  </response>
+  <D:response xmlns:D="DAV:">
+    <D:href>http://127.0.0.1:5232/alice@example.org/work/a%20b.ics</D:href>
+    <D:propstat><D:prop><D:getetag>"e1"</D:getetag><D:resourcetype/></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>
+  </D:response>
+  <response xmlns="urn:other"><href>/not/dav</href></response>
+</multistatus>"#;
+        let ms = multistatus(body).unwrap();
+        assert_eq!(ms.responses.len(), 2);
+        let c = &ms.responses[0];
+        assert_eq!(c.href, "/alice@example.org/work/");
+        assert!(c.props.is_collection && c.props.is_calendar && !c.props.is_addressbook);
+        assert_eq!(c.props.display_name.as_deref(), Some("Work & Play"));
+        assert_eq!(
+            c.props.components,
+            Some(vec!["VEVENT".to_string(), "VTODO".to_string()])
+        );
+        assert_eq!(c.props.ctag.as_deref(), Some("\"ctag-1\""));
+        assert_eq!(
+            c.props.sync_token.as_deref(),
+            Some("http://radicale.org/ns/sync/abc")
+        );
+        assert_eq!(c.props.color.as_deref(), Some("#FF0000FF"));
+        // The 404 propstat's empty getetag did not count.
+        assert_eq!(c.props.etag, None);
+        let m = &ms.responses[1];
+        assert_eq!(m.href, "/alice@example.org/work/a b.ics");
+        assert_eq!(m.props.etag.as_deref(), Some("\"e1\""));
+        assert!(!m.props.is_collection);
+    }
+
+    #[test]
+    fn sync_collection_with_removals_and_truncation() {
+        let body = br#"<?xml version="1.0" encoding="utf-8"?>
+<d:multistatus xmlns:d="DAV:">
+  <d:response>
+    <d:href>/u/cal/new.ics</d:href>
+    <d:propstat><d:prop><d:getetag>"n1"</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>
+  </d:response>
+  <d:response>
+    <d:href>/u/cal/gone.ics</d:href>
+    <d:status>HTTP/1.1 404 Not Found</d:status>
+  </d:response>
+  <d:response>
+    <d:href>/u/cal/</d:href>
+    <d:status>HTTP/1.1 507 Insufficient Storage</d:status>
+    <d:error><d:number-of-matches-within-limits/></d:error>
+  </d:response>
+  <d:sync-token>http://example.org/sync/2</d:sync-token>
+</d:multistatus>"#;
+        let ms = multistatus(body).unwrap();
+        assert_eq!(ms.sync_token.as_deref(), Some("http://example.org/sync/2"));
+        assert_eq!(ms.responses.len(), 3);
+        assert_eq!(ms.responses[0].status, None);
+        assert_eq!(ms.responses[0].props.etag.as_deref(), Some("\"n1\""));
+        assert_eq!(ms.responses[1].href, "/u/cal/gone.ics");
+        assert_eq!(ms.responses[1].status, Some(404));
+        assert_eq!(ms.responses[2].status, Some(507));
+    }
+
+    #[test]
+    fn discovery_answers() {
+        let principal = br#"<multistatus xmlns="DAV:"><response><href>/</href><propstat><prop>
+            <current-user-principal><href>/alice%40example.org/</href></current-user-principal>
+            </prop><status>HTTP/1.1 200 OK</status></propstat>
+            <propstat><prop><C:calendar-home-set xmlns:C="urn:ietf:params:xml:ns:caldav"/></prop>
+            <status>HTTP/1.1 404 Not Found</status></propstat></response></multistatus>"#;
+        let ms = multistatus(principal).unwrap();
+        let p = &ms.responses[0].props;
+        assert_eq!(
+            p.current_user_principal.as_deref(),
+            Some("/alice@example.org/")
+        );
+        assert!(p.calendar_home_set.is_empty());
+
+        let homes = br#"<D:multistatus xmlns:D="DAV:"><D:response><D:href>/p/alice/</D:href>
+            <D:propstat><D:prop>
+            <C:calendar-home-set xmlns:C="urn:ietf:params:xml:ns:caldav"><D:href>https://dav.example.org/cal/alice</D:href></C:calendar-home-set>
+            <A:addressbook-home-set xmlns:A="urn:ietf:params:xml:ns:carddav"><D:href>/card/alice/</D:href><D:href>/card/shared/</D:href></A:addressbook-home-set>
+            </D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response></D:multistatus>"#;
+        let ms = multistatus(homes).unwrap();
+        let p = &ms.responses[0].props;
+        assert_eq!(p.calendar_home_set, vec!["/cal/alice/".to_string()]);
+        assert_eq!(
+            p.addressbook_home_set,
+            vec!["/card/alice/".to_string(), "/card/shared/".to_string()]
+        );
+    }
+
+    #[test]
+    fn object_data_keeps_crlf_and_resolves_references() {
+        // Raw CRLF, an escaped CR and entities: the data comes out as the server meant it.
+        let body = b"<d:multistatus xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:params:xml:ns:caldav\"><d:response><d:href>/u/c/1.ics</d:href><d:propstat><d:prop><d:getetag>\"x\"</d:getetag><c:calendar-data>BEGIN:VCALENDAR\r\nSUMMARY:a &lt;b&gt; &amp; c&#13;\nX:&#x4E2D;\r\nEND:VCALENDAR\r\n</c:calendar-data></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>";
+        let ms = multistatus(body).unwrap();
+        assert_eq!(
+            ms.responses[0].props.calendar_data.as_deref(),
+            Some("BEGIN:VCALENDAR\r\nSUMMARY:a <b> & c\r\nX:\u{4E2D}\r\nEND:VCALENDAR\r\n")
+        );
+        let cdata = b"<d:multistatus xmlns:d=\"DAV:\" xmlns:a=\"urn:ietf:params:xml:ns:carddav\"><d:response><d:href>/u/b/1.vcf</d:href><d:propstat><d:prop><a:address-data><![CDATA[BEGIN:VCARD\r\nFN:<x>\r\nEND:VCARD\r\n]]></a:address-data></d:prop></d:propstat></d:response></d:multistatus>";
+        let ms = multistatus(cdata).unwrap();
+        assert_eq!(
+            ms.responses[0].props.address_data.as_deref(),
+            Some("BEGIN:VCARD\r\nFN:<x>\r\nEND:VCARD\r\n")
+        );
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_multistatus() {
+        assert!(multistatus(b"").is_err());
+        assert!(multistatus(b"<html><body>hi</body></html>").is_err());
+        assert!(multistatus(b"<d:multistatus xmlns:d=\"DAV:\"><d:response>").is_err());
+        // Undeclared entities are not well-formed.
+        assert!(multistatus(b"<d:multistatus xmlns:d=\"DAV:\">&bogus;</d:multistatus>").is_err());
+        let deep = "<a>".repeat(100) + &"</a>".repeat(100);
+        assert!(parse(deep.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn errors_and_proppatch_results() {
+        assert!(error_names(
+            b"<?xml version='1.0'?><error xmlns=\"DAV:\"><valid-sync-token /></error>",
+            DAV,
+            "valid-sync-token"
+        ));
+        assert!(!error_names(
+            b"<error xmlns=\"DAV:\"><other/></error>",
+            DAV,
+            "valid-sync-token"
+        ));
+        assert!(!error_names(b"not xml <", DAV, "valid-sync-token"));
+        let ok = b"<multistatus xmlns=\"DAV:\"><response><href>/c/</href><propstat><prop><displayname/></prop><status>HTTP/1.1 200 OK</status></propstat></response></multistatus>";
+        assert_eq!(failed_propstat(ok).unwrap(), None);
+        let refused = b"<multistatus xmlns=\"DAV:\"><response><href>/c/</href><propstat><prop><displayname/></prop><status>HTTP/1.1 403 Forbidden</status></propstat></response></multistatus>";
+        assert_eq!(failed_propstat(refused).unwrap(), Some(403));
+    }
+
+    #[test]
+    fn request_bodies_are_escaped_and_parse() {
+        let b = mkcalendar("A <b> & \"c\"", &["VEVENT"]);
+        let root = parse(b.as_bytes()).unwrap();
+        assert!(root.is(CALDAV, "mkcalendar"));
+        let prop = root.child(DAV, "set").unwrap().child(DAV, "prop").unwrap();
+        assert_eq!(
+            prop.child(DAV, "displayname").unwrap().text,
+            "A <b> & \"c\""
+        );
+        let q = calendar_query("VEVENT", "20240101T000000Z", None);
+        assert!(!q.contains("end="));
+        let root = parse(q.as_bytes()).unwrap();
+        assert!(root.is(CALDAV, "calendar-query"));
+        let m = multiget(false, &["/u/b/a%20b.vcf".into()]);
+        let root = parse(m.as_bytes()).unwrap();
+        assert!(root.is(CARDDAV, "addressbook-multiget"));
+        assert_eq!(root.child(DAV, "href").unwrap().text, "/u/b/a%20b.vcf");
+        let s = sync_collection("tok<&>");
+        let root = parse(s.as_bytes()).unwrap();
+        assert_eq!(root.child(DAV, "sync-token").unwrap().text, "tok<&>");
+    }
+}

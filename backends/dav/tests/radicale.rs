@@ -279,7 +279,10 @@ async fn contacts_round_trip_through_a_fresh_client() {
         .unwrap();
     // A client that has not seen the collection yet still picks addressbook-multiget.
     let fresh = s.client();
-    let got = fresh.fetch(&u, &ab, &[href.clone()]).await.unwrap();
+    let got = fresh
+        .fetch(&u, &ab, std::slice::from_ref(&href))
+        .await
+        .unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].etag, etag);
     assert_eq!(got[0].data, s.get(&u, &href).await);
