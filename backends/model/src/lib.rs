@@ -290,6 +290,163 @@ pub trait MailStore: Send + Sync {
     ) -> Result<Option<Uid>, BackendError>;
 }
 
+/// Which kind of DAV collection: a CalDAV calendar (RFC 4791) or a CardDAV address book
+/// (RFC 6352).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DavKind {
+    Calendar,
+    Contacts,
+}
+
+/// One calendar or address book in the user's home set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DavCollection {
+    /// Absolute path on the server, percent-decoded and ending in `/`, e.g.
+    /// `/alice@example.org/calendar/`. This is the form every `DavStore` call takes and
+    /// returns.
+    pub href: String,
+    /// DAV:displayname, or the last path segment when the server has none.
+    pub display_name: String,
+    pub kind: DavKind,
+    /// CALDAV:supported-calendar-component-set (`VEVENT`, `VTODO`, `VJOURNAL`…). A calendar
+    /// without the property accepts every component (RFC 4791 §5.2.3) and is reported
+    /// with `VEVENT`, `VTODO` and `VJOURNAL`. Empty for address books.
+    pub components: Vec<String>,
+    /// CS:getctag (calendarserver.org extension), when offered: changes with any member.
+    pub ctag: Option<String>,
+    /// DAV:sync-token (RFC 6578), when offered.
+    pub sync_token: Option<String>,
+    /// Apple's calendar-color (e.g. `#FF0000FF`), when set.
+    pub color: Option<String>,
+}
+
+/// One iCalendar or vCard object with its address and version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DavObject {
+    /// Absolute path, in the same form as [`DavCollection::href`].
+    pub href: String,
+    /// The ETag as the server sent it, quotes included (`"abc"`); pass it back unchanged.
+    pub etag: String,
+    /// The object's bytes as the server sent them (iCalendar or vCard text).
+    pub data: Vec<u8>,
+}
+
+/// Every member of a collection with its ETag, and the collection's sync-token read in
+/// the same request (so that a later `changes` from it misses nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DavListing {
+    pub sync_token: Option<String>,
+    /// `(href, etag)` of each member object.
+    pub members: Vec<(String, String)>,
+}
+
+/// What changed in a collection since a sync-token (RFC 6578).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DavDelta {
+    /// The token to ask from next time.
+    pub sync_token: String,
+    /// `(href, etag)` of members added or modified.
+    pub changed: Vec<(String, String)>,
+    /// Hrefs of members removed.
+    pub removed: Vec<String>,
+}
+
+/// An upstream CalDAV/CardDAV server: the user's collections and the objects in them.
+///
+/// Every call authenticates as `creds`. Hrefs are absolute, percent-decoded paths on the
+/// server (see [`DavCollection::href`]); ETags are passed around verbatim.
+#[async_trait]
+pub trait DavStore: Send + Sync {
+    /// Discovers the user's home set (RFC 6764 `/.well-known/caldav|carddav`, RFC 5397
+    /// current-user-principal, calendar-home-set / addressbook-home-set) and lists the
+    /// collections of `kind` in it.
+    async fn collections(
+        &self,
+        creds: &Credentials,
+        kind: DavKind,
+    ) -> Result<Vec<DavCollection>, BackendError>;
+
+    /// Every member with its ETag (PROPFIND Depth 1 getetag), with the collection's
+    /// sync-token read in the same request.
+    async fn list(&self, creds: &Credentials, collection: &str)
+    -> Result<DavListing, BackendError>;
+
+    /// RFC 6578 sync-collection since `token`. `Ok(None)` when the server does not support
+    /// it or refuses the token (invalid or expired): the caller falls back to `list`.
+    async fn changes(
+        &self,
+        creds: &Credentials,
+        collection: &str,
+        token: &str,
+    ) -> Result<Option<DavDelta>, BackendError>;
+
+    /// The objects at `hrefs` (calendar-multiget / addressbook-multiget, in chunks);
+    /// hrefs that do not exist are left out.
+    async fn fetch(
+        &self,
+        creds: &Credentials,
+        collection: &str,
+        hrefs: &[String],
+    ) -> Result<Vec<DavObject>, BackendError>;
+
+    /// `(href, etag)` of the calendar objects with a `component` (`VEVENT`, `VTODO`…)
+    /// overlapping `[start, end)` (Unix seconds; `end: None` is open-ended), by RFC 4791
+    /// calendar-query time-range: recurring objects with any overlapping instance count.
+    async fn time_range(
+        &self,
+        creds: &Credentials,
+        collection: &str,
+        component: &str,
+        start: i64,
+        end: Option<i64>,
+    ) -> Result<Vec<(String, String)>, BackendError>;
+
+    /// Stores an object named `name` (a single path segment) in `collection`.
+    /// `if_match: Some(etag)` updates it only if unchanged; `None` creates it only if new
+    /// (If-None-Match: *). Either precondition failing is `Err(Conflict)`. Returns the
+    /// href and the new ETag.
+    async fn put(
+        &self,
+        creds: &Credentials,
+        collection: &str,
+        name: &str,
+        data: &[u8],
+        content_type: &str,
+        if_match: Option<&str>,
+    ) -> Result<(String, String), BackendError>;
+
+    /// Deletes an object, only if its ETag is still `if_match` when given
+    /// (`Err(Conflict)` otherwise). `Err(NotFound)` when it does not exist.
+    async fn delete(
+        &self,
+        creds: &Credentials,
+        href: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), BackendError>;
+
+    /// Creates a calendar (MKCALENDAR with the supported `components`) or an address book
+    /// (extended MKCOL, RFC 5689) in the user's home set, with a display name; the server
+    /// path is chosen by the backend. Returns the new collection's href.
+    async fn create_collection(
+        &self,
+        creds: &Credentials,
+        kind: DavKind,
+        display_name: &str,
+        components: &[&str],
+    ) -> Result<String, BackendError>;
+
+    /// Sets a collection's DAV:displayname (PROPPATCH).
+    async fn rename_collection(
+        &self,
+        creds: &Credentials,
+        href: &str,
+        display_name: &str,
+    ) -> Result<(), BackendError>;
+
+    /// Deletes a collection and everything in it.
+    async fn delete_collection(&self, creds: &Credentials, href: &str) -> Result<(), BackendError>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
