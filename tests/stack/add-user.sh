@@ -19,26 +19,38 @@ load_env "${DIR}"
 [[ ${user} =~ ^[a-z0-9._+-]+@[a-z0-9.-]+$ ]] || die "bad user name: ${user} (use [a-z0-9._+-]@domain)"
 [[ -n ${password} && ${password} != *[:[:space:]]* ]] || die "bad password for ${user}: empty, or contains ':' or white space"
 
-# update_file FILE LINE: replace the line for ${user} in FILE by LINE, atomically
-# (write a temporary file, rename it): Dovecot and Radicale re-read these files
-# on change and must never see half a file.
-update_file() {
-  local file=$1 line=$2 tmp
-  tmp=$(mktemp "${file}.XXXXXX")
-  awk -F: -v u="${user}" '$1 != u && NF' "${file}" >"${tmp}"
-  printf '%s\n' "${line}" >>"${tmp}"
-  chmod --reference="${file}" "${tmp}"
-  chown --reference="${file}" "${tmp}"
-  mv -f "${tmp}" "${file}"
-}
+# Dovecot: users.d/USER holds the one passwd-file line of the user
+# (user:password:uid:gid:gecos:home:shell:extra; uid, gid and home come from
+# default_fields). Written to a temporary file and renamed: Dovecot must never
+# read half a file.
+dovecot_file=${DIR}/dovecot/users.d/${user}
+line="${user}:{PLAIN}${password}::::::"
+old=
+[[ -f ${dovecot_file} ]] && old=$(<"${dovecot_file}")
+if [[ ${old} != "${line}" ]]; then
+  tmp=$(mktemp "${DIR}/dovecot/users.d/.new.XXXXXX")
+  printf '%s\n' "${line}" >"${tmp}"
+  chown root:dovecot "${tmp}"
+  chmod 0640 "${tmp}"
+  mv -f "${tmp}" "${dovecot_file}"
+  if [[ -n ${old} ]]; then
+    # A changed password: Dovecot stats a passwd-file at most once a second, and
+    # may have looked at this one in the current second.
+    sleep 1.1
+  fi
+fi
 
+# Radicale: one htpasswd file for all, rewritten under a lock (Radicale reads it
+# on every request).
 (
   flock 9
-  # passwd-file: user:password:uid:gid:gecos:home:shell:extra (uid, gid and home
-  # come from mail_uid/mail_gid/mail_home).
-  update_file "${DIR}/dovecot/users" "${user}:{PLAIN}${password}::::::"
-  update_file "${DIR}/radicale/users" "${user}:${password}"
-) 9>"${DIR}/users.lock"
+  file=${DIR}/radicale/users
+  tmp=$(mktemp "${file}.XXXXXX")
+  awk -F: -v u="${user}" '$1 != u && NF' "${file}" >"${tmp}"
+  printf '%s\n' "${user}:${password}" >>"${tmp}"
+  chmod 0600 "${tmp}"
+  mv -f "${tmp}" "${file}"
+) 9>"${DIR}/radicale/users.lock"
 
 # Radicale collections. Radicale creates the principal /USER/ on the first
 # authenticated request; MKCALENDAR / extended MKCOL on an existing collection fail

@@ -89,11 +89,15 @@ fi
 
 phase "tls"
 # ---------------------------------------------------------------- users files
-# One passwd-file for Dovecot (passdb + userdb, re-read when it changes) and one
-# htpasswd file for Radicale; tests/stack/add-user.sh keeps both in step.
-touch "${DIR}/dovecot/users" "${DIR}/radicale/users"
-chown root:dovecot "${DIR}/dovecot/users"
-chmod 0640 "${DIR}/dovecot/users"
+# Dovecot: one passwd-file per user, users.d/LOGIN. Dovecot stats a passwd-file at
+# most once a second, so with one shared file a user added right after another
+# login could stay unknown for up to a second; a new file is read at first use.
+# Radicale: one htpasswd file, read on every request. tests/stack/add-user.sh
+# writes both.
+mkdir -p "${DIR}/dovecot/users.d"
+chown root:dovecot "${DIR}/dovecot/users.d"
+chmod 0750 "${DIR}/dovecot/users.d"
+touch "${DIR}/radicale/users"
 chmod 0600 "${DIR}/radicale/users"
 
 # ---------------------------------------------------------------- Dovecot
@@ -138,11 +142,11 @@ auth_cache_size = 0
 auth_failure_delay = 0
 passdb {
   driver = passwd-file
-  args = scheme=PLAIN username_format=%Lu ${DIR}/dovecot/users
+  args = scheme=PLAIN username_format=%Lu ${DIR}/dovecot/users.d/%Lu
 }
 userdb {
   driver = passwd-file
-  args = username_format=%Lu ${DIR}/dovecot/users
+  args = username_format=%Lu ${DIR}/dovecot/users.d/%Lu
   # uid/gid in the reply: a user's imap process (running as ${STACK_MAIL_USER}) may then
   # look up another user's home, which the shared/ namespace needs.
   default_fields = uid=${STACK_MAIL_USER} gid=${STACK_MAIL_USER} home=${DIR}/mail/%Lu
@@ -451,6 +455,7 @@ CA_CERT=${DIR}/tls/ca.pem
 SERVER_CERT=${DIR}/tls/server.pem
 SERVER_KEY=${DIR}/tls/server.key
 DOVECOT_CONF=${DIR}/dovecot/dovecot.conf
+DOVECOT_USERS_DIR=${DIR}/dovecot/users.d
 DOVEADM="doveadm -c ${DIR}/dovecot/dovecot.conf"
 POSTFIX_CONFIG_DIR=${DIR}/postfix
 DOVECOT_LOG=${DIR}/dovecot.log
