@@ -152,15 +152,24 @@ impl Stack {
     /// [`Stack::new_user`] in tests; these are for the demo and for tests that only
     /// read.
     pub fn alice(&self) -> (String, String) {
-        (self.var("ALICE_LOGIN").into(), self.var("ALICE_PASSWORD").into())
+        (
+            self.var("ALICE_LOGIN").into(),
+            self.var("ALICE_PASSWORD").into(),
+        )
     }
     pub fn bob(&self) -> (String, String) {
-        (self.var("BOB_LOGIN").into(), self.var("BOB_PASSWORD").into())
+        (
+            self.var("BOB_LOGIN").into(),
+            self.var("BOB_PASSWORD").into(),
+        )
     }
     /// The mailbox that receives every message addressed outside the test domain
     /// (nothing leaves the machine): (login, password).
     pub fn sink(&self) -> (String, String) {
-        (self.var("SINK_LOGIN").into(), self.var("SINK_PASSWORD").into())
+        (
+            self.var("SINK_LOGIN").into(),
+            self.var("SINK_PASSWORD").into(),
+        )
     }
 
     /// Creates a fresh user `PREFIX-…@MAIL_DOMAIN` (unique across parallel tests and
@@ -187,7 +196,11 @@ impl Stack {
             (nanos & 0xffff_ffff) as u32
         );
         let login = format!("{local}@{}", self.mail_domain);
-        let password = format!("pw-{:x}{:x}", nanos, seq.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let password = format!(
+            "pw-{:x}{:x}",
+            nanos,
+            seq.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        );
         self.add_user(&login, &password);
         (login, password)
     }
@@ -247,6 +260,46 @@ impl Stack {
             );
         }
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs doveadm with `input` on its stdin (e.g. `sieve put -u USER -a NAME`);
+    /// panics if it fails.
+    pub fn doveadm_stdin(&self, args: &[&str], input: &[u8]) -> String {
+        use std::process::Stdio;
+        let mut child = Command::new("doveadm")
+            .arg("-c")
+            .arg(&self.dovecot_conf)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("run doveadm: {e}"));
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write doveadm stdin");
+        let out = child.wait_with_output().expect("wait for doveadm");
+        if !out.status.success() {
+            panic!(
+                "doveadm {args:?} failed ({}):\n{}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Installs and activates a Sieve script for `login` (Pigeonhole runs it at
+    /// LMTP delivery).
+    pub fn set_sieve(&self, login: &str, script: &str) {
+        self.doveadm_stdin(
+            &["sieve", "put", "-u", login, "-a", "main"],
+            script.as_bytes(),
+        );
     }
 
     /// Runs doveadm and returns its whole output, whatever its status.
@@ -317,7 +370,10 @@ impl Stack {
         let mut imap = Imap::connect(self.imap_port);
         let lines = imap.command(&format!("LOGIN {} {}", quote(login), quote(password)));
         let last = lines.last().map(String::as_str).unwrap_or("");
-        assert!(last.contains(" OK"), "IMAP LOGIN as {login} failed: {lines:?}");
+        assert!(
+            last.contains(" OK"),
+            "IMAP LOGIN as {login} failed: {lines:?}"
+        );
         imap
     }
 }
@@ -380,15 +436,27 @@ impl Imap {
             .unwrap_or_else(|e| panic!("connect to IMAP 127.0.0.1:{port}: {e}"));
         stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
         let writer = stream.try_clone().expect("clone TcpStream");
-        let mut imap = Imap { reader: BufReader::new(stream), writer, tag: 0, greeting: String::new() };
+        let mut imap = Imap {
+            reader: BufReader::new(stream),
+            writer,
+            tag: 0,
+            greeting: String::new(),
+        };
         imap.greeting = imap.read_line();
-        assert!(imap.greeting.starts_with("* OK"), "IMAP greeting: {:?}", imap.greeting);
+        assert!(
+            imap.greeting.starts_with("* OK"),
+            "IMAP greeting: {:?}",
+            imap.greeting
+        );
         imap
     }
 
     fn read_line(&mut self) -> String {
         let mut line = String::new();
-        let n = self.reader.read_line(&mut line).expect("read from IMAP server");
+        let n = self
+            .reader
+            .read_line(&mut line)
+            .expect("read from IMAP server");
         assert!(n > 0, "IMAP server closed the connection");
         line.trim_end_matches(['\r', '\n']).to_string()
     }
@@ -441,7 +509,8 @@ fn smtp_send(
     to: &[&str],
     raw: &[u8],
 ) -> Result<(), String> {
-    let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect :{port}: {e}"))?;
+    let stream =
+        TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect :{port}: {e}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
     let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
     let mut reader = BufReader::new(stream);
@@ -455,22 +524,32 @@ fn smtp_send(
             }
             text.push_str(&line);
             if line.len() < 4 || line.as_bytes()[3] != b'-' {
-                let code = line.get(..3).and_then(|c| c.parse().ok()).ok_or(format!("bad reply {line:?}"))?;
+                let code = line
+                    .get(..3)
+                    .and_then(|c| c.parse().ok())
+                    .ok_or(format!("bad reply {line:?}"))?;
                 return Ok((code, text));
             }
         }
     };
     let step = |writer: &mut TcpStream,
-                    reader: &mut BufReader<TcpStream>,
-                    cmd: Option<&str>,
-                    want: u16|
+                reader: &mut BufReader<TcpStream>,
+                cmd: Option<&str>,
+                want: u16|
      -> Result<(), String> {
         if let Some(cmd) = cmd {
-            writer.write_all(cmd.as_bytes()).and_then(|_| writer.write_all(b"\r\n")).map_err(|e| e.to_string())?;
+            writer
+                .write_all(cmd.as_bytes())
+                .and_then(|_| writer.write_all(b"\r\n"))
+                .map_err(|e| e.to_string())?;
         }
         let (code, text) = reply(reader)?;
         if code != want {
-            return Err(format!("{}: expected {want}, got {}", cmd.unwrap_or("greeting"), text.trim_end()));
+            return Err(format!(
+                "{}: expected {want}, got {}",
+                cmd.unwrap_or("greeting"),
+                text.trim_end()
+            ));
         }
         Ok(())
     };
@@ -480,11 +559,26 @@ fn smtp_send(
     if let Some((user, pass)) = auth {
         use base64::Engine as _;
         let token = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{pass}"));
-        step(&mut writer, &mut reader, Some(&format!("AUTH PLAIN {token}")), 235)?;
+        step(
+            &mut writer,
+            &mut reader,
+            Some(&format!("AUTH PLAIN {token}")),
+            235,
+        )?;
     }
-    step(&mut writer, &mut reader, Some(&format!("MAIL FROM:<{from}>")), 250)?;
+    step(
+        &mut writer,
+        &mut reader,
+        Some(&format!("MAIL FROM:<{from}>")),
+        250,
+    )?;
     for rcpt in to {
-        step(&mut writer, &mut reader, Some(&format!("RCPT TO:<{rcpt}>")), 250)?;
+        step(
+            &mut writer,
+            &mut reader,
+            Some(&format!("RCPT TO:<{rcpt}>")),
+            250,
+        )?;
     }
     step(&mut writer, &mut reader, Some("DATA"), 354)?;
     let mut data = Vec::with_capacity(raw.len() + 64);

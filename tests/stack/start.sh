@@ -118,6 +118,9 @@ log_path = ${DIR}/dovecot.log
 info_log_path = ${DIR}/dovecot.log
 hostname = mail.${MAIL_DOMAIN}
 postmaster_address = postmaster@${MAIL_DOMAIN}
+# Mail Dovecot itself sends (Sieve vacation, redirect, rejects) goes through the
+# stack's Postfix, never the system's sendmail.
+submission_host = 127.0.0.1:${PORT[SMTP]}
 
 default_internal_user = dovecot
 default_internal_group = dovecot
