@@ -32,6 +32,9 @@ for kind in dovecot postfix radicale; do
   fi
 done
 
+# Unix socket paths are limited to 107 bytes; Dovecot's longest is
+# DIR/dovecot/run/login/imap-urlauth-worker style (~45 bytes after DIR).
+((${#DIR} <= 60)) || die "DIR path too long for Dovecot's unix sockets (${#DIR} > 60 bytes): ${DIR}"
 getent passwd "${STACK_MAIL_USER}" >/dev/null || die "user ${STACK_MAIL_USER} missing: run tests/stack/install.sh"
 
 mkdir -p "${DIR}"
