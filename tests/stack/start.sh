@@ -45,6 +45,10 @@ mkdir -p "${DIR}/tls" "${DIR}/dovecot" "${DIR}/radicale" "${DIR}/postfix"
 mkdir -p "${DIR}/mail" "${DIR}/dovecot/shared"
 chown "${STACK_MAIL_USER}:${STACK_MAIL_USER}" "${DIR}/mail" "${DIR}/dovecot/shared"
 chmod 0750 "${DIR}/mail"
+# ...and so must every directory above DIR (a repo under /root, mode 0700, is not).
+if command -v runuser >/dev/null 2>&1 && ! runuser -u "${STACK_MAIL_USER}" -- test -x "${DIR}/mail"; then
+  die "user ${STACK_MAIL_USER} cannot reach ${DIR}: a parent directory is not searchable; use a DIR under /tmp"
+fi
 
 # ---------------------------------------------------------------- ports
 port_names=(IMAP IMAPS LMTP SIEVE SMTP SUBMISSION SMTPS DAV)
