@@ -3,5 +3,7 @@
 //! issues on, the item conversions MIME / iCalendar / vCard ⇄ EAS).
 
 pub mod draft;
-pub mod folders;
 pub mod email;
+pub mod folders;
+pub mod ical;
+pub mod timezone;
