@@ -7,3 +7,5 @@ pub mod email;
 pub mod folders;
 pub mod ical;
 pub mod timezone;
+pub mod pim;
+pub mod calendar;
