@@ -286,11 +286,11 @@ fn unfold(text: &str) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     for raw in text.split('\n') {
         let l = raw.strip_suffix('\r').unwrap_or(raw);
-        if let Some(cont) = l.strip_prefix([' ', '\t']) {
-            if let Some(last) = lines.last_mut() {
-                last.push_str(cont);
-                continue;
-            }
+        if let Some(cont) = l.strip_prefix([' ', '\t'])
+            && let Some(last) = lines.last_mut()
+        {
+            last.push_str(cont);
+            continue;
         }
         if !l.trim().is_empty() {
             lines.push(l.to_string());

@@ -9,3 +9,4 @@ pub mod ical;
 pub mod timezone;
 pub mod pim;
 pub mod calendar;
+pub mod tasks;

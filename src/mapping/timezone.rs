@@ -563,9 +563,9 @@ pub fn zone_for_blob(blob: &EasTimeZone, year: i32) -> Option<Tz> {
             0
         } else if Some(tz) == wanted_windows {
             1
-        } else if windows_name(tz).is_some_and(|w| w == blob.standard_name) {
-            2
-        } else if blob_trans.is_empty() && start == 0 && name == "Etc/UTC" {
+        } else if windows_name(tz).is_some_and(|w| w == blob.standard_name)
+            || (blob_trans.is_empty() && start == 0 && name == "Etc/UTC")
+        {
             2
         } else if is_windows_primary(tz) {
             3
