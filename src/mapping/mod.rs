@@ -3,5 +3,10 @@
 //! issues on, the item conversions MIME / iCalendar / vCard ⇄ EAS).
 
 pub mod draft;
-pub mod folders;
 pub mod email;
+pub mod folders;
+pub mod ical;
+pub mod timezone;
+pub mod pim;
+pub mod calendar;
+pub mod tasks;

@@ -38,7 +38,7 @@
 //!   MeetingRequest element goes.
 
 mod attachments;
-mod body;
+pub(crate) mod body;
 mod fields;
 mod flags;
 
