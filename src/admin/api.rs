@@ -75,15 +75,28 @@ impl AdminState {
 
     fn caller(&self, headers: &HeaderMap) -> Option<Caller> {
         self.token_hash?;
-        let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let auth = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         if let Some(token) = auth.strip_prefix("Bearer ") {
             if !self.token_ok(token) {
                 return None;
             }
-            let who = headers.get("X-Airsync-Admin").and_then(|v| v.to_str().ok()).unwrap_or("").trim();
-            return Some(Caller::Api(if who.is_empty() { "api".into() } else { format!("api:{who}") }));
+            let who = headers
+                .get("X-Airsync-Admin")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .trim();
+            return Some(Caller::Api(if who.is_empty() {
+                "api".into()
+            } else {
+                format!("api:{who}")
+            }));
         }
-        session_cookie(headers).filter(|id| self.session_ok(id)).map(|_| Caller::Web)
+        session_cookie(headers)
+            .filter(|id| self.session_ok(id))
+            .map(|_| Caller::Web)
     }
 }
 
@@ -106,8 +119,14 @@ pub fn router(admin: Admin) -> Router {
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/api/devices", get(list_devices))
-        .route("/api/devices/{login}/{device}", get(show_device).delete(remove_device))
-        .route("/api/devices/{login}/{device}/{action}", post(device_action))
+        .route(
+            "/api/devices/{login}/{device}",
+            get(show_device).delete(remove_device),
+        )
+        .route(
+            "/api/devices/{login}/{device}/{action}",
+            post(device_action),
+        )
         .route("/api/accounts/{login}", get(show_account))
         .route("/api/accounts/{login}/{action}", post(account_action))
         .route("/api/domains/{domain}", get(show_domain))
@@ -135,7 +154,10 @@ pub async fn serve(
     tracing::info!(target: "airsync", admin = %bound, "admin interface ready");
     let app = router(admin);
     let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
             tracing::error!(target: "airsync", error = %e, "admin interface stopped");
         }
     });
@@ -154,8 +176,14 @@ fn error(status: StatusCode, message: &str) -> Response {
 }
 
 fn unauthorized() -> Response {
-    let mut r = error(StatusCode::UNAUTHORIZED, "admin token required (Authorization: Bearer …)");
-    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"airsync admin\""));
+    let mut r = error(
+        StatusCode::UNAUTHORIZED,
+        "admin token required (Authorization: Bearer …)",
+    );
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"airsync admin\""),
+    );
     r
 }
 
@@ -182,13 +210,23 @@ fn answer<T: serde::Serialize>(result: Result<T, AdminError>) -> Response {
 }
 
 /// Authenticates; state-changing requests by cookie also need the custom header.
-fn check(state: &AdminState, method: &Method, headers: &HeaderMap) -> Result<String, Response> {
-    let caller = state.caller(headers).ok_or_else(unauthorized)?;
+fn check(
+    state: &AdminState,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<String, Box<Response>> {
+    let caller = state.caller(headers).ok_or_else(|| Box::new(unauthorized()))?;
     if matches!(caller, Caller::Web)
         && method != Method::GET
-        && headers.get("X-Requested-With").and_then(|v| v.to_str().ok()) != Some("airsync")
+        && headers
+            .get("X-Requested-With")
+            .and_then(|v| v.to_str().ok())
+            != Some("airsync")
     {
-        return Err(error(StatusCode::FORBIDDEN, "X-Requested-With: airsync required"));
+        return Err(Box::new(error(
+            StatusCode::FORBIDDEN,
+            "X-Requested-With: airsync required",
+        )));
     }
     Ok(caller.actor())
 }
@@ -197,7 +235,7 @@ macro_rules! authenticated {
     ($state:expr, $method:expr, $headers:expr) => {
         match check(&$state, &$method, &$headers) {
             Ok(actor) => actor,
-            Err(r) => return r,
+            Err(r) => return *r,
         }
     };
 }
@@ -214,7 +252,9 @@ fn field<'a>(body: &'a Value, name: &str) -> Result<Option<&'a str>, AdminError>
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(AdminError::Invalid(format!("{name} must be a string or null, not {other}"))),
+        Some(other) => Err(AdminError::Invalid(format!(
+            "{name} must be a string or null, not {other}"
+        ))),
     }
 }
 
@@ -226,7 +266,9 @@ fn flag(body: &Value, name: &str) -> Result<Option<bool>, AdminError> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(other) => Err(AdminError::Invalid(format!("{name} must be true, false or null, not {other}"))),
+        Some(other) => Err(AdminError::Invalid(format!(
+            "{name} must be true, false or null, not {other}"
+        ))),
     }
 }
 
@@ -236,19 +278,39 @@ struct AccountQuery {
     limit: Option<i64>,
 }
 
-async fn list_devices(State(s): Shared, method: Method, headers: HeaderMap, Query(q): Query<AccountQuery>) -> Response {
+async fn list_devices(
+    State(s): Shared,
+    method: Method,
+    headers: HeaderMap,
+    Query(q): Query<AccountQuery>,
+) -> Response {
     authenticated!(s, method, headers);
     answer(s.admin.devices(q.account.as_deref()).await)
 }
 
-async fn show_device(State(s): Shared, method: Method, headers: HeaderMap, Path((login, device)): Path<(String, String)>) -> Response {
+async fn show_device(
+    State(s): Shared,
+    method: Method,
+    headers: HeaderMap,
+    Path((login, device)): Path<(String, String)>,
+) -> Response {
     authenticated!(s, method, headers);
     answer(s.admin.device(&login, &device).await)
 }
 
-async fn remove_device(State(s): Shared, method: Method, headers: HeaderMap, Path((login, device)): Path<(String, String)>) -> Response {
+async fn remove_device(
+    State(s): Shared,
+    method: Method,
+    headers: HeaderMap,
+    Path((login, device)): Path<(String, String)>,
+) -> Response {
     let actor = authenticated!(s, method, headers);
-    answer(s.admin.remove(&actor, &login, &device).await.map(|()| json!({ "removed": true })))
+    answer(
+        s.admin
+            .remove(&actor, &login, &device)
+            .await
+            .map(|()| json!({ "removed": true })),
+    )
 }
 
 async fn device_action(
@@ -264,15 +326,28 @@ async fn device_action(
         let body = body_json(&body)?;
         let (l, d) = (login.as_str(), device.as_str());
         match action.as_str() {
-            "wipe" => a.wipe(actor, l, d, flag(&body, "account_only")?.unwrap_or(false)).await,
+            "wipe" => {
+                a.wipe(actor, l, d, flag(&body, "account_only")?.unwrap_or(false))
+                    .await
+            }
             "cancel-wipe" => a.cancel_wipe(actor, l, d).await,
             "pin" => a.pin(actor, l, d, flag(&body, "on")?).await,
             "policy" => a.device_policy(actor, l, d, field(&body, "name")?).await,
-            "block" => a.device_access(actor, l, d, DeviceAccessChoice::Block).await,
-            "allow" => a.device_access(actor, l, d, DeviceAccessChoice::Allow).await,
-            "unblock" => a.device_access(actor, l, d, DeviceAccessChoice::Rules).await,
+            "block" => {
+                a.device_access(actor, l, d, DeviceAccessChoice::Block)
+                    .await
+            }
+            "allow" => {
+                a.device_access(actor, l, d, DeviceAccessChoice::Allow)
+                    .await
+            }
+            "unblock" => {
+                a.device_access(actor, l, d, DeviceAccessChoice::Rules)
+                    .await
+            }
             "trace" => {
-                let on = flag(&body, "on")?.ok_or_else(|| AdminError::Invalid("on is required".into()))?;
+                let on = flag(&body, "on")?
+                    .ok_or_else(|| AdminError::Invalid("on is required".into()))?;
                 a.trace(actor, l, d, on).await
             }
             "resync" => a.resync(actor, l, d, field(&body, "folder")?).await,
@@ -282,7 +357,12 @@ async fn device_action(
     answer(run.await)
 }
 
-async fn show_account(State(s): Shared, method: Method, headers: HeaderMap, Path(login): Path<String>) -> Response {
+async fn show_account(
+    State(s): Shared,
+    method: Method,
+    headers: HeaderMap,
+    Path(login): Path<String>,
+) -> Response {
     authenticated!(s, method, headers);
     answer(s.admin.account(&login).await)
 }
@@ -309,11 +389,31 @@ async fn account_action(
     let run = async {
         let body = body_json(&body)?;
         match (action.as_str(), setting(&action)) {
-            (_, Some(which)) => a.set_override(actor, Scope::Account, &login, which, field(&body, "value")?).await?,
-            ("hide-folder", _) => a.folder_hidden(actor, &login, required(&body, "folder")?, true).await?,
-            ("show-folder", _) => a.folder_hidden(actor, &login, required(&body, "folder")?, false).await?,
-            ("alias-add", _) => a.alias_add(actor, &login, required(&body, "name")?, required(&body, "target")?).await?,
-            ("alias-remove", _) => a.alias_remove(actor, &login, required(&body, "name")?).await?,
+            (_, Some(which)) => {
+                a.set_override(actor, Scope::Account, &login, which, field(&body, "value")?)
+                    .await?
+            }
+            ("hide-folder", _) => {
+                a.folder_hidden(actor, &login, required(&body, "folder")?, true)
+                    .await?
+            }
+            ("show-folder", _) => {
+                a.folder_hidden(actor, &login, required(&body, "folder")?, false)
+                    .await?
+            }
+            ("alias-add", _) => {
+                a.alias_add(
+                    actor,
+                    &login,
+                    required(&body, "name")?,
+                    required(&body, "target")?,
+                )
+                .await?
+            }
+            ("alias-remove", _) => {
+                a.alias_remove(actor, &login, required(&body, "name")?)
+                    .await?
+            }
             (other, _) => return Err(AdminError::NotFound(format!("account action {other:?}"))),
         }
         a.account(&login).await
@@ -321,7 +421,12 @@ async fn account_action(
     answer(run.await)
 }
 
-async fn show_domain(State(s): Shared, method: Method, headers: HeaderMap, Path(domain): Path<String>) -> Response {
+async fn show_domain(
+    State(s): Shared,
+    method: Method,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+) -> Response {
     authenticated!(s, method, headers);
     answer(s.admin.domain(&domain).await)
 }
@@ -336,28 +441,57 @@ async fn domain_action(
     let actor = authenticated!(s, method, headers);
     let run = async {
         let body = body_json(&body)?;
-        let which = setting(&action).ok_or_else(|| AdminError::NotFound(format!("domain action {action:?}")))?;
-        s.admin.set_override(&actor, Scope::Domain, &domain, which, field(&body, "value")?).await?;
+        let which = setting(&action)
+            .ok_or_else(|| AdminError::NotFound(format!("domain action {action:?}")))?;
+        s.admin
+            .set_override(
+                &actor,
+                Scope::Domain,
+                &domain,
+                which,
+                field(&body, "value")?,
+            )
+            .await?;
         s.admin.domain(&domain).await
     };
     answer(run.await)
 }
 
-async fn audit(State(s): Shared, method: Method, headers: HeaderMap, Query(q): Query<AccountQuery>) -> Response {
+async fn audit(
+    State(s): Shared,
+    method: Method,
+    headers: HeaderMap,
+    Query(q): Query<AccountQuery>,
+) -> Response {
     authenticated!(s, method, headers);
-    answer(s.admin.audit(q.account.as_deref(), q.limit.unwrap_or(200).clamp(1, 10_000)).await)
+    answer(
+        s.admin
+            .audit(
+                q.account.as_deref(),
+                q.limit.unwrap_or(200).clamp(1, 10_000),
+            )
+            .await,
+    )
 }
 
 async fn policies(State(s): Shared, method: Method, headers: HeaderMap) -> Response {
     authenticated!(s, method, headers);
     let settings = &s.admin.settings;
     let mut all = serde_json::Map::new();
-    for name in std::iter::once(crate::policy::DEFAULT_POLICY).chain(settings.policies.keys().map(String::as_str)) {
+    for name in std::iter::once(crate::policy::DEFAULT_POLICY)
+        .chain(settings.policies.keys().map(String::as_str))
+    {
         if let Some(p) = crate::policy::effective::named_policy(settings, name) {
-            all.insert(name.to_string(), serde_json::to_value(p).unwrap_or(Value::Null));
+            all.insert(
+                name.to_string(),
+                serde_json::to_value(p).unwrap_or(Value::Null),
+            );
         }
     }
-    json_response(StatusCode::OK, &json!({ "server": settings.provision.policy, "policies": all }))
+    json_response(
+        StatusCode::OK,
+        &json!({ "server": settings.provision.policy, "policies": all }),
+    )
 }
 
 // ---- the web page --------------------------------------------------------------
@@ -368,7 +502,12 @@ struct PageQuery {
 }
 
 fn html(status: StatusCode, body: String) -> Response {
-    let mut r = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
+    let mut r = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response();
     let h = r.headers_mut();
     // Inline script and style only; nothing from elsewhere, no framing.
     h.insert(
@@ -383,7 +522,12 @@ async fn page(State(s): Shared, headers: HeaderMap, Query(q): Query<PageQuery>) 
     if !matches!(s.caller(&headers), Some(Caller::Web)) {
         return html(StatusCode::UNAUTHORIZED, web::login_page(None));
     }
-    match web::page(&s.admin, q.account.as_deref().filter(|a| !a.trim().is_empty())).await {
+    match web::page(
+        &s.admin,
+        q.account.as_deref().filter(|a| !a.trim().is_empty()),
+    )
+    .await
+    {
         Ok(body) => html(StatusCode::OK, body),
         Err(e) => e.into_response(),
     }
@@ -397,11 +541,20 @@ struct LoginForm {
 async fn login(State(s): Shared, axum::Form(form): axum::Form<LoginForm>) -> Response {
     if !s.token_ok(&form.token) {
         tracing::info!(target: "airsync", "admin page: wrong token");
-        return html(StatusCode::UNAUTHORIZED, web::login_page(Some("Wrong token.")));
+        return html(
+            StatusCode::UNAUTHORIZED,
+            web::login_page(Some("Wrong token.")),
+        );
     }
     let id = hex::encode(rand::random::<[u8; 32]>());
-    s.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), Instant::now());
-    let cookie = format!("{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}", SESSION_TTL.as_secs());
+    s.sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(id.clone(), Instant::now());
+    let cookie = format!(
+        "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        SESSION_TTL.as_secs()
+    );
     let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
@@ -411,7 +564,10 @@ async fn login(State(s): Shared, axum::Form(form): axum::Form<LoginForm>) -> Res
 
 async fn logout(State(s): Shared, headers: HeaderMap) -> Response {
     if let Some(id) = session_cookie(&headers) {
-        s.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+        s.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
     }
     let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();

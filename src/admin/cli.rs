@@ -64,9 +64,17 @@ pub enum DeviceCommand {
     /// Cancel a wipe the device has not acknowledged yet.
     CancelWipe { account: String, device: String },
     /// Enable / Disable PIN-lock (or follow the policy again).
-    Pin { account: String, device: String, state: PinState },
+    Pin {
+        account: String,
+        device: String,
+        state: PinState,
+    },
     /// The device's own policy; without NAME it inherits again.
-    Policy { account: String, device: String, name: Option<String> },
+    Policy {
+        account: String,
+        device: String,
+        name: Option<String>,
+    },
     /// Block one device, whatever the rules say.
     Block { account: String, device: String },
     /// Allow one device, whatever the rules say.
@@ -81,7 +89,11 @@ pub enum DeviceCommand {
         folder: Option<String>,
     },
     /// Switch the protocol trace of a device on or off.
-    Trace { account: String, device: String, state: OnOff },
+    Trace {
+        account: String,
+        device: String,
+        state: OnOff,
+    },
     /// Forget a device and its sync state.
     Remove { account: String, device: String },
 }
@@ -109,11 +121,23 @@ pub enum AccountCommand {
     /// An account's settings, hidden folders, aliases and devices.
     Show { account: String },
     /// Whether the account may use ActiveSync: allow | deny | --inherit.
-    Access { account: String, #[command(flatten)] value: Value },
+    Access {
+        account: String,
+        #[command(flatten)]
+        value: Value,
+    },
     /// The account's "Enabled Mobile Device IDs", e.g. "!phoneX*, !vendor1/*, *".
-    Rules { account: String, #[command(flatten)] value: Value },
+    Rules {
+        account: String,
+        #[command(flatten)]
+        value: Value,
+    },
     /// The account's policy name.
-    Policy { account: String, #[command(flatten)] value: Value },
+    Policy {
+        account: String,
+        #[command(flatten)]
+        value: Value,
+    },
     /// Hide a mailbox from the account's devices.
     HideFolder { account: String, folder: String },
     /// Show a hidden mailbox again.
@@ -134,8 +158,15 @@ pub enum AccountCommand {
 #[derive(Subcommand, Debug)]
 pub enum AliasCommand {
     /// Add (or retarget) an alias: NAME appears in the account's folder tree for TARGET.
-    Add { account: String, name: String, target: String },
-    Remove { account: String, name: String },
+    Add {
+        account: String,
+        name: String,
+        target: String,
+    },
+    Remove {
+        account: String,
+        name: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -151,16 +182,30 @@ pub enum DomainCommand {
     /// A domain's own settings.
     Show { domain: String },
     /// Whether the domain's accounts may use ActiveSync: allow | deny | --inherit.
-    Access { domain: String, #[command(flatten)] value: Value },
+    Access {
+        domain: String,
+        #[command(flatten)]
+        value: Value,
+    },
     /// The domain's "Enabled Mobile Device IDs".
-    Rules { domain: String, #[command(flatten)] value: Value },
+    Rules {
+        domain: String,
+        #[command(flatten)]
+        value: Value,
+    },
     /// The domain's policy name.
-    Policy { domain: String, #[command(flatten)] value: Value },
+    Policy {
+        domain: String,
+        #[command(flatten)]
+        value: Value,
+    },
 }
 
 /// Who acts, for the audit trail: the invoking user.
 fn actor() -> String {
-    let user = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".into());
+    let user = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
     format!("cli:{user}")
 }
 
@@ -194,7 +239,9 @@ fn finish<T>(result: Result<T, AdminError>, print: impl FnOnce(T)) -> ExitCode {
 }
 
 fn time(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0).map(|t| t.to_rfc3339()).unwrap_or_default()
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
 }
 
 fn print_json(v: &impl serde::Serialize) {
@@ -213,7 +260,15 @@ fn print_table(devices: &[DeviceView]) {
             d.device_type,
             d.device_id,
             d.protocol_version,
-            format!("{}{}", d.policy_label, if d.provisioned { "" } else { " (not provisioned)" }),
+            format!(
+                "{}{}",
+                d.policy_label,
+                if d.provisioned {
+                    ""
+                } else {
+                    " (not provisioned)"
+                }
+            ),
             d.wipe_state,
             if d.allowed { "allowed" } else { "blocked" },
             time(d.last_seen)
@@ -232,12 +287,24 @@ pub async fn devices(args: DevicesArgs) -> ExitCode {
     use DeviceCommand as C;
     match args.command {
         C::List { account, json } => finish(a.devices(account.as_deref()).await, |all| {
-            if json { print_json(&all) } else { print_table(&all) }
+            if json {
+                print_json(&all)
+            } else {
+                print_table(&all)
+            }
         }),
         C::Show { account, device } => one(a.device(&account, &device).await),
-        C::Wipe { account, device, account_only } => one(a.wipe(who, &account, &device, account_only).await),
+        C::Wipe {
+            account,
+            device,
+            account_only,
+        } => one(a.wipe(who, &account, &device, account_only).await),
         C::CancelWipe { account, device } => one(a.cancel_wipe(who, &account, &device).await),
-        C::Pin { account, device, state } => {
+        C::Pin {
+            account,
+            device,
+            state,
+        } => {
             let on = match state {
                 PinState::On => Some(true),
                 PinState::Off => Some(false),
@@ -245,26 +312,62 @@ pub async fn devices(args: DevicesArgs) -> ExitCode {
             };
             one(a.pin(who, &account, &device, on).await)
         }
-        C::Policy { account, device, name } => one(a.device_policy(who, &account, &device, name.as_deref()).await),
-        C::Block { account, device } => one(a.device_access(who, &account, &device, DeviceAccessChoice::Block).await),
-        C::Allow { account, device } => one(a.device_access(who, &account, &device, DeviceAccessChoice::Allow).await),
-        C::Unblock { account, device } => one(a.device_access(who, &account, &device, DeviceAccessChoice::Rules).await),
-        C::Resync { account, device, folder } => one(a.resync(who, &account, &device, folder.as_deref()).await),
-        C::Trace { account, device, state } => {
+        C::Policy {
+            account,
+            device,
+            name,
+        } => one(a
+            .device_policy(who, &account, &device, name.as_deref())
+            .await),
+        C::Block { account, device } => one(a
+            .device_access(who, &account, &device, DeviceAccessChoice::Block)
+            .await),
+        C::Allow { account, device } => one(a
+            .device_access(who, &account, &device, DeviceAccessChoice::Allow)
+            .await),
+        C::Unblock { account, device } => one(a
+            .device_access(who, &account, &device, DeviceAccessChoice::Rules)
+            .await),
+        C::Resync {
+            account,
+            device,
+            folder,
+        } => one(a.resync(who, &account, &device, folder.as_deref()).await),
+        C::Trace {
+            account,
+            device,
+            state,
+        } => {
             let on = matches!(state, OnOff::On);
             finish(a.trace(who, &account, &device, on).await, |d| {
-                println!("trace {} for {} of {}: {}", if on { "on" } else { "off" }, d.device_id, d.login,
-                    a.trace_path(&d.login, &d.device_id).display());
+                println!(
+                    "trace {} for {} of {}: {}",
+                    if on { "on" } else { "off" },
+                    d.device_id,
+                    d.login,
+                    a.trace_path(&d.login, &d.device_id).display()
+                );
             })
         }
-        C::Remove { account, device } => {
-            finish(a.remove(who, &account, &device).await, |()| println!("removed {device} of {account}"))
-        }
+        C::Remove { account, device } => finish(a.remove(who, &account, &device).await, |()| {
+            println!("removed {device} of {account}")
+        }),
     }
 }
 
-async fn set(a: &Admin, who: &str, scope: Scope, name: &str, setting: Setting, value: &Value) -> ExitCode {
-    let v = if value.inherit { None } else { value.value.as_deref() };
+async fn set(
+    a: &Admin,
+    who: &str,
+    scope: Scope,
+    name: &str,
+    setting: Setting,
+    value: &Value,
+) -> ExitCode {
+    let v = if value.inherit {
+        None
+    } else {
+        value.value.as_deref()
+    };
     finish(a.set_override(who, scope, name, setting, v).await, |()| {
         println!("{} {name}: {}", scope.as_str(), v.unwrap_or("inherit"));
     })
@@ -281,26 +384,63 @@ pub async fn accounts(args: AccountsArgs) -> ExitCode {
     let done = |what: String| move |()| println!("{what}");
     match args.command {
         C::Show { account } => finish(a.account(&account).await, |v| print_json(&v)),
-        C::Access { account, value } => set(a, who, Scope::Account, &account, Setting::Access, &value).await,
-        C::Rules { account, value } => set(a, who, Scope::Account, &account, Setting::DeviceRules, &value).await,
-        C::Policy { account, value } => set(a, who, Scope::Account, &account, Setting::Policy, &value).await,
-        C::HideFolder { account, folder } => {
-            finish(a.folder_hidden(who, &account, &folder, true).await, done(format!("{folder} hidden")))
+        C::Access { account, value } => {
+            set(a, who, Scope::Account, &account, Setting::Access, &value).await
         }
-        C::ShowFolder { account, folder } => {
-            finish(a.folder_hidden(who, &account, &folder, false).await, done(format!("{folder} visible")))
+        C::Rules { account, value } => {
+            set(
+                a,
+                who,
+                Scope::Account,
+                &account,
+                Setting::DeviceRules,
+                &value,
+            )
+            .await
         }
-        C::Alias { command: AliasCommand::Add { account, name, target } } => {
-            finish(a.alias_add(who, &account, &name, &target).await, done(format!("{name} -> {target}")))
+        C::Policy { account, value } => {
+            set(a, who, Scope::Account, &account, Setting::Policy, &value).await
         }
-        C::Alias { command: AliasCommand::Remove { account, name } } => {
-            finish(a.alias_remove(who, &account, &name).await, done(format!("{name} removed")))
+        C::HideFolder { account, folder } => finish(
+            a.folder_hidden(who, &account, &folder, true).await,
+            done(format!("{folder} hidden")),
+        ),
+        C::ShowFolder { account, folder } => finish(
+            a.folder_hidden(who, &account, &folder, false).await,
+            done(format!("{folder} visible")),
+        ),
+        C::Alias {
+            command:
+                AliasCommand::Add {
+                    account,
+                    name,
+                    target,
+                },
+        } => finish(
+            a.alias_add(who, &account, &name, &target).await,
+            done(format!("{name} -> {target}")),
+        ),
+        C::Alias {
+            command: AliasCommand::Remove { account, name },
+        } => finish(
+            a.alias_remove(who, &account, &name).await,
+            done(format!("{name} removed")),
+        ),
+        C::Audit { account, limit } => {
+            finish(a.audit(account.as_deref(), limit).await, |entries| {
+                for e in entries {
+                    println!(
+                        "{} {:<16} {:<18} {:<28} {:<34} {}",
+                        time(e.at),
+                        e.admin,
+                        e.action,
+                        e.login,
+                        e.device_id,
+                        e.detail
+                    );
+                }
+            })
         }
-        C::Audit { account, limit } => finish(a.audit(account.as_deref(), limit).await, |entries| {
-            for e in entries {
-                println!("{} {:<16} {:<18} {:<28} {:<34} {}", time(e.at), e.admin, e.action, e.login, e.device_id, e.detail);
-            }
-        }),
     }
 }
 
@@ -314,8 +454,14 @@ pub async fn domains(args: DomainsArgs) -> ExitCode {
     use DomainCommand as C;
     match args.command {
         C::Show { domain } => finish(a.domain(&domain).await, |v| print_json(&v)),
-        C::Access { domain, value } => set(a, who, Scope::Domain, &domain, Setting::Access, &value).await,
-        C::Rules { domain, value } => set(a, who, Scope::Domain, &domain, Setting::DeviceRules, &value).await,
-        C::Policy { domain, value } => set(a, who, Scope::Domain, &domain, Setting::Policy, &value).await,
+        C::Access { domain, value } => {
+            set(a, who, Scope::Domain, &domain, Setting::Access, &value).await
+        }
+        C::Rules { domain, value } => {
+            set(a, who, Scope::Domain, &domain, Setting::DeviceRules, &value).await
+        }
+        C::Policy { domain, value } => {
+            set(a, who, Scope::Domain, &domain, Setting::Policy, &value).await
+        }
     }
 }

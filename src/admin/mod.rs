@@ -183,80 +183,157 @@ impl Admin {
         done: Result<bool, StoreError>,
     ) -> Result<DeviceView, AdminError> {
         if !done? {
-            return Err(AdminError::NotFound(format!("device {device_id} of {login}")));
+            return Err(AdminError::NotFound(format!(
+                "device {device_id} of {login}"
+            )));
         }
-        self.store.audit(actor, action, login, device_id, detail).await?;
+        self.store
+            .audit(actor, action, login, device_id, detail)
+            .await?;
         tracing::info!(target: "airsync", admin = actor, action, login, device = device_id, detail, "admin action");
         self.device(login, device_id).await
     }
 
     /// "Wipe Out": the device is told to wipe itself at its next request. An
     /// account-only wipe (MS-ASPROV AccountOnlyRemoteWipe) needs EAS 16.1.
-    pub async fn wipe(&self, actor: &str, login: &str, device_id: &str, account_only: bool) -> Result<DeviceView, AdminError> {
+    pub async fn wipe(
+        &self,
+        actor: &str,
+        login: &str,
+        device_id: &str,
+        account_only: bool,
+    ) -> Result<DeviceView, AdminError> {
         let d = self.stored(login, device_id).await?;
         if d.wipe().active() && !matches!(d.wipe_state.as_str(), "pending" | "account-pending") {
-            return Err(AdminError::Refused(format!("device {device_id} is already wiped ({})", d.wipe_state)));
+            return Err(AdminError::Refused(format!(
+                "device {device_id} is already wiped ({})",
+                d.wipe_state
+            )));
         }
         if account_only {
             let version = ProtocolVersion::parse(&d.protocol_version);
             if version.is_none_or(|v| v < ProtocolVersion::V16_1) {
                 return Err(AdminError::Refused(format!(
                     "account-only wipe needs EAS 16.1; device {device_id} speaks {}",
-                    if d.protocol_version.is_empty() { "an unknown version" } else { &d.protocol_version }
+                    if d.protocol_version.is_empty() {
+                        "an unknown version"
+                    } else {
+                        &d.protocol_version
+                    }
                 )));
             }
         }
-        let done = self.store.request_wipe(login, device_id, account_only).await;
+        let done = self
+            .store
+            .request_wipe(login, device_id, account_only)
+            .await;
         let action = if account_only { "wipe-account" } else { "wipe" };
-        self.on_device(actor, action, login, device_id, "", done).await
+        self.on_device(actor, action, login, device_id, "", done)
+            .await
     }
 
     /// "Cancel": withdraws a wipe the device has not acknowledged.
-    pub async fn cancel_wipe(&self, actor: &str, login: &str, device_id: &str) -> Result<DeviceView, AdminError> {
+    pub async fn cancel_wipe(
+        &self,
+        actor: &str,
+        login: &str,
+        device_id: &str,
+    ) -> Result<DeviceView, AdminError> {
         let d = self.stored(login, device_id).await?;
         if !self.store.cancel_wipe(login, device_id).await? {
             return Err(AdminError::Refused(match d.wipe_state.as_str() {
                 "none" => format!("no wipe is pending for device {device_id}"),
-                state => format!("device {device_id} has acknowledged the wipe ({state}); remove it instead"),
+                state => format!(
+                    "device {device_id} has acknowledged the wipe ({state}); remove it instead"
+                ),
             }));
         }
-        self.on_device(actor, "cancel-wipe", login, device_id, "", Ok(true)).await
+        self.on_device(actor, "cancel-wipe", login, device_id, "", Ok(true))
+            .await
     }
 
     /// "Enable / Disable PIN-lock" (`None`: as the policy says). The device must
     /// provision again if its effective policy changes.
-    pub async fn pin(&self, actor: &str, login: &str, device_id: &str, on: Option<bool>) -> Result<DeviceView, AdminError> {
+    pub async fn pin(
+        &self,
+        actor: &str,
+        login: &str,
+        device_id: &str,
+        on: Option<bool>,
+    ) -> Result<DeviceView, AdminError> {
         let detail = match on {
             Some(true) => "on",
             Some(false) => "off",
             None => "policy",
         };
         let done = self.store.set_pin_lock(login, device_id, on).await;
-        self.on_device(actor, "pin", login, device_id, detail, done).await
+        self.on_device(actor, "pin", login, device_id, detail, done)
+            .await
     }
 
     /// The device's own policy (`None`: inherit).
-    pub async fn device_policy(&self, actor: &str, login: &str, device_id: &str, name: Option<&str>) -> Result<DeviceView, AdminError> {
+    pub async fn device_policy(
+        &self,
+        actor: &str,
+        login: &str,
+        device_id: &str,
+        name: Option<&str>,
+    ) -> Result<DeviceView, AdminError> {
         self.check_policy(name)?;
-        let done = self.store.set_policy_override(login, device_id, name.unwrap_or("")).await;
-        self.on_device(actor, "policy", login, device_id, name.unwrap_or("inherit"), done).await
+        let done = self
+            .store
+            .set_policy_override(login, device_id, name.unwrap_or(""))
+            .await;
+        self.on_device(
+            actor,
+            "policy",
+            login,
+            device_id,
+            name.unwrap_or("inherit"),
+            done,
+        )
+        .await
     }
 
     /// Block or allow one device regardless of the rules, or let the rules decide.
-    pub async fn device_access(&self, actor: &str, login: &str, device_id: &str, choice: DeviceAccessChoice) -> Result<DeviceView, AdminError> {
+    pub async fn device_access(
+        &self,
+        actor: &str,
+        login: &str,
+        device_id: &str,
+        choice: DeviceAccessChoice,
+    ) -> Result<DeviceView, AdminError> {
         let (value, action) = match choice {
             DeviceAccessChoice::Allow => ("allow", "allow"),
             DeviceAccessChoice::Block => ("block", "block"),
             DeviceAccessChoice::Rules => ("", "unblock"),
         };
-        let done = self.store.set_access_override(login, device_id, value).await;
-        self.on_device(actor, action, login, device_id, "", done).await
+        let done = self
+            .store
+            .set_access_override(login, device_id, value)
+            .await;
+        self.on_device(actor, action, login, device_id, "", done)
+            .await
     }
 
     /// Switches the protocol trace of a device.
-    pub async fn trace(&self, actor: &str, login: &str, device_id: &str, on: bool) -> Result<DeviceView, AdminError> {
+    pub async fn trace(
+        &self,
+        actor: &str,
+        login: &str,
+        device_id: &str,
+        on: bool,
+    ) -> Result<DeviceView, AdminError> {
         let done = self.store.set_trace(login, device_id, on).await;
-        self.on_device(actor, "trace", login, device_id, if on { "on" } else { "off" }, done).await
+        self.on_device(
+            actor,
+            "trace",
+            login,
+            device_id,
+            if on { "on" } else { "off" },
+            done,
+        )
+        .await
     }
 
     /// The file a device's trace goes to.
@@ -266,21 +343,48 @@ impl Admin {
 
     /// Forgets the sync state of a device (all folders, and its folder hierarchy), or
     /// of one folder (collection id): the device syncs it again from scratch.
-    pub async fn resync(&self, actor: &str, login: &str, device_id: &str, folder: Option<&str>) -> Result<DeviceView, AdminError> {
+    pub async fn resync(
+        &self,
+        actor: &str,
+        login: &str,
+        device_id: &str,
+        folder: Option<&str>,
+    ) -> Result<DeviceView, AdminError> {
         self.stored(login, device_id).await?;
         match folder {
-            Some(f) => self.store.forget_sync_state(login, device_id, Some(f)).await?,
+            Some(f) => {
+                self.store
+                    .forget_sync_state(login, device_id, Some(f))
+                    .await?
+            }
             None => self.store.forget_device_state(login, device_id).await?,
         }
-        self.on_device(actor, "resync", login, device_id, folder.unwrap_or("all"), Ok(true)).await
+        self.on_device(
+            actor,
+            "resync",
+            login,
+            device_id,
+            folder.unwrap_or("all"),
+            Ok(true),
+        )
+        .await
     }
 
     /// Removes a device of an account and everything airsync keeps for it.
-    pub async fn remove(&self, actor: &str, login: &str, device_id: &str) -> Result<(), AdminError> {
+    pub async fn remove(
+        &self,
+        actor: &str,
+        login: &str,
+        device_id: &str,
+    ) -> Result<(), AdminError> {
         if !self.store.remove_device(login, device_id).await? {
-            return Err(AdminError::NotFound(format!("device {device_id} of {login}")));
+            return Err(AdminError::NotFound(format!(
+                "device {device_id} of {login}"
+            )));
         }
-        self.store.audit(actor, "remove", login, device_id, "").await?;
+        self.store
+            .audit(actor, "remove", login, device_id, "")
+            .await?;
         tracing::info!(target: "airsync", admin = actor, login, device = device_id, "admin removed device");
         Ok(())
     }
@@ -288,9 +392,13 @@ impl Admin {
     fn check_policy(&self, name: Option<&str>) -> Result<(), AdminError> {
         match name {
             Some(n) if !self.settings.policy_exists(n) => {
-                let mut known: Vec<&str> = self.settings.policies.keys().map(String::as_str).collect();
+                let mut known: Vec<&str> =
+                    self.settings.policies.keys().map(String::as_str).collect();
                 known.insert(0, crate::policy::DEFAULT_POLICY);
-                Err(AdminError::Invalid(format!("no policy {n:?}; configured: {}", known.join(", "))))
+                Err(AdminError::Invalid(format!(
+                    "no policy {n:?}; configured: {}",
+                    known.join(", ")
+                )))
             }
             _ => Ok(()),
         }
@@ -311,12 +419,17 @@ impl Admin {
             Scope::Account => name.trim().to_string(),
         };
         if name.is_empty() {
-            return Err(AdminError::Invalid(format!("empty {} name", scope.as_str())));
+            return Err(AdminError::Invalid(format!(
+                "empty {} name",
+                scope.as_str()
+            )));
         }
         let action = match setting {
             Setting::Access => {
                 if let Some(v) = value.filter(|v| !["allow", "deny"].contains(v)) {
-                    return Err(AdminError::Invalid(format!("access must be allow or deny, not {v:?}")));
+                    return Err(AdminError::Invalid(format!(
+                        "access must be allow or deny, not {v:?}"
+                    )));
                 }
                 "access"
             }
@@ -326,10 +439,15 @@ impl Admin {
                 "policy"
             }
         };
-        self.store.set_override(scope, &name, setting, value).await?;
+        self.store
+            .set_override(scope, &name, setting, value)
+            .await?;
         let (login, detail) = match scope {
             Scope::Account => (name.clone(), value.unwrap_or("inherit").to_string()),
-            Scope::Domain => (String::new(), format!("domain {name}: {}", value.unwrap_or("inherit"))),
+            Scope::Domain => (
+                String::new(),
+                format!("domain {name}: {}", value.unwrap_or("inherit")),
+            ),
         };
         self.store.audit(actor, action, &login, "", &detail).await?;
         tracing::info!(target: "airsync", admin = actor, action, scope = scope.as_str(), name = %name, detail = %detail, "admin action");
@@ -363,7 +481,13 @@ impl Admin {
     }
 
     /// Hides a mailbox from the account's devices, or shows it again.
-    pub async fn folder_hidden(&self, actor: &str, login: &str, folder: &str, hidden: bool) -> Result<(), AdminError> {
+    pub async fn folder_hidden(
+        &self,
+        actor: &str,
+        login: &str,
+        folder: &str,
+        hidden: bool,
+    ) -> Result<(), AdminError> {
         if folder.trim().is_empty() {
             return Err(AdminError::Invalid("empty folder name".into()));
         }
@@ -374,30 +498,60 @@ impl Admin {
     }
 
     /// Adds (or retargets) a mailbox alias of an account.
-    pub async fn alias_add(&self, actor: &str, login: &str, name: &str, target: &str) -> Result<(), AdminError> {
+    pub async fn alias_add(
+        &self,
+        actor: &str,
+        login: &str,
+        name: &str,
+        target: &str,
+    ) -> Result<(), AdminError> {
         if name.trim().is_empty() || target.trim().is_empty() {
-            return Err(AdminError::Invalid("an alias needs a name and a target mailbox".into()));
+            return Err(AdminError::Invalid(
+                "an alias needs a name and a target mailbox".into(),
+            ));
         }
         self.store.put_folder_alias(login, name, target).await?;
-        self.store.audit(actor, "alias-add", login, "", &format!("{name} -> {target}")).await?;
+        self.store
+            .audit(
+                actor,
+                "alias-add",
+                login,
+                "",
+                &format!("{name} -> {target}"),
+            )
+            .await?;
         Ok(())
     }
 
-    pub async fn alias_remove(&self, actor: &str, login: &str, name: &str) -> Result<(), AdminError> {
+    pub async fn alias_remove(
+        &self,
+        actor: &str,
+        login: &str,
+        name: &str,
+    ) -> Result<(), AdminError> {
         if !self.store.remove_folder_alias(login, name).await? {
             return Err(AdminError::NotFound(format!("alias {name:?} of {login}")));
         }
-        self.store.audit(actor, "alias-remove", login, "", name).await?;
+        self.store
+            .audit(actor, "alias-remove", login, "", name)
+            .await?;
         Ok(())
     }
 
     /// The audit trail, newest first.
-    pub async fn audit(&self, login: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>, AdminError> {
+    pub async fn audit(
+        &self,
+        login: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, AdminError> {
         Ok(self.store.audit_log(login, limit).await?)
     }
 
     /// What a domain set itself.
     pub async fn domain(&self, domain: &str) -> Result<Overrides, AdminError> {
-        Ok(self.store.overrides(Scope::Domain, &domain.trim().to_ascii_lowercase()).await?)
+        Ok(self
+            .store
+            .overrides(Scope::Domain, &domain.trim().to_ascii_lowercase())
+            .await?)
     }
 }

@@ -19,7 +19,9 @@ pub struct Trace {
 impl Trace {
     /// The trace of `device`, if it is switched on.
     pub fn of(dir: &Path, device: &Device) -> Option<Trace> {
-        device.trace.then(|| Trace { path: path(dir, &device.login, &device.device_id) })
+        device.trace.then(|| Trace {
+            path: path(dir, &device.login, &device.device_id),
+        })
     }
 
     pub fn request(&self, command: &str, version: ProtocolVersion, document: Option<&Element>) {
@@ -27,9 +29,20 @@ impl Trace {
         self.write(&format!(">>> {command} (EAS {version})\n{}", redact(&body)));
     }
 
-    pub fn response<T>(&self, outcome: &Result<T, Error>, document: Option<&Element>, command: Option<Command>, version: ProtocolVersion) {
+    pub fn response<T>(
+        &self,
+        outcome: &Result<T, Error>,
+        document: Option<&Element>,
+        command: Option<Command>,
+        version: ProtocolVersion,
+    ) {
         let text = match outcome {
-            Ok(_) => format!("<<< 200\n{}", document.map(|d| redact(&wbxml::to_xml(d))).unwrap_or_default()),
+            Ok(_) => format!(
+                "<<< 200\n{}",
+                document
+                    .map(|d| redact(&wbxml::to_xml(d)))
+                    .unwrap_or_default()
+            ),
             Err(e) => {
                 let reply = e.reply(command, Some(version));
                 let body = match &reply.body {
@@ -49,7 +62,10 @@ impl Trace {
             if let Some(dir) = self.path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
             writeln!(f, "{stamp} {text}")
         })();
         if let Err(e) = result {
@@ -58,12 +74,29 @@ impl Trace {
     }
 }
 
-/// `<trace_dir>/<login>/<device>.log`, with path separators and dots neutralised.
+/// `<trace_dir>/<login>/<device>.log`. Characters other than letters, digits and
+/// `@-_+.` become `_`, and a leading dot is prefixed, so that every name stays one
+/// plain component inside `dir`.
 pub fn path(dir: &Path, login: &str, device_id: &str) -> PathBuf {
     let safe = |s: &str| -> String {
-        s.chars().map(|c| if c.is_ascii_alphanumeric() || "@-_+".contains(c) { c } else { '_' }).collect()
+        let name: String = s
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "@-_+.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if name.is_empty() || name.starts_with('.') {
+            format!("_{name}")
+        } else {
+            name
+        }
     };
-    dir.join(safe(login)).join(format!("{}.log", safe(device_id)))
+    dir.join(safe(login))
+        .join(format!("{}.log", safe(device_id)))
 }
 
 /// Blanks the content of password elements (Search / ItemOperations credentials).
@@ -108,8 +141,10 @@ mod tests {
 
     #[test]
     fn paths_stay_inside_the_directory() {
-        let p = path(Path::new("/t"), "../../etc/x@y", "A/B");
-        assert_eq!(p, Path::new("/t/______etc_x@y/A_B.log"));
+        let p = path(Path::new("/t"), "../../etc/x@y.org", "A/B");
+        assert_eq!(p, Path::new("/t/_.._.._etc_x@y.org/A_B.log"));
+        assert_eq!(path(Path::new("/t"), "..", ""), Path::new("/t/_../_.log"));
+        assert_eq!(path(Path::new("/t"), "a@b.org", "D1"), Path::new("/t/a@b.org/D1.log"));
     }
 
     #[test]
@@ -121,9 +156,17 @@ mod tests {
         let doc = Element::new(crate::wbxml::pages::FolderHierarchy::FolderSync)
             .text_child(crate::wbxml::pages::FolderHierarchy::SyncKey, "0");
         t.request("FolderSync", ProtocolVersion::V16_1, Some(&doc));
-        t.response::<()>(&Err(Error::WipeRequested), None, Some(Command::FolderSync), ProtocolVersion::V16_1);
+        t.response::<()>(
+            &Err(Error::WipeRequested),
+            None,
+            Some(Command::FolderSync),
+            ProtocolVersion::V16_1,
+        );
         let text = std::fs::read_to_string(path(dir.path(), &d.login, &d.device_id)).unwrap();
-        assert!(text.contains(">>> FolderSync") && text.contains("<SyncKey>0</SyncKey>"), "{text}");
+        assert!(
+            text.contains(">>> FolderSync") && text.contains("<SyncKey>0</SyncKey>"),
+            "{text}"
+        );
         assert!(text.contains("<Status>140</Status>"), "{text}");
         d.trace = false;
         assert!(Trace::of(dir.path(), &d).is_none());

@@ -36,7 +36,9 @@ fn shell(title: &str, body: &str) -> String {
 }
 
 pub(super) fn login_page(message: Option<&str>) -> String {
-    let msg = message.map(|m| format!("<p id=\"message\" class=\"pending\">{}</p>", esc(m))).unwrap_or_default();
+    let msg = message
+        .map(|m| format!("<p id=\"message\" class=\"pending\">{}</p>", esc(m)))
+        .unwrap_or_default();
     shell(
         "airsync admin: log in",
         &format!(
@@ -90,12 +92,16 @@ fn time(t: i64) -> String {
     if t == 0 {
         return String::new();
     }
-    chrono::DateTime::from_timestamp(t, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default()
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
 }
 
 /// A button that POSTs `body` to `path`.
 fn button(id: &str, label: &str, path: &str, body: &str, confirm: Option<&str>) -> String {
-    let confirm = confirm.map(|c| format!(" data-confirm=\"{}\"", esc(c))).unwrap_or_default();
+    let confirm = confirm
+        .map(|c| format!(" data-confirm=\"{}\"", esc(c)))
+        .unwrap_or_default();
     format!(
         "<button type=\"button\" id=\"{}\" data-path=\"{}\" data-body=\"{}\"{confirm}>{}</button>",
         esc(id),
@@ -111,11 +117,27 @@ fn device_row(d: &DeviceView) -> String {
         "none" => String::new(),
         "pending" => "<span class=\"pending\">pending</span>".into(),
         "account-pending" => "<span class=\"pending\">pending (account only)</span>".into(),
-        other => format!("<span class=\"pending\">{}</span> {}", esc(other), esc(&time(d.wipe_acknowledged))),
+        other => format!(
+            "<span class=\"pending\">{}</span> {}",
+            esc(other),
+            esc(&time(d.wipe_acknowledged))
+        ),
     };
     let mut buttons = vec![
-        button(&format!("pin-on-{}", d.device_id), "Enable PIN-lock", &format!("{base}/pin"), "{\"on\":true}", None),
-        button(&format!("pin-off-{}", d.device_id), "Disable PIN-lock", &format!("{base}/pin"), "{\"on\":false}", None),
+        button(
+            &format!("pin-on-{}", d.device_id),
+            "Enable PIN-lock",
+            &format!("{base}/pin"),
+            "{\"on\":true}",
+            None,
+        ),
+        button(
+            &format!("pin-off-{}", d.device_id),
+            "Disable PIN-lock",
+            &format!("{base}/pin"),
+            "{\"on\":false}",
+            None,
+        ),
         button(
             &format!("wipe-{}", d.device_id),
             "Wipe Out",
@@ -133,13 +155,25 @@ fn device_row(d: &DeviceView) -> String {
             Some("Erase this account's data on the device at its next connection?"),
         ));
     }
-    buttons.push(button(&format!("cancel-{}", d.device_id), "Cancel", &format!("{base}/cancel-wipe"), "{}", None));
+    buttons.push(button(
+        &format!("cancel-{}", d.device_id),
+        "Cancel",
+        &format!("{base}/cancel-wipe"),
+        "{}",
+        None,
+    ));
     let (block_label, block_action) = if d.access_override.as_deref() == Some("block") {
         ("Unblock", "unblock")
     } else {
         ("Block", "block")
     };
-    buttons.push(button(&format!("block-{}", d.device_id), block_label, &format!("{base}/{block_action}"), "{}", None));
+    buttons.push(button(
+        &format!("block-{}", d.device_id),
+        block_label,
+        &format!("{base}/{block_action}"),
+        "{}",
+        None,
+    ));
     buttons.push(format!(
         "<button type=\"button\" id=\"{}\" data-path=\"{}\" data-method=\"DELETE\" data-confirm=\"Forget this device and its sync state?\">Remove</button>",
         esc(&format!("remove-{}", d.device_id)),
@@ -200,12 +234,22 @@ fn account_section(a: &AccountView) -> String {
     s.push_str("<section><h3>Hidden folders</h3><ul id=\"hidden-folders\">");
     for f in &a.hidden_folders {
         let body = serde_json::json!({ "folder": f }).to_string();
-        let _ = write!(s, "<li>{} {}</li>", esc(f), button("", "Show", &format!("{base}/show-folder"), &body, None));
+        let _ = write!(
+            s,
+            "<li>{} {}</li>",
+            esc(f),
+            button("", "Show", &format!("{base}/show-folder"), &body, None)
+        );
     }
     let _ = write!(
         s,
         "</ul><input id=\"new-hidden\" placeholder=\"mailbox\"> {}</section>",
-        fields_button("hide-folder", "Hide", &format!("{base}/hide-folder"), &[("folder", "new-hidden")])
+        fields_button(
+            "hide-folder",
+            "Hide",
+            &format!("{base}/hide-folder"),
+            &[("folder", "new-hidden")]
+        )
     );
 
     s.push_str("<section><h3>Aliases</h3><ul id=\"aliases\">");
@@ -222,15 +266,22 @@ fn account_section(a: &AccountView) -> String {
     let _ = write!(
         s,
         "</ul><input id=\"alias-name\" placeholder=\"name\"> <input id=\"alias-target\" placeholder=\"target mailbox\"> {}</section>",
-        fields_button("add-alias", "Add", &format!("{base}/alias-add"), &[("name", "alias-name"), ("target", "alias-target")])
+        fields_button(
+            "add-alias",
+            "Add",
+            &format!("{base}/alias-add"),
+            &[("name", "alias-name"), ("target", "alias-target")]
+        )
     );
     s
 }
 
 /// A button that sends the values of input fields: `(json key, input id)`.
 fn fields_button(id: &str, label: &str, path: &str, fields: &[(&str, &str)]) -> String {
-    let map: serde_json::Map<String, serde_json::Value> =
-        fields.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
+    let map: serde_json::Map<String, serde_json::Value> = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
+        .collect();
     format!(
         "<button type=\"button\" id=\"{}\" data-path=\"{}\" data-fields=\"{}\">{}</button>",
         esc(id),
@@ -257,12 +308,23 @@ pub(super) async fn page(admin: &Admin, account: Option<&str>) -> Result<String,
     match account {
         Some(login) => body.push_str(&account_section(&admin.account(login.trim()).await?)),
         None => {
-            let mut logins: Vec<String> = admin.store.devices(None).await?.into_iter().map(|d| d.login).collect();
+            let mut logins: Vec<String> = admin
+                .store
+                .devices(None)
+                .await?
+                .into_iter()
+                .map(|d| d.login)
+                .collect();
             logins.sort();
             logins.dedup();
             body.push_str("<h2>Accounts with devices</h2><ul id=\"accounts\">");
             for l in logins {
-                let _ = write!(body, "<li><a href=\"/?account={}\">{}</a></li>", esc(&enc(&l)), esc(&l));
+                let _ = write!(
+                    body,
+                    "<li><a href=\"/?account={}\">{}</a></li>",
+                    esc(&enc(&l)),
+                    esc(&l)
+                );
             }
             body.push_str("</ul>");
         }
@@ -277,7 +339,10 @@ mod tests {
 
     #[test]
     fn escaping() {
-        assert_eq!(esc("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            esc("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
         assert_eq!(enc("a b/c@d"), "a%20b%2Fc@d");
     }
 }

@@ -13,7 +13,10 @@ use crate::state::{Device, Overrides, Scope, Store, StoreError};
 
 /// The domain of a login (`alice@example.org` → `example.org`), lower-cased.
 pub fn domain_of(login: &str) -> Option<String> {
-    login.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).filter(|d| !d.is_empty())
+    login
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
 }
 
 /// The stored overrides that apply to an account: its domain's, then its own.
@@ -26,7 +29,11 @@ pub async fn layers(store: &Store, login: &str) -> Result<[Overrides; 2], StoreE
 }
 
 /// The most specific value of one override, or the server's.
-fn pick<'a>(layers: &'a [Overrides; 2], get: impl Fn(&'a Overrides) -> Option<&'a str>, server: &'a str) -> &'a str {
+fn pick<'a>(
+    layers: &'a [Overrides; 2],
+    get: impl Fn(&'a Overrides) -> Option<&'a str>,
+    server: &'a str,
+) -> &'a str {
     layers.iter().rev().find_map(get).unwrap_or(server)
 }
 
@@ -41,7 +48,11 @@ pub fn account_allowed(settings: &Settings, layers: &[Overrides; 2]) -> bool {
 
 /// The device rules that apply to the account.
 pub fn device_rules<'a>(settings: &'a Settings, layers: &'a [Overrides; 2]) -> &'a str {
-    pick(layers, |o| o.device_rules.as_deref(), &settings.access.device_rules)
+    pick(
+        layers,
+        |o| o.device_rules.as_deref(),
+        &settings.access.device_rules,
+    )
 }
 
 /// Whether a device may connect, and why.
@@ -62,12 +73,17 @@ impl DeviceAccess {
     }
 }
 
-pub fn device_access(settings: &Settings, layers: &[Overrides; 2], device: &Device) -> DeviceAccess {
+pub fn device_access(
+    settings: &Settings,
+    layers: &[Overrides; 2],
+    device: &Device,
+) -> DeviceAccess {
     match device.access_override.as_str() {
         "allow" => DeviceAccess::Admin(true),
         "block" => DeviceAccess::Admin(false),
         _ => DeviceAccess::Rules(
-            DeviceRules::parse(device_rules(settings, layers)).check(&device.device_type, &device.device_id),
+            DeviceRules::parse(device_rules(settings, layers))
+                .check(&device.device_type, &device.device_id),
         ),
     }
 }
@@ -85,7 +101,11 @@ pub struct Effective {
 impl Effective {
     /// The product page's short form, e.g. `strict {UsePIN=YES;}`.
     pub fn label(&self) -> String {
-        let pin = if self.policy.device_password_enabled { "{UsePIN=YES;}" } else { "{}" };
+        let pin = if self.policy.device_password_enabled {
+            "{UsePIN=YES;}"
+        } else {
+            "{}"
+        };
         format!("{} {pin}", self.name)
     }
 }
@@ -99,7 +119,11 @@ pub fn named_policy(settings: &Settings, name: &str) -> Option<Policy> {
     }
 }
 
-pub fn effective_policy(settings: &Settings, layers: &[Overrides; 2], device: &Device) -> Effective {
+pub fn effective_policy(
+    settings: &Settings,
+    layers: &[Overrides; 2],
+    device: &Device,
+) -> Effective {
     let assigned = match device.policy_override.as_str() {
         "" => pick(layers, |o| o.policy.as_deref(), &settings.provision.policy),
         own => own,
@@ -111,7 +135,8 @@ pub fn effective_policy(settings: &Settings, layers: &[Overrides; 2], device: &D
             tracing::warn!(target: "airsync", policy = assigned, login = %device.login,
                 device = %device.device_id, "assigned policy is not configured; using the server's");
             let name = settings.provision.policy.clone();
-            let p = named_policy(settings, &name).unwrap_or_else(|| Policy::from_settings(&settings.provision));
+            let p = named_policy(settings, &name)
+                .unwrap_or_else(|| Policy::from_settings(&settings.provision));
             (name, p)
         }
     };
@@ -119,7 +144,11 @@ pub fn effective_policy(settings: &Settings, layers: &[Overrides; 2], device: &D
         policy.device_password_enabled = on;
     }
     let fingerprint = policy.fingerprint();
-    Effective { name, policy, fingerprint }
+    Effective {
+        name,
+        policy,
+        fingerprint,
+    }
 }
 
 #[cfg(test)]
@@ -150,21 +179,38 @@ mod tests {
 
     #[test]
     fn most_specific_wins() {
-        let s = settings("[access]\ndefault = \"deny\"\ndevice_rules = \"!bad*, *\"\n[policies.strict]\ndevice_password_enabled = true\n");
+        let s = settings(
+            "[access]\ndefault = \"deny\"\ndevice_rules = \"!bad*, *\"\n[policies.strict]\ndevice_password_enabled = true\n",
+        );
         let none = [Overrides::default(), Overrides::default()];
         assert!(!account_allowed(&s, &none));
-        assert!(account_allowed(&s, &[layer(Some("allow"), None, None), Overrides::default()]));
-        assert!(!account_allowed(&s, &[layer(Some("allow"), None, None), layer(Some("deny"), None, None)]));
+        assert!(account_allowed(
+            &s,
+            &[layer(Some("allow"), None, None), Overrides::default()]
+        ));
+        assert!(!account_allowed(
+            &s,
+            &[
+                layer(Some("allow"), None, None),
+                layer(Some("deny"), None, None)
+            ]
+        ));
 
         assert!(!device_access(&s, &none, &device("bad1")).allowed());
         assert!(device_access(&s, &none, &device("good")).allowed());
         let domain_only_good = [layer(None, Some("good"), None), Overrides::default()];
         assert!(!device_access(&s, &domain_only_good, &device("other")).allowed());
-        let account_all = [layer(None, Some("good"), None), layer(None, Some("*"), None)];
+        let account_all = [
+            layer(None, Some("good"), None),
+            layer(None, Some("*"), None),
+        ];
         assert!(device_access(&s, &account_all, &device("other")).allowed());
         let mut blocked = device("good");
         blocked.access_override = "block".into();
-        assert_eq!(device_access(&s, &none, &blocked), DeviceAccess::Admin(false));
+        assert_eq!(
+            device_access(&s, &none, &blocked),
+            DeviceAccess::Admin(false)
+        );
         let mut allowed = device("bad1");
         allowed.access_override = "allow".into();
         assert!(device_access(&s, &none, &allowed).allowed());
@@ -172,34 +218,64 @@ mod tests {
 
     #[test]
     fn policy_levels_and_pin_lock() {
-        let s = settings("[policies.strict]\ndevice_password_enabled = true\nmin_device_password_length = 8\n");
+        let s = settings(
+            "[policies.strict]\ndevice_password_enabled = true\nmin_device_password_length = 8\n",
+        );
         let none = [Overrides::default(), Overrides::default()];
         let d = device("x");
         let base = effective_policy(&s, &none, &d);
-        assert_eq!((base.name.as_str(), base.policy.device_password_enabled), ("default", false));
+        assert_eq!(
+            (base.name.as_str(), base.policy.device_password_enabled),
+            ("default", false)
+        );
 
-        let by_domain = effective_policy(&s, &[layer(None, None, Some("strict")), Overrides::default()], &d);
-        assert_eq!((by_domain.name.as_str(), by_domain.policy.min_password_length), ("strict", 8));
+        let by_domain = effective_policy(
+            &s,
+            &[layer(None, None, Some("strict")), Overrides::default()],
+            &d,
+        );
+        assert_eq!(
+            (
+                by_domain.name.as_str(),
+                by_domain.policy.min_password_length
+            ),
+            ("strict", 8)
+        );
         assert_ne!(by_domain.fingerprint, base.fingerprint);
-        let by_account =
-            effective_policy(&s, &[layer(None, None, Some("strict")), layer(None, None, Some("default"))], &d);
+        let by_account = effective_policy(
+            &s,
+            &[
+                layer(None, None, Some("strict")),
+                layer(None, None, Some("default")),
+            ],
+            &d,
+        );
         assert_eq!(by_account.fingerprint, base.fingerprint);
 
         let mut own = device("x");
         own.policy_override = "strict".into();
         own.pin_lock = Some(false);
         let e = effective_policy(&s, &none, &own);
-        assert_eq!((e.name.as_str(), e.policy.device_password_enabled), ("strict", false));
+        assert_eq!(
+            (e.name.as_str(), e.policy.device_password_enabled),
+            ("strict", false)
+        );
         own.pin_lock = Some(true);
         own.policy_override.clear();
         let e = effective_policy(&s, &none, &own);
         assert!(e.policy.device_password_enabled);
-        assert_ne!(e.fingerprint, base.fingerprint, "PIN-lock makes the device provision again");
+        assert_ne!(
+            e.fingerprint, base.fingerprint,
+            "PIN-lock makes the device provision again"
+        );
         assert_eq!(e.label(), "default {UsePIN=YES;}");
 
         let mut gone = device("x");
         gone.policy_override = "removed".into();
-        assert_eq!(effective_policy(&s, &none, &gone).fingerprint, base.fingerprint);
+        assert_eq!(
+            effective_policy(&s, &none, &gone).fingerprint,
+            base.fingerprint
+        );
     }
 
     #[test]

@@ -58,7 +58,11 @@ impl DeviceRules {
                     Some((t, id)) => (Some(t.trim().to_string()), id.trim().to_string()),
                     None => (None, rest.to_string()),
                 };
-                Element { allow, device_type, device_id }
+                Element {
+                    allow,
+                    device_type,
+                    device_id,
+                }
             })
             .collect();
         DeviceRules { elements }
@@ -67,10 +71,17 @@ impl DeviceRules {
     /// Decides for a device of `device_type` with `device_id`.
     pub fn check(&self, device_type: &str, device_id: &str) -> Verdict {
         for e in &self.elements {
-            let type_ok = e.device_type.as_deref().is_none_or(|t| glob(t, device_type));
+            let type_ok = e
+                .device_type
+                .as_deref()
+                .is_none_or(|t| glob(t, device_type));
             if type_ok && glob(&e.device_id, device_id) {
                 let written = e.to_string();
-                return if e.allow { Verdict::Allowed(written) } else { Verdict::Prohibited(written) };
+                return if e.allow {
+                    Verdict::Allowed(written)
+                } else {
+                    Verdict::Prohibited(written)
+                };
             }
         }
         Verdict::NoMatch
@@ -131,9 +142,16 @@ mod tests {
         // devices having the vendor1 device type are prohibited
         assert!(!allowed(rules, "vendor1", "ABCDEF"));
         // all other devices are allowed
-        assert!(allowed(rules, "PocketPC", "9999BFE4D66C4BE29AAB1DF8F8CF4064"));
+        assert!(allowed(
+            rules,
+            "PocketPC",
+            "9999BFE4D66C4BE29AAB1DF8F8CF4064"
+        ));
         assert!(allowed(rules, "vendor2", "phone1"));
-        assert!(allowed(rules, "iPhone", "aphoneX"), "the pattern is anchored at the start");
+        assert!(
+            allowed(rules, "iPhone", "aphoneX"),
+            "the pattern is anchored at the start"
+        );
         assert_eq!(
             DeviceRules::parse(rules).check("vendor1", "x"),
             Verdict::Prohibited("!vendor1/*".into())
@@ -143,11 +161,22 @@ mod tests {
     #[test]
     fn custom_setting_of_the_product_page() {
         let rules = "9999BFE4D66C4BE29AAB1DF8F8CF4064, android678263333";
-        assert!(allowed(rules, "PocketPC", "9999BFE4D66C4BE29AAB1DF8F8CF4064"));
+        assert!(allowed(
+            rules,
+            "PocketPC",
+            "9999BFE4D66C4BE29AAB1DF8F8CF4064"
+        ));
         assert!(allowed(rules, "Android", "android678263333"));
         // All other devices are prohibited.
-        assert!(!allowed(rules, "PocketPC", "FAFABFE4D3333BE2ABBC2E0909D05175"));
-        assert!(!allowed(rules, "Android", "android6782633334"), "no implicit prefix match");
+        assert!(!allowed(
+            rules,
+            "PocketPC",
+            "FAFABFE4D3333BE2ABBC2E0909D05175"
+        ));
+        assert!(
+            !allowed(rules, "Android", "android6782633334"),
+            "no implicit prefix match"
+        );
         assert_eq!(DeviceRules::parse(rules).check("x", "y"), Verdict::NoMatch);
     }
 
@@ -161,9 +190,15 @@ mod tests {
     #[test]
     fn blanks_and_case() {
         assert!(allowed("  abc* ,  !x  ", "iPhone", "ABCDEF"));
-        assert!(!allowed(" !  ABC , *", "iPhone", "abc"), "a blank after ! is allowed");
+        assert!(
+            !allowed(" !  ABC , *", "iPhone", "abc"),
+            "a blank after ! is allowed"
+        );
         assert!(allowed("IPHONE/abc", "iPhone", "ABC"));
-        assert!(allowed(" iPhone / abc ", "iPhone", "abc"), "blanks around the slash");
+        assert!(
+            allowed(" iPhone / abc ", "iPhone", "abc"),
+            "blanks around the slash"
+        );
     }
 
     #[test]
@@ -174,7 +209,10 @@ mod tests {
         assert!(allowed(rules, "iPhone", "A123Z"));
         assert!(allowed(rules, "iPhone", "AZ"));
         assert!(!allowed(rules, "iPhone", "A123"));
-        assert!(!allowed(rules, "SAMSUNG", "prod1"), "no element for this type");
+        assert!(
+            !allowed(rules, "SAMSUNG", "prod1"),
+            "no element for this type"
+        );
         assert!(allowed("*/X1", "Anything", "x1"));
         assert!(!allowed("*/X1", "Anything", "x2"));
         assert!(allowed("*Phone*/*", "SmartPhoneX", "1"));
@@ -185,7 +223,10 @@ mod tests {
         assert!(allowed("abc, !abc", "t", "abc"));
         assert!(!allowed("!abc, abc", "t", "abc"));
         assert!(!allowed("!*", "t", "abc"));
-        assert!(allowed("!zzz, *", "t", "abc"), "a non-matching ! element does not decide");
+        assert!(
+            allowed("!zzz, *", "t", "abc"),
+            "a non-matching ! element does not decide"
+        );
     }
 
     #[test]

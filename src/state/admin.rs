@@ -61,7 +61,9 @@ impl Store {
             .bind(name)
             .fetch_optional(self.pool())
             .await?;
-        let Some(row) = row else { return Ok(Overrides::default()) };
+        let Some(row) = row else {
+            return Ok(Overrides::default());
+        };
         Ok(Overrides {
             access: row.try_get("access")?,
             device_rules: row.try_get("device_rules")?,
@@ -91,36 +93,55 @@ impl Store {
                  ON CONFLICT (scope, name) DO UPDATE SET policy = $3"
             }
         };
-        sqlx::query(sql).bind(scope.as_str()).bind(name).bind(value).execute(self.pool()).await?;
+        sqlx::query(sql)
+            .bind(scope.as_str())
+            .bind(name)
+            .bind(value)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
     /// The mailboxes an account hides from its devices, sorted.
     pub async fn hidden_folders(&self, login: &str) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT folder FROM hidden_folders WHERE login = $1 ORDER BY folder")
-            .bind(login)
-            .fetch_all(self.pool())
-            .await?;
-        Ok(rows.iter().map(|r| r.try_get("folder")).collect::<Result<_, _>>()?)
+        let rows =
+            sqlx::query("SELECT folder FROM hidden_folders WHERE login = $1 ORDER BY folder")
+                .bind(login)
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("folder"))
+            .collect::<Result<_, _>>()?)
     }
 
     /// Hides (`true`) or shows again (`false`) a mailbox of an account.
-    pub async fn set_folder_hidden(&self, login: &str, folder: &str, hidden: bool) -> Result<(), StoreError> {
+    pub async fn set_folder_hidden(
+        &self,
+        login: &str,
+        folder: &str,
+        hidden: bool,
+    ) -> Result<(), StoreError> {
         let sql = if hidden {
             "INSERT INTO hidden_folders (login, folder) VALUES ($1, $2) ON CONFLICT (login, folder) DO NOTHING"
         } else {
             "DELETE FROM hidden_folders WHERE login = $1 AND folder = $2"
         };
-        sqlx::query(sql).bind(login).bind(folder).execute(self.pool()).await?;
+        sqlx::query(sql)
+            .bind(login)
+            .bind(folder)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
     /// The mailbox aliases of an account: (name, target), sorted by name.
     pub async fn folder_aliases(&self, login: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query("SELECT name, target FROM folder_aliases WHERE login = $1 ORDER BY name")
-            .bind(login)
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT name, target FROM folder_aliases WHERE login = $1 ORDER BY name")
+                .bind(login)
+                .fetch_all(self.pool())
+                .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("name")?, r.try_get("target")?)))
             .collect::<Result<_, sqlx::Error>>()
@@ -128,7 +149,12 @@ impl Store {
     }
 
     /// Adds (or retargets) an alias.
-    pub async fn put_folder_alias(&self, login: &str, name: &str, target: &str) -> Result<(), StoreError> {
+    pub async fn put_folder_alias(
+        &self,
+        login: &str,
+        name: &str,
+        target: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO folder_aliases (login, name, target) VALUES ($1, $2, $3) \
              ON CONFLICT (login, name) DO UPDATE SET target = $3",
@@ -175,7 +201,11 @@ impl Store {
     }
 
     /// The audit trail, newest first, of one account or of all.
-    pub async fn audit_log(&self, login: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+    pub async fn audit_log(
+        &self,
+        login: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = match login {
             Some(login) => {
                 sqlx::query(
@@ -220,15 +250,39 @@ mod tests {
     #[tokio::test]
     async fn overrides_folders_aliases_audit() {
         let (s, _dir) = temp_store().await;
-        assert_eq!(s.overrides(Scope::Account, "a@x").await.unwrap(), Overrides::default());
-        s.set_override(Scope::Account, "a@x", Setting::DeviceRules, Some("!x*, *")).await.unwrap();
-        s.set_override(Scope::Account, "a@x", Setting::Access, Some("deny")).await.unwrap();
-        s.set_override(Scope::Domain, "x", Setting::Policy, Some("strict")).await.unwrap();
+        assert_eq!(
+            s.overrides(Scope::Account, "a@x").await.unwrap(),
+            Overrides::default()
+        );
+        s.set_override(Scope::Account, "a@x", Setting::DeviceRules, Some("!x*, *"))
+            .await
+            .unwrap();
+        s.set_override(Scope::Account, "a@x", Setting::Access, Some("deny"))
+            .await
+            .unwrap();
+        s.set_override(Scope::Domain, "x", Setting::Policy, Some("strict"))
+            .await
+            .unwrap();
         let o = s.overrides(Scope::Account, "a@x").await.unwrap();
-        assert_eq!((o.access.as_deref(), o.device_rules.as_deref(), o.policy), (Some("deny"), Some("!x*, *"), None));
-        s.set_override(Scope::Account, "a@x", Setting::Access, None).await.unwrap();
-        assert_eq!(s.overrides(Scope::Account, "a@x").await.unwrap().access, None);
-        assert_eq!(s.overrides(Scope::Domain, "x").await.unwrap().policy.as_deref(), Some("strict"));
+        assert_eq!(
+            (o.access.as_deref(), o.device_rules.as_deref(), o.policy),
+            (Some("deny"), Some("!x*, *"), None)
+        );
+        s.set_override(Scope::Account, "a@x", Setting::Access, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.overrides(Scope::Account, "a@x").await.unwrap().access,
+            None
+        );
+        assert_eq!(
+            s.overrides(Scope::Domain, "x")
+                .await
+                .unwrap()
+                .policy
+                .as_deref(),
+            Some("strict")
+        );
 
         s.set_folder_hidden("a@x", "Junk", true).await.unwrap();
         s.set_folder_hidden("a@x", "Junk", true).await.unwrap();
@@ -237,17 +291,29 @@ mod tests {
         s.set_folder_hidden("a@x", "Junk", false).await.unwrap();
         assert_eq!(s.hidden_folders("a@x").await.unwrap(), ["Archive"]);
 
-        s.put_folder_alias("a@x", "Team", "shared/b@x/INBOX").await.unwrap();
-        s.put_folder_alias("a@x", "Team", "shared/c@x/INBOX").await.unwrap();
-        assert_eq!(s.folder_aliases("a@x").await.unwrap(), [("Team".to_string(), "shared/c@x/INBOX".to_string())]);
+        s.put_folder_alias("a@x", "Team", "shared/b@x/INBOX")
+            .await
+            .unwrap();
+        s.put_folder_alias("a@x", "Team", "shared/c@x/INBOX")
+            .await
+            .unwrap();
+        assert_eq!(
+            s.folder_aliases("a@x").await.unwrap(),
+            [("Team".to_string(), "shared/c@x/INBOX".to_string())]
+        );
         assert!(s.remove_folder_alias("a@x", "Team").await.unwrap());
         assert!(!s.remove_folder_alias("a@x", "Team").await.unwrap());
 
         s.audit("cli:root", "wipe", "a@x", "D1", "").await.unwrap();
-        s.audit("api", "cancel-wipe", "b@x", "D2", "").await.unwrap();
+        s.audit("api", "cancel-wipe", "b@x", "D2", "")
+            .await
+            .unwrap();
         let all = s.audit_log(None, 10).await.unwrap();
         assert_eq!(all.len(), 2);
         let mine = s.audit_log(Some("a@x"), 10).await.unwrap();
-        assert_eq!((mine.len(), mine[0].admin.as_str(), mine[0].action.as_str()), (1, "cli:root", "wipe"));
+        assert_eq!(
+            (mine.len(), mine[0].admin.as_str(), mine[0].action.as_str()),
+            (1, "cli:root", "wipe")
+        );
     }
 }
