@@ -24,7 +24,11 @@ async fn wait_for_wipe_state(api: &AdminApi, login: &str, device: &str, want: &s
         if d["wipe_state"] == want {
             return;
         }
-        assert!(Instant::now() < deadline, "wipe_state stays {} (want {want})", d["wipe_state"]);
+        assert!(
+            Instant::now() < deadline,
+            "wipe_state stays {} (want {want})",
+            d["wipe_state"]
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -52,22 +56,37 @@ async fn wipe_out_and_cancel_from_the_page() {
     browser.goto(&format!("{base}/?account={login}")).await;
     browser.find("#device-BROWSER01").await;
     let page = browser.source().await;
-    assert!(page.contains("TestPhone") && page.contains("default {}"), "{page}");
+    assert!(
+        page.contains("TestPhone") && page.contains("default {}"),
+        "{page}"
+    );
 
     browser.click("#wipe-BROWSER01").await;
     browser.accept_dialog().await;
     wait_for_wipe_state(&api, &login, "BROWSER01", "pending").await;
     // After the reload the table shows the pending marker.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !browser.source().await.contains("class=\"pending\">pending<") {
-        assert!(Instant::now() < deadline, "no pending marker:\n{}", browser.source().await);
+    while !browser
+        .source()
+        .await
+        .contains("class=\"pending\">pending<")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no pending marker:\n{}",
+            browser.source().await
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(status(&p.folder_sync("0").await), "140");
 
     browser.click("#cancel-BROWSER01").await;
     wait_for_wipe_state(&api, &login, "BROWSER01", "none").await;
-    assert_eq!(status(&p.folder_sync("0").await), "1", "normal sync again after Cancel");
+    assert_eq!(
+        status(&p.folder_sync("0").await),
+        "1",
+        "normal sync again after Cancel"
+    );
     let (_, audit) = api.get(&format!("/api/audit?account={login}")).await;
     let web: Vec<&str> = audit
         .as_array()

@@ -21,22 +21,35 @@ pub struct AdminApi {
 
 impl AdminApi {
     pub fn new(server: &Server) -> AdminApi {
-        AdminApi { http: reqwest::Client::builder().no_proxy().build().unwrap(), base: server.admin_url() }
+        AdminApi {
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            base: server.admin_url(),
+        }
     }
 
     async fn send(&self, r: reqwest::RequestBuilder) -> (u16, Value) {
-        let resp = r.bearer_auth(ADMIN_TOKEN).header("X-Airsync-Admin", "e2e").send().await.expect("admin request");
+        let resp = r
+            .bearer_auth(ADMIN_TOKEN)
+            .header("X-Airsync-Admin", "e2e")
+            .send()
+            .await
+            .expect("admin request");
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        self.send(self.http.get(format!("{}{path}", self.base))).await
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(&body)).await
+        self.send(self.http.post(format!("{}{path}", self.base)).json(&body))
+            .await
     }
 
     /// POST that must succeed; returns the answer.
@@ -63,7 +76,11 @@ pub fn cli(server: &Server, args: &[&str]) -> (bool, String, String) {
         .env("USER", "e2e-admin")
         .output()
         .expect("run the airsync CLI");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 pub fn cli_ok(server: &Server, args: &[&str]) -> String {
@@ -72,8 +89,21 @@ pub fn cli_ok(server: &Server, args: &[&str]) -> String {
     out
 }
 
-pub fn phone(server: &Server, stack: &Stack, login: &str, password: &str, device: &str, version: &str) -> Phone {
-    let mut p = Phone::new(https_client(&stack.ca_cert), &server.base_url, login, password, device);
+pub fn phone(
+    server: &Server,
+    stack: &Stack,
+    login: &str,
+    password: &str,
+    device: &str,
+    version: &str,
+) -> Phone {
+    let mut p = Phone::new(
+        https_client(&stack.ca_cert),
+        &server.base_url,
+        login,
+        password,
+        device,
+    );
     p.version = version.into();
     p
 }
@@ -83,7 +113,11 @@ pub fn status(a: &Answer) -> String {
     a.body
         .as_ref()
         .and_then(|b| {
-            let tag = if b.tag == F::FolderSync { F::Status } else { P::Status };
+            let tag = if b.tag == F::FolderSync {
+                F::Status
+            } else {
+                P::Status
+            };
             b.child_text(tag).map(|s| s.into_owned())
         })
         .unwrap_or_default()
@@ -99,6 +133,10 @@ pub fn provision_request() -> Element {
 
 /// The acknowledgement of a (account-only) remote wipe with `status`.
 pub fn wipe_ack(account_only: bool, status: &str) -> Element {
-    let tag = if account_only { P::AccountOnlyRemoteWipe } else { P::RemoteWipe };
+    let tag = if account_only {
+        P::AccountOnlyRemoteWipe
+    } else {
+        P::RemoteWipe
+    };
     Element::new(P::Provision).child(Element::new(tag).text_child(P::Status, status))
 }

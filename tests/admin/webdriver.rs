@@ -20,7 +20,11 @@ pub struct Browser {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Browser {
@@ -40,13 +44,20 @@ impl Browser {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let ready = match http.get(format!("{base}/status")).send().await {
-                Ok(r) => r.json::<Value>().await.ok().is_some_and(|v| v["value"]["ready"] == true),
+                Ok(r) => r
+                    .json::<Value>()
+                    .await
+                    .ok()
+                    .is_some_and(|v| v["value"]["ready"] == true),
                 Err(_) => false,
             };
             if ready {
                 break;
             }
-            assert!(Instant::now() < deadline, "chromedriver did not become ready");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not become ready"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let profile = tempfile::tempdir().unwrap();
@@ -61,9 +72,20 @@ impl Browser {
                 ],
             },
         }}});
-        let mut browser = Browser { driver, http, base, session: String::new(), _profile: profile };
-        let v = browser.call(reqwest::Method::POST, "/session", Some(caps)).await;
-        browser.session = v["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_string();
+        let mut browser = Browser {
+            driver,
+            http,
+            base,
+            session: String::new(),
+            _profile: profile,
+        };
+        let v = browser
+            .call(reqwest::Method::POST, "/session", Some(caps))
+            .await;
+        browser.session = v["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {v}"))
+            .to_string();
         browser
     }
 
@@ -79,8 +101,19 @@ impl Browser {
         v["value"].clone()
     }
 
-    async fn try_call(&self, method: reqwest::Method, path: &str, body: Value) -> Result<Value, Value> {
-        let resp = self.http.request(method, format!("{}{path}", self.base)).json(&body).send().await.unwrap();
+    async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> Result<Value, Value> {
+        let resp = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let ok = resp.status().is_success();
         let v: Value = resp.json().await.unwrap();
         if ok { Ok(v["value"].clone()) } else { Err(v) }
@@ -91,11 +124,20 @@ impl Browser {
     }
 
     pub async fn goto(&self, url: &str) {
-        self.call(reqwest::Method::POST, &self.session_path("/url"), Some(json!({ "url": url }))).await;
+        self.call(
+            reqwest::Method::POST,
+            &self.session_path("/url"),
+            Some(json!({ "url": url })),
+        )
+        .await;
     }
 
     pub async fn source(&self) -> String {
-        self.call(reqwest::Method::GET, &self.session_path("/source"), None).await.as_str().unwrap_or("").to_string()
+        self.call(reqwest::Method::GET, &self.session_path("/source"), None)
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 
     /// The element matching a CSS selector, waiting up to 10 s for it to appear.
@@ -103,31 +145,56 @@ impl Browser {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let found = self
-                .try_call(reqwest::Method::POST, &self.session_path("/element"), json!({ "using": "css selector", "value": css }))
+                .try_call(
+                    reqwest::Method::POST,
+                    &self.session_path("/element"),
+                    json!({ "using": "css selector", "value": css }),
+                )
                 .await;
             if let Ok(v) = found {
                 return v[ELEMENT].as_str().unwrap().to_string();
             }
-            assert!(Instant::now() < deadline, "no element {css}; page:\n{}", self.source().await);
+            assert!(
+                Instant::now() < deadline,
+                "no element {css}; page:\n{}",
+                self.source().await
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css).await;
-        self.call(reqwest::Method::POST, &self.session_path(&format!("/element/{id}/value")), Some(json!({ "text": text })))
-            .await;
+        self.call(
+            reqwest::Method::POST,
+            &self.session_path(&format!("/element/{id}/value")),
+            Some(json!({ "text": text })),
+        )
+        .await;
     }
 
     pub async fn click(&self, css: &str) {
         let id = self.find(css).await;
-        self.call(reqwest::Method::POST, &self.session_path(&format!("/element/{id}/click")), Some(json!({}))).await;
+        self.call(
+            reqwest::Method::POST,
+            &self.session_path(&format!("/element/{id}/click")),
+            Some(json!({})),
+        )
+        .await;
     }
 
     /// Accepts the confirm() dialog a click opened, waiting for it to appear.
     pub async fn accept_dialog(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while self.try_call(reqwest::Method::POST, &self.session_path("/alert/accept"), json!({})).await.is_err() {
+        while self
+            .try_call(
+                reqwest::Method::POST,
+                &self.session_path("/alert/accept"),
+                json!({}),
+            )
+            .await
+            .is_err()
+        {
             assert!(Instant::now() < deadline, "no dialog to accept");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -139,7 +206,10 @@ impl Drop for Browser {
         // Ending the session stops Chromium; then chromedriver (ours, by its pid).
         let url = format!("{}{}", self.base, self.session_path(""));
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async { reqwest::Client::new().delete(url).send().await.ok() });
         })
         .join();
