@@ -10,7 +10,7 @@ mod helpers;
 use airsync::wbxml::pages::Provision as P;
 use common::Stack;
 use common::airsync::{ADMIN_TOKEN, Server};
-use helpers::{AdminApi, cli, cli_ok, phone, provision_request, status, wipe_ack};
+use helpers::{AdminApi, cli, cli_ok, phone, provision_request, server_with, status, wipe_ack};
 use serde_json::json;
 
 #[tokio::test]
@@ -18,14 +18,8 @@ async fn service_access_and_device_rules_at_every_level() {
     let stack = Stack::get();
     let (alice, alice_pw) = stack.new_user("rules");
     let (bob, bob_pw) = stack.new_user("rules");
-    let dir = tempfile::Builder::new()
-        .prefix("airsync-admin-")
-        .tempdir()
-        .unwrap()
-        .keep();
-    let server = Server::start_in(
+    let server = server_with(
         stack,
-        &dir,
         "[access]\ndevice_rules = \"!blocked*, !Evil/*, *\"\n",
     );
     let api = AdminApi::new(&server);
@@ -341,14 +335,8 @@ async fn pin_lock_makes_the_device_provision_again() {
 async fn policies_by_name_and_resync() {
     let stack = Stack::get();
     let (login, pw) = stack.new_user("policy");
-    let dir = tempfile::Builder::new()
-        .prefix("airsync-admin-")
-        .tempdir()
-        .unwrap()
-        .keep();
-    let server = Server::start_in(
+    let server = server_with(
         stack,
-        &dir,
         "[policies.strict]\ndevice_password_enabled = true\nmin_device_password_length = 8\nallow_camera = false\n",
     );
     let api = AdminApi::new(&server);

@@ -215,7 +215,9 @@ fn check(
     method: &Method,
     headers: &HeaderMap,
 ) -> Result<String, Box<Response>> {
-    let caller = state.caller(headers).ok_or_else(|| Box::new(unauthorized()))?;
+    let caller = state
+        .caller(headers)
+        .ok_or_else(|| Box::new(unauthorized()))?;
     if matches!(caller, Caller::Web)
         && method != Method::GET
         && headers

@@ -144,7 +144,10 @@ mod tests {
         let p = path(Path::new("/t"), "../../etc/x@y.org", "A/B");
         assert_eq!(p, Path::new("/t/_.._.._etc_x@y.org/A_B.log"));
         assert_eq!(path(Path::new("/t"), "..", ""), Path::new("/t/_../_.log"));
-        assert_eq!(path(Path::new("/t"), "a@b.org", "D1"), Path::new("/t/a@b.org/D1.log"));
+        assert_eq!(
+            path(Path::new("/t"), "a@b.org", "D1"),
+            Path::new("/t/a@b.org/D1.log")
+        );
     }
 
     #[test]

@@ -314,112 +314,73 @@ impl Store {
         Ok(())
     }
 
+    /// Runs an UPDATE of one device row; true when the device exists.
+    async fn update_device(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> Result<bool, StoreError> {
+        Ok(query.execute(self.pool()).await?.rows_affected() == 1)
+    }
+
     /// Asks for a remote wipe of the device (or of the account's data on it). Returns
     /// false when the device is unknown or already wiped.
     pub async fn request_wipe(&self, login: &str, device_id: &str, account_only: bool) -> Result<bool, StoreError> {
         let state = if account_only { WipeState::AccountPending } else { WipeState::Pending };
-        let done = sqlx::query(
-            "UPDATE devices SET wipe_state = $3, wipe_requested = $4, wipe_acknowledged = 0 \
-             WHERE login = $1 AND device_id = $2 AND wipe_state NOT IN ('wiped', 'account-wiped')",
-        )
-        .bind(login)
-        .bind(device_id)
-        .bind(state.as_str())
-        .bind(now())
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let sql = "UPDATE devices SET wipe_state = $3, wipe_requested = $4, wipe_acknowledged = 0 \
+                   WHERE login = $1 AND device_id = $2 AND wipe_state NOT IN ('wiped', 'account-wiped')";
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(state.as_str()).bind(now())).await
     }
 
     /// Cancels a wipe the device has not acknowledged yet. Returns false when there
     /// was none to cancel.
     pub async fn cancel_wipe(&self, login: &str, device_id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE devices SET wipe_state = 'none', wipe_requested = 0 \
-             WHERE login = $1 AND device_id = $2 AND wipe_state IN ('pending', 'account-pending')",
-        )
-        .bind(login)
-        .bind(device_id)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let sql = "UPDATE devices SET wipe_state = 'none', wipe_requested = 0 \
+                   WHERE login = $1 AND device_id = $2 AND wipe_state IN ('pending', 'account-pending')";
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id)).await
     }
 
     /// The device acknowledged the wipe (MS-ASPROV 3.2.5.1.2.2): from now on it gets
     /// nothing but the wipe again.
     pub async fn wipe_acknowledged(&self, login: &str, device_id: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE devices SET wipe_acknowledged = $3, wipe_state = CASE wipe_state \
-             WHEN 'pending' THEN 'wiped' WHEN 'account-pending' THEN 'account-wiped' ELSE wipe_state END \
-             WHERE login = $1 AND device_id = $2",
-        )
-        .bind(login)
-        .bind(device_id)
-        .bind(now())
-        .execute(self.pool())
-        .await?;
+        let sql = "UPDATE devices SET wipe_acknowledged = $3, wipe_state = CASE wipe_state \
+                   WHEN 'pending' THEN 'wiped' WHEN 'account-pending' THEN 'account-wiped' ELSE wipe_state END \
+                   WHERE login = $1 AND device_id = $2";
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(now())).await?;
         Ok(())
     }
 
     /// Records the outcome of an access check.
     pub async fn set_blocked(&self, login: &str, device_id: &str, blocked: bool) -> Result<(), StoreError> {
-        sqlx::query("UPDATE devices SET blocked = $3 WHERE login = $1 AND device_id = $2")
-            .bind(login)
-            .bind(device_id)
-            .bind(blocked as i32)
-            .execute(self.pool())
-            .await?;
+        let sql = "UPDATE devices SET blocked = $3 WHERE login = $1 AND device_id = $2";
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(blocked as i32)).await?;
         Ok(())
     }
 
     /// The administrator's access decision: `""`, `"allow"` or `"block"`. Returns
     /// false when the device is unknown.
     pub async fn set_access_override(&self, login: &str, device_id: &str, value: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE devices SET access_override = $3, \
-             blocked = CASE $3 WHEN 'block' THEN 1 WHEN 'allow' THEN 0 ELSE blocked END \
-             WHERE login = $1 AND device_id = $2",
-        )
-        .bind(login)
-        .bind(device_id)
-        .bind(value)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let sql = "UPDATE devices SET access_override = $3, \
+                   blocked = CASE $3 WHEN 'block' THEN 1 WHEN 'allow' THEN 0 ELSE blocked END \
+                   WHERE login = $1 AND device_id = $2";
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(value)).await
     }
 
     /// The device's own policy (`""`: inherit).
     pub async fn set_policy_override(&self, login: &str, device_id: &str, policy: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE devices SET policy_override = $3 WHERE login = $1 AND device_id = $2")
-            .bind(login)
-            .bind(device_id)
-            .bind(policy)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let sql = "UPDATE devices SET policy_override = $3 WHERE login = $1 AND device_id = $2";
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(policy)).await
     }
 
     /// Enable / Disable PIN-lock (`None`: as the policy says).
     pub async fn set_pin_lock(&self, login: &str, device_id: &str, on: Option<bool>) -> Result<bool, StoreError> {
-        let value = on.map_or(-1, i32::from);
-        let done = sqlx::query("UPDATE devices SET pin_lock = $3 WHERE login = $1 AND device_id = $2")
-            .bind(login)
-            .bind(device_id)
-            .bind(value)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let sql = "UPDATE devices SET pin_lock = $3 WHERE login = $1 AND device_id = $2";
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(on.map_or(-1, i32::from))).await
     }
 
     /// Switches the protocol trace of a device on or off.
     pub async fn set_trace(&self, login: &str, device_id: &str, on: bool) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE devices SET trace = $3 WHERE login = $1 AND device_id = $2")
-            .bind(login)
-            .bind(device_id)
-            .bind(on as i32)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let sql = "UPDATE devices SET trace = $3 WHERE login = $1 AND device_id = $2";
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(on as i32)).await
     }
 
     /// Forgets all sync state of a device (every collection, the folder hierarchy and
@@ -439,12 +400,8 @@ impl Store {
     /// Its next request starts afresh (provisioning, FolderSync 0, Sync 0).
     pub async fn remove_device(&self, login: &str, device_id: &str) -> Result<bool, StoreError> {
         self.forget_device_state(login, device_id).await?;
-        let done = sqlx::query("DELETE FROM devices WHERE login = $1 AND device_id = $2")
-            .bind(login)
-            .bind(device_id)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let sql = "DELETE FROM devices WHERE login = $1 AND device_id = $2";
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id)).await
     }
 }
 

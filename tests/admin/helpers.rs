@@ -67,6 +67,12 @@ impl AdminApi {
     }
 }
 
+/// A server with `extra` appended to its configuration, in a fresh directory.
+pub fn server_with(stack: &Stack, extra: &str) -> Server {
+    let dir = tempfile::Builder::new().prefix("airsync-admin-").tempdir().unwrap().keep();
+    Server::start_in(stack, &dir, extra)
+}
+
 /// Runs `airsync ARGS --config <server's config>`; returns (success, stdout, stderr).
 pub fn cli(server: &Server, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_airsync"))
