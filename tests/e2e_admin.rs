@@ -167,6 +167,10 @@ async fn wipe_cancel_acknowledge_and_wiped_forever() {
     assert_eq!(p.folder_sync("0").await.status, 449);
     p.version = "16.1".into();
 
+    // Blocking the lost device does not stop the wipe from reaching it.
+    api.ok(&format!("{path}/block"), json!({})).await;
+    assert_eq!(status(&p.folder_sync("0").await), "140");
+
     // Provision carries RemoteWipe (and no policy); the acknowledgement is recorded.
     let a = p.post("Provision", &provision_request()).await;
     let body = a.body.as_ref().expect("Provision answer");

@@ -49,6 +49,8 @@ pub struct DeviceView {
     /// The effective policy's name, and the product page's short form of it.
     pub policy: String,
     pub policy_label: String,
+    /// The policy the device last acknowledged (its key stands for it).
+    pub policy_acknowledged: String,
     /// The device's own policy and PIN-lock (`None`: inherited).
     pub policy_override: Option<String>,
     pub pin_lock: Option<bool>,
@@ -126,6 +128,7 @@ impl Admin {
         Ok(DeviceView {
             provisioned: d.policy_key != 0 && d.policy_hash == policy.fingerprint,
             policy_label: policy.label(),
+            policy_acknowledged: d.policy_name,
             policy: policy.name,
             policy_override: some(&d.policy_override),
             pin_lock: d.pin_lock,

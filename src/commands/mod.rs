@@ -92,13 +92,18 @@ pub async fn admit(app: &App, authorization: Option<&str>) -> Result<(), Error> 
     }
 }
 
-/// Before every command: the device must be allowed (administrator, then the
-/// "Enabled Mobile Device IDs" rules; the outcome is recorded in the registry); a
-/// device with a pending or done remote wipe is told to provision (where it gets the
-/// wipe directive); and (MS-ASPROV 3.2.5.1.1) every command but Provision needs the
-/// key of the device's current effective policy, unless provisioning is switched off.
+/// Before every command: a device with a pending or done remote wipe is told to
+/// provision, where it gets the wipe directive — even if it is also blocked, so that
+/// a lost device can be blocked and still wiped; the device must be allowed
+/// (administrator, then the "Enabled Mobile Device IDs" rules; the outcome is
+/// recorded in the registry); and (MS-ASPROV 3.2.5.1.1) every command but Provision
+/// needs the key of the device's current effective policy, unless provisioning is
+/// switched off.
 pub async fn gate(ctx: &RequestContext<'_>, command: Command) -> Result<(), Error> {
     let (app, device) = (ctx.app, ctx.device);
+    if device.wipe().active() {
+        return if command == Command::Provision { Ok(()) } else { Err(Error::WipeRequested) };
+    }
     let layers = effective::layers(&app.store, ctx.login()).await?;
     let access = effective::device_access(&app.settings, &layers, device);
     if access.allowed() == device.blocked {
@@ -107,9 +112,6 @@ pub async fn gate(ctx: &RequestContext<'_>, command: Command) -> Result<(), Erro
     if !access.allowed() {
         tracing::info!(target: "airsync", login = ctx.login(), device = ctx.device_id(), why = ?access, "device refused");
         return Err(Error::DeviceBlocked);
-    }
-    if device.wipe().active() && command != Command::Provision {
-        return Err(Error::WipeRequested);
     }
     if command == Command::Provision || !app.settings.provision.required {
         return Ok(());
