@@ -38,13 +38,15 @@ CREATE TABLE folder_aliases (
     PRIMARY KEY (login, name)
 );
 
--- Every administrative action: when, by whom, on what.
+-- Every administrative action: when, by whom, on what. `seq` (microseconds) orders
+-- actions within the same second.
 CREATE TABLE admin_audit (
     at        BIGINT NOT NULL,
+    seq       BIGINT NOT NULL,
     admin     TEXT   NOT NULL,
     action    TEXT   NOT NULL,
     login     TEXT   NOT NULL,
     device_id TEXT   NOT NULL,
     detail    TEXT   NOT NULL
 );
-CREATE INDEX admin_audit_login ON admin_audit (login, at);
+CREATE INDEX admin_audit_login ON admin_audit (login, seq);

@@ -53,6 +53,22 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// Microseconds since the epoch, strictly increasing within this process.
+fn micros() -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0);
+    let prev = LAST.fetch_max(t, Ordering::SeqCst);
+    if prev >= t {
+        LAST.fetch_add(1, Ordering::SeqCst) + 1
+    } else {
+        t
+    }
+}
+
 impl Store {
     /// The overrides stored for a domain or an account.
     pub async fn overrides(&self, scope: Scope, name: &str) -> Result<Overrides, StoreError> {
@@ -187,9 +203,11 @@ impl Store {
         detail: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO admin_audit (at, admin, action, login, device_id, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO admin_audit (at, seq, admin, action, login, device_id, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(now())
+        .bind(micros())
         .bind(admin)
         .bind(action)
         .bind(login)
@@ -210,7 +228,7 @@ impl Store {
             Some(login) => {
                 sqlx::query(
                     "SELECT at, admin, action, login, device_id, detail FROM admin_audit \
-                     WHERE login = $1 ORDER BY at DESC LIMIT $2",
+                     WHERE login = $1 ORDER BY seq DESC LIMIT $2",
                 )
                 .bind(login)
                 .bind(limit)
@@ -219,7 +237,7 @@ impl Store {
             }
             None => {
                 sqlx::query(
-                    "SELECT at, admin, action, login, device_id, detail FROM admin_audit ORDER BY at DESC LIMIT $1",
+                    "SELECT at, admin, action, login, device_id, detail FROM admin_audit ORDER BY seq DESC LIMIT $1",
                 )
                 .bind(limit)
                 .fetch_all(self.pool())
@@ -310,6 +328,10 @@ mod tests {
             .unwrap();
         let all = s.audit_log(None, 10).await.unwrap();
         assert_eq!(all.len(), 2);
+        assert_eq!(
+            all[0].action, "cancel-wipe",
+            "newest first, also within one second"
+        );
         let mine = s.audit_log(Some("a@x"), 10).await.unwrap();
         assert_eq!(
             (mine.len(), mine[0].admin.as_str(), mine[0].action.as_str()),
