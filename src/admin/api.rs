@@ -578,3 +578,231 @@ async fn logout(State(s): Shared, headers: HeaderMap) -> Response {
     }
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::DeviceSeen;
+
+    /// The admin listener over a temporary store, without any upstream.
+    async fn start(token: &str) -> (String, Admin, tempfile::TempDir) {
+        let (store, dir) = crate::state::temp_store().await;
+        let settings = crate::settings::Settings::from_toml(&format!(
+            "[server]\nlisten = \"127.0.0.1:1\"\n[imap]\nurl = \"imap://127.0.0.1:1\"\n\
+             [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{token}\"\n"
+        ))
+        .unwrap();
+        let admin = Admin::new(settings, store);
+        let (addr, _task) = serve(admin.clone(), std::future::pending()).await.unwrap();
+        (format!("http://{addr}"), admin, dir)
+    }
+
+    async fn register(admin: &Admin, device_id: &str, version: &str) {
+        let seen = DeviceSeen {
+            login: "alice@example.org",
+            device_id,
+            device_type: "iPhone",
+            user_agent: "",
+            protocol_version: version,
+            command: "Sync",
+        };
+        admin.store.device_seen(&seen).await.unwrap();
+    }
+
+    fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn token_is_required_and_actions_reach_the_store() {
+        let (base, admin, _dir) = start("s3cret").await;
+        register(&admin, "D161", "16.1").await;
+        register(&admin, "D141", "14.1").await;
+        let http = client();
+        let list = format!("{base}/api/devices");
+        assert_eq!(http.get(&list).send().await.unwrap().status(), 401);
+        let r = http.get(&list).bearer_auth("wrong").send().await.unwrap();
+        assert_eq!(r.status(), 401);
+        assert!(r.headers().contains_key("www-authenticate"));
+        let r = http.get(&list).bearer_auth("s3cret").send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let all: Value = r.json().await.unwrap();
+        assert_eq!(all.as_array().unwrap().len(), 2);
+
+        let wipe = |id: &str| format!("{base}/api/devices/alice@example.org/{id}/wipe");
+        let r = http
+            .post(wipe("D141"))
+            .bearer_auth("s3cret")
+            .body(r#"{"account_only":true}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 409);
+        let err: Value = r.json().await.unwrap();
+        assert!(err["error"].as_str().unwrap().contains("16.1"), "{err}");
+        let r = http
+            .post(wipe("D161"))
+            .bearer_auth("s3cret")
+            .body(r#"{"account_only":true}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let d = admin
+            .store
+            .device("alice@example.org", "D161")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.wipe_state, "account-pending");
+        let r = http
+            .post(wipe("NOPE"))
+            .bearer_auth("s3cret")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+        let r = http
+            .post(format!("{base}/api/accounts/alice@example.org/access"))
+            .bearer_auth("s3cret")
+            .header("X-Airsync-Admin", "ops")
+            .body(r#"{"value":"sometimes"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let audit = admin.audit(None, 10).await.unwrap();
+        assert_eq!(
+            (audit.len(), audit[0].admin.as_str()),
+            (1, "api"),
+            "refused actions are not recorded"
+        );
+    }
+
+    #[tokio::test]
+    async fn page_needs_a_session_and_writes_need_the_header() {
+        let (base, admin, _dir) = start("tok").await;
+        register(&admin, "PAGE1", "16.1").await;
+        let http = client();
+        let r = http
+            .get(format!("{base}/?account=alice@example.org"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        assert!(!r.text().await.unwrap().contains("PAGE1"));
+        let r = http
+            .post(format!("{base}/login"))
+            .form(&[("token", "nope")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        let r = http
+            .post(format!("{base}/login"))
+            .form(&[("token", "tok")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let cookie = r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let r = http
+            .get(format!("{base}/?account=alice@example.org"))
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(
+            r.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("default-src 'none'")
+        );
+        let page = r.text().await.unwrap();
+        for needle in [
+            "PAGE1",
+            "Enable PIN-lock",
+            "Disable PIN-lock",
+            "Wipe Out",
+            "Cancel",
+            "Remove",
+        ] {
+            assert!(page.contains(needle), "{needle} missing:\n{page}");
+        }
+        let pin = format!("{base}/api/devices/alice@example.org/PAGE1/pin");
+        let r = http
+            .post(&pin)
+            .header("Cookie", &cookie)
+            .body(r#"{"on":true}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        let r = http
+            .post(&pin)
+            .header("Cookie", &cookie)
+            .header("X-Requested-With", "airsync")
+            .body(r#"{"on":true}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            admin
+                .store
+                .device("alice@example.org", "PAGE1")
+                .await
+                .unwrap()
+                .unwrap()
+                .pin_lock,
+            Some(true)
+        );
+        assert_eq!(admin.audit(None, 1).await.unwrap()[0].admin, "web");
+        // After logout the cookie is worthless.
+        http.post(format!("{base}/logout"))
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        let r = http
+            .get(format!("{base}/api/devices"))
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+
+    #[tokio::test]
+    async fn no_token_configured_refuses_everything() {
+        let (base, _admin, _dir) = start("").await;
+        let http = client();
+        assert_eq!(
+            http.get(format!("{base}/api/devices"))
+                .bearer_auth("")
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            401
+        );
+        let r = http
+            .post(format!("{base}/login"))
+            .form(&[("token", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+}
