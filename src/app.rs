@@ -10,7 +10,6 @@ use airsync_imap::{ImapConfig, ImapStore};
 use airsync_model::MailStore;
 
 use crate::auth::Authenticator;
-use crate::policy::Policy;
 use crate::settings::Settings;
 use crate::state::{Store, StoreError};
 
@@ -20,9 +19,6 @@ pub struct App {
     pub store: Store,
     pub mail: Arc<dyn MailStore>,
     pub auth: Authenticator,
-    /// The server-wide default policy, and its fingerprint.
-    pub policy: Policy,
-    pub policy_fingerprint: String,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -55,9 +51,7 @@ impl App {
         );
         let auth = Authenticator::new(imap.clone(), &settings.auth);
         let mail: Arc<dyn MailStore> = imap;
-        let policy = Policy::from_settings(&settings.provision);
-        let policy_fingerprint = policy.fingerprint();
-        Ok(Arc::new(App { settings, store, mail, auth, policy, policy_fingerprint }))
+        Ok(Arc::new(App { settings, store, mail, auth }))
     }
 }
 
@@ -69,5 +63,22 @@ pub async fn serve(
     on_bound: impl FnOnce(SocketAddr) + Send + 'static,
 ) -> Result<(), ServeError> {
     let app = App::new(settings).await?;
-    crate::http::run(app, shutdown, on_bound).await
+    // The admin listener stops with the ActiveSync one.
+    let (stop_admin, stopped) = tokio::sync::watch::channel(false);
+    let stop_admin = Arc::new(stop_admin);
+    let admin = crate::admin::Admin::new(app.settings.clone(), app.store.clone());
+    let (_, admin_task) = crate::admin::api::serve(admin, async move {
+        let mut stopped = stopped;
+        let _ = stopped.changed().await;
+    })
+    .await?;
+    let stop_on_shutdown = stop_admin.clone();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_on_shutdown.send(true);
+    };
+    let result = crate::http::run(app, shutdown, on_bound).await;
+    let _ = stop_admin.send(true);
+    let _ = admin_task.await;
+    result
 }

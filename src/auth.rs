@@ -123,6 +123,13 @@ impl Authenticator {
         }
     }
 
+    /// The upstream login an Authorization header claims, unverified (no upstream
+    /// call); for decisions that must come before the password check.
+    pub fn claimed_login(&self, authorization: Option<&str>) -> Option<String> {
+        let (user, _) = parse_basic(authorization?).ok()?;
+        Some(upstream_login(&user, &self.default_domain)).filter(|l| !l.is_empty())
+    }
+
     fn fingerprint(&self, login: &str, password: &str) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(self.salt);

@@ -30,6 +30,12 @@ pub enum Error {
     Eas(#[from] EasError),
     #[error("device must provision: {0:?}")]
     Provision(KeyCheck),
+    #[error("ActiveSync is not enabled for this account")]
+    AccountDisabled,
+    #[error("this device may not access this account")]
+    DeviceBlocked,
+    #[error("a remote wipe of this device was requested")]
+    WipeRequested,
     #[error("command {0} is not supported")]
     NotSupported(String),
     #[error("{0}")]
@@ -101,6 +107,18 @@ impl Error {
                 .status()
                 .and_then(in_band)
                 .unwrap_or_else(|| text(449, "Retry after sending a PROVISION command".into())),
+            // Refused before the password is checked (no upstream call): a plain 403 for
+            // every version; the account's devices are not told anything more.
+            Error::AccountDisabled => text(403, self.to_string()),
+            // MS-ASCMD 2.2.2: 129 DeviceIsBlockedForThisUser from 14.0 on, in the
+            // command's own Status; HTTP 403 before 14.0 and for commands without one.
+            Error::DeviceBlocked => {
+                in_band(CommonStatus::DeviceIsBlockedForThisUser).unwrap_or_else(|| text(403, self.to_string()))
+            }
+            // MS-ASCMD 2.2.2 / MS-ASPROV 3.1.5.1: 140 RemoteWipeRequested from 14.0 on,
+            // HTTP 449 before (the device provisions and gets the wipe directive).
+            Error::WipeRequested => in_band(CommonStatus::RemoteWipeRequested)
+                .unwrap_or_else(|| text(449, "Retry after sending a PROVISION command".into())),
             Error::NotSupported(_) => {
                 in_band(CommonStatus::CommandNotSupported).unwrap_or_else(|| text(501, self.to_string()))
             }
@@ -130,6 +148,29 @@ mod tests {
         assert!(wbxml::to_xml(&doc).contains("<Status>142</Status>"));
         // GetAttachment has no status frame: 449 whatever the version.
         assert_eq!(e.reply(Some(Command::GetAttachment), Some(ProtocolVersion::V14_1)).http_status, 449);
+    }
+
+    #[test]
+    fn access_and_wipe_by_version() {
+        let status = |e: &Error, c, v| {
+            let r = e.reply(Some(c), Some(v));
+            let xml = match &r.body {
+                ErrorBody::Wbxml(doc) => wbxml::to_xml(doc),
+                _ => String::new(),
+            };
+            (r.http_status, xml)
+        };
+        let (code, xml) = status(&Error::DeviceBlocked, Command::Sync, ProtocolVersion::V14_1);
+        assert_eq!(code, 200);
+        assert!(xml.contains("<Status>129</Status>"), "{xml}");
+        assert_eq!(status(&Error::DeviceBlocked, Command::Sync, ProtocolVersion::V12_1).0, 403);
+        assert_eq!(status(&Error::DeviceBlocked, Command::GetAttachment, ProtocolVersion::V16_1).0, 403);
+        let (code, xml) = status(&Error::WipeRequested, Command::FolderSync, ProtocolVersion::V16_1);
+        assert_eq!(code, 200);
+        assert!(xml.contains("<Status>140</Status>"), "{xml}");
+        assert_eq!(status(&Error::WipeRequested, Command::FolderSync, ProtocolVersion::V12_0).0, 449);
+        assert_eq!(status(&Error::AccountDisabled, Command::Sync, ProtocolVersion::V16_1).0, 403);
+        assert_eq!(Error::AccountDisabled.reply(None, None).http_status, 403);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! the path of a request is `http` → `wbxml` → `eas` → `commands`, which use
 //! `mapping`, `state`, `policy` and the backends.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod commands;

@@ -27,14 +27,12 @@ enum Verb {
         #[arg(long, short, env = "AIRSYNC_CONFIG")]
         config: Option<PathBuf>,
     },
-    /// List the devices that have used the server.
-    Devices {
-        #[arg(long, short, env = "AIRSYNC_CONFIG")]
-        config: Option<PathBuf>,
-        /// Only the devices of this account (upstream login).
-        #[arg(long)]
-        account: Option<String>,
-    },
+    /// Devices: list, show, wipe, cancel-wipe, pin, policy, block, allow, resync, trace, remove.
+    Devices(airsync::admin::cli::DevicesArgs),
+    /// Accounts: access, device rules, policy, hidden folders, aliases, audit trail.
+    Accounts(airsync::admin::cli::AccountsArgs),
+    /// Domains: access, device rules, policy for all accounts of a domain.
+    Domains(airsync::admin::cli::DomainsArgs),
 }
 
 fn load(config: Option<&PathBuf>) -> Result<Settings, ExitCode> {
@@ -84,37 +82,9 @@ async fn main() -> ExitCode {
             }
             Err(code) => code,
         },
-        Verb::Devices { config, account } => {
-            let settings = match load(config.as_ref()) {
-                Ok(s) => s,
-                Err(code) => return code,
-            };
-            let store = match airsync::state::Store::connect(&settings.store.url).await {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("airsync: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match store.devices(account.as_deref()).await {
-                Ok(devices) => {
-                    println!("{:<28} {:<16} {:<34} {:<8} {:<10} LAST ACCESS", "ACCOUNT", "TYPE", "ID", "EAS", "POLICY");
-                    for d in devices {
-                        let policy = if d.policy_key != 0 { "provisioned" } else { "-" };
-                        println!(
-                            "{:<28} {:<16} {:<34} {:<8} {:<10} {}",
-                            d.login, d.device_type, d.device_id, d.protocol_version, policy,
-                            chrono::DateTime::from_timestamp(d.last_seen, 0).map(|t| t.to_rfc3339()).unwrap_or_default()
-                        );
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("airsync: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Verb::Devices(args) => airsync::admin::cli::devices(args).await,
+        Verb::Accounts(args) => airsync::admin::cli::accounts(args).await,
+        Verb::Domains(args) => airsync::admin::cli::domains(args).await,
     }
 }
 

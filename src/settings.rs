@@ -3,6 +3,7 @@
 //! `AIRSYNC__SECTION__KEY`, unknown keys rejected. `config/example.toml` documents
 //! every key; keep the two in step.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -40,6 +41,11 @@ pub struct Settings {
     pub auth: Auth,
     #[serde(default)]
     pub provision: Provision,
+    /// `[policies.NAME]`: named MS-ASPROV policies besides `default` (which is `[provision]`).
+    #[serde(default)]
+    pub policies: BTreeMap<String, crate::policy::Policy>,
+    #[serde(default)]
+    pub access: Access,
     #[serde(default)]
     pub limits: Limits,
     #[serde(default)]
@@ -113,6 +119,34 @@ pub struct Smtp {
 pub struct Admin {
     #[serde(default = "default_admin_listen")]
     pub listen: SocketAddr,
+    /// The bearer token of the admin API and web page. Empty: every admin request is
+    /// refused (401); set it (or AIRSYNC__ADMIN__TOKEN) to use them.
+    #[serde(default)]
+    pub token: String,
+    /// Where per-device protocol traces are written, one file per device.
+    #[serde(default = "default_trace_dir")]
+    pub trace_dir: PathBuf,
+}
+
+/// `[access]`: who may use ActiveSync, and with which devices. Domains and accounts
+/// can override both in the store (`airsync accounts …`, the admin API and page).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Access {
+    /// Whether an account without its own setting may use ActiveSync at all.
+    #[serde(default)]
+    pub default: AccessDefault,
+    /// The server-wide "Enabled Mobile Device IDs" (see `policy::rules`).
+    #[serde(default = "default_device_rules")]
+    pub device_rules: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessDefault {
+    #[default]
+    Allow,
+    Deny,
 }
 
 /// `[auth]`: how an EAS user name becomes an upstream login, and login protection.
@@ -148,6 +182,10 @@ pub struct Provision {
     /// Seconds of inactivity before the device locks (0: device default).
     #[serde(default)]
     pub max_inactivity_secs: u32,
+    /// The policy every device gets unless a domain, account or device has its own:
+    /// `default` (the keys above) or the name of a `[policies.NAME]` section.
+    #[serde(default = "default_policy_name")]
+    pub policy: String,
 }
 
 /// `[folders]`: what devices see of each account's mailboxes.
@@ -195,7 +233,12 @@ impl Default for Store {
 }
 impl Default for Admin {
     fn default() -> Self {
-        Admin { listen: default_admin_listen() }
+        Admin { listen: default_admin_listen(), token: String::new(), trace_dir: default_trace_dir() }
+    }
+}
+impl Default for Access {
+    fn default() -> Self {
+        Access { default: AccessDefault::Allow, device_rules: default_device_rules() }
     }
 }
 impl Default for Auth {
@@ -215,6 +258,7 @@ impl Default for Provision {
             device_password: false,
             min_password_length: default_min_password_length(),
             max_inactivity_secs: 0,
+            policy: default_policy_name(),
         }
     }
 }
@@ -259,6 +303,15 @@ fn default_min_password_length() -> u32 {
 }
 fn default_max_request() -> usize {
     64 * 1024 * 1024
+}
+fn default_trace_dir() -> PathBuf {
+    PathBuf::from("/var/lib/airsync/traces")
+}
+fn default_device_rules() -> String {
+    "*".into()
+}
+fn default_policy_name() -> String {
+    crate::policy::DEFAULT_POLICY.into()
 }
 fn yes() -> bool {
     true
@@ -325,7 +378,23 @@ impl Settings {
                 self.store.url
             )));
         }
+        if self.policies.contains_key(crate::policy::DEFAULT_POLICY) {
+            return Err(SettingsError::Invalid(
+                "[policies.default] is reserved: the default policy is set in [provision]".into(),
+            ));
+        }
+        if !self.policy_exists(&self.provision.policy) {
+            return Err(SettingsError::Invalid(format!(
+                "provision.policy names no [policies.{}] section",
+                self.provision.policy
+            )));
+        }
         Ok(())
+    }
+
+    /// Whether `name` is `default` or a configured `[policies.NAME]`.
+    pub fn policy_exists(&self, name: &str) -> bool {
+        name == crate::policy::DEFAULT_POLICY || self.policies.contains_key(name)
     }
 
     pub fn pool_idle(&self) -> Duration {
@@ -392,6 +461,27 @@ mod tests {
         let err =
             Settings::from_toml(&MINIMAL.replace("[imap]", "tls_cert = \"/x.pem\"\n[imap]")).unwrap_err();
         assert!(err.to_string().contains("tls_key"), "{err}");
+    }
+
+    #[test]
+    fn policies_and_access() {
+        let text = format!(
+            "{MINIMAL}[provision]\npolicy = \"strict\"\n[policies.strict]\ndevice_password_enabled = true\n\
+             min_device_password_length = 6\n[access]\ndefault = \"deny\"\ndevice_rules = \"!x*, *\"\n"
+        );
+        let s = Settings::from_toml(&text).unwrap();
+        assert_eq!(s.access.default, AccessDefault::Deny);
+        assert!(s.policies["strict"].device_password_enabled);
+        assert_eq!(s.policies["strict"].min_password_length, 6);
+        let err = Settings::from_toml(&format!("{MINIMAL}[provision]\npolicy = \"nope\"\n")).unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+        let err = Settings::from_toml(&format!("{MINIMAL}[policies.default]\nallow_camera = false\n")).unwrap_err();
+        assert!(err.to_string().contains("reserved"), "{err}");
+        let err = Settings::from_toml(&format!("{MINIMAL}[policies.x]\nallow_kamera = false\n")).unwrap_err();
+        assert!(err.to_string().contains("allow_kamera"), "{err}");
+        let s = Settings::from_toml(MINIMAL).unwrap();
+        assert_eq!((s.access.default, s.access.device_rules.as_str()), (AccessDefault::Allow, "*"));
+        assert!(s.admin.token.is_empty());
     }
 
     #[test]

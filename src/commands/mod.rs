@@ -16,7 +16,7 @@ use crate::eas::{Command, ProtocolVersion};
 use crate::error::Error;
 use crate::http::query::RequestLine;
 use crate::mapping::folders::{FolderView, TreeRules};
-use crate::policy::{self, KeyCheck};
+use crate::policy::{self, KeyCheck, effective};
 use crate::state::Device;
 use crate::wbxml::Element;
 
@@ -88,13 +88,56 @@ pub enum Reply {
     Multipart { document: Element, parts: Vec<Vec<u8>> },
 }
 
-/// MS-ASPROV 3.2.5.1.1: every command but Provision needs the device's current policy
-/// key, unless provisioning is switched off.
-pub fn gate(ctx: &RequestContext<'_>, command: Command) -> Result<(), Error> {
-    if command == Command::Provision || !ctx.app.settings.provision.required {
+impl Reply {
+    /// The WBXML document of the reply, if it has one.
+    pub fn document(&self) -> Option<&Element> {
+        match self {
+            Reply::Wbxml(doc) | Reply::Multipart { document: doc, .. } => Some(doc),
+            Reply::Empty | Reply::Raw { .. } => None,
+        }
+    }
+}
+
+/// Service access, before the password is checked (so that a refused account costs
+/// no upstream login): the account the Authorization header names must be allowed to
+/// use ActiveSync.
+pub async fn admit(app: &App, authorization: Option<&str>) -> Result<(), Error> {
+    let Some(login) = app.auth.claimed_login(authorization) else { return Ok(()) };
+    let layers = effective::layers(&app.store, &login).await?;
+    if effective::account_allowed(&app.settings, &layers) {
+        Ok(())
+    } else {
+        tracing::info!(target: "airsync", login = %login, "ActiveSync is not enabled for this account");
+        Err(Error::AccountDisabled)
+    }
+}
+
+/// Before every command: a device with a pending or done remote wipe is told to
+/// provision, where it gets the wipe directive — even if it is also blocked, so that
+/// a lost device can be blocked and still wiped; the device must be allowed
+/// (administrator, then the "Enabled Mobile Device IDs" rules; the outcome is
+/// recorded in the registry); and (MS-ASPROV 3.2.5.1.1) every command but Provision
+/// needs the key of the device's current effective policy, unless provisioning is
+/// switched off.
+pub async fn gate(ctx: &RequestContext<'_>, command: Command) -> Result<(), Error> {
+    let (app, device) = (ctx.app, ctx.device);
+    if device.wipe().active() {
+        return if command == Command::Provision { Ok(()) } else { Err(Error::WipeRequested) };
+    }
+    let layers = effective::layers(&app.store, ctx.login()).await?;
+    let access = effective::device_access(&app.settings, &layers, device);
+    if access.allowed() == device.blocked {
+        app.store.set_blocked(ctx.login(), ctx.device_id(), !access.allowed()).await?;
+    }
+    if !access.allowed() {
+        tracing::info!(target: "airsync", login = ctx.login(), device = ctx.device_id(), why = ?access, "device refused");
+        return Err(Error::DeviceBlocked);
+    }
+    if command == Command::Provision || !app.settings.provision.required {
         return Ok(());
     }
-    match policy::check_key(ctx.device, ctx.policy_key, &ctx.app.policy_fingerprint) {
+    let policy = effective::effective_policy(&app.settings, &layers, device);
+    match policy::check_key(device, ctx.policy_key, &policy.fingerprint) {
         KeyCheck::Ok => Ok(()),
         other => Err(Error::Provision(other)),
     }

@@ -4,11 +4,17 @@
 //! Phase 1: the device asks for the policy; we answer with the policy document and a
 //! temporary key. Phase 2: the device acknowledges with that temporary key; we answer
 //! with the final key, which becomes the only one accepted.
+//!
+//! A device with a remote wipe pending (or done) gets the wipe directive instead of a
+//! policy, whatever it asks, until it acknowledges it (MS-ASPROV 3.2.5.1.2.2); after
+//! that it still gets nothing but the directive.
 
 use crate::eas::provision::{
     POLICY_TYPE, PolicyAnswer, PolicyStatus, ProvisionRequest, ProvisionResponse, ProvisionStatus,
 };
 use crate::error::Error;
+use crate::policy::effective;
+use crate::state::WipeState;
 
 use super::{Reply, RequestContext};
 
@@ -30,6 +36,10 @@ async fn apply(ctx: &RequestContext<'_>, request: &ProvisionRequest) -> Result<P
         remote_wipe: false,
         account_only_remote_wipe: false,
     };
+    let wipe = ctx.device.wipe();
+    if wipe.active() {
+        return wipe_answer(ctx, request, wipe, response).await;
+    }
     let Some(policy_type) = &request.policy_type else {
         // Neither a policy request nor a wipe acknowledgement: nothing to provision.
         response.status = ProvisionStatus::ProtocolError;
@@ -40,6 +50,8 @@ async fn apply(ctx: &RequestContext<'_>, request: &ProvisionRequest) -> Result<P
         return Ok(response);
     }
     let device = ctx.device;
+    let layers = effective::layers(store, ctx.login()).await?;
+    let policy = effective::effective_policy(&ctx.app.settings, &layers, device);
     let answer = match request.ack_key {
         // Phase 1.
         None => {
@@ -48,7 +60,7 @@ async fn apply(ctx: &RequestContext<'_>, request: &ProvisionRequest) -> Result<P
             PolicyAnswer {
                 status: PolicyStatus::Success,
                 policy_key: Some(temporary),
-                document: Some(ctx.app.policy.document(ctx.version)),
+                document: Some(policy.policy.document(ctx.version)),
             }
         }
         // Phase 2, or its repetition after a lost answer.
@@ -60,11 +72,11 @@ async fn apply(ctx: &RequestContext<'_>, request: &ProvisionRequest) -> Result<P
                 tracing::info!(target: "airsync", login = ctx.login(), device = ctx.device_id(),
                     status = ?request.ack_status, "device did not fully apply the policy");
             }
-            let final_key = if device.policy_key != 0 && device.policy_hash == ctx.app.policy_fingerprint {
+            let final_key = if device.policy_key != 0 && device.policy_hash == policy.fingerprint {
                 device.policy_key
             } else {
                 let k = new_key();
-                store.set_policy_key(ctx.login(), ctx.device_id(), k, &ctx.app.policy_fingerprint).await?;
+                store.set_policy_key(ctx.login(), ctx.device_id(), k, &policy.fingerprint, &policy.name).await?;
                 k
             };
             PolicyAnswer { status: PolicyStatus::Success, policy_key: Some(final_key), document: None }
@@ -73,6 +85,40 @@ async fn apply(ctx: &RequestContext<'_>, request: &ProvisionRequest) -> Result<P
         Some(_) => PolicyAnswer { status: PolicyStatus::WrongPolicyKey, policy_key: None, document: None },
     };
     response.policy = Some(answer);
+    Ok(response)
+}
+
+/// The answer while a wipe is pending or done: the directive (RemoteWipe, or for an
+/// account-only wipe AccountOnlyRemoteWipe), or, to the device's acknowledgement with
+/// Status 1, a plain Status 1 — the device is then recorded as wiped. A failed wipe
+/// (any other Status) gets Status 2 and the directive again (MS-ASPROV 3.2.5.1.2.2).
+async fn wipe_answer(
+    ctx: &RequestContext<'_>,
+    request: &ProvisionRequest,
+    wipe: WipeState,
+    mut response: ProvisionResponse,
+) -> Result<ProvisionResponse, Error> {
+    let ack = if wipe.account_only() { request.account_only_remote_wipe_status } else { request.remote_wipe_status };
+    let directive = match ack {
+        Some(1) => {
+            if !matches!(wipe, WipeState::Wiped | WipeState::AccountWiped) {
+                ctx.app.store.wipe_acknowledged(ctx.login(), ctx.device_id()).await?;
+                ctx.app.store.audit("device", "wipe-acknowledged", ctx.login(), ctx.device_id(), wipe.as_str()).await?;
+                tracing::warn!(target: "airsync", login = ctx.login(), device = ctx.device_id(), "device acknowledged the remote wipe");
+            }
+            false
+        }
+        Some(status) => {
+            tracing::warn!(target: "airsync", login = ctx.login(), device = ctx.device_id(), status, "device reports a failed remote wipe");
+            response.status = ProvisionStatus::ProtocolError;
+            true
+        }
+        None => true,
+    };
+    if directive {
+        response.remote_wipe = !wipe.account_only();
+        response.account_only_remote_wipe = wipe.account_only();
+    }
     Ok(response)
 }
 

@@ -21,6 +21,7 @@ pub enum CommonStatus {
     SyncStateNotFound = 132,
     CommandNotSupported = 137,
     VersionNotSupported = 138,
+    RemoteWipeRequested = 140,
     DeviceNotProvisioned = 142,
     PolicyRefresh = 143,
     InvalidPolicyKey = 144,

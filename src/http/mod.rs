@@ -94,6 +94,9 @@ fn authorization(headers: &HeaderMap) -> Option<&str> {
 
 /// OPTIONS (MS-ASHTTP 2.2.3): the versions and commands airsync offers.
 async fn options(app: &App, client: IpAddr, request: Request) -> Response {
+    if let Err(e) = commands::admit(app, authorization(request.headers())).await {
+        return error_response(e.reply(None, None));
+    }
     if let Err(e) = app.auth.authenticate(authorization(request.headers()), client).await {
         return error_response(Error::Auth(e).reply(None, None));
     }
@@ -136,6 +139,7 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
         version,
     };
     let outcome = async {
+        commands::admit(app, authorization(&parts.headers)).await?;
         let principal = app.auth.authenticate(authorization(&parts.headers), client).await?;
         log.login = principal.login.clone();
         let command = line.command.ok_or_else(|| Error::NotSupported(line.command_name.clone()))?;
@@ -162,8 +166,18 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
         let accept_multipart = line.accept_multipart
             || parts.headers.get("MS-ASAcceptMultiPart").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("T"));
         let ctx = RequestContext { app, principal: &principal, device: &device, version, line: &line, policy_key, accept_multipart };
-        commands::gate(&ctx, command)?;
-        commands::dispatch(&ctx, command, document, raw).await
+        let trace = crate::admin::trace::Trace::of(&app.settings.admin.trace_dir, &device);
+        if let Some(t) = &trace {
+            t.request(command.name(), version, document.as_ref());
+        }
+        let result = match commands::gate(&ctx, command).await {
+            Ok(()) => commands::dispatch(&ctx, command, document, raw).await,
+            Err(e) => Err(e),
+        };
+        if let Some(t) = &trace {
+            t.response(&result, result.as_ref().ok().and_then(Reply::document), Some(command), version);
+        }
+        result
     }
     .await;
     let response = match outcome {

@@ -1,6 +1,11 @@
 //! Device policies (MS-ASPROV): the policy document a device must accept, its
-//! fingerprint, and the check of the policy key every request carries.
+//! fingerprint, and the check of the policy key every request carries; which policy
+//! applies to a device (`effective`), and the device access rules (`rules`).
 
+pub mod effective;
+pub mod rules;
+
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::eas::ProtocolVersion;
@@ -10,20 +15,58 @@ use crate::state::Device;
 use crate::wbxml::Element;
 use crate::wbxml::pages::Provision as P;
 
-/// The effective policy of a device.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The name of the policy `[provision]` defines.
+pub const DEFAULT_POLICY: &str = "default";
+
+/// A policy: what a device must enforce. In the configuration a `[policies.NAME]`
+/// section, with the MS-ASPROV element names in snake_case; unset keys keep the
+/// defaults below (no requirement, everything allowed).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Policy {
     pub device_password_enabled: bool,
+    #[serde(rename = "alphanumeric_device_password_required")]
     pub alphanumeric_password_required: bool,
+    #[serde(rename = "min_device_password_length")]
     pub min_password_length: u32,
     /// Seconds; 0 = no requirement.
+    #[serde(rename = "max_inactivity_time_device_lock")]
     pub max_inactivity_secs: u32,
+    #[serde(rename = "max_device_password_failed_attempts")]
     pub max_password_failed_attempts: u32,
+    #[serde(rename = "allow_simple_device_password")]
     pub allow_simple_password: bool,
+    /// Days; 0 = passwords do not expire.
+    pub device_password_expiration: u32,
+    /// Passwords remembered against reuse; 0 = none.
+    pub device_password_history: u32,
     pub attachments_enabled: bool,
+    /// Bytes; 0 = no limit.
+    pub max_attachment_size: u32,
     pub require_device_encryption: bool,
     pub allow_camera: bool,
+    #[serde(rename = "allow_html_email")]
     pub allow_html_email: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            device_password_enabled: false,
+            alphanumeric_password_required: false,
+            min_password_length: 4,
+            max_inactivity_secs: 0,
+            max_password_failed_attempts: 0,
+            allow_simple_password: true,
+            device_password_expiration: 0,
+            device_password_history: 0,
+            attachments_enabled: true,
+            max_attachment_size: 0,
+            require_device_encryption: false,
+            allow_camera: true,
+            allow_html_email: true,
+        }
+    }
 }
 
 impl Policy {
@@ -31,15 +74,9 @@ impl Policy {
     pub fn from_settings(p: &settings::Provision) -> Policy {
         Policy {
             device_password_enabled: p.device_password,
-            alphanumeric_password_required: false,
             min_password_length: p.min_password_length,
             max_inactivity_secs: p.max_inactivity_secs,
-            max_password_failed_attempts: 0,
-            allow_simple_password: true,
-            attachments_enabled: true,
-            require_device_encryption: false,
-            allow_camera: true,
-            allow_html_email: true,
+            ..Policy::default()
         }
     }
 
@@ -67,10 +104,10 @@ impl Policy {
         // An empty value means "no limit" (MS-ASPROV 2.2.2.33, 2.2.2.32).
         doc.push(optional(P::MaxInactivityTimeDeviceLock, self.max_inactivity_secs));
         doc.push(optional(P::MaxDevicePasswordFailedAttempts, self.max_password_failed_attempts));
-        doc.push(Element::new(P::MaxAttachmentSize));
+        doc.push(optional(P::MaxAttachmentSize, self.max_attachment_size));
         doc.push(Element::with_text(P::AllowSimpleDevicePassword, b(self.allow_simple_password)));
-        doc.push(Element::with_text(P::DevicePasswordExpiration, "0"));
-        doc.push(Element::with_text(P::DevicePasswordHistory, "0"));
+        doc.push(Element::with_text(P::DevicePasswordExpiration, self.device_password_expiration.to_string()));
+        doc.push(Element::with_text(P::DevicePasswordHistory, self.device_password_history.to_string()));
         if version == ProtocolVersion::V12_0 {
             return doc;
         }
@@ -151,26 +188,16 @@ pub fn check_key(device: &Device, sent: Option<u32>, current_fingerprint: &str) 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::wbxml;
 
-    fn device(key: u32, hash: &str) -> Device {
+    pub(crate) fn device(key: u32, hash: &str) -> Device {
         Device {
-            login: "a".into(),
-            device_id: "d".into(),
-            device_type: "t".into(),
-            user_agent: String::new(),
             protocol_version: "16.1".into(),
-            info: Default::default(),
-            first_seen: 0,
-            last_seen: 0,
-            last_command: String::new(),
             policy_key: key,
-            pending_policy_key: 0,
             policy_hash: hash.into(),
-            wipe_state: "none".into(),
-            blocked: false,
+            ..Device::unregistered("a", "d", "t")
         }
     }
 

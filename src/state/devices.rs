@@ -28,7 +28,98 @@ pub struct Device {
     /// Fingerprint of the policy behind `policy_key`.
     pub policy_hash: String,
     pub wipe_state: String,
+    /// The outcome of the last access check (rules or administrator), as recorded.
     pub blocked: bool,
+    /// The administrator's decision: `""` (the rules decide), `"allow"` or `"block"`.
+    pub access_override: String,
+    /// The device's own policy (`""`: inherit from account, domain, server).
+    pub policy_override: String,
+    /// PIN-lock: `None` as the policy says, `Some(on)` forced by the administrator.
+    pub pin_lock: Option<bool>,
+    /// The name of the policy behind `policy_key`.
+    pub policy_name: String,
+    /// When a remote wipe was requested / acknowledged by the device (0: never).
+    pub wipe_requested: i64,
+    pub wipe_acknowledged: i64,
+    /// Requests and responses of this device are written to its trace file.
+    pub trace: bool,
+}
+
+/// Remote wipe (MS-ASPROV 3.2.5.1.2) as stored in `devices.wipe_state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WipeState {
+    None,
+    /// The whole device is to be wiped; told so on its next request.
+    Pending,
+    /// The device acknowledged the wipe; it gets nothing but the wipe again.
+    Wiped,
+    /// Only this account's data is to be removed (EAS 16.1 AccountOnlyRemoteWipe).
+    AccountPending,
+    AccountWiped,
+}
+
+impl WipeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WipeState::None => "none",
+            WipeState::Pending => "pending",
+            WipeState::Wiped => "wiped",
+            WipeState::AccountPending => "account-pending",
+            WipeState::AccountWiped => "account-wiped",
+        }
+    }
+
+    pub fn parse(s: &str) -> WipeState {
+        match s {
+            "pending" => WipeState::Pending,
+            "wiped" => WipeState::Wiped,
+            "account-pending" => WipeState::AccountPending,
+            "account-wiped" => WipeState::AccountWiped,
+            _ => WipeState::None,
+        }
+    }
+
+    /// Any state but `None`: the device must be told to wipe.
+    pub fn active(self) -> bool {
+        self != WipeState::None
+    }
+
+    pub fn account_only(self) -> bool {
+        matches!(self, WipeState::AccountPending | WipeState::AccountWiped)
+    }
+}
+
+impl Device {
+    /// A device with no history and nothing set: what a first request would create.
+    pub fn unregistered(login: &str, device_id: &str, device_type: &str) -> Device {
+        Device {
+            login: login.into(),
+            device_id: device_id.into(),
+            device_type: device_type.into(),
+            user_agent: String::new(),
+            protocol_version: String::new(),
+            info: DeviceInfo::default(),
+            first_seen: 0,
+            last_seen: 0,
+            last_command: String::new(),
+            policy_key: 0,
+            pending_policy_key: 0,
+            policy_hash: String::new(),
+            wipe_state: WipeState::None.as_str().into(),
+            blocked: false,
+            access_override: String::new(),
+            policy_override: String::new(),
+            pin_lock: None,
+            policy_name: String::new(),
+            wipe_requested: 0,
+            wipe_acknowledged: 0,
+            trace: false,
+        }
+    }
+
+    pub fn wipe(&self) -> WipeState {
+        WipeState::parse(&self.wipe_state)
+    }
 }
 
 /// What every request tells about its device.
@@ -47,7 +138,8 @@ macro_rules! device_select {
     ($rest:literal) => {
         concat!("SELECT login, device_id, device_type, user_agent, protocol_version, model, imei, \
             friendly_name, os, os_language, phone_number, mobile_operator, first_seen, last_seen, \
-            last_command, policy_key, pending_policy_key, policy_hash, wipe_state, blocked FROM devices ", $rest)
+            last_command, policy_key, pending_policy_key, policy_hash, wipe_state, blocked, access_override, \
+            policy_override, pin_lock, policy_name, wipe_requested, wipe_acknowledged, trace FROM devices ", $rest)
     };
 }
 
@@ -78,6 +170,17 @@ fn device_from_row(row: &AnyRow) -> Result<Device, sqlx::Error> {
         policy_hash: row.try_get("policy_hash")?,
         wipe_state: row.try_get("wipe_state")?,
         blocked: row.try_get::<i32, _>("blocked")? != 0,
+        access_override: row.try_get("access_override")?,
+        policy_override: row.try_get("policy_override")?,
+        pin_lock: match row.try_get::<i32, _>("pin_lock")? {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        },
+        policy_name: row.try_get("policy_name")?,
+        wipe_requested: row.try_get("wipe_requested")?,
+        wipe_acknowledged: row.try_get("wipe_acknowledged")?,
+        trace: row.try_get::<i32, _>("trace")? != 0,
     })
 }
 
@@ -195,18 +298,110 @@ impl Store {
         device_id: &str,
         key: u32,
         policy_hash: &str,
+        policy_name: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE devices SET policy_key = $3, policy_hash = $4 \
+            "UPDATE devices SET policy_key = $3, policy_hash = $4, policy_name = $5 \
              WHERE login = $1 AND device_id = $2",
         )
         .bind(login)
         .bind(device_id)
         .bind(key as i64)
         .bind(policy_hash)
+        .bind(policy_name)
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// Runs an UPDATE of one device row; true when the device exists.
+    async fn update_device(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> Result<bool, StoreError> {
+        Ok(query.execute(self.pool()).await?.rows_affected() == 1)
+    }
+
+    /// Asks for a remote wipe of the device (or of the account's data on it). Returns
+    /// false when the device is unknown or already wiped.
+    pub async fn request_wipe(&self, login: &str, device_id: &str, account_only: bool) -> Result<bool, StoreError> {
+        let state = if account_only { WipeState::AccountPending } else { WipeState::Pending };
+        let sql = "UPDATE devices SET wipe_state = $3, wipe_requested = $4, wipe_acknowledged = 0 \
+                   WHERE login = $1 AND device_id = $2 AND wipe_state NOT IN ('wiped', 'account-wiped')";
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(state.as_str()).bind(now())).await
+    }
+
+    /// Cancels a wipe the device has not acknowledged yet. Returns false when there
+    /// was none to cancel.
+    pub async fn cancel_wipe(&self, login: &str, device_id: &str) -> Result<bool, StoreError> {
+        let sql = "UPDATE devices SET wipe_state = 'none', wipe_requested = 0 \
+                   WHERE login = $1 AND device_id = $2 AND wipe_state IN ('pending', 'account-pending')";
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id)).await
+    }
+
+    /// The device acknowledged the wipe (MS-ASPROV 3.2.5.1.2.2): from now on it gets
+    /// nothing but the wipe again.
+    pub async fn wipe_acknowledged(&self, login: &str, device_id: &str) -> Result<(), StoreError> {
+        let sql = "UPDATE devices SET wipe_acknowledged = $3, wipe_state = CASE wipe_state \
+                   WHEN 'pending' THEN 'wiped' WHEN 'account-pending' THEN 'account-wiped' ELSE wipe_state END \
+                   WHERE login = $1 AND device_id = $2";
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(now())).await?;
+        Ok(())
+    }
+
+    /// Records the outcome of an access check.
+    pub async fn set_blocked(&self, login: &str, device_id: &str, blocked: bool) -> Result<(), StoreError> {
+        let sql = "UPDATE devices SET blocked = $3 WHERE login = $1 AND device_id = $2";
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(blocked as i32)).await?;
+        Ok(())
+    }
+
+    /// The administrator's access decision: `""`, `"allow"` or `"block"`. Returns
+    /// false when the device is unknown.
+    pub async fn set_access_override(&self, login: &str, device_id: &str, value: &str) -> Result<bool, StoreError> {
+        let sql = "UPDATE devices SET access_override = $3, \
+                   blocked = CASE $3 WHEN 'block' THEN 1 WHEN 'allow' THEN 0 ELSE blocked END \
+                   WHERE login = $1 AND device_id = $2";
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(value)).await
+    }
+
+    /// The device's own policy (`""`: inherit).
+    pub async fn set_policy_override(&self, login: &str, device_id: &str, policy: &str) -> Result<bool, StoreError> {
+        let sql = "UPDATE devices SET policy_override = $3 WHERE login = $1 AND device_id = $2";
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(policy)).await
+    }
+
+    /// Enable / Disable PIN-lock (`None`: as the policy says).
+    pub async fn set_pin_lock(&self, login: &str, device_id: &str, on: Option<bool>) -> Result<bool, StoreError> {
+        let sql = "UPDATE devices SET pin_lock = $3 WHERE login = $1 AND device_id = $2";
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(on.map_or(-1, i32::from))).await
+    }
+
+    /// Switches the protocol trace of a device on or off.
+    pub async fn set_trace(&self, login: &str, device_id: &str, on: bool) -> Result<bool, StoreError> {
+        let sql = "UPDATE devices SET trace = $3 WHERE login = $1 AND device_id = $2";
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(on as i32)).await
+    }
+
+    /// Forgets all sync state of a device (every collection, the folder hierarchy and
+    /// the cached Sync request): its next FolderSync and Syncs start from key 0.
+    pub async fn forget_device_state(&self, login: &str, device_id: &str) -> Result<(), StoreError> {
+        self.forget_sync_state(login, device_id, None).await?;
+        for sql in [
+            "DELETE FROM folder_sync WHERE login = $1 AND device_id = $2",
+            "DELETE FROM sync_cache WHERE login = $1 AND device_id = $2",
+        ] {
+            sqlx::query(sql).bind(login).bind(device_id).execute(self.pool()).await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets a device of an account: its registry entry and all its sync state.
+    /// Its next request starts afresh (provisioning, FolderSync 0, Sync 0).
+    pub async fn remove_device(&self, login: &str, device_id: &str) -> Result<bool, StoreError> {
+        self.forget_device_state(login, device_id).await?;
+        let sql = "DELETE FROM devices WHERE login = $1 AND device_id = $2";
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id)).await
     }
 }
 
@@ -234,7 +429,7 @@ mod tests {
         assert_eq!(d.last_command, "Provision");
         store.start_provisioning("alice@example.org", "ABC123", 77).await.unwrap();
         assert_eq!(store.device("alice@example.org", "ABC123").await.unwrap().unwrap().pending_policy_key, 77);
-        store.set_policy_key("alice@example.org", "ABC123", 4_000_000_000, "h").await.unwrap();
+        store.set_policy_key("alice@example.org", "ABC123", 4_000_000_000, "h", "default").await.unwrap();
         let d = store.device_seen(&seen("FolderSync")).await.unwrap();
         assert_eq!(d.policy_key, 4_000_000_000);
         assert_eq!(d.pending_policy_key, 77);
@@ -245,5 +440,43 @@ mod tests {
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].info.model, "iPhone15,2");
         assert!(store.devices(Some("bob")).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn wipe_pin_access_and_removal() {
+        let (store, _dir) = temp_store().await;
+        let (a, d) = ("alice@example.org", "ABC123");
+        assert!(!store.request_wipe(a, d, false).await.unwrap(), "unknown device");
+        store.device_seen(&seen("Sync")).await.unwrap();
+        let dev = store.device(a, d).await.unwrap().unwrap();
+        assert_eq!((dev.wipe(), dev.pin_lock, dev.trace, dev.access_override.as_str()), (WipeState::None, None, false, ""));
+
+        // Wipe, cancel, wipe again, acknowledge: then it can no longer be cancelled.
+        assert!(store.request_wipe(a, d, false).await.unwrap());
+        assert_eq!(store.device(a, d).await.unwrap().unwrap().wipe(), WipeState::Pending);
+        assert!(store.cancel_wipe(a, d).await.unwrap());
+        assert!(!store.cancel_wipe(a, d).await.unwrap(), "nothing left to cancel");
+        assert_eq!(store.device(a, d).await.unwrap().unwrap().wipe(), WipeState::None);
+        assert!(store.request_wipe(a, d, true).await.unwrap());
+        store.wipe_acknowledged(a, d).await.unwrap();
+        let dev = store.device(a, d).await.unwrap().unwrap();
+        assert_eq!(dev.wipe(), WipeState::AccountWiped);
+        assert!(dev.wipe_acknowledged > 0);
+        assert!(!store.cancel_wipe(a, d).await.unwrap());
+        assert!(!store.request_wipe(a, d, false).await.unwrap(), "a wiped device stays wiped");
+
+        assert!(store.set_pin_lock(a, d, Some(true)).await.unwrap());
+        assert!(store.set_trace(a, d, true).await.unwrap());
+        assert!(store.set_access_override(a, d, "block").await.unwrap());
+        let dev = store.device(a, d).await.unwrap().unwrap();
+        assert_eq!((dev.pin_lock, dev.trace, dev.blocked), (Some(true), true, true));
+        store.set_pin_lock(a, d, Some(false)).await.unwrap();
+        assert_eq!(store.device(a, d).await.unwrap().unwrap().pin_lock, Some(false));
+
+        store.put_sync_cache(a, d, "<Sync/>").await.unwrap();
+        assert!(store.remove_device(a, d).await.unwrap());
+        assert!(store.device(a, d).await.unwrap().is_none());
+        assert!(store.sync_cache(a, d).await.unwrap().is_none());
+        assert!(!store.remove_device(a, d).await.unwrap());
     }
 }

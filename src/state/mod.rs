@@ -3,11 +3,13 @@
 //! PostgreSQL (several nodes) through sqlx's `any` driver; the migrations in
 //! `migrations/` are written in the subset both engines share.
 
+mod admin;
 mod devices;
 mod folders;
 mod sync;
 
-pub use devices::{Device, DeviceInfo, DeviceSeen};
+pub use admin::{AuditEntry, Overrides, Scope, Setting};
+pub use devices::{Device, DeviceInfo, DeviceSeen, WipeState};
 pub use folders::{FolderRow, UpstreamFolder};
 
 use std::time::Duration;

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use super::Stack;
 
+/// The admin token every test server is configured with (`[admin] token`).
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
 pub struct Server {
     child: Option<Child>,
     /// `https://127.0.0.1:PORT`
@@ -32,7 +35,7 @@ impl Server {
              [log]\nlevel = \"{log}\"\n\
              [store]\nurl = \"sqlite://{db}\"\n\
              [imap]\nurl = \"imap://127.0.0.1:{imap}\"\n\
-             [admin]\nlisten = \"127.0.0.1:0\"\n\
+             [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN_TOKEN}\"\ntrace_dir = \"{traces}\"\n\
              [auth]\ndefault_domain = \"{domain}\"\n{extra}",
             cert = stack.server_cert.display(),
             key = stack.server_key.display(),
@@ -40,6 +43,7 @@ impl Server {
             imap = stack.imap_port,
             domain = stack.mail_domain,
             log = std::env::var("AIRSYNC_TEST_LOG").unwrap_or_else(|_| "debug".into()),
+            traces = dir.join("traces").display(),
         );
         std::fs::write(&config, text).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_airsync"))
@@ -85,6 +89,19 @@ impl Server {
     /// The server's log so far (for assertions and for failure messages).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("airsync.log")).unwrap_or_default()
+    }
+
+    /// `http://127.0.0.1:PORT` of the admin listener (from its start-up log line).
+    pub fn admin_url(&self) -> String {
+        let log = self.log();
+        let addr = log
+            .lines()
+            .rev()
+            .filter(|l| l.contains("admin interface ready"))
+            .find_map(|l| l.split("admin=").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no admin listener in the log:\n{log}"));
+        format!("http://{addr}")
     }
 
     /// Graceful stop (SIGTERM), waiting for the process to exit.
