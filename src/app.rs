@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airsync_imap::{ImapConfig, ImapStore};
-use airsync_model::MailStore;
+use airsync_dav::{DavClient, DavConfig};
+use airsync_model::{DavStore, MailStore};
 
 use crate::auth::Authenticator;
 use crate::settings::Settings;
@@ -18,6 +19,10 @@ pub struct App {
     pub settings: Settings,
     pub store: Store,
     pub mail: Arc<dyn MailStore>,
+    /// CalDAV (calendars and task lists) and CardDAV (address books); `None` when not
+    /// configured. One client serves both when they share a URL.
+    pub calendars: Option<Arc<dyn DavStore>>,
+    pub contacts: Option<Arc<dyn DavStore>>,
     pub auth: Authenticator,
 }
 
@@ -28,6 +33,8 @@ pub enum ServeError {
     Store(#[from] StoreError),
     #[error("upstream IMAP configuration: {0}")]
     Imap(String),
+    #[error("upstream DAV configuration: {0}")]
+    Dav(String),
     #[error("TLS: {0}")]
     Tls(String),
     #[error("listener: {0}")]
@@ -49,9 +56,22 @@ impl App {
             })
             .map_err(|e| ServeError::Imap(e.to_string()))?,
         );
+        let dav = |cfg: &crate::settings::Dav| -> Result<Arc<DavClient>, ServeError> {
+            let mut c = DavConfig::new(cfg.url.clone());
+            c.ca_file = cfg.ca_file.clone();
+            Ok(Arc::new(DavClient::new(c).map_err(|e| ServeError::Dav(e.to_string()))?))
+        };
+        let calendars = settings.caldav.as_ref().map(dav).transpose()?;
+        let contacts = match (&settings.carddav, &settings.caldav, &calendars) {
+            (Some(card), Some(cal), Some(shared)) if card.url == cal.url => Some(shared.clone()),
+            (Some(card), _, _) => Some(dav(card)?),
+            (None, _, _) => None,
+        };
+        let calendars = calendars.map(|c| c as Arc<dyn DavStore>);
+        let contacts = contacts.map(|c| c as Arc<dyn DavStore>);
         let auth = Authenticator::new(imap.clone(), &settings.auth);
         let mail: Arc<dyn MailStore> = imap;
-        Ok(Arc::new(App { settings, store, mail, auth }))
+        Ok(Arc::new(App { settings, store, mail, calendars, contacts, auth }))
     }
 }
 

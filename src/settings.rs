@@ -104,6 +104,8 @@ pub struct Imap {
 #[serde(deny_unknown_fields)]
 pub struct Dav {
     pub url: String,
+    /// An extra trust anchor (PEM) for the upstream's certificate.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[smtp]`: the upstream submission server (used from the SendMail issue on).
@@ -219,6 +221,9 @@ pub struct Limits {
     /// Largest request body accepted, in bytes (after gzip decoding).
     #[serde(default = "default_max_request")]
     pub max_request_bytes: usize,
+    /// Contact pictures larger than this (decoded bytes) are not sent to devices.
+    #[serde(default = "default_max_picture")]
+    pub max_contact_picture_bytes: usize,
 }
 
 impl Default for Log {
@@ -264,7 +269,7 @@ impl Default for Provision {
 }
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_request_bytes: default_max_request() }
+        Limits { max_request_bytes: default_max_request(), max_contact_picture_bytes: default_max_picture() }
     }
 }
 
@@ -312,6 +317,9 @@ fn default_device_rules() -> String {
 }
 fn default_policy_name() -> String {
     crate::policy::DEFAULT_POLICY.into()
+}
+fn default_max_picture() -> usize {
+    48 * 1024
 }
 fn yes() -> bool {
     true

@@ -68,7 +68,19 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderSyncRequest) -> Result<
 pub(super) async fn current_tree(ctx: &RequestContext<'_>) -> Result<Vec<FolderEntry>, Error> {
     let mailboxes = ctx.app.mail.list_mailboxes(&ctx.principal.credentials).await?;
     let rules = ctx.tree_rules().await?;
-    let candidates = folders::mail_candidates(&mailboxes, &rules);
+    let mut candidates = folders::mail_candidates(&mailboxes, &rules);
+    // An unreachable DAV server fails the FolderSync (retryable) rather than making the
+    // device delete its calendars and contacts.
+    let creds = &ctx.principal.credentials;
+    let calendars = match &ctx.app.calendars {
+        Some(dav) => dav.collections(creds, airsync_model::DavKind::Calendar).await?,
+        None => Vec::new(),
+    };
+    let address_books = match &ctx.app.contacts {
+        Some(dav) => dav.collections(creds, airsync_model::DavKind::Contacts).await?,
+        None => Vec::new(),
+    };
+    candidates.extend(folders::pim_candidates(&calendars, &address_books, &rules));
     let upstream: Vec<_> = candidates.iter().map(|c| c.upstream.clone()).collect();
     let ids = ctx.app.store.assign_folder_ids(ctx.login(), &upstream).await?;
     Ok(folders::entries(&candidates, &ids))

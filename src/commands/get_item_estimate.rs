@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::mapping::folders::Resolved;
 use crate::wbxml::Element;
 
-use super::sync::mail;
+use super::sync::{mail, pim};
 use super::{Reply, RequestContext};
 
 pub async fn run(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, Error> {
@@ -19,6 +19,10 @@ pub async fn run(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, E
             Some(Resolved::Outbox) => Ok(0),
             Some(Resolved::Mail { mailbox, .. }) => {
                 mail::estimate(ctx, &c.collection_id, &mailbox, &c.sync_key, c.filter_type).await?
+            }
+            Some(Resolved::Pim { folder_id, class, href }) => {
+                let folder = pim::PimFolder { folder_id, class, href: &href };
+                pim::estimate(ctx, &c.collection_id, &folder, &c.sync_key, c.filter_type).await?
             }
         };
         answers.push(match answer {

@@ -6,7 +6,7 @@
 //! reset the account unless Drafts and Outbox exist, so airsync provides a virtual
 //! Outbox when the upstream has none.
 
-use airsync_model::{Mailbox, SpecialUse};
+use airsync_model::{DavCollection, Mailbox, SpecialUse};
 
 use crate::eas::folder_sync::FolderEntry;
 use crate::state::{FolderRow, UpstreamFolder};
@@ -19,6 +19,45 @@ pub mod folder_type {
     pub const SENT_ITEMS: u8 = 5;
     pub const OUTBOX: u8 = 6;
     pub const USER_MAIL: u8 = 12;
+    pub const TASKS: u8 = 7;
+    pub const CALENDAR: u8 = 8;
+    pub const CONTACTS: u8 = 9;
+    pub const USER_CALENDAR: u8 = 13;
+    pub const USER_CONTACTS: u8 = 14;
+    pub const USER_TASKS: u8 = 15;
+}
+
+/// The `source` of folders that live in DAV collections: one calendar collection can
+/// give both a Calendar folder (its events) and a Tasks folder (its to-dos).
+pub const SOURCE_EVENTS: &str = "caldav";
+pub const SOURCE_TODOS: &str = "caldav-todo";
+pub const SOURCE_CONTACTS: &str = "carddav";
+
+/// The EAS class of a PIM folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PimClass {
+    Calendar,
+    Tasks,
+    Contacts,
+}
+
+impl PimClass {
+    pub fn name(self) -> &'static str {
+        match self {
+            PimClass::Calendar => "Calendar",
+            PimClass::Tasks => "Tasks",
+            PimClass::Contacts => "Contacts",
+        }
+    }
+
+    /// The iCalendar component it holds (none for contacts).
+    pub fn component(self) -> Option<&'static str> {
+        match self {
+            PimClass::Calendar => Some("VEVENT"),
+            PimClass::Tasks => Some("VTODO"),
+            PimClass::Contacts => None,
+        }
+    }
 }
 
 /// The `source` of folders that live in IMAP, and of airsync's own Outbox.
@@ -193,6 +232,39 @@ pub fn mail_candidates(mailboxes: &[Mailbox], rules: &TreeRules) -> Vec<Candidat
     out
 }
 
+/// The PIM part of the tree: every calendar that holds events gives a Calendar folder,
+/// every one that holds to-dos a Tasks folder, every address book a Contacts folder;
+/// the first of each kind is the default folder (types 8, 7, 9), the others are
+/// user-created ones (13, 15, 14). Hidden-folder patterns match display names.
+pub fn pim_candidates(calendars: &[DavCollection], address_books: &[DavCollection], rules: &TreeRules) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    let visible = |c: &&DavCollection| !rules.is_hidden(&c.display_name, None);
+    let mut add = |c: &DavCollection, source: &str, first: bool, default: u8, user: u8| {
+        let name = if c.display_name.trim().is_empty() {
+            c.href.trim_end_matches('/').rsplit('/').next().unwrap_or("").to_string()
+        } else {
+            c.display_name.clone()
+        };
+        out.push(Candidate {
+            upstream: UpstreamFolder { source: source.into(), name: c.href.clone(), upstream_id: Some(c.href.clone()) },
+            parent: None,
+            display_name: name,
+            folder_type: if first { default } else { user },
+        });
+    };
+    let holds = |c: &DavCollection, comp: &str| c.components.iter().any(|x| x.eq_ignore_ascii_case(comp));
+    for (i, c) in calendars.iter().filter(visible).filter(|c| holds(c, "VEVENT")).enumerate() {
+        add(c, SOURCE_EVENTS, i == 0, folder_type::CALENDAR, folder_type::USER_CALENDAR);
+    }
+    for (i, c) in calendars.iter().filter(visible).filter(|c| holds(c, "VTODO")).enumerate() {
+        add(c, SOURCE_TODOS, i == 0, folder_type::TASKS, folder_type::USER_TASKS);
+    }
+    for (i, c) in address_books.iter().filter(visible).enumerate() {
+        add(c, SOURCE_CONTACTS, i == 0, folder_type::CONTACTS, folder_type::USER_CONTACTS);
+    }
+    out
+}
+
 /// Gives each candidate its stable id (`ids[i]` belongs to `candidates[i]`) and
 /// resolves parents to ids.
 pub fn entries(candidates: &[Candidate], ids: &[i64]) -> Vec<FolderEntry> {
@@ -227,6 +299,8 @@ pub enum Resolved {
     Mail { folder_id: i64, mailbox: String, alias: bool },
     /// airsync's own Outbox: always empty, mail is sent with SendMail.
     Outbox,
+    /// A calendar, task list or address book: the DAV collection at `href`.
+    Pim { folder_id: i64, class: PimClass, href: String },
 }
 
 /// The account's folder map with the rules that hide or add folders: what every
@@ -267,6 +341,9 @@ fn resolve(rows: &[FolderRow], collection_id: &str) -> Option<Resolved> {
     match row.source.as_str() {
         SOURCE_IMAP => Some(Resolved::Mail { folder_id: id, mailbox: row.upstream_name.clone(), alias: false }),
         SOURCE_VIRTUAL if row.upstream_name == VIRTUAL_OUTBOX => Some(Resolved::Outbox),
+        SOURCE_EVENTS => Some(Resolved::Pim { folder_id: id, class: PimClass::Calendar, href: row.upstream_name.clone() }),
+        SOURCE_TODOS => Some(Resolved::Pim { folder_id: id, class: PimClass::Tasks, href: row.upstream_name.clone() }),
+        SOURCE_CONTACTS => Some(Resolved::Pim { folder_id: id, class: PimClass::Contacts, href: row.upstream_name.clone() }),
         _ => None,
     }
 }

@@ -35,12 +35,15 @@ impl Server {
              [log]\nlevel = \"{log}\"\n\
              [store]\nurl = \"sqlite://{db}\"\n\
              [imap]\nurl = \"imap://127.0.0.1:{imap}\"\n\
+             [caldav]\nurl = \"http://127.0.0.1:{dav}/\"\n\
+             [carddav]\nurl = \"http://127.0.0.1:{dav}/\"\n\
              [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN_TOKEN}\"\ntrace_dir = \"{traces}\"\n\
              [auth]\ndefault_domain = \"{domain}\"\n{extra}",
             cert = stack.server_cert.display(),
             key = stack.server_key.display(),
             db = dir.join("airsync.db").display(),
             imap = stack.imap_port,
+            dav = stack.dav_port,
             domain = stack.mail_domain,
             log = std::env::var("AIRSYNC_TEST_LOG").unwrap_or_else(|_| "debug".into()),
             traces = dir.join("traces").display(),

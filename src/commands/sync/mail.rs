@@ -54,21 +54,15 @@ pub async fn sync(
     access: Access,
     window: usize,
 ) -> Result<CollectionResponse, Error> {
-    let store = &ctx.app.store;
-    let (login, device, cid) = (ctx.login(), ctx.device_id(), req.collection_id.as_str());
+    let cid = req.collection_id.as_str();
     let options = req.options.clone().unwrap_or_default();
     let mut answer = CollectionResponse::status_only(req, status::SUCCESS);
     answer.class = req.class.clone();
 
     if req.sync_key == "0" {
-        // MS-ASCMD 2.2.3.181.4: key 0 returns a new key and no items.
-        let key = store.latest_sync_key(login, device, cid).await?.unwrap_or(0) + 1;
-        let snap = Snapshot { filter_type: options.filter_type.unwrap_or(0), ..Default::default() };
-        store.put_sync_snapshot(login, device, cid, key, &snap.encode(), key).await?;
-        answer.sync_key = key.to_string();
-        return Ok(answer);
+        return super::start(ctx, req, answer).await;
     }
-    let Some((key, mut snap)) = load(ctx, cid, &req.sync_key).await? else {
+    let Some((key, mut snap)) = super::load(ctx, cid, &req.sync_key).await? else {
         return Ok(CollectionResponse::status_only(req, status::INVALID_SYNC_KEY));
     };
     let filter_type = options.filter_type.unwrap_or(snap.filter_type);
@@ -105,16 +99,7 @@ pub async fn sync(
         answer.commands = server_commands(ctx, cid, mailbox, &options, &mut snap, &mut metas, &plan.ops).await?;
     }
 
-    if answer.commands.is_empty() && answer.responses.is_empty() {
-        // Nothing for the device: the key stays, and keys before it are done with.
-        store.prune_sync_snapshots(login, device, cid, key).await?;
-        answer.sync_key = key.to_string();
-        return Ok(answer);
-    }
-    // Store N+1 before answering it; keep N until the device uses N+1.
-    store.put_sync_snapshot(login, device, cid, key + 1, &snap.encode(), key).await?;
-    answer.sync_key = (key + 1).to_string();
-    Ok(answer)
+    super::finish(ctx, key, &snap, answer).await
 }
 
 /// How many server commands the device would get (GetItemEstimate), without changing
@@ -130,7 +115,7 @@ pub async fn estimate(
     if sync_key == "0" {
         return Ok(Err(est::NOT_PRIMED));
     }
-    let Some((_, mut snap)) = load(ctx, cid, sync_key).await? else { return Ok(Err(est::INVALID_SYNC_KEY)) };
+    let Some((_, mut snap)) = super::load(ctx, cid, sync_key).await? else { return Ok(Err(est::INVALID_SYNC_KEY)) };
     refresh(ctx, mailbox, &mut snap).await?;
     let cutoff = plan::cutoff(filter_type.unwrap_or(snap.filter_type), crate::state::now());
     Ok(Ok(plan::estimate(&snap, cutoff)))
@@ -167,17 +152,12 @@ pub async fn record_device_move(
 
 /// The always-empty Outbox: keys advance like any collection, but it has no items.
 pub async fn sync_outbox(ctx: &RequestContext<'_>, req: &CollectionRequest) -> Result<CollectionResponse, Error> {
-    let store = &ctx.app.store;
-    let (login, device, cid) = (ctx.login(), ctx.device_id(), req.collection_id.as_str());
     let mut answer = CollectionResponse::status_only(req, status::SUCCESS);
     answer.class = req.class.clone();
     if req.sync_key == "0" {
-        let key = store.latest_sync_key(login, device, cid).await?.unwrap_or(0) + 1;
-        store.put_sync_snapshot(login, device, cid, key, &Snapshot::default().encode(), key).await?;
-        answer.sync_key = key.to_string();
-        return Ok(answer);
+        return super::start(ctx, req, answer).await;
     }
-    if load(ctx, cid, &req.sync_key).await?.is_none() {
+    if super::load(ctx, &req.collection_id, &req.sync_key).await?.is_none() {
         return Ok(CollectionResponse::status_only(req, status::INVALID_SYNC_KEY));
     }
     Ok(answer)
@@ -207,21 +187,6 @@ fn refuse(command: &ClientCommand, access: Access, snap: &mut Snapshot, cid: &st
             Some(ItemResponse::Add { client_id: client_id.clone(), server_id: None, status: status::CONFLICT })
         }
         _ => None,
-    }
-}
-
-/// Snapshot N, or `None` when the device's key is unknown or unreadable (Status 3).
-async fn load(ctx: &RequestContext<'_>, cid: &str, sync_key: &str) -> Result<Option<(i64, Snapshot)>, Error> {
-    let Ok(key) = sync_key.parse::<i64>() else { return Ok(None) };
-    let Some(bytes) = ctx.app.store.sync_snapshot(ctx.login(), ctx.device_id(), cid, key).await? else {
-        return Ok(None);
-    };
-    match Snapshot::decode(&bytes) {
-        Ok(snap) => Ok(Some((key, snap))),
-        Err(_) => {
-            tracing::warn!(target: "airsync", collection = cid, key, "unreadable sync snapshot; the device must resync");
-            Ok(None)
-        }
     }
 }
 

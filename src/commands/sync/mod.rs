@@ -9,6 +9,7 @@
 //! the same items with the same ServerIds, never Status 3.
 
 pub mod mail;
+pub mod pim;
 pub mod plan;
 pub mod snapshot;
 
@@ -16,6 +17,7 @@ use crate::eas::sync::{
     CollectionRequest, CollectionResponse, SyncOptions, SyncRequest, SyncResponse, status,
 };
 use crate::error::Error;
+use snapshot::Snapshot;
 use crate::mapping::folders::Resolved;
 use crate::wbxml::Element;
 
@@ -154,6 +156,57 @@ async fn apply(ctx: &RequestContext<'_>, request: &SyncRequest) -> Result<SyncRe
     Ok(response)
 }
 
+/// SyncKey 0 (MS-ASCMD 2.2.3.181.4): a new chain starts; the answer names its first
+/// key and carries no items.
+async fn start(
+    ctx: &RequestContext<'_>,
+    req: &CollectionRequest,
+    mut answer: CollectionResponse,
+) -> Result<CollectionResponse, Error> {
+    let (store, cid) = (&ctx.app.store, req.collection_id.as_str());
+    let key = store.latest_sync_key(ctx.login(), ctx.device_id(), cid).await?.unwrap_or(0) + 1;
+    let filter_type = req.options.as_ref().and_then(|o| o.filter_type).unwrap_or(0);
+    let snap = Snapshot { filter_type, ..Default::default() };
+    store.put_sync_snapshot(ctx.login(), ctx.device_id(), cid, key, &snap.encode(), key).await?;
+    answer.sync_key = key.to_string();
+    Ok(answer)
+}
+
+/// Snapshot N, or `None` when the device's key is unknown or unreadable (Status 3).
+async fn load(ctx: &RequestContext<'_>, cid: &str, sync_key: &str) -> Result<Option<(i64, Snapshot)>, Error> {
+    let Ok(key) = sync_key.parse::<i64>() else { return Ok(None) };
+    let Some(bytes) = ctx.app.store.sync_snapshot(ctx.login(), ctx.device_id(), cid, key).await? else {
+        return Ok(None);
+    };
+    match Snapshot::decode(&bytes) {
+        Ok(snap) => Ok(Some((key, snap))),
+        Err(_) => {
+            tracing::warn!(target: "airsync", collection = cid, key, "unreadable sync snapshot; the device must resync");
+            Ok(None)
+        }
+    }
+}
+
+/// Ends a collection's turn: with nothing for the device the key stays (and older keys
+/// are done with); otherwise snapshot N+1 is stored before N+1 is answered, and N is
+/// kept until the device uses N+1.
+async fn finish(
+    ctx: &RequestContext<'_>,
+    key: i64,
+    snap: &Snapshot,
+    mut answer: CollectionResponse,
+) -> Result<CollectionResponse, Error> {
+    let (store, cid) = (&ctx.app.store, answer.collection_id.clone());
+    if answer.commands.is_empty() && answer.responses.is_empty() {
+        store.prune_sync_snapshots(ctx.login(), ctx.device_id(), &cid, key).await?;
+        answer.sync_key = key.to_string();
+        return Ok(answer);
+    }
+    store.put_sync_snapshot(ctx.login(), ctx.device_id(), &cid, key + 1, &snap.encode(), key).await?;
+    answer.sync_key = (key + 1).to_string();
+    Ok(answer)
+}
+
 fn out_of_range(value: u32, min: u32, max: u32) -> Option<u32> {
     if value < min {
         Some(min)
@@ -177,6 +230,9 @@ async fn sync_collection(
             mail::sync(ctx, request, mailbox, access, window).await
         }
         Resolved::Outbox => mail::sync_outbox(ctx, request).await,
+        Resolved::Pim { folder_id, class, href } => {
+            pim::sync(ctx, request, &pim::PimFolder { folder_id: *folder_id, class: *class, href }, window).await
+        }
     };
     match result {
         Ok(answer) => Ok(answer),

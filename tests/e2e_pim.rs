@@ -1,0 +1,164 @@
+//! Calendars and tasks end to end against the real Radicale: upstream objects reach the
+//! device, the device's Adds, Changes and Deletes reach Radicale, a property EAS does
+//! not know survives a device edit, and retries never duplicate.
+
+mod common;
+
+use airsync::wbxml::Element;
+use airsync::wbxml::pages::{AirSync as A, Calendar as C, Tasks as T};
+use common::Stack;
+use common::airsync::Server;
+use common::eas::{Cmd, Phone, collection, folder_changes, https_client};
+
+async fn phone(server: &Server, stack: &Stack, user: &str, password: &str, device: &str) -> Phone {
+    let mut p = Phone::new(https_client(&stack.ca_cert), &server.base_url, user, password, device);
+    p.provision().await;
+    p
+}
+
+/// A plain DAV client for set-up and checks, independent of airsync's backend.
+struct Dav {
+    client: reqwest::Client,
+    base: String,
+    user: String,
+    password: String,
+}
+
+impl Dav {
+    fn new(stack: &Stack, user: &str, password: &str) -> Dav {
+        Dav { client: reqwest::Client::new(), base: format!("http://127.0.0.1:{}", stack.dav_port), user: user.into(), password: password.into() }
+    }
+    fn url(&self, path: &str) -> String {
+        format!("{}/{}/{path}", self.base, self.user.replace('@', "%40"))
+    }
+    async fn put(&self, path: &str, body: &str) {
+        let r = self.client.put(self.url(path)).basic_auth(&self.user, Some(&self.password))
+            .header("Content-Type", "text/calendar; charset=utf-8").body(body.to_string()).send().await.unwrap();
+        assert!(r.status().is_success(), "PUT {path}: {}", r.status());
+    }
+    async fn get(&self, path: &str) -> Option<String> {
+        let r = self.client.get(self.url(path)).basic_auth(&self.user, Some(&self.password)).send().await.unwrap();
+        if r.status().is_success() { Some(r.text().await.unwrap()) } else { None }
+    }
+    /// Bodies of every object in a collection.
+    async fn all(&self, collection: &str) -> Vec<String> {
+        let body = "<?xml version=\"1.0\"?><d:propfind xmlns:d=\"DAV:\"><d:prop><d:getetag/></d:prop></d:propfind>";
+        let r = self.client.request(reqwest::Method::from_bytes(b"PROPFIND").unwrap(), self.url(collection))
+            .basic_auth(&self.user, Some(&self.password)).header("Depth", "1").body(body).send().await.unwrap();
+        let text = r.text().await.unwrap();
+        let mut out = Vec::new();
+        for part in text.split("<D:href>").skip(1).chain(text.split("<d:href>").skip(1)) {
+            let href = part.split('<').next().unwrap();
+            if href.ends_with(".ics") || href.ends_with(".vcf") {
+                let r = self.client.get(format!("{}{href}", self.base)).basic_auth(&self.user, Some(&self.password)).send().await.unwrap();
+                out.push(r.text().await.unwrap());
+            }
+        }
+        out
+    }
+}
+
+const EVENT: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:upstream-1@test\r\n\
+DTSTAMP:20261120T100000Z\r\nDTSTART;TZID=Europe/Berlin:20261201T090000\r\nDTEND;TZID=Europe/Berlin:20261201T100000\r\n\
+SUMMARY:Planning\r\nLOCATION:Room 1\r\nX-CUSTOM-THING:keep me\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+fn text(e: &Element, t: airsync::wbxml::Tag) -> String {
+    e.child_text(t).map(|s| s.into_owned()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn calendar_both_ways() {
+    let stack = Stack::get();
+    let (user, pw) = stack.new_user("cal");
+    let dav = Dav::new(stack, &user, &pw);
+    dav.put("calendar/upstream-1.ics", EVENT).await;
+    let server = Server::start(stack);
+    let p = phone(&server, stack, &user, &pw, "CAL1").await;
+    let a = p.folder_sync("0").await;
+    let (_, _, folders, _, _) = folder_changes(a.body.as_ref().unwrap());
+    let cal = folders.iter().find(|f| f.kind == 8).expect("default calendar (type 8)").server_id.clone();
+    assert!(folders.iter().any(|f| f.kind == 7), "a Tasks folder: {folders:?}");
+    assert!(folders.iter().any(|f| f.kind == 9), "a Contacts folder: {folders:?}");
+
+    let options = Element::new(A::Options).text_child(A::FilterType, "0");
+    let (key, cmds) = p.sync_all(&cal, 50, options.clone()).await;
+    let Some(Cmd::Add(event_id, data)) = cmds.first() else { panic!("{cmds:?}") };
+    assert_eq!(text(data, C::Subject), "Planning");
+    assert_eq!(text(data, C::StartTime), "20261201T080000Z", "09:00 Berlin is 08:00 UTC");
+    assert!(!text(data, C::Timezone).is_empty(), "a TimeZone blob");
+
+    // Device edits the subject: the unknown property survives upstream.
+    let change = Element::new(A::Change).text_child(A::ServerId, event_id.clone()).child(
+        data.clone().children.into_iter().fold(Element::new(A::ApplicationData), |mut acc, n| {
+            if let airsync::wbxml::Node::Element(e) = n {
+                if e.tag == C::Subject {
+                    acc.push(Element::with_text(C::Subject, "Planning (moved)"));
+                } else {
+                    acc.push(e);
+                }
+            }
+            acc
+        }),
+    );
+    let s = p.sync_one(collection(&cal, &key, Some(50), Some(options.clone()), vec![change])).await;
+    assert_eq!(s.status, "1");
+    assert!(s.commands.is_empty(), "no echo: {:?}", s.commands);
+    let stored = dav.get("calendar/upstream-1.ics").await.unwrap();
+    assert!(stored.contains("SUMMARY:Planning (moved)"), "{stored}");
+    assert!(stored.contains("X-CUSTOM-THING:keep me"), "lossless: {stored}");
+
+    // Device creates an event, twice with the same ClientId: one object upstream.
+    let add = || Element::new(A::Add).text_child(A::ClientId, "c-1").child(
+        Element::new(A::ApplicationData)
+            .text_child(C::Subject, "Dentist")
+            .text_child(C::StartTime, "20261210T140000Z")
+            .text_child(C::EndTime, "20261210T150000Z")
+            .text_child(C::AllDayEvent, "0")
+            .text_child(C::BusyStatus, "2")
+            .text_child(C::Sensitivity, "0")
+            .text_child(C::MeetingStatus, "0"),
+    );
+    let r1 = p.sync_one(collection(&cal, &s.sync_key, Some(50), Some(options.clone()), vec![add()])).await;
+    let r2 = p.sync_one(collection(&cal, &s.sync_key, Some(50), Some(options.clone()), vec![add()])).await;
+    let sid = |s: &common::eas::Synced| s.responses.iter().find(|r| r.tag == A::Add).map(|r| (text(r, A::Status), text(r, A::ServerId))).unwrap();
+    assert_eq!(sid(&r1).0, "1");
+    assert_eq!(sid(&r1), sid(&r2));
+    assert!(r2.commands.is_empty(), "{:?}", r2.commands);
+    let objects = dav.all("calendar/").await;
+    assert_eq!(objects.iter().filter(|o| o.contains("SUMMARY:Dentist")).count(), 1, "{objects:?}");
+
+    // Upstream change reaches the device; device delete reaches upstream.
+    dav.put("calendar/upstream-1.ics", &EVENT.replace("SUMMARY:Planning", "SUMMARY:Planning v3")).await;
+    let s3 = p.sync_one(collection(&cal, &r2.sync_key, Some(50), Some(options.clone()), vec![])).await;
+    let Some(Cmd::Change(id, data)) = s3.commands.first() else { panic!("{:?}", s3.commands) };
+    assert_eq!(id, event_id);
+    assert_eq!(text(data, C::Subject), "Planning v3");
+    let delete = Element::new(A::Delete).text_child(A::ServerId, event_id.clone());
+    let s4 = p.sync_one(collection(&cal, &s3.sync_key, Some(50), Some(options.clone()), vec![delete])).await;
+    assert_eq!(s4.status, "1");
+    assert!(dav.get("calendar/upstream-1.ics").await.is_none(), "deleted upstream");
+}
+
+#[tokio::test]
+async fn tasks_both_ways() {
+    let stack = Stack::get();
+    let (user, pw) = stack.new_user("tasks");
+    let dav = Dav::new(stack, &user, &pw);
+    dav.put("tasks/t1.ics", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VTODO\r\nUID:t1@test\r\nDTSTAMP:20261120T100000Z\r\nSUMMARY:Buy milk\r\nPRIORITY:1\r\nEND:VTODO\r\nEND:VCALENDAR\r\n").await;
+    let server = Server::start(stack);
+    let p = phone(&server, stack, &user, &pw, "TASK1").await;
+    let a = p.folder_sync("0").await;
+    let (_, _, folders, _, _) = folder_changes(a.body.as_ref().unwrap());
+    let tasks = folders.iter().find(|f| f.kind == 7).expect("Tasks").server_id.clone();
+    let (key, cmds) = p.sync_all(&tasks, 50, Element::new(A::Options)).await;
+    let Some(Cmd::Add(_, data)) = cmds.iter().find(|c| matches!(c, Cmd::Add(..))) else { panic!("{cmds:?}") };
+    assert_eq!(text(data, T::Subject), "Buy milk");
+    assert_eq!(text(data, T::Importance), "2");
+    let add = Element::new(A::Add).text_child(A::ClientId, "t-2").child(
+        Element::new(A::ApplicationData).text_child(T::Subject, "Call Bob").text_child(T::Complete, "0").text_child(T::Importance, "1"),
+    );
+    let s = p.sync_one(collection(&tasks, &key, Some(50), Some(Element::new(A::Options)), vec![add])).await;
+    assert_eq!(s.responses.iter().find(|r| r.tag == A::Add).map(|r| text(r, A::Status)).as_deref(), Some("1"));
+    let all = dav.all("tasks/").await;
+    assert!(all.iter().any(|o| o.contains("SUMMARY:Call Bob") && o.contains("VTODO")), "{all:?}");
+}
