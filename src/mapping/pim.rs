@@ -85,6 +85,17 @@ pub fn body_from_element(body: &Element) -> Option<(String, Option<String>)> {
     }
 }
 
+/// A fresh UID for an object a client created (`<128 random bits>@airsync`).
+pub fn new_uid() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    format!(
+        "{:016x}{:016x}@airsync",
+        rng.r#gen::<u64>(),
+        rng.r#gen::<u64>()
+    )
+}
+
 /// MS-ASDTYPE 2.3 compact date-time `20261126T100000Z`.
 pub fn compact_utc(t: NaiveDateTime) -> String {
     t.format("%Y%m%dT%H%M%SZ").to_string()

@@ -223,16 +223,7 @@ pub fn eas_to_task(
             c.props.push(Prop::new("VERSION", "2.0"));
             c.props.push(Prop::new("PRODID", "-//airsync//EN"));
             let mut t = Component::new("VTODO");
-            use rand::Rng;
-            let mut rng = rand::thread_rng();
-            t.props.push(Prop::new(
-                "UID",
-                format!(
-                    "{:016x}{:016x}@airsync",
-                    rng.r#gen::<u64>(),
-                    rng.r#gen::<u64>()
-                ),
-            ));
+            t.props.push(Prop::new("UID", pim::new_uid()));
             t.props.push(Prop::new(
                 "DTSTAMP",
                 pim::compact_utc(chrono::Utc::now().naive_utc()),
