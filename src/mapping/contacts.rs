@@ -45,7 +45,7 @@ use super::ical::{self, Component, Prop};
 use super::pim::{self, ConvertError};
 use crate::eas::ProtocolVersion;
 use crate::eas::sync::BodyPreference;
-use crate::wbxml::pages::{AirSync, AirSyncBase, Contacts as C, Contacts2 as C2};
+use crate::wbxml::pages::{AirSync, Contacts as C, Contacts2 as C2};
 use crate::wbxml::{Element, Tag};
 
 /// What the client asked for.
@@ -840,12 +840,7 @@ pub fn eas_to_contact(
     apply_dates(&mut card, data, ver)?;
     apply_picture(&mut card, data, ver, opts)?;
     apply_children(&mut card, data, ver);
-    if let Some((plain, _)) = data
-        .first(AirSyncBase::Body)
-        .and_then(pim::body_from_element)
-    {
-        card.set_text("NOTE", Some(&plain));
-    }
+    pim::set_body_text(&mut card, data, "NOTE");
     let cats = data
         .first(C::Categories)
         .map(|c| pim::categories_from(c, C::Category))
@@ -865,6 +860,7 @@ pub fn contact_uid(vcf: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wbxml::pages::AirSyncBase;
     use crate::wbxml::{Node, to_xml};
 
     /// Every field, vCard 3.0; canonical (CRLF, no line over 75 octets) so that an

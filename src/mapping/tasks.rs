@@ -16,7 +16,7 @@ use super::calendar::{self, CalendarOptions, Zone};
 use super::ical::{self, Component, Prop};
 use super::pim::{self, ConvertError, Recurrence, RecurrenceTags};
 use crate::wbxml::Element;
-use crate::wbxml::pages::{AirSync, AirSyncBase, Tasks as T};
+use crate::wbxml::pages::{AirSync, Tasks as T};
 
 const TAGS: RecurrenceTags = RecurrenceTags {
     recurrence: T::Recurrence,
@@ -236,12 +236,7 @@ pub fn eas_to_task(
     let snapshot = cal.clone();
     let todo = &mut cal.children[i];
     todo.set_text("SUMMARY", data.child_text(T::Subject).as_deref());
-    if let Some((plain, _)) = data
-        .first(AirSyncBase::Body)
-        .and_then(pim::body_from_element)
-    {
-        todo.set_text("DESCRIPTION", Some(&plain));
-    }
+    pim::set_body_text(todo, data, "DESCRIPTION");
     let imp = data
         .child_text(T::Importance)
         .and_then(|v| v.trim().parse::<u8>().ok())
