@@ -220,35 +220,31 @@ fn is_text_related(p: &Prop, t: &str) -> bool {
             .is_some_and(|v| v.eq_ignore_ascii_case("text"))
 }
 
+/// TEL TYPE values in the order they decide the slot (after fax, see [`phone_kind`]).
+const PHONE_TYPES: [(&str, Phone); 9] = [
+    ("pager", Phone::Pager),
+    ("x-mms", Phone::Mms),
+    ("cell", Phone::Mobile),
+    ("car", Phone::Car),
+    ("x-radio", Phone::Radio),
+    ("x-assistant", Phone::Assistant),
+    ("x-company-main", Phone::CompanyMain),
+    ("work", Phone::Work),
+    ("home", Phone::Home),
+];
+
 fn phone_kind(p: &Prop) -> Phone {
-    let t = |s| p.has_type(s);
-    if t("fax") {
-        if t("home") {
+    if p.has_type("fax") {
+        return if p.has_type("home") {
             Phone::HomeFax
         } else {
             Phone::WorkFax
-        }
-    } else if t("pager") {
-        Phone::Pager
-    } else if t("x-mms") {
-        Phone::Mms
-    } else if t("cell") {
-        Phone::Mobile
-    } else if t("car") {
-        Phone::Car
-    } else if t("x-radio") {
-        Phone::Radio
-    } else if t("x-assistant") {
-        Phone::Assistant
-    } else if t("x-company-main") {
-        Phone::CompanyMain
-    } else if t("work") {
-        Phone::Work
-    } else if t("home") {
-        Phone::Home
-    } else {
-        Phone::Untyped
+        };
     }
+    PHONE_TYPES
+        .iter()
+        .find(|(t, _)| p.has_type(t))
+        .map_or(Phone::Untyped, |(_, k)| *k)
 }
 
 fn family_of(p: &Prop, ver: Ver) -> Option<Family> {
