@@ -941,16 +941,6 @@ fn apply_common(
     Ok(())
 }
 
-fn new_uid() -> String {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    format!(
-        "{:016x}{:016x}@airsync",
-        rng.r#gen::<u64>(),
-        rng.r#gen::<u64>()
-    )
-}
-
 fn now_utc() -> NaiveDateTime {
     chrono::Utc::now().naive_utc().with_nanosecond_zero()
 }
@@ -1079,7 +1069,7 @@ pub fn eas_to_event(
                 text_of(data, C::UID)
             }
             .filter(|u| !u.trim().is_empty())
-            .unwrap_or_else(new_uid);
+            .unwrap_or_else(pim::new_uid);
             ev.props.push(Prop::text("UID", &uid));
             ev.props
                 .push(Prop::new("DTSTAMP", pim::compact_utc(now_utc())));

@@ -10,3 +10,4 @@ pub mod timezone;
 pub mod pim;
 pub mod calendar;
 pub mod tasks;
+pub mod contacts;

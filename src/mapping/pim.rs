@@ -85,6 +85,25 @@ pub fn body_from_element(body: &Element) -> Option<(String, Option<String>)> {
     }
 }
 
+/// Writes the plain text of a client's Body into the TEXT property `name` (a task's
+/// DESCRIPTION, a card's NOTE). No Body, or a truncated one, keeps what is there.
+pub fn set_body_text(c: &mut super::ical::Component, data: &Element, name: &str) {
+    if let Some((plain, _)) = data.first(AirSyncBase::Body).and_then(body_from_element) {
+        c.set_text(name, Some(&plain));
+    }
+}
+
+/// A fresh UID for an object a client created (`<128 random bits>@airsync`).
+pub fn new_uid() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    format!(
+        "{:016x}{:016x}@airsync",
+        rng.r#gen::<u64>(),
+        rng.r#gen::<u64>()
+    )
+}
+
 /// MS-ASDTYPE 2.3 compact date-time `20261126T100000Z`.
 pub fn compact_utc(t: NaiveDateTime) -> String {
     t.format("%Y%m%dT%H%M%SZ").to_string()

@@ -16,7 +16,7 @@ use super::calendar::{self, CalendarOptions, Zone};
 use super::ical::{self, Component, Prop};
 use super::pim::{self, ConvertError, Recurrence, RecurrenceTags};
 use crate::wbxml::Element;
-use crate::wbxml::pages::{AirSync, AirSyncBase, Tasks as T};
+use crate::wbxml::pages::{AirSync, Tasks as T};
 
 const TAGS: RecurrenceTags = RecurrenceTags {
     recurrence: T::Recurrence,
@@ -223,16 +223,7 @@ pub fn eas_to_task(
             c.props.push(Prop::new("VERSION", "2.0"));
             c.props.push(Prop::new("PRODID", "-//airsync//EN"));
             let mut t = Component::new("VTODO");
-            use rand::Rng;
-            let mut rng = rand::thread_rng();
-            t.props.push(Prop::new(
-                "UID",
-                format!(
-                    "{:016x}{:016x}@airsync",
-                    rng.r#gen::<u64>(),
-                    rng.r#gen::<u64>()
-                ),
-            ));
+            t.props.push(Prop::new("UID", pim::new_uid()));
             t.props.push(Prop::new(
                 "DTSTAMP",
                 pim::compact_utc(chrono::Utc::now().naive_utc()),
@@ -245,12 +236,7 @@ pub fn eas_to_task(
     let snapshot = cal.clone();
     let todo = &mut cal.children[i];
     todo.set_text("SUMMARY", data.child_text(T::Subject).as_deref());
-    if let Some((plain, _)) = data
-        .first(AirSyncBase::Body)
-        .and_then(pim::body_from_element)
-    {
-        todo.set_text("DESCRIPTION", Some(&plain));
-    }
+    pim::set_body_text(todo, data, "DESCRIPTION");
     let imp = data
         .child_text(T::Importance)
         .and_then(|v| v.trim().parse::<u8>().ok())
