@@ -123,6 +123,10 @@ async fn changes_flow_both_ways() {
     assert!(s.responses.is_empty(), "a successful Change has no response");
     let flags = &imap.flags("INBOX")[0].1;
     assert!(flags.contains("\\Seen") && flags.contains("\\Flagged") && flags.contains("Work"), "{flags}");
+    assert_ne!(s.sync_key, key, "client commands always give a new key");
+    // Nor is it echoed by the next Sync.
+    let quiet = p.sync_one(collection(&inbox, &s.sync_key, Some(50), Some(mail_options(1, Some(200))), vec![])).await;
+    assert!(quiet.commands.is_empty(), "{:?}", quiet.commands);
 
     // Upstream: unread again → the next Sync carries a Change with Read 0.
     let uid: u32 = id.split(':').nth(1).unwrap().parse().unwrap();
@@ -295,14 +299,15 @@ async fn ids_of_another_account_are_not_found() {
     let stack = Stack::get();
     let (alice, alice_pw) = stack.new_user("forge-a");
     let (bob, bob_pw) = stack.new_user("forge-b");
-    for i in 0..6 {
+    // Bob gets many more folders than Alice, so his last folder id is one her map lacks.
+    for i in 0..20 {
         stack.doveadm(&["mailbox", "create", "-u", &bob, &format!("Bobs{i}")]);
     }
     let server = Server::start(stack);
     let mut imap = Imap::login(stack.imap_port, &bob, &bob_pw);
-    imap.append("Bobs5", &message("x@example.org", &bob, "secret", "bob only"), "");
+    imap.append("Bobs19", &message("x@example.org", &bob, "secret", "bob only"), "");
     let pb = phone(&server, stack, &bob, &bob_pw, "FORGEB").await;
-    let bobs5 = pb.folder_id_by_name("Bobs5").await;
+    let bobs5 = pb.folder_id_by_name("Bobs19").await;
     let pa = phone(&server, stack, &alice, &alice_pw, "FORGEA").await;
     pa.folder_id(2).await;
     // Bob's folder id does not exist in Alice's map: Status 12 for Sync...
@@ -333,5 +338,5 @@ async fn ids_of_another_account_are_not_found() {
     );
     let a = pa.post("MoveItems", &mv).await;
     assert_eq!(text(a.body.as_ref().unwrap().first(M::Response).unwrap(), M::Status), "1");
-    assert_eq!(imap.count("Bobs5"), 1, "Bob's message is untouched");
+    assert_eq!(imap.count("Bobs19"), 1, "Bob's message is untouched");
 }

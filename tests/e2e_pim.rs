@@ -47,7 +47,8 @@ impl Dav {
             .basic_auth(&self.user, Some(&self.password)).header("Depth", "1").body(body).send().await.unwrap();
         let text = r.text().await.unwrap();
         let mut out = Vec::new();
-        for part in text.split("<D:href>").skip(1).chain(text.split("<d:href>").skip(1)) {
+        // Any namespace prefix: take the text of every element whose name ends in "href>".
+        for part in text.split("href>").skip(1).step_by(2) {
             let href = part.split('<').next().unwrap();
             if href.ends_with(".ics") || href.ends_with(".vcf") {
                 let r = self.client.get(format!("{}{href}", self.base)).basic_auth(&self.user, Some(&self.password)).send().await.unwrap();
@@ -103,6 +104,8 @@ async fn calendar_both_ways() {
     let s = p.sync_one(collection(&cal, &key, Some(50), Some(options.clone()), vec![change])).await;
     assert_eq!(s.status, "1");
     assert!(s.commands.is_empty(), "no echo: {:?}", s.commands);
+    let quiet = p.sync_one(collection(&cal, &s.sync_key, Some(50), Some(options.clone()), vec![])).await;
+    assert!(quiet.commands.is_empty(), "nor by the next Sync: {:?}", quiet.commands);
     let stored = dav.get("calendar/upstream-1.ics").await.unwrap();
     assert!(stored.contains("SUMMARY:Planning (moved)"), "{stored}");
     assert!(stored.contains("X-CUSTOM-THING:keep me"), "lossless: {stored}");

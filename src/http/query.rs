@@ -88,7 +88,8 @@ fn parse_plain(query: &str) -> Result<RequestLine, QueryError> {
 /// DeviceId (length-prefixed), PolicyKey (length-prefixed, 0 or 4 bytes, little-endian),
 /// DeviceType (length-prefixed), then command parameters as tag, length, value.
 fn parse_base64(query: &str) -> Result<RequestLine, QueryError> {
-    let text = percent_decode(query)?;
+    // '+' is a base64 digit here, not an encoded space.
+    let text = percent_decode(&query.replace('+', "%2B"))?;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text.trim())
         .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text.trim()))
@@ -261,6 +262,17 @@ mod tests {
             let q = base64::engine::general_purpose::STANDARD.encode(cut);
             let _ = parse(&q);
         }
+    }
+
+    #[test]
+    fn plus_in_base64_is_a_digit() {
+        // Policy key 0xfbffffff encodes with a '+' that must not become a space.
+        let mut raw = vec![161, 9, 0x09, 0x04, 1, b'D', 4];
+        raw.extend_from_slice(&0xfbef_beffu32.to_le_bytes());
+        raw.extend_from_slice(&[1, b'T']);
+        let q = base64::engine::general_purpose::STANDARD.encode(&raw);
+        assert!(q.contains('+') || q.contains('/'), "{q}");
+        assert_eq!(parse(&q).unwrap().policy_key, Some(0xfbef_beff));
     }
 
     #[test]

@@ -99,7 +99,7 @@ pub async fn sync(
         answer.commands = server_commands(ctx, cid, mailbox, &options, &mut snap, &mut metas, &plan.ops).await?;
     }
 
-    super::finish(ctx, key, &snap, answer).await
+    super::finish(ctx, req, key, &snap, answer).await
 }
 
 /// How many server commands the device would get (GetItemEstimate), without changing

@@ -187,17 +187,19 @@ async fn load(ctx: &RequestContext<'_>, cid: &str, sync_key: &str) -> Result<Opt
     }
 }
 
-/// Ends a collection's turn: with nothing for the device the key stays (and older keys
-/// are done with); otherwise snapshot N+1 is stored before N+1 is answered, and N is
-/// kept until the device uses N+1.
+/// Ends a collection's turn: when neither side changed anything the key stays (and
+/// older keys are done with); otherwise snapshot N+1 — which records the device's own
+/// commands too, so they are never echoed back — is stored before N+1 is answered, and
+/// N is kept until the device uses N+1.
 async fn finish(
     ctx: &RequestContext<'_>,
+    req: &CollectionRequest,
     key: i64,
     snap: &Snapshot,
     mut answer: CollectionResponse,
 ) -> Result<CollectionResponse, Error> {
     let (store, cid) = (&ctx.app.store, answer.collection_id.clone());
-    if answer.commands.is_empty() && answer.responses.is_empty() {
+    if answer.commands.is_empty() && answer.responses.is_empty() && req.commands.is_empty() {
         store.prune_sync_snapshots(ctx.login(), ctx.device_id(), &cid, key).await?;
         answer.sync_key = key.to_string();
         return Ok(answer);

@@ -81,7 +81,7 @@ pub async fn sync(
         answer.more_available = p.more_available;
         answer.commands = server_commands(ctx, req, folder, &options, &mut snap, &etags, &p.ops).await?;
     }
-    super::finish(ctx, key, &snap, answer).await
+    super::finish(ctx, req, key, &snap, answer).await
 }
 
 /// Only calendars know a date window; tasks (FilterType 8, incomplete only) and
