@@ -10,6 +10,15 @@ PACKAGES=(
   radicale postfix
   libwbxml2-utils openssl apache2-utils sqlite3 ca-certificates curl python3
 )
+# More packages for particular tests (a browser, LDAP, PostgreSQL…), one name a line
+# in tests/stack/packages-*.txt, so that a test's needs live next to the stack.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+for list in "${here}"/packages-*.txt; do
+  [[ -f ${list} ]] || continue
+  while read -r name _; do
+    [[ -n ${name} && ${name} != \#* ]] && PACKAGES+=("${name}")
+  done <"${list}"
+done
 # Owner of every test mailbox (Dovecot mail_uid/mail_gid). Dovecot's own package
 # users (dovecot, dovenull) run its internal and login processes.
 MAIL_USER=airsync-test

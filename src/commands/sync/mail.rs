@@ -65,6 +65,7 @@ pub async fn sync(
     let Some((key, mut snap)) = super::load(ctx, cid, &req.sync_key).await? else {
         return Ok(CollectionResponse::status_only(req, status::INVALID_SYNC_KEY));
     };
+    let loaded_cursor = snap.cursor.clone();
     let filter_type = options.filter_type.unwrap_or(snap.filter_type);
     snap.filter_type = filter_type;
 
@@ -99,7 +100,7 @@ pub async fn sync(
         answer.commands = server_commands(ctx, cid, mailbox, &options, &mut snap, &mut metas, &plan.ops).await?;
     }
 
-    super::finish(ctx, req, key, &snap, answer).await
+    super::finish(ctx, req, key, &loaded_cursor, &snap, answer).await
 }
 
 /// How many server commands the device would get (GetItemEstimate), without changing

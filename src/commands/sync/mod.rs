@@ -191,16 +191,24 @@ async fn load(ctx: &RequestContext<'_>, cid: &str, sync_key: &str) -> Result<Opt
 /// older keys are done with); otherwise snapshot N+1 — which records the device's own
 /// commands too, so they are never echoed back — is stored before N+1 is answered, and
 /// N is kept until the device uses N+1.
+///
+/// A key that stays still learns where the upstream is now (its cursor): what the
+/// device holds did not change, only how cheaply the next delta can be read; push
+/// compares this cursor with the upstream's to know whether anything is new.
 async fn finish(
     ctx: &RequestContext<'_>,
     req: &CollectionRequest,
     key: i64,
+    loaded_cursor: &str,
     snap: &Snapshot,
     mut answer: CollectionResponse,
 ) -> Result<CollectionResponse, Error> {
     let (store, cid) = (&ctx.app.store, answer.collection_id.clone());
     if answer.commands.is_empty() && answer.responses.is_empty() && req.commands.is_empty() {
         store.prune_sync_snapshots(ctx.login(), ctx.device_id(), &cid, key).await?;
+        if snap.cursor != loaded_cursor {
+            store.replace_sync_snapshot(ctx.login(), ctx.device_id(), &cid, key, &snap.encode()).await?;
+        }
         answer.sync_key = key.to_string();
         return Ok(answer);
     }

@@ -61,6 +61,7 @@ pub async fn sync(
     let Some((key, mut snap)) = super::load(ctx, &req.collection_id, &req.sync_key).await? else {
         return Ok(CollectionResponse::status_only(req, status::INVALID_SYNC_KEY));
     };
+    let loaded_cursor = snap.cursor.clone();
     snap.filter_type = options.filter_type.unwrap_or(snap.filter_type);
     let mut etags = refresh(ctx, folder, &mut snap).await?;
     for command in &req.commands {
@@ -81,7 +82,7 @@ pub async fn sync(
         answer.more_available = p.more_available;
         answer.commands = server_commands(ctx, req, folder, &options, &mut snap, &etags, &p.ops).await?;
     }
-    super::finish(ctx, req, key, &snap, answer).await
+    super::finish(ctx, req, key, &loaded_cursor, &snap, answer).await
 }
 
 /// Only calendars know a date window; tasks (FilterType 8, incomplete only) and
