@@ -68,3 +68,58 @@ async fn hidden_folders_never_reach_a_device() {
     assert_eq!(s.status, "12");
     assert!(!names(&p).await.contains(&"Secret".to_string()));
 }
+
+/// Runs `airsync ARGS --config <the server's config>` and requires success.
+fn cli(server: &Server, args: &[&str]) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_airsync"))
+        .args(args)
+        .arg("--config")
+        .arg(server.dir.join("airsync.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "airsync {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn an_alias_shows_another_accounts_folder_read_only() {
+    use airsync::wbxml::Element;
+    use airsync::wbxml::pages::{AirSync as A, Email as E};
+    let stack = Stack::get();
+    let (alice, alice_pw) = stack.new_user("alias-a");
+    let (bob, bob_pw) = stack.new_user("alias-b");
+    stack.doveadm(&["mailbox", "create", "-u", &bob, "Team"]);
+    let mut imap = common::imap::Imap::login(stack.imap_port, &bob, &bob_pw);
+    imap.append("Team", &common::imap::message("carol@example.org", &bob, "team news", "hello team"), "");
+    // Bob shares Team with Alice, read-only (lookup + read).
+    stack.doveadm(&["acl", "set", "-u", &bob, "Team", &format!("user={alice}"), "lookup", "read"]);
+    let server = Server::start(stack);
+    cli(&server, &["accounts", "alias", "add", &alice, "Bob's team", &format!("shared/{bob}/Team")]);
+    cli(&server, &["accounts", "hide-folder", &alice, "Junk"]);
+    let p = phone(&server, stack, &alice, &alice_pw, "ALIAS1", "16.1").await;
+    let all = names(&p).await;
+    assert!(all.contains(&"Bob's team".to_string()), "{all:?}");
+    assert!(!all.contains(&"Junk".to_string()), "the account hid Junk: {all:?}");
+    let team = p.folder_id_by_name("Bob's team").await;
+    let opts = mail_options(1, None);
+    let (key, cmds) = p.sync_all(&team, 50, opts.clone()).await;
+    assert_eq!(cmds.len(), 1, "{cmds:?}");
+    let id = cmds[0].server_id().to_string();
+
+    // Read-only: marking it read is refused (Status 7) and the server's state comes back.
+    let change = Element::new(A::Change)
+        .text_child(A::ServerId, id.clone())
+        .child(Element::new(A::ApplicationData).text_child(E::Read, "1"));
+    let s = p.sync_one(collection(&team, &key, Some(50), Some(opts.clone()), vec![change])).await;
+    let r = s.responses.iter().find(|r| r.tag == A::Change).expect("a Change response");
+    assert_eq!(r.child_text(A::Status).as_deref(), Some("7"));
+    let back = s.commands.iter().find(|c| c.server_id() == id).expect("the server's version is sent back");
+    let common::eas::Cmd::Change(_, data) = back else { panic!("{back:?}") };
+    assert_eq!(data.child_text(E::Read).as_deref(), Some("0"));
+    assert!(!imap.flags("Team")[0].1.contains("\\Seen"), "nothing changed upstream");
+    // A delete is refused too, and the item comes back.
+    let delete = Element::new(A::Delete).text_child(A::ServerId, id.clone());
+    let s2 = p.sync_one(collection(&team, &s.sync_key, Some(50), Some(opts.clone()), vec![delete])).await;
+    assert!(s2.responses.iter().any(|r| r.tag == A::Delete && r.child_text(A::Status).as_deref() == Some("7")));
+    assert!(s2.commands.iter().any(|c| matches!(c, common::eas::Cmd::Add(sid, _) if *sid == id)), "{:?}", s2.commands);
+    assert_eq!(imap.count("Team"), 1);
+}

@@ -63,7 +63,11 @@ impl RequestContext<'_> {
             .hide_inbox_children_for
             .iter()
             .any(|v| v == self.version.as_str() || v.eq_ignore_ascii_case(device_type));
-        Ok(TreeRules { hide_inbox_children, hidden: folders.hidden.clone(), aliases: Vec::new() })
+        let store = &self.app.store;
+        let mut hidden = folders.hidden.clone();
+        hidden.extend(store.hidden_folders(self.login()).await?);
+        let aliases = store.folder_aliases(self.login()).await?;
+        Ok(TreeRules { hide_inbox_children, hidden, aliases })
     }
 
     /// The account's folder map and rules: every device-supplied CollectionId is
