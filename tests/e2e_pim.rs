@@ -165,3 +165,140 @@ async fn tasks_both_ways() {
     let all = dav.all("tasks/").await;
     assert!(all.iter().any(|o| o.contains("SUMMARY:Call Bob") && o.contains("VTODO")), "{all:?}");
 }
+
+#[tokio::test]
+async fn calendar_folders_created_renamed_deleted_from_the_device() {
+    use airsync::wbxml::pages::FolderHierarchy as F;
+    let stack = Stack::get();
+    let (user, pw) = stack.new_user("calfolders");
+    let server = Server::start(stack);
+    let p = phone(&server, stack, &user, &pw, "CALF1").await;
+    let a = p.folder_sync("0").await;
+    let (_, key, _, _, _) = folder_changes(a.body.as_ref().unwrap());
+    let create = Element::new(F::FolderCreate)
+        .text_child(F::SyncKey, key.clone())
+        .text_child(F::ParentId, "0")
+        .text_child(F::DisplayName, "Holidays")
+        .text_child(F::Type, "13");
+    let a = p.post("FolderCreate", &create).await;
+    let body = a.body.unwrap();
+    assert_eq!(text(&body, F::Status), "1", "{}", airsync::wbxml::to_xml(&body));
+    let id = text(&body, F::ServerId);
+    let key2 = text(&body, F::SyncKey);
+    // The next incremental FolderSync does not announce it again.
+    let (_, _, adds, _, _) = folder_changes(p.folder_sync(&key2).await.body.as_ref().unwrap());
+    assert!(adds.is_empty(), "{adds:?}");
+    // Two calendars are two folders; the new one is a user calendar (13).
+    let (_, key2, all, _, _) = folder_changes(p.folder_sync("0").await.body.as_ref().unwrap());
+    let holidays = all.iter().find(|f| f.server_id == id).expect("the new calendar");
+    assert_eq!((holidays.name.as_str(), holidays.kind), ("Holidays", 13));
+    assert!(all.iter().any(|f| f.kind == 8), "{all:?}");
+
+    let rename = Element::new(F::FolderUpdate)
+        .text_child(F::SyncKey, key2.clone())
+        .text_child(F::ServerId, id.clone())
+        .text_child(F::ParentId, "0")
+        .text_child(F::DisplayName, "Vacation");
+    let a = p.post("FolderUpdate", &rename).await;
+    let body = a.body.unwrap();
+    assert_eq!(text(&body, F::Status), "1");
+    let (_, key3, all, _, _) = folder_changes(p.folder_sync("0").await.body.as_ref().unwrap());
+    assert_eq!(all.iter().find(|f| f.server_id == id).map(|f| f.name.as_str()), Some("Vacation"), "same id after a rename");
+
+    // The default calendar is special: it cannot be deleted.
+    let default = all.iter().find(|f| f.kind == 8).unwrap().server_id.clone();
+    let del = |sid: &str, key: &str| Element::new(F::FolderDelete).text_child(F::SyncKey, key).text_child(F::ServerId, sid);
+    let a = p.post("FolderDelete", &del(&default, &key3)).await;
+    assert_eq!(text(a.body.as_ref().unwrap(), F::Status), "3");
+    let a = p.post("FolderDelete", &del(&id, &key3)).await;
+    assert_eq!(text(a.body.as_ref().unwrap(), F::Status), "1");
+    let (_, _, all, _, _) = folder_changes(p.folder_sync("0").await.body.as_ref().unwrap());
+    assert!(all.iter().all(|f| f.server_id != id), "{all:?}");
+}
+
+#[tokio::test]
+async fn contacts_with_photo_both_ways() {
+    use airsync::wbxml::pages::Contacts as K;
+    let stack = Stack::get();
+    let (user, pw) = stack.new_user("contacts");
+    let dav = Dav::new(stack, &user, &pw);
+    // A 1x1 PNG as the photo, and a property EAS has no twin for.
+    let vcard = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c1@test\r\nFN:Erika Mustermann\r\nN:Mustermann;Erika;;;\r\n\
+EMAIL;TYPE=INTERNET:erika@example.org\r\nTEL;TYPE=CELL:+49 170 1234567\r\nX-SOCIALPROFILE;TYPE=mastodon:https://example.social/@erika\r\n\
+PHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==\r\nEND:VCARD\r\n";
+    let r = dav.client.put(dav.url("contacts/c1.vcf")).basic_auth(&user, Some(&pw))
+        .header("Content-Type", "text/vcard; charset=utf-8").body(vcard).send().await.unwrap();
+    assert!(r.status().is_success());
+    let server = Server::start(stack);
+    let p = phone(&server, stack, &user, &pw, "CONTACT1").await;
+    let a = p.folder_sync("0").await;
+    let (_, _, folders, _, _) = folder_changes(a.body.as_ref().unwrap());
+    let contacts = folders.iter().find(|f| f.kind == 9).expect("Contacts (9)").server_id.clone();
+    let (key, cmds) = p.sync_all(&contacts, 50, Element::new(A::Options)).await;
+    let Some(Cmd::Add(id, data)) = cmds.first() else { panic!("{cmds:?}") };
+    assert_eq!(text(data, K::FirstName), "Erika");
+    assert_eq!(text(data, K::LastName), "Mustermann");
+    assert_eq!(text(data, K::Email1Address), "erika@example.org");
+    assert_eq!(text(data, K::MobilePhoneNumber), "+49 170 1234567");
+    assert!(!text(data, K::Picture).is_empty(), "the photo");
+    // The phone edits the mobile number: the social profile survives upstream.
+    let change = Element::new(A::Change).text_child(A::ServerId, id.clone()).child({
+        let mut d = data.clone();
+        d.children.retain(|n| !matches!(n, airsync::wbxml::Node::Element(e) if e.tag == K::MobilePhoneNumber));
+        d.push(Element::with_text(K::MobilePhoneNumber, "+49 171 7654321"));
+        d
+    });
+    let s = p.sync_one(collection(&contacts, &key, Some(50), Some(Element::new(A::Options)), vec![change])).await;
+    assert_eq!(s.status, "1");
+    let stored = dav.get("contacts/c1.vcf").await.unwrap();
+    assert!(stored.contains("+49 171 7654321"), "{stored}");
+    assert!(stored.contains("X-SOCIALPROFILE"), "lossless: {stored}");
+    // A contact created on the phone reaches CardDAV.
+    let add = Element::new(A::Add).text_child(A::ClientId, "k1").child(
+        Element::new(A::ApplicationData).text_child(K::FirstName, "Max").text_child(K::LastName, "Muster").text_child(K::Email1Address, "max@example.org"),
+    );
+    let s2 = p.sync_one(collection(&contacts, &s.sync_key, Some(50), Some(Element::new(A::Options)), vec![add])).await;
+    assert_eq!(s2.responses.iter().find(|r| r.tag == A::Add).map(|r| text(r, A::Status)).as_deref(), Some("1"));
+    let all = dav.all("contacts/").await;
+    assert!(all.iter().any(|c| c.contains("max@example.org")), "{all:?}");
+}
+
+#[tokio::test]
+async fn calendar_survives_a_crash_between_syncs() {
+    let stack = Stack::get();
+    let (user, pw) = stack.new_user("calcrash");
+    let dav = Dav::new(stack, &user, &pw);
+    for i in 0..12 {
+        dav.put(&format!("calendar/e{i}.ics"), &EVENT.replace("upstream-1@test", &format!("e{i}@test")).replace("SUMMARY:Planning", &format!("SUMMARY:Event {i}"))).await;
+    }
+    let mut server = Server::start(stack);
+    let mut p = phone(&server, stack, &user, &pw, "CALCRASH").await;
+    let a = p.folder_sync("0").await;
+    let (_, _, folders, _, _) = folder_changes(a.body.as_ref().unwrap());
+    let cal = folders.iter().find(|f| f.kind == 8).unwrap().server_id.clone();
+    let options = Element::new(A::Options).text_child(A::FilterType, "0");
+    let mut key = p.sync_one(collection(&cal, "0", None, Some(options.clone()), vec![])).await.sync_key;
+    let first = p.sync_one(collection(&cal, &key, Some(5), Some(options.clone()), vec![])).await;
+    // The same key again (a lost answer): the same ServerIds.
+    let again = p.sync_one(collection(&cal, &key, Some(5), Some(options.clone()), vec![])).await;
+    assert_eq!(first.add_ids(), again.add_ids());
+    let mut seen = first.add_ids();
+    key = first.sync_key;
+    let dir = server.dir.clone();
+    server.kill();
+    let server = Server::start_in(stack, &dir, "");
+    p.base_url = server.base_url.clone();
+    loop {
+        let s = p.sync_one(collection(&cal, &key, Some(5), Some(options.clone()), vec![])).await;
+        assert_eq!(s.status, "1");
+        seen.extend(s.add_ids());
+        key = s.sync_key;
+        if !s.more_available {
+            break;
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((unique.len(), seen.len()), (12, 12), "every event exactly once");
+}

@@ -5,16 +5,17 @@
 //! The new key's snapshot is the device's old one plus exactly the device's own change,
 //! so that changes made elsewhere still reach the device with its next FolderSync.
 
-use airsync_model::{BackendError, Mailbox};
+use airsync_model::{BackendError, DavKind, Mailbox};
 
 use crate::eas::folder_ops::{FolderRequest, FolderResponse, status};
 use crate::eas::folder_sync::FolderEntry;
 use crate::error::Error;
-use crate::mapping::folders::{FolderView, Resolved, folder_type};
+use crate::mapping::folders::{FolderView, PimClass, Resolved, folder_type};
 use crate::wbxml::Element;
 use crate::wbxml::pages::FolderHierarchy as F;
 
 use super::folder_sync::current_tree;
+use super::sync::pim;
 use super::{Reply, RequestContext};
 
 pub async fn create(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, Error> {
@@ -45,9 +46,10 @@ enum Outcome {
     Failed(u16),
 }
 
-/// Types the device may not rename, move or delete (MS-ASCMD 2.2.3.177.3: Status 3).
+/// Types the device may not rename, move or delete (MS-ASCMD 2.2.3.177.3: Status 3):
+/// the mail special folders and the default calendar, contacts and task list.
 fn is_special(t: u8) -> bool {
-    (folder_type::INBOX..=folder_type::OUTBOX).contains(&t)
+    (folder_type::TASKS..=folder_type::CONTACTS).contains(&t) || (folder_type::INBOX..=folder_type::OUTBOX).contains(&t)
 }
 
 /// The IMAP name of a folder `display_name` under `parent` (an EAS ParentId).
@@ -101,10 +103,33 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderRequest) -> Result<Outc
     let entry_of = |id: &str| known.iter().find(|f| f.server_id == id).cloned();
     let mut new_server_id = None;
     match request {
+        FolderRequest::Create { parent_id, display_name, folder_type: kind, .. } if pim_class(*kind).is_some() => {
+            // Calendars, task lists and address books are DAV collections (flat).
+            if parent_id != "0" {
+                return Ok(Outcome::Failed(status::PARENT_NOT_FOUND));
+            }
+            let class = pim_class(*kind).unwrap_or(PimClass::Calendar);
+            let (dav_kind, components): (DavKind, &[&str]) = match class {
+                PimClass::Calendar => (DavKind::Calendar, &["VEVENT"]),
+                PimClass::Tasks => (DavKind::Calendar, &["VTODO"]),
+                PimClass::Contacts => (DavKind::Contacts, &[]),
+            };
+            let href = match pim::dav_for(ctx, class)?.create_collection(creds, dav_kind, display_name, components).await {
+                Ok(href) => href,
+                Err(e) => return failed(e),
+            };
+            let tree = current_tree(ctx).await?;
+            let rows = store.folder_rows(login).await?;
+            let created = rows.iter().find(|r| !r.gone && r.upstream_name == href).map(|r| r.folder_id.to_string());
+            let Some(entry) = created.and_then(|id| tree.into_iter().find(|f| f.server_id == id)) else {
+                return Ok(Outcome::Failed(status::SERVER_ERROR));
+            };
+            new_server_id = Some(entry.server_id.clone());
+            known.push(entry);
+        }
         FolderRequest::Create { parent_id, display_name, folder_type: kind, .. } => {
             if ![1, folder_type::USER_MAIL].contains(kind) {
-                // Calendars, contacts and tasks live in DAV, not in IMAP.
-                return Ok(Outcome::Failed(status::SERVER_ERROR));
+                return Ok(Outcome::Failed(status::BAD_REQUEST));
             }
             if let Some(parent) = entry_of(parent_id) {
                 // Children of Sent and Deleted Items are never shown (product page).
@@ -138,8 +163,21 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderRequest) -> Result<Outc
             if (parent_id != "0" && entry_of(parent_id).is_none()) || parent_id == server_id {
                 return Ok(Outcome::Failed(status::PARENT_NOT_FOUND));
             }
-            let Some(Resolved::Mail { folder_id, mailbox: old, .. }) = view.resolve(server_id) else {
-                return Ok(Outcome::Failed(status::NOT_FOUND));
+            let (folder_id, old) = match view.resolve(server_id) {
+                Some(Resolved::Mail { folder_id, mailbox, .. }) => (folder_id, mailbox),
+                Some(Resolved::Pim { class, href, .. }) => {
+                    if parent_id != "0" {
+                        return Ok(Outcome::Failed(status::PARENT_NOT_FOUND));
+                    }
+                    if let Err(e) = pim::dav_for(ctx, class)?.rename_collection(creds, &href, display_name).await {
+                        return failed(e);
+                    }
+                    if let Some(f) = known.iter_mut().find(|f| f.server_id == *server_id) {
+                        f.display_name = display_name.clone();
+                    }
+                    return done(ctx, key, &known, None).await;
+                }
+                _ => return Ok(Outcome::Failed(status::NOT_FOUND)),
             };
             let new = match child_name(parent_id, display_name, &view, &mailboxes) {
                 Ok(n) => n,
@@ -164,8 +202,18 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderRequest) -> Result<Outc
             if is_special(entry.folder_type) {
                 return Ok(Outcome::Failed(status::SPECIAL_FOLDER));
             }
-            let Some(Resolved::Mail { mailbox, .. }) = view.resolve(server_id) else {
-                return Ok(Outcome::Failed(status::NOT_FOUND));
+            let mailbox = match view.resolve(server_id) {
+                Some(Resolved::Mail { mailbox, .. }) => mailbox,
+                Some(Resolved::Pim { class, href, .. }) => {
+                    match pim::dav_for(ctx, class)?.delete_collection(creds, &href).await {
+                        Ok(()) | Err(BackendError::NotFound(_)) => {}
+                        Err(e) => return failed(e),
+                    }
+                    known.retain(|f| f.server_id != *server_id);
+                    current_tree(ctx).await?;
+                    return done(ctx, key, &known, None).await;
+                }
+                _ => return Ok(Outcome::Failed(status::NOT_FOUND)),
             };
             // EAS deletes a folder with its subfolders; IMAP DELETE does not: children
             // first, deepest first.
@@ -191,7 +239,22 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderRequest) -> Result<Outc
             current_tree(ctx).await?;
         }
     }
-    let json = serde_json::to_string(&known).unwrap_or_else(|_| "[]".into());
-    store.put_folder_snapshot(login, device, key + 1, &json, key).await?;
-    Ok(Outcome::Done { sync_key: (key + 1).to_string(), server_id: new_server_id })
+    done(ctx, key, &known, new_server_id).await
+}
+
+/// Stores the device's hierarchy after its own change under the next key.
+async fn done(ctx: &RequestContext<'_>, key: i64, known: &[FolderEntry], server_id: Option<String>) -> Result<Outcome, Error> {
+    let json = serde_json::to_string(known).unwrap_or_else(|_| "[]".into());
+    ctx.app.store.put_folder_snapshot(ctx.login(), ctx.device_id(), key + 1, &json, key).await?;
+    Ok(Outcome::Done { sync_key: (key + 1).to_string(), server_id })
+}
+
+/// The class of a user-created PIM folder type (MS-ASCMD 2.2.3.186.3).
+fn pim_class(folder_type: u8) -> Option<PimClass> {
+    match folder_type {
+        folder_type::USER_CALENDAR => Some(PimClass::Calendar),
+        folder_type::USER_TASKS => Some(PimClass::Tasks),
+        folder_type::USER_CONTACTS => Some(PimClass::Contacts),
+        _ => None,
+    }
 }

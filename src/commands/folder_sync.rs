@@ -83,6 +83,7 @@ pub(super) async fn current_tree(ctx: &RequestContext<'_>) -> Result<Vec<FolderE
     candidates.extend(folders::pim_candidates(&calendars, &address_books, &rules));
     let upstream: Vec<_> = candidates.iter().map(|c| c.upstream.clone()).collect();
     let ids = ctx.app.store.assign_folder_ids(ctx.login(), &upstream).await?;
+    folders::settle_default_pim_folders(&mut candidates, &ids);
     Ok(folders::entries(&candidates, &ids))
 }
 

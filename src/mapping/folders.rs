@@ -265,6 +265,30 @@ pub fn pim_candidates(calendars: &[DavCollection], address_books: &[DavCollectio
     out
 }
 
+/// Makes the default Calendar, Tasks and Contacts folder the one with the smallest id
+/// of its kind — the one airsync met first — so that the choice never moves when the
+/// server lists collections in another order or a new one appears.
+pub fn settle_default_pim_folders(candidates: &mut [Candidate], ids: &[i64]) {
+    let kinds = [
+        (folder_type::CALENDAR, folder_type::USER_CALENDAR),
+        (folder_type::TASKS, folder_type::USER_TASKS),
+        (folder_type::CONTACTS, folder_type::USER_CONTACTS),
+    ];
+    for (default, user) in kinds {
+        let first = candidates
+            .iter()
+            .zip(ids)
+            .filter(|(c, _)| c.folder_type == default || c.folder_type == user)
+            .map(|(_, id)| *id)
+            .min();
+        for (c, id) in candidates.iter_mut().zip(ids) {
+            if c.folder_type == default || c.folder_type == user {
+                c.folder_type = if Some(*id) == first { default } else { user };
+            }
+        }
+    }
+}
+
 /// Gives each candidate its stable id (`ids[i]` belongs to `candidates[i]`) and
 /// resolves parents to ids.
 pub fn entries(candidates: &[Candidate], ids: &[i64]) -> Vec<FolderEntry> {
@@ -458,6 +482,24 @@ mod tests {
         assert_eq!(view.resolve("1"), None, "hidden folders do not resolve");
         assert_eq!(view.resolve("2"), Some(Resolved::Mail { folder_id: 2, mailbox: "shared/bob/Team".into(), alias: true }));
         assert_eq!(view.resolve("3"), Some(Resolved::Mail { folder_id: 3, mailbox: "INBOX".into(), alias: false }));
+    }
+
+    #[test]
+    fn the_first_met_pim_folder_stays_the_default() {
+        let cal = |href: &str| DavCollection {
+            href: href.into(),
+            display_name: href.into(),
+            kind: airsync_model::DavKind::Calendar,
+            components: vec!["VEVENT".into()],
+            ctag: None,
+            sync_token: None,
+            color: None,
+        };
+        // The server lists the new calendar first; ids say which one came first.
+        let mut c = pim_candidates(&[cal("/u/a-new/"), cal("/u/calendar/")], &[], &TreeRules::default());
+        settle_default_pim_folders(&mut c, &[9, 4]);
+        assert_eq!(c[0].folder_type, folder_type::USER_CALENDAR);
+        assert_eq!(c[1].folder_type, folder_type::CALENDAR);
     }
 
     #[test]

@@ -28,12 +28,17 @@ pub struct PimFolder<'a> {
 
 impl PimFolder<'_> {
     fn dav<'c>(&self, ctx: &'c RequestContext<'_>) -> Result<&'c dyn DavStore, Error> {
-        let dav = match self.class {
-            PimClass::Contacts => ctx.app.contacts.as_deref(),
-            _ => ctx.app.calendars.as_deref(),
-        };
-        dav.ok_or_else(|| Error::Backend(BackendError::NotFound("no DAV upstream configured".into())))
+        dav_for(ctx, self.class)
     }
+}
+
+/// The DAV upstream that holds a class: CardDAV for contacts, CalDAV for the rest.
+pub fn dav_for<'c>(ctx: &'c RequestContext<'_>, class: PimClass) -> Result<&'c dyn DavStore, Error> {
+    let dav = match class {
+        PimClass::Contacts => ctx.app.contacts.as_deref(),
+        _ => ctx.app.calendars.as_deref(),
+    };
+    dav.ok_or_else(|| Error::Backend(BackendError::NotFound("no DAV upstream configured".into())))
 }
 
 /// The item's signature: its ETag (every upstream change gives a new one).
