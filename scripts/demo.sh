@@ -12,7 +12,19 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DIR=${AIRSYNC_DEMO_DIR:-${PWD}/.stack}
 
+stop_airsync() {
+  if [[ -s ${DIR}/airsync.pid ]] && kill -0 "$(cat "${DIR}/airsync.pid")" 2>/dev/null; then
+    kill -TERM "$(cat "${DIR}/airsync.pid")" || true
+    for _ in $(seq 1 50); do
+      kill -0 "$(cat "${DIR}/airsync.pid")" 2>/dev/null || break
+      sleep 0.2
+    done
+  fi
+  rm -f "${DIR}/airsync.pid"
+}
+
 if [[ ${1:-} == stop ]]; then
+  stop_airsync
   exec tests/stack/stop.sh "${DIR}"
 fi
 
@@ -38,22 +50,53 @@ fi
 # shellcheck disable=SC1091
 source "${DIR}/stack.env"
 
-# ---------------------------------------------------------------------------
-# AIRSYNC GOES HERE. Start airsync against the stack, e.g.
-#   cargo run --release -- serve --config "${DIR}/airsync.toml" &
-# with [server] listen = "0.0.0.0:${AIRSYNC_PORT}", tls_cert = "${SERVER_CERT}",
-# tls_key = "${SERVER_KEY}", [imap] url = "${IMAP_URL}", [caldav]/[carddav]
-# url = "${DAV_URL}", [smtp] url = "${SUBMISSION_URL}", [store] url =
-# "sqlite://${DIR}/airsync.db", and record its pid in ${DIR}/airsync.pid so that
-# `demo.sh stop` can stop it too.
-# ---------------------------------------------------------------------------
+# airsync itself, on all interfaces (so a phone on the LAN can reach it), with the
+# stack's certificate and upstreams. The admin listener stays on loopback.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/airsync-target}
+cargo build --release --quiet
+ADMIN_TOKEN_FILE=${DIR}/admin-token
+[[ -s ${ADMIN_TOKEN_FILE} ]] || head -c 18 /dev/urandom | base64 | tr -d '/+=' >"${ADMIN_TOKEN_FILE}"
+cat >"${DIR}/airsync.toml" <<TOML
+# Written by scripts/demo.sh.
+[server]
+listen = "0.0.0.0:${AIRSYNC_PORT}"
+tls_cert = "${SERVER_CERT}"
+tls_key = "${SERVER_KEY}"
+[log]
+level = "info"
+[store]
+url = "sqlite://${DIR}/airsync.db"
+[imap]
+url = "${IMAP_URL}"
+[caldav]
+url = "${DAV_URL}"
+[carddav]
+url = "${DAV_URL}"
+[smtp]
+url = "${SUBMISSION_URL}"
+[admin]
+listen = "127.0.0.1:18081"
+token = "$(cat "${ADMIN_TOKEN_FILE}")"
+trace_dir = "${DIR}/traces"
+[auth]
+default_domain = "${MAIL_DOMAIN}"
+TOML
+stop_airsync
+"${CARGO_TARGET_DIR}/release/airsync" serve --config "${DIR}/airsync.toml" >>"${DIR}/airsync.log" 2>&1 &
+echo $! >"${DIR}/airsync.pid"
+for _ in $(seq 1 100); do
+  grep -q "listening" "${DIR}/airsync.log" 2>/dev/null && break
+  kill -0 "$(cat "${DIR}/airsync.pid")" 2>/dev/null || { tail -n 20 "${DIR}/airsync.log" >&2; exit 1; }
+  sleep 0.1
+done
 
 cat <<TXT
 
 airsync demo stack is up (data in ${DIR}; logs: ${DIR}/*.log).
 
-Phone account (Exchange / ActiveSync), once airsync runs:
-  server    127.0.0.1:${AIRSYNC_PORT} (HTTPS; trust the CA ${CA_CERT})
+Phone account (Exchange / ActiveSync):
+  server    this machine's address, port ${AIRSYNC_PORT} (HTTPS; the certificate is
+            signed by the CA in ${CA_CERT}: install it on the phone, or accept it)
   user      ${ALICE_LOGIN}   (also: alice, EXAMPLE\\alice)
   password  ${ALICE_PASSWORD}
   second    ${BOB_LOGIN} / ${BOB_PASSWORD}
@@ -65,5 +108,7 @@ Upstreams (same logins):
   inbound MTA 127.0.0.1:${SMTP_PORT}:  tests/stack/deliver.sh ${DIR} FROM ${ALICE_LOGIN} FILE
   mail to other domains lands in ${SINK_LOGIN} (password ${SINK_PASSWORD})
 
+airsync log:  ${DIR}/airsync.log
+Admin page:   http://127.0.0.1:18081/  (token in ${ADMIN_TOKEN_FILE})
 Stop: scripts/demo.sh stop
 TXT

@@ -43,4 +43,4 @@ trap 'exit 143' TERM
 tests/stack/start.sh "${stack_dir}" >/dev/null
 export AIRSYNC_TEST_STACK=${stack_dir}
 
-cargo test --workspace "$@"
+cargo test --workspace --no-fail-fast "$@"

@@ -69,7 +69,9 @@ pub async fn sync(
     let filter_type = options.filter_type.unwrap_or(snap.filter_type);
     snap.filter_type = filter_type;
 
+    let started = std::time::Instant::now();
     let mut metas = refresh(ctx, mailbox, &mut snap).await?;
+    let refreshed = started.elapsed();
     let mut trash: Option<Option<String>> = None;
     for command in &req.commands {
         if let Some(refused) = refuse(command, access, &mut snap, cid) {
@@ -99,6 +101,8 @@ pub async fn sync(
         answer.more_available = plan.more_available;
         answer.commands = server_commands(ctx, cid, mailbox, &options, &mut snap, &mut metas, &plan.ops).await?;
     }
+    tracing::debug!(target: "airsync", collection = cid, items = snap.items.len(), sent = answer.commands.len(),
+        refresh_ms = refreshed.as_millis() as u64, total_ms = started.elapsed().as_millis() as u64, "mail sync");
 
     super::finish(ctx, req, key, &loaded_cursor, &snap, answer).await
 }
