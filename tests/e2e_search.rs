@@ -387,7 +387,11 @@ async fn out_of_office_through_sieve() {
     // The user's own rule, which must keep working under Out-of-Office.
     stack.set_sieve(&user, "require [\"fileinto\"];\nif header :contains \"subject\" \"FILEME\" { fileinto \"Filed\"; }\n");
     let dir = tempfile::Builder::new().prefix("airsync-test-").tempdir().unwrap().keep();
-    let server = Server::start_in(stack, &dir, &format!("[sieve]\nurl = \"sieve://127.0.0.1:{}\"\n", stack.sieve_port));
+    let server = Server::start_in(stack, &dir, &format!(
+        "[sieve]\nurl = \"sieve://127.0.0.1:{}\"\nca_file = \"{}\"\n",
+        stack.sieve_port,
+        stack.ca_cert.display()
+    ));
     let p = phone(&server, stack, &user, &pw, "OOF1").await;
 
     let now = chrono::Utc::now();
