@@ -29,7 +29,9 @@ const EMAIL_PROTECTION: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x04
 fn read_pem(path: &Path, out: &mut Vec<CertificateDer<'static>>) {
     match CertificateDer::pem_file_iter(path) {
         Ok(iter) => out.extend(iter.filter_map(Result::ok)),
-        Err(e) => tracing::debug!(target: "airsync", path = %path.display(), error = %e, "trust file not read"),
+        Err(e) => {
+            tracing::debug!(target: "airsync", path = %path.display(), error = %e, "trust file not read")
+        }
     }
 }
 
@@ -46,16 +48,35 @@ pub fn anchors(cfg: &Certificates) -> Vec<CertificateDer<'static>> {
 }
 
 /// Verifies `cert` (DER) with `chain` as intermediates against `anchors` at `now`.
-pub fn validate(cert: &[u8], chain: &[Vec<u8>], anchors: &[CertificateDer<'_>], now: UnixTime) -> u16 {
-    let trust: Vec<TrustAnchor<'_>> = anchors.iter().filter_map(|a| webpki::anchor_from_trusted_cert(a).ok()).collect();
+pub fn validate(
+    cert: &[u8],
+    chain: &[Vec<u8>],
+    anchors: &[CertificateDer<'_>],
+    now: UnixTime,
+) -> u16 {
+    let trust: Vec<TrustAnchor<'_>> = anchors
+        .iter()
+        .filter_map(|a| webpki::anchor_from_trusted_cert(a).ok())
+        .collect();
     let der = CertificateDer::from(cert);
     let ee = match webpki::EndEntityCert::try_from(&der) {
         Ok(ee) => ee,
         Err(_) => return status::PROTOCOL_ERROR,
     };
-    let intermediates: Vec<CertificateDer<'_>> = chain.iter().map(|c| CertificateDer::from(c.as_slice())).collect();
+    let intermediates: Vec<CertificateDer<'_>> = chain
+        .iter()
+        .map(|c| CertificateDer::from(c.as_slice()))
+        .collect();
     let usage = webpki::KeyUsage::required_if_present(EMAIL_PROTECTION);
-    match ee.verify_for_usage(webpki::ALL_VERIFICATION_ALGS, &trust, &intermediates, now, usage, None, None) {
+    match ee.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        &trust,
+        &intermediates,
+        now,
+        usage,
+        None,
+        None,
+    ) {
         Ok(_) => status::SUCCESS,
         Err(e) => {
             let name = format!("{e:?}");
@@ -63,11 +84,16 @@ pub fn validate(cert: &[u8], chain: &[Vec<u8>], anchors: &[CertificateDer<'_>], 
                 status::EXPIRED
             } else if name.starts_with("UnknownIssuer") {
                 status::UNTRUSTED
-            } else if name.starts_with("InvalidSignature") || name.starts_with("UnsupportedSignature") {
+            } else if name.starts_with("InvalidSignature")
+                || name.starts_with("UnsupportedSignature")
+            {
                 status::BAD_SIGNATURE
             } else if name.starts_with("RequiredEku") {
                 status::WRONG_PURPOSE
-            } else if name.starts_with("CaUsedAsEndEntity") || name.starts_with("PathLen") || name.starts_with("MaximumPath") {
+            } else if name.starts_with("CaUsedAsEndEntity")
+                || name.starts_with("PathLen")
+                || name.starts_with("MaximumPath")
+            {
                 status::BAD_CHAIN
             } else {
                 status::UNKNOWN

@@ -25,7 +25,11 @@ pub fn entry_from_vcard(vcf: &[u8]) -> Option<DirectoryEntry> {
     let mut opts = ContactOptions::new(ProtocolVersion::V16_1);
     opts.picture_max_bytes = 256 * 1024;
     let el = contact_to_eas(vcf, &opts).ok()?;
-    let f = |t: Tag| el.child_text(t).map(|s| s.trim().to_string()).unwrap_or_default();
+    let f = |t: Tag| {
+        el.child_text(t)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
     let emails: Vec<String> = [C::Email1Address, C::Email2Address, C::Email3Address]
         .into_iter()
         .map(|t| bare_address(&f(t)))
@@ -34,7 +38,12 @@ pub fn entry_from_vcard(vcf: &[u8]) -> Option<DirectoryEntry> {
     let (first, last) = (f(C::FirstName), f(C::LastName));
     let mut display = f(C::FileAs);
     if display.is_empty() || display.contains(',') {
-        display = [first.as_str(), last.as_str()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ");
+        display = [first.as_str(), last.as_str()]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
     }
     if display.is_empty() {
         display = emails.first().cloned().unwrap_or_default();
@@ -42,7 +51,11 @@ pub fn entry_from_vcard(vcf: &[u8]) -> Option<DirectoryEntry> {
     use base64::Engine;
     let picture = el
         .child_text(C::Picture)
-        .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p.trim()).ok())
+        .and_then(|p| {
+            base64::engine::general_purpose::STANDARD
+                .decode(p.trim())
+                .ok()
+        })
         .filter(|p| !p.is_empty());
     Some(DirectoryEntry {
         display_name: display,
@@ -77,9 +90,17 @@ pub async fn read_address_book(
     cap: usize,
 ) -> Result<Vec<DirectoryEntry>, BackendError> {
     let listing = dav.list(creds, collection).await?;
-    let hrefs: Vec<String> = listing.members.into_iter().map(|(h, _)| h).take(cap).collect();
+    let hrefs: Vec<String> = listing
+        .members
+        .into_iter()
+        .map(|(h, _)| h)
+        .take(cap)
+        .collect();
     let objects = dav.fetch(creds, collection, &hrefs).await?;
-    Ok(objects.iter().filter_map(|o| entry_from_vcard(&o.data)).collect())
+    Ok(objects
+        .iter()
+        .filter_map(|o| entry_from_vcard(&o.data))
+        .collect())
 }
 
 /// A CardDAV address book as the directory.
@@ -105,30 +126,49 @@ impl CardDavDirectory {
             collection,
             reader,
             max_cards: cfg.max_results.saturating_mul(50).max(1000),
-            cache: moka::future::Cache::builder().time_to_live(Duration::from_secs(60)).max_capacity(64).build(),
+            cache: moka::future::Cache::builder()
+                .time_to_live(Duration::from_secs(60))
+                .max_capacity(64)
+                .build(),
         }
     }
 }
 
 #[async_trait]
 impl Directory for CardDavDirectory {
-    async fn search(&self, creds: &Credentials, query: &str, limit: usize) -> Result<Vec<DirectoryEntry>, BackendError> {
+    async fn search(
+        &self,
+        creds: &Credentials,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<DirectoryEntry>, BackendError> {
         let creds = self.reader.as_ref().unwrap_or(creds);
         // Cached per reading login and password (a cache hit never lets a wrong password
         // read what the right one did).
         let key = {
             use sha2::Digest;
-            hex::encode(sha2::Sha256::digest(format!("{}\0{}", creds.login, creds.password)))
+            hex::encode(sha2::Sha256::digest(format!(
+                "{}\0{}",
+                creds.login, creds.password
+            )))
         };
         let entries = match self.cache.get(&key).await {
             Some(e) => e,
             None => {
-                let e = Arc::new(read_address_book(self.dav.as_ref(), creds, &self.collection, self.max_cards).await?);
+                let e = Arc::new(
+                    read_address_book(self.dav.as_ref(), creds, &self.collection, self.max_cards)
+                        .await?,
+                );
                 self.cache.insert(key, e.clone()).await;
                 e
             }
         };
-        Ok(entries.iter().filter(|e| e.matches(query)).take(limit).cloned().collect())
+        Ok(entries
+            .iter()
+            .filter(|e| e.matches(query))
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }
 
@@ -166,9 +206,17 @@ impl LdapDirectory {
     }
 
     fn attr(&self, field: &str) -> String {
-        self.cfg.ldap_attributes.get(field).cloned().unwrap_or_else(|| {
-            LDAP_DEFAULTS.iter().find(|(k, _)| *k == field).map(|(_, v)| v.to_string()).unwrap_or_default()
-        })
+        self.cfg
+            .ldap_attributes
+            .get(field)
+            .cloned()
+            .unwrap_or_else(|| {
+                LDAP_DEFAULTS
+                    .iter()
+                    .find(|(k, _)| *k == field)
+                    .map(|(_, v)| v.to_string())
+                    .unwrap_or_default()
+            })
     }
 
     /// The search filter: the configured filter AND any of the name/address attributes
@@ -186,23 +234,29 @@ impl LdapDirectory {
 
 fn ldap_err(e: ldap3::LdapError) -> BackendError {
     match e {
-        ldap3::LdapError::Io { .. } | ldap3::LdapError::OpSend { .. } | ldap3::LdapError::Timeout { .. } => {
-            BackendError::Transient(format!("ldap: {e}"))
-        }
+        ldap3::LdapError::Io { .. }
+        | ldap3::LdapError::OpSend { .. }
+        | ldap3::LdapError::Timeout { .. } => BackendError::Transient(format!("ldap: {e}")),
         _ => BackendError::Permanent(format!("ldap: {e}")),
     }
 }
 
 #[async_trait]
 impl Directory for LdapDirectory {
-    async fn search(&self, _creds: &Credentials, query: &str, limit: usize) -> Result<Vec<DirectoryEntry>, BackendError> {
+    async fn search(
+        &self,
+        _creds: &Credentials,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<DirectoryEntry>, BackendError> {
         use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, SearchOptions};
         if query.trim().is_empty() {
             return Ok(Vec::new());
         }
         let settings = LdapConnSettings::new().set_conn_timeout(Duration::from_secs(10));
-        let (conn, mut ldap) =
-            LdapConnAsync::with_settings(settings, &self.cfg.ldap_url).await.map_err(ldap_err)?;
+        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &self.cfg.ldap_url)
+            .await
+            .map_err(ldap_err)?;
         ldap3::drive!(conn);
         if !self.cfg.ldap_bind_dn.is_empty() {
             ldap.simple_bind(&self.cfg.ldap_bind_dn, &self.cfg.ldap_bind_password)
@@ -210,16 +264,29 @@ impl Directory for LdapDirectory {
                 .and_then(|r| r.success())
                 .map_err(|e| BackendError::Permanent(format!("ldap bind: {e}")))?;
         }
-        let attrs: Vec<String> = ldap_attribute_keys().map(|k| self.attr(k)).chain(["cn".to_string()]).collect();
+        let attrs: Vec<String> = ldap_attribute_keys()
+            .map(|k| self.attr(k))
+            .chain(["cn".to_string()])
+            .collect();
         let result = ldap
-            .with_search_options(SearchOptions::new().sizelimit(limit.min(i32::MAX as usize) as i32))
+            .with_search_options(
+                SearchOptions::new().sizelimit(limit.min(i32::MAX as usize) as i32),
+            )
             .with_timeout(Duration::from_secs(20))
-            .search(&self.cfg.ldap_base_dn, Scope::Subtree, &self.filter(query), attrs)
+            .search(
+                &self.cfg.ldap_base_dn,
+                Scope::Subtree,
+                &self.filter(query),
+                attrs,
+            )
             .await
             .map_err(ldap_err)?;
         // rc 4 (sizeLimitExceeded) still carries the first `limit` entries.
         if result.1.rc != 0 && result.1.rc != 4 {
-            return Err(BackendError::Permanent(format!("ldap search: {}", result.1)));
+            return Err(BackendError::Permanent(format!(
+                "ldap search: {}",
+                result.1
+            )));
         }
         let _ = ldap.unbind().await;
         let mut out = Vec::new();
@@ -227,14 +294,23 @@ impl Directory for LdapDirectory {
             let e = SearchEntry::construct(raw);
             let text = |field: &str| -> String {
                 let a = self.attr(field);
-                e.attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(&a)).and_then(|(_, v)| v.first().cloned()).unwrap_or_default()
+                e.attrs
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(&a))
+                    .and_then(|(_, v)| v.first().cloned())
+                    .unwrap_or_default()
             };
             let bin = |field: &str| -> Vec<Vec<u8>> {
                 let a = self.attr(field);
                 let base = a.split(';').next().unwrap_or(&a).to_string();
                 e.bin_attrs
                     .iter()
-                    .filter(|(k, _)| k.eq_ignore_ascii_case(&a) || k.split(';').next().is_some_and(|b| b.eq_ignore_ascii_case(&base)))
+                    .filter(|(k, _)| {
+                        k.eq_ignore_ascii_case(&a)
+                            || k.split(';')
+                                .next()
+                                .is_some_and(|b| b.eq_ignore_ascii_case(&base))
+                    })
                     .flat_map(|(_, v)| v.iter().cloned())
                     .collect()
             };
@@ -247,7 +323,11 @@ impl Directory for LdapDirectory {
                 .collect();
             let mut display = text("display_name");
             if display.is_empty() {
-                display = e.attrs.get("cn").and_then(|v| v.first().cloned()).unwrap_or_default();
+                display = e
+                    .attrs
+                    .get("cn")
+                    .and_then(|v| v.first().cloned())
+                    .unwrap_or_default();
             }
             out.push(DirectoryEntry {
                 display_name: display,
@@ -270,7 +350,10 @@ impl Directory for LdapDirectory {
 }
 
 /// The configured directory sources.
-pub fn sources(cfg: &settings::Directory, contacts: Option<&Arc<dyn DavStore>>) -> Vec<Arc<dyn Directory>> {
+pub fn sources(
+    cfg: &settings::Directory,
+    contacts: Option<&Arc<dyn DavStore>>,
+) -> Vec<Arc<dyn Directory>> {
     let mut out: Vec<Arc<dyn Directory>> = Vec::new();
     if !cfg.carddav.is_empty()
         && let Some(dav) = contacts
@@ -293,7 +376,10 @@ pub async fn search_all(
     let mut out: Vec<DirectoryEntry> = Vec::new();
     for s in sources {
         for e in s.search(creds, query, limit).await? {
-            let dup = e.emails.first().is_some_and(|m| out.iter().any(|o| o.has_address(m)));
+            let dup = e
+                .emails
+                .first()
+                .is_some_and(|m| out.iter().any(|o| o.has_address(m)));
             if !dup && out.len() < limit {
                 out.push(e);
             }
@@ -336,7 +422,9 @@ pub fn gal_properties(
         let (status, data) = match &e.picture {
             None => (173, None),
             Some(_) if *left == 0 => (175, None),
-            Some(bytes) if max_size.is_some_and(|m| bytes.len() as u64 > u64::from(m)) => (174, None),
+            Some(bytes) if max_size.is_some_and(|m| bytes.len() as u64 > u64::from(m)) => {
+                (174, None)
+            }
             Some(bytes) => {
                 *left -= 1;
                 (1, Some(bytes))
@@ -345,7 +433,10 @@ pub fn gal_properties(
         let mut pic = Element::new(G::Picture).text_child(G::Status, status.to_string());
         if let Some(bytes) = data {
             use base64::Engine;
-            pic.push(Element::with_text(G::Data, base64::engine::general_purpose::STANDARD.encode(bytes)));
+            pic.push(Element::with_text(
+                G::Data,
+                base64::engine::general_purpose::STANDARD.encode(bytes),
+            ));
         }
         p.push(pic);
     }
@@ -374,8 +465,14 @@ mod tests {
 
     #[test]
     fn ldap_filter_escapes() {
-        let d = LdapDirectory::new(&settings::Directory { ldap_filter: "(objectClass=inetOrgPerson)".into(), ..Default::default() });
+        let d = LdapDirectory::new(&settings::Directory {
+            ldap_filter: "(objectClass=inetOrgPerson)".into(),
+            ..Default::default()
+        });
         let f = d.filter("a*(b)");
-        assert!(f.starts_with("(&(objectClass=inetOrgPerson)(|(displayName=*a\\2a\\28b\\29*)"), "{f}");
+        assert!(
+            f.starts_with("(&(objectClass=inetOrgPerson)(|(displayName=*a\\2a\\28b\\29*)"),
+            "{f}"
+        );
     }
 }

@@ -57,14 +57,24 @@ fn sieve_string(s: &str) -> String {
 /// (whose value is longer, so an equal prefix compares as later: start inclusive, end
 /// exclusive).
 fn utc(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%S").to_string()
+    chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string()
 }
 
 fn vacation(msg: &OofMessage, addresses: &[String]) -> String {
-    let addrs = addresses.iter().map(|a| sieve_string(a)).collect::<Vec<_>>().join(", ");
+    let addrs = addresses
+        .iter()
+        .map(|a| sieve_string(a))
+        .collect::<Vec<_>>()
+        .join(", ");
     let html = msg.body_type.eq_ignore_ascii_case("HTML");
     let body = if html {
-        format!("Content-Type: text/html; charset=utf-8\r\n\r\n{}", msg.reply)
+        format!(
+            "Content-Type: text/html; charset=utf-8\r\n\r\n{}",
+            msg.reply
+        )
     } else {
         msg.reply.clone()
     };
@@ -85,9 +95,15 @@ pub fn script(oof: &Oof, addresses: &[String], domain: &str, previous: Option<&s
         require.extend(["\"date\"", "\"relational\""]);
     }
     let mut s = format!("require [{}];\r\n", require.join(", "));
-    s.push_str(&format!("{MARK}{}\r\n", serde_json::to_string(oof).unwrap_or_default()));
+    s.push_str(&format!(
+        "{MARK}{}\r\n",
+        serde_json::to_string(oof).unwrap_or_default()
+    ));
     if let Some(p) = previous {
-        s.push_str(&format!("{PREVIOUS}{}\r\n", serde_json::to_string(p).unwrap_or_default()));
+        s.push_str(&format!(
+            "{PREVIOUS}{}\r\n",
+            serde_json::to_string(p).unwrap_or_default()
+        ));
     }
     let internal = oof.internal.as_ref().filter(|m| m.enabled);
     let external = oof
@@ -120,15 +136,24 @@ pub fn script(oof: &Oof, addresses: &[String], domain: &str, previous: Option<&s
             (2, start, end) => {
                 let mut tests = Vec::new();
                 if let Some(t) = start {
-                    tests.push(format!("currentdate :zone \"+0000\" :value \"ge\" \"iso8601\" {}", sieve_string(&utc(t))));
+                    tests.push(format!(
+                        "currentdate :zone \"+0000\" :value \"ge\" \"iso8601\" {}",
+                        sieve_string(&utc(t))
+                    ));
                 }
                 if let Some(t) = end {
-                    tests.push(format!("currentdate :zone \"+0000\" :value \"lt\" \"iso8601\" {}", sieve_string(&utc(t))));
+                    tests.push(format!(
+                        "currentdate :zone \"+0000\" :value \"lt\" \"iso8601\" {}",
+                        sieve_string(&utc(t))
+                    ));
                 }
                 if tests.is_empty() {
                     s.push_str(&format!("{actions}\r\n"));
                 } else {
-                    s.push_str(&format!("if allof({}) {{\r\n  {actions}\r\n}}\r\n", tests.join(", ")));
+                    s.push_str(&format!(
+                        "if allof({}) {{\r\n  {actions}\r\n}}\r\n",
+                        tests.join(", ")
+                    ));
                 }
             }
             _ => s.push_str(&format!("{actions}\r\n")),
@@ -181,40 +206,70 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 impl ManageSieve {
     /// Connects to `cfg.url` (`sieve://host:port`, `?tls=starttls` to require
     /// STARTTLS; STARTTLS is used whenever the server offers it) and logs in as `creds`.
-    pub async fn connect(cfg: &crate::settings::Sieve, creds: &Credentials) -> Result<ManageSieve, BackendError> {
-        tokio::time::timeout(TIMEOUT, Self::connect_in(cfg, creds)).await.map_err(|_| transient("timed out"))?
+    pub async fn connect(
+        cfg: &crate::settings::Sieve,
+        creds: &Credentials,
+    ) -> Result<ManageSieve, BackendError> {
+        tokio::time::timeout(TIMEOUT, Self::connect_in(cfg, creds))
+            .await
+            .map_err(|_| transient("timed out"))?
     }
 
-    async fn connect_in(cfg: &crate::settings::Sieve, creds: &Credentials) -> Result<ManageSieve, BackendError> {
-        let rest = cfg
-            .url
-            .strip_prefix("sieve://")
-            .ok_or_else(|| BackendError::Permanent(format!("[sieve] url {:?}: expected sieve://host:port", cfg.url)))?;
+    async fn connect_in(
+        cfg: &crate::settings::Sieve,
+        creds: &Credentials,
+    ) -> Result<ManageSieve, BackendError> {
+        let rest = cfg.url.strip_prefix("sieve://").ok_or_else(|| {
+            BackendError::Permanent(format!(
+                "[sieve] url {:?}: expected sieve://host:port",
+                cfg.url
+            ))
+        })?;
         let (hostport, query) = rest.split_once('?').unwrap_or((rest, ""));
         let hostport = hostport.trim_end_matches('/');
         let require_tls = query.contains("tls=starttls");
-        let host = hostport.rsplit_once(':').map(|(h, _)| h).unwrap_or(hostport).trim_matches(['[', ']']).to_string();
-        let addr = if hostport.contains(':') { hostport.to_string() } else { format!("{hostport}:4190") };
+        let host = hostport
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or(hostport)
+            .trim_matches(['[', ']'])
+            .to_string();
+        let addr = if hostport.contains(':') {
+            hostport.to_string()
+        } else {
+            format!("{hostport}:4190")
+        };
         let tcp = TcpStream::connect(&addr).await.map_err(transient)?;
-        let mut s = ManageSieve { io: BufReader::new(Box::new(tcp)) };
+        let mut s = ManageSieve {
+            io: BufReader::new(Box::new(tcp)),
+        };
         let (caps, _) = s.read_response().await?;
-        let has = |c: &str| caps.iter().any(|l| l.to_ascii_uppercase().starts_with(&format!("\"{c}\"")));
+        let has = |c: &str| {
+            caps.iter()
+                .any(|l| l.to_ascii_uppercase().starts_with(&format!("\"{c}\"")))
+        };
         if has("STARTTLS") || require_tls {
             s.send("STARTTLS\r\n").await?;
             let (_, done) = s.read_response().await?;
             if !done.ok {
                 return Err(transient(format!("STARTTLS refused: {}", done.text)));
             }
-            let connector = airsync_imap::tls_connector(cfg.ca_file.as_deref()).map_err(|e| BackendError::Permanent(e.to_string()))?;
-            let name = rustls_pki_types::ServerName::try_from(host).map_err(|e| BackendError::Permanent(e.to_string()))?;
+            let connector = airsync_imap::tls_connector(cfg.ca_file.as_deref())
+                .map_err(|e| BackendError::Permanent(e.to_string()))?;
+            let name = rustls_pki_types::ServerName::try_from(host)
+                .map_err(|e| BackendError::Permanent(e.to_string()))?;
             let inner = s.io.into_inner();
             let tls = connector.connect(name, inner).await.map_err(transient)?;
-            s = ManageSieve { io: BufReader::new(Box::new(tls)) };
+            s = ManageSieve {
+                io: BufReader::new(Box::new(tls)),
+            };
             // RFC 5804 §2.2: the server re-sends its capabilities after STARTTLS.
             s.read_response().await?;
         }
-        let plain = base64::engine::general_purpose::STANDARD.encode(format!("\0{}\0{}", creds.login, creds.password));
-        s.send(&format!("AUTHENTICATE \"PLAIN\" \"{plain}\"\r\n")).await?;
+        let plain = base64::engine::general_purpose::STANDARD
+            .encode(format!("\0{}\0{}", creds.login, creds.password));
+        s.send(&format!("AUTHENTICATE \"PLAIN\" \"{plain}\"\r\n"))
+            .await?;
         let (_, done) = s.read_response().await?;
         if !done.ok {
             return Err(BackendError::Auth);
@@ -223,7 +278,11 @@ impl ManageSieve {
     }
 
     async fn send(&mut self, text: &str) -> Result<(), BackendError> {
-        self.io.get_mut().write_all(text.as_bytes()).await.map_err(transient)?;
+        self.io
+            .get_mut()
+            .write_all(text.as_bytes())
+            .await
+            .map_err(transient)?;
         self.io.get_mut().flush().await.map_err(transient)
     }
 
@@ -236,7 +295,9 @@ impl ManageSieve {
             // A line ending in a literal announcement carries n bytes next.
             while let Some(n) = literal_len(&line) {
                 let mut buf = vec![0u8; n];
-                tokio::io::AsyncReadExt::read_exact(&mut self.io, &mut buf).await.map_err(transient)?;
+                tokio::io::AsyncReadExt::read_exact(&mut self.io, &mut buf)
+                    .await
+                    .map_err(transient)?;
                 let cut = line.rfind('{').unwrap_or(line.len());
                 line.truncate(cut);
                 line.push_str(&String::from_utf8_lossy(&buf));
@@ -245,7 +306,13 @@ impl ManageSieve {
             let upper = line.to_ascii_uppercase();
             for (word, ok) in [("OK", true), ("NO", false), ("BYE", false)] {
                 if upper == word || upper.starts_with(&format!("{word} ")) {
-                    return Ok((lines, Done { ok, text: line[word.len()..].trim().to_string() }));
+                    return Ok((
+                        lines,
+                        Done {
+                            ok,
+                            text: line[word.len()..].trim().to_string(),
+                        },
+                    ));
                 }
             }
             lines.push(line);
@@ -274,7 +341,10 @@ impl ManageSieve {
     pub async fn list_scripts(&mut self) -> Result<Vec<(String, bool)>, BackendError> {
         let (lines, done) = self.command("LISTSCRIPTS\r\n").await?;
         if !done.ok {
-            return Err(BackendError::Permanent(format!("LISTSCRIPTS: {}", done.text)));
+            return Err(BackendError::Permanent(format!(
+                "LISTSCRIPTS: {}",
+                done.text
+            )));
         }
         Ok(lines
             .iter()
@@ -282,32 +352,61 @@ impl ManageSieve {
                 let l = l.trim();
                 let name = l.strip_prefix('"')?;
                 let end = name.find('"')?;
-                Some((name[..end].to_string(), l[end + 2..].trim().eq_ignore_ascii_case("ACTIVE")))
+                Some((
+                    name[..end].to_string(),
+                    l[end + 2..].trim().eq_ignore_ascii_case("ACTIVE"),
+                ))
             })
             .collect())
     }
 
     /// A script's text, `None` when it does not exist.
     pub async fn get_script(&mut self, name: &str) -> Result<Option<String>, BackendError> {
-        let (lines, done) = self.command(&format!("GETSCRIPT {}\r\n", sieve_string(name))).await?;
+        let (lines, done) = self
+            .command(&format!("GETSCRIPT {}\r\n", sieve_string(name)))
+            .await?;
         Ok(done.ok.then(|| lines.join("\r\n")))
     }
 
     pub async fn put_script(&mut self, name: &str, text: &str) -> Result<(), BackendError> {
-        let (_, done) =
-            self.command(&format!("PUTSCRIPT {} {{{}+}}\r\n{text}\r\n", sieve_string(name), text.len())).await?;
-        if done.ok { Ok(()) } else { Err(BackendError::Permanent(format!("PUTSCRIPT: {}", done.text))) }
+        let (_, done) = self
+            .command(&format!(
+                "PUTSCRIPT {} {{{}+}}\r\n{text}\r\n",
+                sieve_string(name),
+                text.len()
+            ))
+            .await?;
+        if done.ok {
+            Ok(())
+        } else {
+            Err(BackendError::Permanent(format!("PUTSCRIPT: {}", done.text)))
+        }
     }
 
     /// Makes `name` the active script; `""` deactivates every script.
     pub async fn set_active(&mut self, name: &str) -> Result<(), BackendError> {
-        let (_, done) = self.command(&format!("SETACTIVE {}\r\n", sieve_string(name))).await?;
-        if done.ok { Ok(()) } else { Err(BackendError::Permanent(format!("SETACTIVE: {}", done.text))) }
+        let (_, done) = self
+            .command(&format!("SETACTIVE {}\r\n", sieve_string(name)))
+            .await?;
+        if done.ok {
+            Ok(())
+        } else {
+            Err(BackendError::Permanent(format!("SETACTIVE: {}", done.text)))
+        }
     }
 
     pub async fn delete_script(&mut self, name: &str) -> Result<(), BackendError> {
-        let (_, done) = self.command(&format!("DELETESCRIPT {}\r\n", sieve_string(name))).await?;
-        if done.ok { Ok(()) } else { Err(BackendError::Permanent(format!("DELETESCRIPT: {}", done.text))) }
+        let (_, done) = self
+            .command(&format!("DELETESCRIPT {}\r\n", sieve_string(name)))
+            .await?;
+        if done.ok {
+            Ok(())
+        } else {
+            Err(BackendError::Permanent(format!(
+                "DELETESCRIPT: {}",
+                done.text
+            )))
+        }
     }
 
     pub async fn logout(mut self) {
@@ -322,11 +421,20 @@ fn literal_len(line: &str) -> Option<usize> {
 }
 
 /// The user's Oof as recorded in airsync's script when that script is active.
-pub async fn get_oof(cfg: &crate::settings::Sieve, creds: &Credentials) -> Result<Oof, BackendError> {
+pub async fn get_oof(
+    cfg: &crate::settings::Sieve,
+    creds: &Credentials,
+) -> Result<Oof, BackendError> {
     let mut s = ManageSieve::connect(cfg, creds).await?;
     let scripts = s.list_scripts().await?;
     let active = scripts.iter().any(|(n, a)| *a && *n == cfg.script);
-    let oof = if active { s.get_script(&cfg.script).await?.and_then(|t| parse_script(&t).0) } else { None };
+    let oof = if active {
+        s.get_script(&cfg.script)
+            .await?
+            .and_then(|t| parse_script(&t).0)
+    } else {
+        None
+    };
     s.logout().await;
     Ok(oof.unwrap_or_default())
 }
@@ -347,7 +455,10 @@ pub async fn set_oof(
     let previous = match &active {
         Some(n) if *n == cfg.script => s.get_script(n).await?.and_then(|t| parse_script(&t).1),
         Some(n) => Some(n.clone()),
-        None if ours_exists => s.get_script(&cfg.script).await?.and_then(|t| parse_script(&t).1),
+        None if ours_exists => s
+            .get_script(&cfg.script)
+            .await?
+            .and_then(|t| parse_script(&t).1),
         None => None,
     };
     let previous = previous.filter(|p| scripts.iter().any(|(n, _)| n == p));
@@ -377,16 +488,43 @@ mod tests {
             state: 2,
             start: Some(1_767_225_600),
             end: Some(1_767_312_000),
-            internal: Some(OofMessage { enabled: true, reply: "Away \"inside\"".into(), body_type: "Text".into() }),
+            internal: Some(OofMessage {
+                enabled: true,
+                reply: "Away \"inside\"".into(),
+                body_type: "Text".into(),
+            }),
             external_known: None,
-            external_unknown: Some(OofMessage { enabled: true, reply: "Away".into(), body_type: "Text".into() }),
+            external_unknown: Some(OofMessage {
+                enabled: true,
+                reply: "Away".into(),
+                body_type: "Text".into(),
+            }),
         };
-        let s = script(&oof, &["a@example.org".into()], "example.org", Some("rules"));
-        assert!(s.starts_with("require [\"vacation\", \"include\", \"date\", \"relational\"];"), "{s}");
-        assert!(s.contains("currentdate :zone \"+0000\" :value \"ge\" \"iso8601\" \"2026-01-01T00:00:00\""), "{s}");
-        assert!(s.contains("\"lt\" \"iso8601\" \"2026-01-02T00:00:00\""), "{s}");
+        let s = script(
+            &oof,
+            &["a@example.org".into()],
+            "example.org",
+            Some("rules"),
+        );
+        assert!(
+            s.starts_with("require [\"vacation\", \"include\", \"date\", \"relational\"];"),
+            "{s}"
+        );
+        assert!(
+            s.contains(
+                "currentdate :zone \"+0000\" :value \"ge\" \"iso8601\" \"2026-01-01T00:00:00\""
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains("\"lt\" \"iso8601\" \"2026-01-02T00:00:00\""),
+            "{s}"
+        );
         assert!(s.contains("Away \\\"inside\\\""), "{s}");
-        assert!(s.trim_end().ends_with("include :personal \"rules\";"), "{s}");
+        assert!(
+            s.trim_end().ends_with("include :personal \"rules\";"),
+            "{s}"
+        );
         assert_eq!(parse_script(&s), (Some(oof), Some("rules".to_string())));
         assert_eq!(literal_len("{12}"), Some(12));
         assert_eq!(literal_len("\"x\" {3+}"), Some(3));

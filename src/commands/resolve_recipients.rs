@@ -39,9 +39,15 @@ struct Options {
 
 fn parse_options(root: &Element) -> Options {
     let o = root.first(R::Options);
-    let num = |t| o.and_then(|o| o.child_text(t)).and_then(|s| s.trim().parse::<u64>().ok());
+    let num = |t| {
+        o.and_then(|o| o.child_text(t))
+            .and_then(|s| s.trim().parse::<u64>().ok())
+    };
     let availability = o.and_then(|o| o.first(R::Availability)).and_then(|a| {
-        Some((parse_date(&a.child_text(R::StartTime)?)?, parse_date(&a.child_text(R::EndTime)?)?))
+        Some((
+            parse_date(&a.child_text(R::StartTime)?)?,
+            parse_date(&a.child_text(R::EndTime)?)?,
+        ))
     });
     let picture = o.and_then(|o| o.first(R::Picture)).map(|p| {
         let n = |t| p.child_text(t).and_then(|s| s.trim().parse::<u32>().ok());
@@ -58,13 +64,22 @@ fn parse_options(root: &Element) -> Options {
 
 /// The account's own contacts matching `to`.
 async fn own_contacts(ctx: &RequestContext<'_>, to: &str) -> Vec<DirectoryEntry> {
-    let Some(dav) = &ctx.app.contacts else { return Vec::new() };
+    let Some(dav) = &ctx.app.contacts else {
+        return Vec::new();
+    };
     let creds = &ctx.principal.credentials;
-    let Ok(books) = dav.collections(creds, DavKind::Contacts).await else { return Vec::new() };
+    let Ok(books) = dav.collections(creds, DavKind::Contacts).await else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for b in books {
-        if let Ok(entries) = directory::read_address_book(dav.as_ref(), creds, &b.href, 5000).await {
-            out.extend(entries.into_iter().filter(|e| e.has_address(to) || e.matches(to)));
+        if let Ok(entries) = directory::read_address_book(dav.as_ref(), creds, &b.href, 5000).await
+        {
+            out.extend(
+                entries
+                    .into_iter()
+                    .filter(|e| e.has_address(to) || e.matches(to)),
+            );
         }
     }
     out
@@ -77,25 +92,42 @@ pub fn merged_free_busy(objects: &[Vec<u8>], start: i64, end: i64) -> String {
     let mut slots = vec![b'0'; n];
     let utc = Zone::Iana(chrono_tz::UTC);
     for data in objects {
-        let Some(cal) = ical::parse(data) else { continue };
+        let Some(cal) = ical::parse(data) else {
+            continue;
+        };
         for ev in cal.children_named("VEVENT") {
-            if ev.text("TRANSP").is_some_and(|t| t.eq_ignore_ascii_case("TRANSPARENT"))
-                || ev.text("STATUS").is_some_and(|s| s.eq_ignore_ascii_case("CANCELLED"))
+            if ev
+                .text("TRANSP")
+                .is_some_and(|t| t.eq_ignore_ascii_case("TRANSPARENT"))
+                || ev
+                    .text("STATUS")
+                    .is_some_and(|s| s.eq_ignore_ascii_case("CANCELLED"))
             {
                 continue;
             }
-            let Some(from) = ev.prop("DTSTART").and_then(|p| read_when(&cal, p, &utc)) else { continue };
+            let Some(from) = ev.prop("DTSTART").and_then(|p| read_when(&cal, p, &utc)) else {
+                continue;
+            };
             let from_s = from.utc.and_utc().timestamp();
             let to_s = ev
                 .prop("DTEND")
                 .and_then(|p| read_when(&cal, p, &utc))
                 .map(|w| w.utc.and_utc().timestamp())
                 .unwrap_or(from_s + if from.all_day { 86_400 } else { SLOT });
-            let kind = match ev.text("X-MICROSOFT-CDO-BUSYSTATUS").map(|s| s.to_ascii_uppercase()).as_deref() {
+            let kind = match ev
+                .text("X-MICROSOFT-CDO-BUSYSTATUS")
+                .map(|s| s.to_ascii_uppercase())
+                .as_deref()
+            {
                 Some("OOF") => b'3',
                 Some("TENTATIVE") => b'1',
                 Some("FREE") => continue,
-                _ if ev.text("STATUS").is_some_and(|s| s.eq_ignore_ascii_case("TENTATIVE")) => b'1',
+                _ if ev
+                    .text("STATUS")
+                    .is_some_and(|s| s.eq_ignore_ascii_case("TENTATIVE")) =>
+                {
+                    b'1'
+                }
                 _ => b'2',
             };
             for (i, slot) in slots.iter_mut().enumerate() {
@@ -110,20 +142,40 @@ pub fn merged_free_busy(objects: &[Vec<u8>], start: i64, end: i64) -> String {
 }
 
 /// Free/busy of `address` for `[start, end)`, or `None` when the upstream will not say.
-async fn free_busy(ctx: &RequestContext<'_>, address: &str, own: bool, start: i64, end: i64) -> Option<String> {
+async fn free_busy(
+    ctx: &RequestContext<'_>,
+    address: &str,
+    own: bool,
+    start: i64,
+    end: i64,
+) -> Option<String> {
     let dav = ctx.app.calendars.as_ref()?;
     let creds: &Credentials = &ctx.principal.credentials;
     let hrefs: Vec<String> = if own {
-        dav.collections(creds, DavKind::Calendar).await.ok()?.into_iter().map(|c| c.href).collect()
+        dav.collections(creds, DavKind::Calendar)
+            .await
+            .ok()?
+            .into_iter()
+            .map(|c| c.href)
+            .collect()
     } else {
         vec![format!("/{address}/calendar/")]
     };
     let mut objects = Vec::new();
     for href in hrefs {
-        let found = dav.time_range(creds, &href, "VEVENT", start, Some(end)).await.ok()?;
+        let found = dav
+            .time_range(creds, &href, "VEVENT", start, Some(end))
+            .await
+            .ok()?;
         let names: Vec<String> = found.into_iter().map(|(h, _)| h).collect();
         if !names.is_empty() {
-            objects.extend(dav.fetch(creds, &href, &names).await.ok()?.into_iter().map(|o| o.data));
+            objects.extend(
+                dav.fetch(creds, &href, &names)
+                    .await
+                    .ok()?
+                    .into_iter()
+                    .map(|o| o.data),
+            );
         }
     }
     Some(merged_free_busy(&objects, start, end))
@@ -131,8 +183,11 @@ async fn free_busy(ctx: &RequestContext<'_>, address: &str, own: bool, start: i6
 
 pub async fn run(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, Error> {
     crate::eas::require_root(&document, R::ResolveRecipients)?;
-    let tos: Vec<String> =
-        document.all(R::To).filter_map(|t| t.text().map(|s| s.trim().to_string())).filter(|s| !s.is_empty()).collect();
+    let tos: Vec<String> = document
+        .all(R::To)
+        .filter_map(|t| t.text().map(|s| s.trim().to_string()))
+        .filter(|s| !s.is_empty())
+        .collect();
     let options = parse_options(&document);
     let mut doc = Element::new(R::ResolveRecipients);
     // MS-ASCMD 2.2.3.177.11: 5 protocol error (nothing to resolve or too many).
@@ -143,18 +198,25 @@ pub async fn run(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, E
     let own_addresses = super::settings::addresses(ctx).await;
     let mut pictures_left = options.picture.map(|p| p.1).unwrap_or(0);
     for to in tos {
-        let mut found: Vec<(u8, DirectoryEntry)> =
-            directory::search_all(&ctx.app.directory, &ctx.principal.credentials, &to, options.max_ambiguous + 1)
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::warn!(target: "airsync", error = %e, "ResolveRecipients: directory failed");
-                    Vec::new()
-                })
-                .into_iter()
-                .map(|e| (1, e))
-                .collect();
+        let mut found: Vec<(u8, DirectoryEntry)> = directory::search_all(
+            &ctx.app.directory,
+            &ctx.principal.credentials,
+            &to,
+            options.max_ambiguous + 1,
+        )
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(target: "airsync", error = %e, "ResolveRecipients: directory failed");
+            Vec::new()
+        })
+        .into_iter()
+        .map(|e| (1, e))
+        .collect();
         for e in own_contacts(ctx, &to).await {
-            let dup = e.emails.first().is_some_and(|m| found.iter().any(|(_, f)| f.has_address(m)));
+            let dup = e
+                .emails
+                .first()
+                .is_some_and(|m| found.iter().any(|(_, f)| f.has_address(m)));
             if !dup {
                 found.push((2, e));
             }
@@ -166,7 +228,14 @@ pub async fn run(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, E
         }
         let own = own_addresses.iter().any(|a| a.eq_ignore_ascii_case(&to));
         if found.is_empty() && own {
-            found.push((1, DirectoryEntry { display_name: to.clone(), emails: vec![to.clone()], ..Default::default() }));
+            found.push((
+                1,
+                DirectoryEntry {
+                    display_name: to.clone(),
+                    emails: vec![to.clone()],
+                    ..Default::default()
+                },
+            ));
         }
         // Status 1 one match, 2 ambiguous (all listed), 3 ambiguous (partial list), 4 none.
         let status = match found.len() {
@@ -187,7 +256,9 @@ pub async fn run(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, E
                 .text_child(R::DisplayName, e.display_name.clone())
                 .text_child(R::EmailAddress, address.clone());
             if let Some((start, end)) = options.availability {
-                let is_own = own_addresses.iter().any(|a| a.eq_ignore_ascii_case(&address));
+                let is_own = own_addresses
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(&address));
                 let mut a = Element::new(R::Availability);
                 if end <= start {
                     a.push(Element::with_text(R::Status, "162"));
@@ -212,11 +283,21 @@ pub async fn run(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, E
                     c.push(Element::with_text(R::CertificateCount, "0"));
                 } else if e.certificates.len() > options.max_certificates {
                     c.push(Element::with_text(R::Status, "8"));
-                    c.push(Element::with_text(R::CertificateCount, e.certificates.len().to_string()));
+                    c.push(Element::with_text(
+                        R::CertificateCount,
+                        e.certificates.len().to_string(),
+                    ));
                 } else {
                     c.push(Element::with_text(R::Status, "1"));
-                    c.push(Element::with_text(R::CertificateCount, e.certificates.len().to_string()));
-                    let tag = if options.certificates == 3 { R::MiniCertificate } else { R::Certificate };
+                    c.push(Element::with_text(
+                        R::CertificateCount,
+                        e.certificates.len().to_string(),
+                    ));
+                    let tag = if options.certificates == 3 {
+                        R::MiniCertificate
+                    } else {
+                        R::Certificate
+                    };
                     for der in &e.certificates {
                         c.push(Element::with_text(tag, b64.encode(der)));
                     }
@@ -236,7 +317,10 @@ pub async fn run(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, E
                     Some(b) => {
                         pictures_left -= 1;
                         p.push(Element::with_text(R::Status, "1"));
-                        p.push(Element::with_text(R::Data, base64::engine::general_purpose::STANDARD.encode(b)));
+                        p.push(Element::with_text(
+                            R::Data,
+                            base64::engine::general_purpose::STANDARD.encode(b),
+                        ));
                     }
                 }
                 r.push(p);
@@ -256,6 +340,9 @@ mod tests {
     fn free_busy_slots() {
         let ev = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:2\r\nSTATUS:TENTATIVE\r\nDTSTART:20260105T113000Z\r\nDTEND:20260105T114500Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n".to_vec();
         let start = 1_767_607_200; // 2026-01-05T10:00:00Z
-        assert_eq!(merged_free_busy(&[ev], start - 1800, start + 4 * 1800), "02201");
+        assert_eq!(
+            merged_free_busy(&[ev], start - 1800, start + 4 * 1800),
+            "02201"
+        );
     }
 }

@@ -13,12 +13,16 @@ use std::time::Duration;
 use airsync_model::{MessageMeta, SearchKey};
 
 use crate::directory;
-use crate::eas::search::{self, FindKind, MailQuery, PictureOptions, StoreName, find_status, status};
+use crate::eas::search::{
+    self, FindKind, MailQuery, PictureOptions, StoreName, find_status, status,
+};
 use crate::eas::sync::{BodyPreference, SyncOptions};
 use crate::error::Error;
 use crate::mapping::folders::{FolderView, Resolved};
 use crate::wbxml::Element;
-use crate::wbxml::pages::{AirSync as A, AirSyncBase as B, Email as E, Find as F, ItemOperations as IO, Search as S};
+use crate::wbxml::pages::{
+    AirSync as A, AirSyncBase as B, Email as E, Find as F, ItemOperations as IO, Search as S,
+};
 
 use super::sync::mail;
 use super::{Reply, RequestContext};
@@ -46,9 +50,11 @@ enum Outcome<T> {
 /// visible mail folder; `None` when a named folder is not this account's (or not mail).
 fn folders(view: &FolderView, q: &MailQuery, deep: bool) -> Option<Vec<(String, String)>> {
     let mail_rows = || {
-        view.rows.iter().filter(|r| !r.gone).filter_map(|r| match view.resolve(&r.folder_id.to_string()) {
-            Some(Resolved::Mail { mailbox, .. }) => Some((r.folder_id.to_string(), mailbox)),
-            _ => None,
+        view.rows.iter().filter(|r| !r.gone).filter_map(|r| {
+            match view.resolve(&r.folder_id.to_string()) {
+                Some(Resolved::Mail { mailbox, .. }) => Some((r.folder_id.to_string(), mailbox)),
+                _ => None,
+            }
         })
     };
     if q.collection_ids.is_empty() {
@@ -56,7 +62,9 @@ fn folders(view: &FolderView, q: &MailQuery, deep: bool) -> Option<Vec<(String, 
     }
     let mut out: Vec<(String, String)> = Vec::new();
     for id in &q.collection_ids {
-        let Some(Resolved::Mail { mailbox, .. }) = view.resolve(id) else { return None };
+        let Some(Resolved::Mail { mailbox, .. }) = view.resolve(id) else {
+            return None;
+        };
         if deep {
             for (cid, mb) in mail_rows() {
                 let child = mb.len() > mailbox.len()
@@ -83,12 +91,20 @@ async fn mail_search(
     if q.too_complex {
         return Ok(Outcome::Status(status::TOO_COMPLEX));
     }
-    if q.class.as_deref().is_some_and(|c| !c.eq_ignore_ascii_case("Email")) {
+    if q.class
+        .as_deref()
+        .is_some_and(|c| !c.eq_ignore_ascii_case("Email"))
+    {
         // Only mail is searched; other classes have nothing to find here.
-        return Ok(Outcome::Found(MailHits { total: 0, hits: Vec::new() }));
+        return Ok(Outcome::Found(MailHits {
+            total: 0,
+            hits: Vec::new(),
+        }));
     }
     let view = ctx.folder_view().await?;
-    let Some(folders) = folders(&view, q, deep) else { return Ok(Outcome::Status(status::FOLDER_SYNC_REQUIRED)) };
+    let Some(folders) = folders(&view, q, deep) else {
+        return Ok(Outcome::Status(status::FOLDER_SYNC_REQUIRED));
+    };
     let mut keys = Vec::new();
     if let Some(t) = &q.free_text {
         keys.push(SearchKey::Text(t.clone()));
@@ -105,9 +121,18 @@ async fn mail_search(
     for (cid, mailbox) in folders {
         let found = ctx.app.mail.search(creds, &mailbox, &keys, wanted).await?;
         total += found.total;
-        hits.extend(found.newest.into_iter().map(|m| (cid.clone(), mailbox.clone(), m)));
+        hits.extend(
+            found
+                .newest
+                .into_iter()
+                .map(|m| (cid.clone(), mailbox.clone(), m)),
+        );
     }
-    hits.sort_by(|a, b| b.2.internal_date.cmp(&a.2.internal_date).then(b.2.uid.cmp(&a.2.uid)));
+    hits.sort_by(|a, b| {
+        b.2.internal_date
+            .cmp(&a.2.internal_date)
+            .then(b.2.uid.cmp(&a.2.uid))
+    });
     hits.truncate(wanted);
     Ok(Outcome::Found(MailHits { total, hits }))
 }
@@ -122,7 +147,13 @@ async fn fetch_page(
     let mut out = Vec::new();
     for (cid, mailbox, meta) in hits {
         let long_id = mail::server_id(cid, meta.uid);
-        if let Some(m) = ctx.app.mail.fetch_messages(creds, mailbox, &[meta.uid]).await?.first() {
+        if let Some(m) = ctx
+            .app
+            .mail
+            .fetch_messages(creds, mailbox, &[meta.uid])
+            .await?
+            .first()
+        {
             let data = mail::application_data(ctx.version, options, &long_id, m);
             out.push((cid.clone(), long_id, data));
         }
@@ -165,7 +196,16 @@ pub async fn run(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, E
     let answer = tokio::time::timeout(DEADLINE, async {
         match &request.store {
             StoreName::Mailbox => mailbox_store(ctx, &request, first, last).await,
-            StoreName::Gal => gal_store(ctx, &request.gal_query, request.options.picture, first, last).await,
+            StoreName::Gal => {
+                gal_store(
+                    ctx,
+                    &request.gal_query,
+                    request.options.picture,
+                    first,
+                    last,
+                )
+                .await
+            }
             StoreName::Other(name) => {
                 tracing::debug!(target: "airsync", store = %name, "Search: store not offered");
                 Ok(store_status(status::INVALID_REQUEST))
@@ -191,7 +231,14 @@ async fn mailbox_store(
     first: u32,
     last: u32,
 ) -> Result<Element, Error> {
-    let found = match mail_search(ctx, &request.mail, request.options.deep_traversal, last as usize + 1).await? {
+    let found = match mail_search(
+        ctx,
+        &request.mail,
+        request.options.deep_traversal,
+        last as usize + 1,
+    )
+    .await?
+    {
         Outcome::Found(f) => f,
         Outcome::Status(code) => return Ok(store_status(code)),
     };
@@ -213,7 +260,10 @@ async fn mailbox_store(
                 .text_child(A::Class, "Email")
                 .text_child(S::LongId, long_id)
                 .text_child(A::CollectionId, cid)
-                .child(Element { tag: S::Properties, children: data.children }),
+                .child(Element {
+                    tag: S::Properties,
+                    children: data.children,
+                }),
         );
     }
     store.push(Element::with_text(S::Range, format!("{a}-{b}")));
@@ -237,7 +287,9 @@ async fn gal_store(
         store.push(Element::with_text(S::Total, entries.len().to_string()));
         return Ok(store);
     };
-    let mut left = picture.map(|p| p.max_pictures.unwrap_or(u32::MAX)).unwrap_or(0);
+    let mut left = picture
+        .map(|p| p.max_pictures.unwrap_or(u32::MAX))
+        .unwrap_or(0);
     for e in &entries[a..=b] {
         let pic = picture.map(|p| (p.max_size, &mut left));
         store.push(Element::new(S::Result).child(directory::gal_properties(e, S::Properties, pic)));
@@ -267,7 +319,9 @@ pub async fn find(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, 
             return Ok(find_document(find_status::INVALID_REQUEST, None));
         }
     };
-    let Ok((first, last)) = wanted(request.range) else { return Ok(find_document(find_status::INVALID_RANGE, None)) };
+    let Ok((first, last)) = wanted(request.range) else {
+        return Ok(find_document(find_status::INVALID_RANGE, None));
+    };
     let answer = tokio::time::timeout(DEADLINE, async {
         match &request.kind {
             FindKind::Mailbox(q) => find_mailbox(ctx, q, request.deep_traversal, first, last).await,
@@ -279,11 +333,18 @@ pub async fn find(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, 
         Ok(Ok(reply)) => Ok(reply),
         Ok(Err(e)) => Err(e),
         // No TimedOut in Find's Status list: answered as a server error (in band).
-        Err(_) => Err(Error::Backend(airsync_model::BackendError::Permanent("find timed out".into()))),
+        Err(_) => Err(Error::Backend(airsync_model::BackendError::Permanent(
+            "find timed out".into(),
+        ))),
     }
 }
 
-fn find_response(store: &str, results: Vec<Element>, range: Option<(usize, usize)>, total: usize) -> Element {
+fn find_response(
+    store: &str,
+    results: Vec<Element>,
+    range: Option<(usize, usize)>,
+    total: usize,
+) -> Element {
     let mut r = Element::new(F::Response)
         .text_child(IO::Store, store)
         .text_child(F::Status, find_status::SUCCESS.to_string());
@@ -297,10 +358,18 @@ fn find_response(store: &str, results: Vec<Element>, range: Option<(usize, usize
     r
 }
 
-async fn find_mailbox(ctx: &RequestContext<'_>, q: &MailQuery, deep: bool, first: u32, last: u32) -> Result<Reply, Error> {
+async fn find_mailbox(
+    ctx: &RequestContext<'_>,
+    q: &MailQuery,
+    deep: bool,
+    first: u32,
+    last: u32,
+) -> Result<Reply, Error> {
     let found = match mail_search(ctx, q, deep, last as usize + 1).await? {
         Outcome::Found(f) => f,
-        Outcome::Status(status::FOLDER_SYNC_REQUIRED) => return Ok(find_document(find_status::FOLDER_SYNC_REQUIRED, None)),
+        Outcome::Status(status::FOLDER_SYNC_REQUIRED) => {
+            return Ok(find_document(find_status::FOLDER_SYNC_REQUIRED, None));
+        }
         Outcome::Status(_) => return Ok(find_document(find_status::INVALID_REQUEST, None)),
     };
     let page = search::page(Some((first, last)), found.hits.len(), MAX_PAGE);
@@ -308,12 +377,24 @@ async fn find_mailbox(ctx: &RequestContext<'_>, q: &MailQuery, deep: bool, first
     if let Some((a, b)) = page {
         // A plain-text preview of 255 characters, as Find results carry (Find:Preview).
         let options = SyncOptions {
-            body_preferences: vec![BodyPreference { body_type: 1, truncation_size: Some(1024), all_or_none: false, preview: Some(255) }],
+            body_preferences: vec![BodyPreference {
+                body_type: 1,
+                truncation_size: Some(1024),
+                all_or_none: false,
+                preview: Some(255),
+            }],
             ..Default::default()
         };
         for (cid, sid, data) in fetch_page(ctx, &found.hits[a..=b], &options).await? {
             let mut props = Element::new(F::Properties);
-            for tag in [E::Subject, E::DateReceived, E::DisplayTo, E::From, E::Read, E::Importance] {
+            for tag in [
+                E::Subject,
+                E::DateReceived,
+                E::DisplayTo,
+                E::From,
+                E::Read,
+                E::Importance,
+            ] {
                 if let Some(el) = data.first(tag) {
                     props.push(el.clone());
                 }
@@ -324,7 +405,14 @@ async fn find_mailbox(ctx: &RequestContext<'_>, q: &MailQuery, deep: bool, first
                 .map(|p| p.chars().take(255).collect::<String>())
                 .unwrap_or_default();
             props.push(Element::with_text(F::Preview, preview));
-            props.push(Element::with_text(F::HasAttachments, if data.first(B::Attachments).is_some() { "1" } else { "0" }));
+            props.push(Element::with_text(
+                F::HasAttachments,
+                if data.first(B::Attachments).is_some() {
+                    "1"
+                } else {
+                    "0"
+                },
+            ));
             results.push(
                 Element::new(F::Result)
                     .text_child(A::Class, "Email")
@@ -334,20 +422,39 @@ async fn find_mailbox(ctx: &RequestContext<'_>, q: &MailQuery, deep: bool, first
             );
         }
     }
-    Ok(find_document(find_status::SUCCESS, Some(find_response("Mailbox", results, page, found.total))))
+    Ok(find_document(
+        find_status::SUCCESS,
+        Some(find_response("Mailbox", results, page, found.total)),
+    ))
 }
 
-async fn find_gal(ctx: &RequestContext<'_>, text: &str, picture: Option<PictureOptions>, first: u32, last: u32) -> Result<Reply, Error> {
+async fn find_gal(
+    ctx: &RequestContext<'_>,
+    text: &str,
+    picture: Option<PictureOptions>,
+    first: u32,
+    last: u32,
+) -> Result<Reply, Error> {
     let limit = (last as usize + 1).min(ctx.app.settings.directory.max_results);
-    let entries = directory::search_all(&ctx.app.directory, &ctx.principal.credentials, text, limit).await?;
+    let entries =
+        directory::search_all(&ctx.app.directory, &ctx.principal.credentials, text, limit).await?;
     let page = search::page(Some((first, last)), entries.len(), MAX_PAGE);
     let mut results = Vec::new();
     if let Some((a, b)) = page {
-        let mut left = picture.map(|p| p.max_pictures.unwrap_or(u32::MAX)).unwrap_or(0);
+        let mut left = picture
+            .map(|p| p.max_pictures.unwrap_or(u32::MAX))
+            .unwrap_or(0);
         for e in &entries[a..=b] {
             let pic = picture.map(|p| (p.max_size, &mut left));
-            results.push(Element::new(F::Result).child(directory::gal_properties(e, F::Properties, pic)));
+            results.push(Element::new(F::Result).child(directory::gal_properties(
+                e,
+                F::Properties,
+                pic,
+            )));
         }
     }
-    Ok(find_document(find_status::SUCCESS, Some(find_response("GAL", results, page, entries.len()))))
+    Ok(find_document(
+        find_status::SUCCESS,
+        Some(find_response("GAL", results, page, entries.len())),
+    ))
 }

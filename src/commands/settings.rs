@@ -23,7 +23,13 @@ pub async fn addresses(ctx: &RequestContext<'_>) -> Vec<String> {
     };
     let mut out = vec![primary.clone()];
     if primary.contains('@')
-        && let Ok(entries) = crate::directory::search_all(&ctx.app.directory, &ctx.principal.credentials, &primary, 10).await
+        && let Ok(entries) = crate::directory::search_all(
+            &ctx.app.directory,
+            &ctx.principal.credentials,
+            &primary,
+            10,
+        )
+        .await
     {
         for e in entries.iter().filter(|e| e.has_address(&primary)) {
             for a in &e.emails {
@@ -51,7 +57,10 @@ fn message_element(which: crate::wbxml::Tag, m: &OofMessage, body_type: &str) ->
     let reply = if body_type.eq_ignore_ascii_case(&m.body_type) || m.reply.is_empty() {
         m.reply.clone()
     } else if body_type.eq_ignore_ascii_case("HTML") {
-        format!("<html><body><pre>{}</pre></body></html>", m.reply.replace('&', "&amp;").replace('<', "&lt;"))
+        format!(
+            "<html><body><pre>{}</pre></body></html>",
+            m.reply.replace('&', "&amp;").replace('<', "&lt;")
+        )
     } else {
         crate::mapping::email::body::html_to_text(&m.reply)
     };
@@ -59,11 +68,21 @@ fn message_element(which: crate::wbxml::Tag, m: &OofMessage, body_type: &str) ->
         .child(Element::new(which))
         .text_child(S::Enabled, if m.enabled { "1" } else { "0" })
         .text_child(S::ReplyMessage, reply)
-        .text_child(S::BodyType, if body_type.eq_ignore_ascii_case("HTML") { "HTML" } else { "Text" })
+        .text_child(
+            S::BodyType,
+            if body_type.eq_ignore_ascii_case("HTML") {
+                "HTML"
+            } else {
+                "Text"
+            },
+        )
 }
 
 fn eas_date(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%S.000Z").to_string()
+    chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S.000Z")
+        .to_string()
 }
 
 async fn oof(ctx: &RequestContext<'_>, op: SettingsOp) -> Element {
@@ -102,7 +121,10 @@ async fn oof(ctx: &RequestContext<'_>, op: SettingsOp) -> Element {
         },
         SettingsOp::OofSet(oof) => {
             let addresses = addresses(ctx).await;
-            let domain = addresses[0].rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
+            let domain = addresses[0]
+                .rsplit_once('@')
+                .map(|(_, d)| d.to_string())
+                .unwrap_or_default();
             match sieve::set_oof(cfg, creds, &oof, &addresses, &domain).await {
                 Ok(()) => section(S::Oof, status::SUCCESS),
                 Err(e) => {
@@ -120,11 +142,14 @@ async fn user_information(ctx: &RequestContext<'_>) -> Element {
     let mut get = Element::new(S::Get);
     if ctx.version.as_str() >= "14.1" {
         // 14.1+: Accounts/Account with the primary address (MS-ASCMD 2.2.3.5).
-        let mut emails = Element::new(S::EmailAddresses).text_child(S::PrimarySmtpAddress, addresses[0].clone());
+        let mut emails =
+            Element::new(S::EmailAddresses).text_child(S::PrimarySmtpAddress, addresses[0].clone());
         for a in &addresses {
             emails.push(Element::with_text(S::SmtpAddress, a.clone()));
         }
-        let account = Element::new(S::Account).text_child(S::UserDisplayName, addresses[0].clone()).child(emails);
+        let account = Element::new(S::Account)
+            .text_child(S::UserDisplayName, addresses[0].clone())
+            .child(emails);
         get.push(Element::new(S::Accounts).child(account));
     } else {
         let mut emails = Element::new(S::EmailAddresses);
@@ -148,12 +173,18 @@ pub async fn run(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, E
             }
             Ok(op @ (SettingsOp::OofGet { .. } | SettingsOp::OofSet(_))) => oof(ctx, op).await,
             Ok(SettingsOp::DeviceInformation(info)) => {
-                ctx.app.store.set_device_info(ctx.login(), ctx.device_id(), &info).await?;
+                ctx.app
+                    .store
+                    .set_device_info(ctx.login(), ctx.device_id(), &info)
+                    .await?;
                 section(S::DeviceInformation, status::SUCCESS)
             }
             Ok(SettingsOp::UserInformation) => user_information(ctx).await,
             Ok(SettingsOp::DevicePassword(password)) => {
-                ctx.app.store.set_recovery_password(ctx.login(), ctx.device_id(), &password).await?;
+                ctx.app
+                    .store
+                    .set_recovery_password(ctx.login(), ctx.device_id(), &password)
+                    .await?;
                 section(S::DevicePassword, status::SUCCESS)
             }
             Ok(SettingsOp::Unsupported(name)) => {

@@ -17,7 +17,9 @@ const MAX_CERTS: usize = 50;
 fn der_of(el: &Element) -> Option<Vec<u8>> {
     let text = el.text()?;
     let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    B64.decode(clean).ok().or_else(|| el.bytes().map(|b| b.into_owned()))
+    B64.decode(clean)
+        .ok()
+        .or_else(|| el.bytes().map(|b| b.into_owned()))
 }
 
 pub async fn run(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, Error> {
@@ -26,10 +28,14 @@ pub async fn run(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, E
         .first(V::CertificateChain)
         .map(|c| c.all(V::Certificate).filter_map(der_of).collect())
         .unwrap_or_default();
-    let certs: Vec<Option<Vec<u8>>> =
-        document.first(V::Certificates).map(|c| c.all(V::Certificate).map(der_of).collect()).unwrap_or_default();
+    let certs: Vec<Option<Vec<u8>>> = document
+        .first(V::Certificates)
+        .map(|c| c.all(V::Certificate).map(der_of).collect())
+        .unwrap_or_default();
     if certs.is_empty() || certs.len() > MAX_CERTS {
-        return Ok(Reply::Wbxml(Element::new(V::ValidateCert).text_child(V::Status, status::PROTOCOL_ERROR.to_string())));
+        return Ok(Reply::Wbxml(
+            Element::new(V::ValidateCert).text_child(V::Status, status::PROTOCOL_ERROR.to_string()),
+        ));
     }
     let anchors = certs::anchors(&ctx.app.settings.certificates);
     let now = UnixTime::now();

@@ -82,7 +82,10 @@ pub mod find_status {
 pub fn parse_range(s: &str) -> Result<(u32, u32), EasError> {
     let bad = || EasError::Invalid(format!("bad Range {s:?}"));
     let (a, b) = s.split_once('-').ok_or_else(bad)?;
-    let (a, b): (u32, u32) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+    let (a, b): (u32, u32) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
     if a > b {
         return Err(bad());
     }
@@ -91,9 +94,14 @@ pub fn parse_range(s: &str) -> Result<(u32, u32), EasError> {
 
 /// An EAS date-time (`2020-01-01T00:00:00.000Z`) as Unix seconds.
 pub fn parse_date(s: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(s.trim()).ok().map(|d| d.timestamp()).or_else(|| {
-        chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y%m%dT%H%M%SZ").ok().map(|d| d.and_utc().timestamp())
-    })
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|d| d.timestamp())
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y%m%dT%H%M%SZ")
+                .ok()
+                .map(|d| d.and_utc().timestamp())
+        })
 }
 
 /// Reads the conditions of a mailbox query (Search `Query` or Find
@@ -138,7 +146,10 @@ fn picture_options(el: Option<&Element>, size: Tag, count: Tag) -> Option<Pictur
 pub fn parse(root: &Element) -> Result<SearchRequest, EasError> {
     require_root(root, S::Search)?;
     let store = root.first(S::Store).ok_or(EasError::Missing("Store"))?;
-    let name = store.child_text(S::Name).map(|s| s.trim().to_string()).ok_or(EasError::Missing("Store/Name"))?;
+    let name = store
+        .child_text(S::Name)
+        .map(|s| s.trim().to_string())
+        .ok_or(EasError::Missing("Store/Name"))?;
     let store_name = if name.eq_ignore_ascii_case("Mailbox") {
         StoreName::Mailbox
     } else if name.eq_ignore_ascii_case("GAL") {
@@ -148,20 +159,33 @@ pub fn parse(root: &Element) -> Result<SearchRequest, EasError> {
     };
     let query = store.first(S::Query).ok_or(EasError::Missing("Query"))?;
     let mut mail = MailQuery::default();
-    let gal_query = query.text().map(|s| s.trim().to_string()).unwrap_or_default();
+    let gal_query = query
+        .text()
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
     if store_name == StoreName::Mailbox {
         mail_conditions(query, &mut mail);
     }
     let mut options = SearchOptions::default();
     if let Some(o) = store.first(S::Options) {
-        options.range = o.child_text(S::Range).map(|r| parse_range(&r)).transpose()?;
+        options.range = o
+            .child_text(S::Range)
+            .map(|r| parse_range(&r))
+            .transpose()?;
         options.deep_traversal = o.first(S::DeepTraversal).is_some();
         options.rebuild_results = o.first(S::RebuildResults).is_some();
         options.body_preferences = BodyPreference::parse_all(o)?;
-        options.mime_support = o.child_text(A::MIMESupport).and_then(|s| s.trim().parse().ok());
+        options.mime_support = o
+            .child_text(A::MIMESupport)
+            .and_then(|s| s.trim().parse().ok());
         options.picture = picture_options(o.first(S::Picture), S::MaxSize, S::MaxPictures);
     }
-    Ok(SearchRequest { store: store_name, gal_query, mail, options })
+    Ok(SearchRequest {
+        store: store_name,
+        gal_query,
+        mail,
+        options,
+    })
 }
 
 /// A Find request (EAS 16.1).
@@ -182,8 +206,13 @@ pub enum FindKind {
 
 pub fn parse_find(root: &Element) -> Result<FindRequest, EasError> {
     require_root(root, F::Find)?;
-    let search_id = root.child_text(F::SearchId).map(|s| s.trim().to_string()).unwrap_or_default();
-    let exec = root.first(F::ExecuteSearch).ok_or(EasError::Missing("ExecuteSearch"))?;
+    let search_id = root
+        .child_text(F::SearchId)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let exec = root
+        .first(F::ExecuteSearch)
+        .ok_or(EasError::Missing("ExecuteSearch"))?;
     let (kind, criterion) = if let Some(c) = exec.first(F::MailBoxSearchCriterion) {
         let mut q = MailQuery::default();
         if let Some(query) = c.first(F::Query) {
@@ -191,16 +220,36 @@ pub fn parse_find(root: &Element) -> Result<FindRequest, EasError> {
         }
         (FindKind::Mailbox(q), c)
     } else if let Some(c) = exec.first(F::GalSearchCriterion) {
-        let text = c.first(F::Query).and_then(|q| q.text().map(|s| s.trim().to_string())).unwrap_or_default();
+        let text = c
+            .first(F::Query)
+            .and_then(|q| q.text().map(|s| s.trim().to_string()))
+            .unwrap_or_default();
         (FindKind::Gal(text), c)
     } else {
-        return Err(EasError::Missing("MailBoxSearchCriterion or GALSearchCriterion"));
+        return Err(EasError::Missing(
+            "MailBoxSearchCriterion or GALSearchCriterion",
+        ));
     };
-    let options = criterion.first(F::Options).or_else(|| exec.first(F::Options));
-    let range = options.and_then(|o| o.child_text(F::Range)).map(|r| parse_range(&r)).transpose()?;
+    let options = criterion
+        .first(F::Options)
+        .or_else(|| exec.first(F::Options));
+    let range = options
+        .and_then(|o| o.child_text(F::Range))
+        .map(|r| parse_range(&r))
+        .transpose()?;
     let deep_traversal = options.is_some_and(|o| o.first(F::DeepTraversal).is_some());
-    let picture = picture_options(options.and_then(|o| o.first(F::Picture)), F::MaxSize, F::MaxPictures);
-    Ok(FindRequest { search_id, kind, range, deep_traversal, picture })
+    let picture = picture_options(
+        options.and_then(|o| o.first(F::Picture)),
+        F::MaxSize,
+        F::MaxPictures,
+    );
+    Ok(FindRequest {
+        search_id,
+        kind,
+        range,
+        deep_traversal,
+        picture,
+    })
 }
 
 /// The page of `total` results a Range asks for: `(first, last)` clamped, or `None`

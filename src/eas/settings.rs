@@ -12,7 +12,9 @@ use super::{EasError, require_root};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SettingsOp {
     /// Oof Get with the BodyType wanted for the messages.
-    OofGet { body_type: String },
+    OofGet {
+        body_type: String,
+    },
     OofSet(Oof),
     DeviceInformation(DeviceInformation),
     UserInformation,
@@ -35,23 +37,39 @@ pub mod status {
 fn oof_message(el: &Element) -> OofMessage {
     OofMessage {
         enabled: el.child_text(S::Enabled).is_some_and(|e| e.trim() == "1"),
-        reply: el.child_text(S::ReplyMessage).map(|s| s.into_owned()).unwrap_or_default(),
-        body_type: el.child_text(S::BodyType).map(|s| s.trim().to_string()).unwrap_or_else(|| "Text".into()),
+        reply: el
+            .child_text(S::ReplyMessage)
+            .map(|s| s.into_owned())
+            .unwrap_or_default(),
+        body_type: el
+            .child_text(S::BodyType)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|| "Text".into()),
     }
 }
 
 fn oof_set(set: &Element) -> Result<Oof, EasError> {
     let state: u8 = match set.child_text(S::OofState) {
-        Some(s) => s.trim().parse().map_err(|_| EasError::Invalid("OofState".into()))?,
+        Some(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| EasError::Invalid("OofState".into()))?,
         None => return Err(EasError::Missing("OofState")),
     };
     if state > 2 {
         return Err(EasError::Invalid("OofState".into()));
     }
     let date = |t| -> Result<Option<i64>, EasError> {
-        set.child_text(t).map(|s| parse_date(&s).ok_or_else(|| EasError::Invalid("Oof time".into()))).transpose()
+        set.child_text(t)
+            .map(|s| parse_date(&s).ok_or_else(|| EasError::Invalid("Oof time".into())))
+            .transpose()
     };
-    let mut oof = Oof { state, start: date(S::StartTime)?, end: date(S::EndTime)?, ..Default::default() };
+    let mut oof = Oof {
+        state,
+        start: date(S::StartTime)?,
+        end: date(S::EndTime)?,
+        ..Default::default()
+    };
     if state == 2 && (oof.start.is_none() || oof.end.is_none()) {
         return Err(EasError::Missing("StartTime/EndTime"));
     }
@@ -73,9 +91,12 @@ fn oof_set(set: &Element) -> Result<Oof, EasError> {
     Ok(oof)
 }
 
+/// One operation of the request, or (its element name, why it cannot be read).
+pub type ParsedOp = Result<SettingsOp, (String, EasError)>;
+
 /// The operations in request order; an operation that cannot be read is an error
 /// for that operation only (`Err` inside).
-pub fn parse(root: &Element) -> Result<Vec<Result<SettingsOp, (String, EasError)>>, EasError> {
+pub fn parse(root: &Element) -> Result<Vec<ParsedOp>, EasError> {
     require_root(root, S::Settings)?;
     let mut out = Vec::new();
     for el in root.elements() {
@@ -83,7 +104,10 @@ pub fn parse(root: &Element) -> Result<Vec<Result<SettingsOp, (String, EasError)
         let op = if el.tag == S::Oof {
             if let Some(get) = el.first(S::Get) {
                 Ok(SettingsOp::OofGet {
-                    body_type: get.child_text(S::BodyType).map(|s| s.trim().to_string()).unwrap_or_else(|| "Text".into()),
+                    body_type: get
+                        .child_text(S::BodyType)
+                        .map(|s| s.trim().to_string())
+                        .unwrap_or_else(|| "Text".into()),
                 })
             } else if let Some(set) = el.first(S::Set) {
                 oof_set(set).map(SettingsOp::OofSet)
@@ -95,8 +119,16 @@ pub fn parse(root: &Element) -> Result<Vec<Result<SettingsOp, (String, EasError)
         } else if el.tag == S::UserInformation {
             Ok(SettingsOp::UserInformation)
         } else if el.tag == S::DevicePassword {
-            let set = el.first(S::Set).ok_or(EasError::Missing("DevicePassword Set"));
-            set.map(|s| SettingsOp::DevicePassword(s.child_text(S::Password).map(|p| p.into_owned()).unwrap_or_default()))
+            let set = el
+                .first(S::Set)
+                .ok_or(EasError::Missing("DevicePassword Set"));
+            set.map(|s| {
+                SettingsOp::DevicePassword(
+                    s.child_text(S::Password)
+                        .map(|p| p.into_owned())
+                        .unwrap_or_default(),
+                )
+            })
         } else {
             Ok(SettingsOp::Unsupported(name.clone()))
         };
@@ -130,7 +162,9 @@ mod tests {
             ),
         );
         let ops = parse(&doc).unwrap();
-        let Ok(SettingsOp::OofSet(oof)) = &ops[0] else { panic!("{ops:?}") };
+        let Ok(SettingsOp::OofSet(oof)) = &ops[0] else {
+            panic!("{ops:?}")
+        };
         assert_eq!(oof.state, 2);
         assert_eq!(oof.start, Some(1_767_225_600));
         assert!(oof.internal.as_ref().unwrap().enabled);
