@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use airsync_imap::{ImapConfig, ImapStore};
 use airsync_dav::{DavClient, DavConfig};
-use airsync_model::{DavStore, MailStore};
+use airsync_model::{DavStore, Directory, MailStore};
 
 use crate::auth::Authenticator;
 use crate::settings::Settings;
@@ -24,6 +24,8 @@ pub struct App {
     pub calendars: Option<Arc<dyn DavStore>>,
     pub contacts: Option<Arc<dyn DavStore>>,
     pub auth: Authenticator,
+    /// The organisation directory sources (`[directory]`), possibly none.
+    pub directory: Vec<Arc<dyn Directory>>,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -71,7 +73,8 @@ impl App {
         let contacts = contacts.map(|c| c as Arc<dyn DavStore>);
         let auth = Authenticator::new(imap.clone(), &settings.auth);
         let mail: Arc<dyn MailStore> = imap;
-        Ok(Arc::new(App { settings, store, mail, calendars, contacts, auth }))
+        let directory = crate::directory::sources(&settings.directory, contacts.as_ref());
+        Ok(Arc::new(App { settings, store, mail, calendars, contacts, auth, directory }))
     }
 }
 

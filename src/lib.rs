@@ -6,7 +6,9 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod certs;
 pub mod commands;
+pub mod directory;
 pub mod eas;
 pub mod error;
 pub mod http;
@@ -14,6 +16,7 @@ pub mod logging;
 pub mod mapping;
 pub mod policy;
 pub mod settings;
+pub mod sieve;
 pub mod state;
 pub mod wbxml;
 

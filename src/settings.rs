@@ -50,6 +50,101 @@ pub struct Settings {
     pub limits: Limits,
     #[serde(default)]
     pub folders: Folders,
+    /// `[directory]`: the organisation directory (GAL) for Search, Find and
+    /// ResolveRecipients.
+    #[serde(default)]
+    pub directory: Directory,
+    /// `[sieve]`: ManageSieve, for Out-of-Office (Settings Oof).
+    #[serde(default)]
+    pub sieve: Option<Sieve>,
+    /// `[certificates]`: trust anchors of ValidateCert.
+    #[serde(default)]
+    pub certificates: Certificates,
+}
+
+/// `[directory]`: where GAL entries come from. Both sources may be set; results are
+/// merged (CardDAV first).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Directory {
+    /// Path of a CardDAV address book on the `[carddav]` server holding the directory,
+    /// e.g. `/directory/gal/`. Empty: no CardDAV directory.
+    #[serde(default)]
+    pub carddav: String,
+    /// Login and password airsync reads that address book with; empty: the requesting
+    /// user's own credentials (the upstream's rights then decide who sees it).
+    #[serde(default)]
+    pub carddav_user: String,
+    #[serde(default)]
+    pub carddav_password: String,
+    /// `ldap://host:389` (plain LDAP; no TLS, see README). Empty: no LDAP directory.
+    #[serde(default)]
+    pub ldap_url: String,
+    #[serde(default)]
+    pub ldap_base_dn: String,
+    /// Bind DN and password; empty DN: anonymous.
+    #[serde(default)]
+    pub ldap_bind_dn: String,
+    #[serde(default)]
+    pub ldap_bind_password: String,
+    /// Filter every search is ANDed with.
+    #[serde(default = "default_ldap_filter")]
+    pub ldap_filter: String,
+    /// GAL field → LDAP attribute, overriding the inetOrgPerson defaults (keys:
+    /// display_name, first_name, last_name, email, phone, mobile_phone, home_phone,
+    /// company, title, office, alias, picture, certificate).
+    #[serde(default)]
+    pub ldap_attributes: BTreeMap<String, String>,
+    /// Most entries one search returns (and that airsync reads from a source).
+    #[serde(default = "default_directory_max")]
+    pub max_results: usize,
+}
+
+fn default_ldap_filter() -> String {
+    "(objectClass=inetOrgPerson)".into()
+}
+fn default_directory_max() -> usize {
+    100
+}
+
+/// `[sieve]`: the ManageSieve server (RFC 5804) holding the users' Sieve scripts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sieve {
+    /// `sieve://host:4190`; `?tls=starttls` to require STARTTLS.
+    pub url: String,
+    /// Extra trust anchor (PEM) for STARTTLS.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Name of the script airsync writes (it includes the user's previous one).
+    #[serde(default = "default_sieve_script")]
+    pub script: String,
+}
+
+fn default_sieve_script() -> String {
+    "airsync".into()
+}
+
+/// `[certificates]`: what ValidateCert trusts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Certificates {
+    /// PEM bundle of the system's trust store; empty: none.
+    #[serde(default = "default_system_roots")]
+    pub system_roots: String,
+    /// Extra PEM trust anchors (e.g. the organisation's S/MIME CA).
+    #[serde(default)]
+    pub trust_file: Option<PathBuf>,
+}
+
+impl Default for Certificates {
+    fn default() -> Self {
+        Certificates { system_roots: default_system_roots(), trust_file: None }
+    }
+}
+
+fn default_system_roots() -> String {
+    "/etc/ssl/certs/ca-certificates.crt".into()
 }
 
 /// `[server]`: the ActiveSync listener.
@@ -396,6 +491,22 @@ impl Settings {
                 "provision.policy names no [policies.{}] section",
                 self.provision.policy
             )));
+        }
+        if let Some(k) = self
+            .directory
+            .ldap_attributes
+            .keys()
+            .find(|k| !crate::directory::ldap_attribute_keys().any(|known| known == k.as_str()))
+        {
+            return Err(SettingsError::Invalid(format!("directory.ldap_attributes: unknown field {k:?}")));
+        }
+        if !self.directory.ldap_url.is_empty() && !self.directory.ldap_url.starts_with("ldap://") {
+            return Err(SettingsError::Invalid("directory.ldap_url must start with ldap:// (no TLS)".into()));
+        }
+        if let Some(sieve) = &self.sieve
+            && !sieve.url.starts_with("sieve://")
+        {
+            return Err(SettingsError::Invalid("sieve.url must start with sieve://".into()));
         }
         Ok(())
     }

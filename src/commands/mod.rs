@@ -8,7 +8,11 @@ mod get_item_estimate;
 mod item_operations;
 mod move_items;
 mod provision;
+mod resolve_recipients;
+mod search;
+mod settings;
 mod sync;
+mod validate_cert;
 
 use crate::app::App;
 use crate::auth::Principal;
@@ -32,6 +36,11 @@ pub const SUPPORTED: &[Command] = &[
     Command::MoveItems,
     Command::ItemOperations,
     Command::GetAttachment,
+    Command::Search,
+    Command::Find,
+    Command::ResolveRecipients,
+    Command::Settings,
+    Command::ValidateCert,
 ];
 
 /// Everything a command may use about the request it answers.
@@ -166,6 +175,11 @@ pub async fn dispatch(
         Command::FolderCreate => folder_ops::create(ctx, need(document)?).await,
         Command::FolderUpdate => folder_ops::update(ctx, need(document)?).await,
         Command::FolderDelete => folder_ops::delete(ctx, need(document)?).await,
+        Command::Search => search::run(ctx, need(document)?).await,
+        Command::Find => search::find(ctx, need(document)?).await,
+        Command::ResolveRecipients => resolve_recipients::run(ctx, need(document)?).await,
+        Command::Settings => settings::run(ctx, need(document)?).await,
+        Command::ValidateCert => validate_cert::run(ctx, need(document)?).await,
         other => Err(Error::NotSupported(other.name().to_string())),
     }
 }

@@ -8,6 +8,8 @@ pub mod item_estimate;
 pub mod item_operations;
 pub mod move_items;
 pub mod provision;
+pub mod search;
+pub mod settings;
 pub mod status;
 pub mod sync;
 

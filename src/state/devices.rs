@@ -238,6 +238,29 @@ impl Store {
         Ok(rows.iter().map(device_from_row).collect::<Result<_, _>>()?)
     }
 
+    /// Stores the device's recovery password (Settings DevicePassword); empty clears it.
+    pub async fn set_recovery_password(&self, login: &str, device_id: &str, password: &str) -> Result<(), StoreError> {
+        let value = (!password.is_empty()).then_some(password);
+        sqlx::query("UPDATE devices SET recovery_password = $3 WHERE login = $1 AND device_id = $2")
+            .bind(login)
+            .bind(device_id)
+            .bind(value)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a recovery password is stored for the device (its value is not shown).
+    pub async fn has_recovery_password(&self, login: &str, device_id: &str) -> Result<bool, StoreError> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT recovery_password FROM devices WHERE login = $1 AND device_id = $2")
+                .bind(login)
+                .bind(device_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.and_then(|r| r.0).is_some())
+    }
+
     /// Stores what the device said about itself; empty fields keep their old value.
     pub async fn set_device_info(
         &self,

@@ -17,6 +17,6 @@ mod store;
 pub mod url;
 pub mod utf7;
 
-pub use conn::ImapConn;
+pub use conn::{ImapConn, tls_connector};
 pub use server::{Capabilities, Namespace, Namespaces, ServerInfo};
 pub use store::{ImapConfig, ImapStore};

@@ -25,7 +25,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use airsync_model::{
-    FetchedMessage, FlagChange, MailboxDelta, MailboxListing, MailboxStatus, MessageMeta, Uid,
+    FetchedMessage, FlagChange, MailboxDelta, MailboxListing, MailboxStatus, MessageMeta,
+    SearchHits, SearchKey, Uid,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -891,6 +892,109 @@ pub(crate) async fn fetch(
     }
     tracing::debug!(target: "airsync", asked = uids.len(), got = out.len(), "imap: fetched messages");
     Ok(out)
+}
+
+/// An IMAP string for a search key: quoted when it can be, else a non-synchronising
+/// literal (RFC 7888 LITERAL+/LITERAL-, which every Dovecot offers), so that the whole
+/// command still goes out in one write. `None` when neither is possible.
+fn search_string(caps: &Capabilities, s: &str) -> Option<String> {
+    if let Ok(q) = raw::quote(s) {
+        return Some(q);
+    }
+    let plus = caps.has("LITERAL+") || (caps.has("LITERAL-") && s.len() <= 4096);
+    (plus && !s.bytes().any(|b| b == 0)).then(|| format!("{{{}+}}\r\n{s}", s.len()))
+}
+
+/// The criteria of a search (RFC 3501 §6.4.4). Dates: with WITHIN (RFC 5032) the exact
+/// instant as `YOUNGER`/`OLDER` seconds from now; otherwise `SINCE`/`BEFORE`, which have
+/// day granularity (UTC days).
+fn search_criteria(caps: &Capabilities, keys: &[SearchKey], now: i64) -> Result<String, Error> {
+    let within = caps.has("WITHIN");
+    let mut out = Vec::new();
+    for key in keys {
+        out.push(match key {
+            SearchKey::Text(t) => format!(
+                "TEXT {}",
+                search_string(caps, t).ok_or_else(|| Error::Invalid("search text cannot be sent".into()))?
+            ),
+            SearchKey::Since(s) if within => format!("YOUNGER {}", (now - s).max(1)),
+            SearchKey::Since(s) => format!("SINCE {}", search_date(*s)),
+            SearchKey::Before(b) if within && *b > now => "ALL".into(),
+            SearchKey::Before(b) if within => format!("OLDER {}", (now - b).max(0) + 1),
+            SearchKey::Before(b) => format!("BEFORE {}", search_date(*b)),
+        });
+    }
+    if out.is_empty() {
+        out.push("ALL".into());
+    }
+    Ok(out.join(" "))
+}
+
+/// A search (see [`airsync_model::MailStore::search`]): `UID SORT (REVERSE ARRIVAL)` where
+/// the server offers SORT (RFC 5256: newest INTERNALDATE first), else `UID SEARCH` with
+/// the highest UIDs taken as the newest; then the metadata of the first `limit`, all in
+/// one EXAMINE. Full-text indexes (Dovecot fts) are used by the server for `TEXT`.
+pub(crate) async fn search(
+    session: &mut Session,
+    caps: &Capabilities,
+    mailbox: &str,
+    keys: &[SearchKey],
+    limit: usize,
+    now: i64,
+) -> Result<SearchHits, Error> {
+    let criteria = search_criteria(caps, keys, now)?;
+    let charset = if keys.iter().any(|k| matches!(k, SearchKey::Text(t) if !t.is_ascii())) { "UTF-8" } else { "US-ASCII" };
+    let sorted = caps.has("SORT");
+    let cmd = if sorted {
+        format!("UID SORT (REVERSE ARRIVAL) {charset} {criteria}")
+    } else {
+        format!("UID SEARCH CHARSET {charset} {criteria}")
+    };
+    let mut sel = Selection::new(caps, mailbox, Mode::Examine)?;
+    let result = search_in(&mut sel, session, &cmd, sorted, limit).await;
+    finish(&mut sel, session, result).await
+}
+
+async fn search_in(
+    sel: &mut Selection<'_>,
+    session: &mut Session,
+    cmd: &str,
+    sorted: bool,
+    limit: usize,
+) -> Result<SearchHits, Error> {
+    let mut found: Vec<Uid> = Vec::new();
+    let done = sel
+        .run(session, &[], &[cmd.to_string()], false, |u| {
+            if let Untagged::Data(t) = &u
+                && let Some((kind, rest)) = t.split_first()
+                && (kind.is_atom("SORT") || kind.is_atom("SEARCH"))
+            {
+                for v in rest {
+                    found.push(v.number::<Uid>().ok_or_else(|| Error::Protocol("bad SEARCH/SORT".into()))?);
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    ok(&done[0])?;
+    if !sorted {
+        found.sort_unstable_by(|a, b| b.cmp(a));
+    }
+    let total = found.len();
+    found.truncate(limit);
+    if found.is_empty() {
+        return Ok(SearchHits { total, newest: Vec::new() });
+    }
+    let items = meta_items(sel.caps);
+    let cmds: Vec<String> =
+        uid_sets(&found, MAX_SET_LEN).into_iter().map(|set| format!("UID FETCH {set} ({items})")).collect();
+    let mut col = Collector::default();
+    let done = sel.run(session, &[], &cmds, true, |u| col.take(u)).await?;
+    done.iter().try_for_each(ok)?;
+    let mut metas = col.metas();
+    let mut newest: Vec<MessageMeta> = found.iter().filter_map(|u| metas.remove(u)).map(|(m, _)| m).collect();
+    newest.sort_by(|a, b| b.internal_date.cmp(&a.internal_date).then(b.uid.cmp(&a.uid)));
+    Ok(SearchHits { total, newest })
 }
 
 /// Flags, dates and sizes of the given messages, without their content.

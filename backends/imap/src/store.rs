@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use airsync_model::{
     BackendError, CredentialCheck, Credentials, FetchedMessage, FlagChange, MailStore, Mailbox,
-    MailboxDelta, MailboxListing, MailboxStatus, MessageMeta, Uid,
+    MailboxDelta, MailboxListing, MailboxStatus, MessageMeta, SearchHits, SearchKey, Uid,
 };
 use async_trait::async_trait;
 use futures::future::BoxFuture;
@@ -574,6 +574,25 @@ impl MailStore for ImapStore {
         self.with_session(creds, "delete messages", |session, info| {
             on_session!(session, async move {
                 messages::delete(session, &info.capabilities, mailbox, uids).await
+            })
+        })
+        .await
+    }
+
+    async fn search(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        keys: &[SearchKey],
+        limit: usize,
+    ) -> Result<SearchHits, BackendError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        self.with_session(creds, "search", |session, info| {
+            on_session!(session, async move {
+                messages::search(session, &info.capabilities, mailbox, keys, limit, now).await
             })
         })
         .await

@@ -169,6 +169,27 @@ pub struct FlagChange {
     pub remove: Vec<String>,
 }
 
+/// One condition of a mailbox search; a search matches the messages meeting all of
+/// its keys (IMAP SEARCH, RFC 3501 §6.4.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchKey {
+    /// The text anywhere in the header or body (IMAP `TEXT`); servers with a full-text
+    /// index (Dovecot's fts plugin) answer it from the index.
+    Text(String),
+    /// Received (INTERNALDATE) at or after this instant, Unix seconds.
+    Since(i64),
+    /// Received (INTERNALDATE) before this instant, Unix seconds.
+    Before(i64),
+}
+
+/// What a search found in one mailbox: how many matched in all, and the metadata of
+/// (at most the asked number of) the newest of them, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SearchHits {
+    pub total: usize,
+    pub newest: Vec<MessageMeta>,
+}
+
 /// Checks a user's credentials against the upstream.
 #[async_trait]
 pub trait CredentialCheck: Send + Sync {
@@ -277,6 +298,16 @@ pub trait MailStore: Send + Sync {
         mailbox: &str,
         uids: &[Uid],
     ) -> Result<(), BackendError>;
+
+    /// Messages of `mailbox` matching every key (an empty list matches all), the
+    /// newest `limit` of them (by INTERNALDATE) with their metadata. Never sets `\Seen`.
+    async fn search(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        keys: &[SearchKey],
+        limit: usize,
+    ) -> Result<SearchHits, BackendError>;
 
     /// Appends a message with flags and an optional INTERNALDATE; returns its UID from
     /// APPENDUID when the server says it.
@@ -445,6 +476,61 @@ pub trait DavStore: Send + Sync {
 
     /// Deletes a collection and everything in it.
     async fn delete_collection(&self, creds: &Credentials, href: &str) -> Result<(), BackendError>;
+}
+
+/// One person of an organisation directory (a GAL entry), in neutral terms.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DirectoryEntry {
+    pub display_name: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// Mail addresses, the primary one first.
+    pub emails: Vec<String>,
+    pub phone: String,
+    pub mobile_phone: String,
+    pub home_phone: String,
+    pub company: String,
+    pub title: String,
+    pub office: String,
+    pub alias: String,
+    /// A photo (JPEG or PNG bytes).
+    pub picture: Option<Vec<u8>>,
+    /// DER X.509 certificates (S/MIME), e.g. LDAP `userCertificate;binary`.
+    pub certificates: Vec<Vec<u8>>,
+}
+
+impl DirectoryEntry {
+    /// Whether the entry matches a search text: a case-insensitive substring of the
+    /// display name, first or last name, alias or any address.
+    pub fn matches(&self, query: &str) -> bool {
+        let q = query.trim().to_lowercase();
+        if q.is_empty() {
+            return false;
+        }
+        [&self.display_name, &self.first_name, &self.last_name, &self.alias]
+            .into_iter()
+            .chain(self.emails.iter())
+            .any(|f| f.to_lowercase().contains(&q))
+    }
+
+    /// Whether one of the entry's addresses is `address` (case-insensitive).
+    pub fn has_address(&self, address: &str) -> bool {
+        self.emails.iter().any(|e| e.eq_ignore_ascii_case(address.trim()))
+    }
+}
+
+/// An organisation directory (GAL): a CardDAV address book, LDAP…
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// Entries matching `query` (see [`DirectoryEntry::matches`]; the source may match
+    /// more loosely), at most `limit`. `creds` are the requesting user's, for sources that
+    /// read with the user's own rights.
+    async fn search(
+        &self,
+        creds: &Credentials,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<DirectoryEntry>, BackendError>;
 }
 
 #[cfg(test)]
