@@ -111,12 +111,12 @@ async fn invitation_answers_reach_the_calendars_and_the_organizer() {
         let Cmd::Add(id, data) = c else { continue };
         assert_eq!(text(data, E::MessageClass), "IPM.Schedule.Meeting.Request");
         let m = data.first(E::MeetingRequest).expect("MeetingRequest");
-        // 10:00-11:30 in Berlin (CET in November) is 09:00-10:30 UTC, zone bias -60.
+        // 10:00-11:30 in Berlin (CET in November) is 09:00-10:30 UTC, UTC+1.
         assert_eq!(text(m, E::StartTime), "2026-11-26T09:00:00.000Z");
         assert_eq!(text(m, E::EndTime), "2026-11-26T10:30:00.000Z");
         let tz =
             airsync::mapping::timezone::EasTimeZone::from_base64(&text(m, E::TimeZone)).unwrap();
-        assert_eq!(tz.standard_offset(), -60);
+        assert_eq!(tz.standard_offset(), 60, "Berlin is UTC+1 in winter");
         assert!(!text(m, E::GlobalObjId).is_empty());
         let subject = text(data, E::Subject);
         let uid = subject.trim_start_matches("Invitation: ").to_string();

@@ -470,7 +470,7 @@ mod tests {
                 method: "REQUEST".into()
             }
         );
-        assert_eq!(kind.message_class(), "IPM.Note");
+        assert_eq!(kind.message_class(), "IPM.Schedule.Meeting.Request");
         assert_eq!(
             message_kind(&parse("Subject: x\r\n\r\nx")),
             MessageKind::Note
