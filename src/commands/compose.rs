@@ -209,11 +209,11 @@ pub async fn submit_once(
         Error::Send(status::SUBMISSION_FAILED)
     })?;
     let store = &ctx.app.store;
-    if let Some(key) = key {
-        if !store.claim_send(ctx.login(), key).await? {
-            tracing::info!(target: "airsync", login = ctx.login(), key, "already sent: not sending again");
-            return Err(Error::Send(status::PREVIOUSLY_SENT));
-        }
+    if let Some(key) = key
+        && !store.claim_send(ctx.login(), key).await?
+    {
+        tracing::info!(target: "airsync", login = ctx.login(), key, "already sent: not sending again");
+        return Err(Error::Send(status::PREVIOUSLY_SENT));
     }
     let result = submitter
         .submit(

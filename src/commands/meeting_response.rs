@@ -157,15 +157,14 @@ async fn respond(ctx: &RequestContext<'_>, r: &Request) -> Result<Outcome, Error
     // 3. The request mail goes to Deleted Items.
     if let Found::Mail { mailbox, uid } = &found {
         let mailboxes = ctx.app.mail.list_mailboxes(creds).await?;
-        if let Some(trash) = folders::trash_mailbox(&mailboxes).filter(|t| t != mailbox) {
-            if let Err(e) = ctx
+        if let Some(trash) = folders::trash_mailbox(&mailboxes).filter(|t| t != mailbox)
+            && let Err(e) = ctx
                 .app
                 .mail
                 .move_messages(creds, mailbox, &[*uid], &trash)
                 .await
-            {
-                tracing::warn!(target: "airsync", login = ctx.login(), error = %e, "the request mail could not be moved");
-            }
+        {
+            tracing::warn!(target: "airsync", login = ctx.login(), error = %e, "the request mail could not be moved");
         }
     }
     Ok(Outcome {

@@ -38,15 +38,16 @@ const GOID_CLASS: [u8; 16] = [
 /// occurrence, None for the series or a single event).
 pub fn global_obj_id(uid: &str, instance: Option<chrono::NaiveDate>) -> Vec<u8> {
     let hex_prefix = "040000008200E00074C5B7101A82E008";
-    if uid.len() >= 32 && uid.len() % 2 == 0 && uid[..32].eq_ignore_ascii_case(hex_prefix) {
-        if let Ok(mut bytes) = hex::decode(uid) {
-            if bytes.len() >= 40 {
-                if let Some(d) = instance {
-                    set_instance(&mut bytes, d);
-                }
-                return bytes;
-            }
+    if uid.len() >= 32
+        && uid.len().is_multiple_of(2)
+        && uid[..32].eq_ignore_ascii_case(hex_prefix)
+        && let Ok(mut bytes) = hex::decode(uid)
+        && bytes.len() >= 40
+    {
+        if let Some(d) = instance {
+            set_instance(&mut bytes, d);
         }
+        return bytes;
     }
     let mut data = b"vCal-Uid\x01\x00\x00\x00".to_vec();
     data.extend_from_slice(uid.as_bytes());
@@ -286,12 +287,12 @@ pub fn attendee_copy(
     let mut cal = parse_cal(ics)?;
     cal.remove("METHOD");
     for ev in cal.children.iter_mut().filter(|c| c.name == "VEVENT") {
-        if !set_partstat(ev, users, partstat) {
-            if let Some(me) = users.first() {
-                ev.props.push(
-                    Prop::new("ATTENDEE", format!("mailto:{me}")).with_param("PARTSTAT", partstat),
-                );
-            }
+        if !set_partstat(ev, users, partstat)
+            && let Some(me) = users.first()
+        {
+            ev.props.push(
+                Prop::new("ATTENDEE", format!("mailto:{me}")).with_param("PARTSTAT", partstat),
+            );
         }
     }
     Ok(cal.to_text().into_bytes())

@@ -222,28 +222,26 @@ pub fn prepare(
         Original::Reply(orig) | Original::Forward(orig) => {
             let forward = matches!(original, Original::Forward(_));
             let orig_msg = parse(orig).ok_or(ComposeError::Unreadable)?;
-            if !forward {
-                if let Some(id) = message_id_of(&orig_msg) {
-                    if !has(&fields, "In-Reply-To") {
-                        fields.push(header("In-Reply-To", &id));
-                    }
-                    if !has(&fields, "References") {
-                        let refs = orig_msg
-                            .references()
-                            .as_text_list()
-                            .map(|l| {
-                                l.iter()
-                                    .map(|r| format!("<{}>", r.trim_matches(['<', '>', ' '])))
-                                    .collect::<Vec<_>>()
-                                    .join(" ")
-                            })
-                            .filter(|s| !s.is_empty());
-                        let value = match refs {
-                            Some(r) => format!("{r} {id}"),
-                            None => id,
-                        };
-                        fields.push(header("References", &value));
-                    }
+            if !forward && let Some(id) = message_id_of(&orig_msg) {
+                if !has(&fields, "In-Reply-To") {
+                    fields.push(header("In-Reply-To", &id));
+                }
+                if !has(&fields, "References") {
+                    let refs = orig_msg
+                        .references()
+                        .as_text_list()
+                        .map(|l| {
+                            l.iter()
+                                .map(|r| format!("<{}>", r.trim_matches(['<', '>', ' '])))
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                        .filter(|s| !s.is_empty());
+                    let value = match refs {
+                        Some(r) => format!("{r} {id}"),
+                        None => id,
+                    };
+                    fields.push(header("References", &value));
                 }
             }
             let (content_fields, new_body) = combine(raw, &msg, orig, &orig_msg, forward);
