@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use airsync_imap::{ImapConfig, ImapStore};
 use airsync_dav::{DavClient, DavConfig};
-use airsync_model::{DavStore, Directory, MailStore};
+use airsync_model::{Credentials, DavStore, Directory, MailStore, Submitter};
+use airsync_smtp::{SmtpConfig, SmtpSubmitter};
 
 use crate::auth::Authenticator;
 use crate::settings::Settings;
@@ -23,6 +24,9 @@ pub struct App {
     /// configured. One client serves both when they share a URL.
     pub calendars: Option<Arc<dyn DavStore>>,
     pub contacts: Option<Arc<dyn DavStore>>,
+    /// SMTP submission; `None` when `[smtp]` is not configured (sending then fails
+    /// with a SendMail status).
+    pub submit: Option<Arc<dyn Submitter>>,
     pub auth: Authenticator,
     /// The organisation directory sources (`[directory]`), possibly none.
     pub directory: Vec<Arc<dyn Directory>>,
@@ -37,6 +41,8 @@ pub enum ServeError {
     Imap(String),
     #[error("upstream DAV configuration: {0}")]
     Dav(String),
+    #[error("upstream SMTP configuration: {0}")]
+    Smtp(String),
     #[error("TLS: {0}")]
     Tls(String),
     #[error("listener: {0}")]
@@ -71,10 +77,23 @@ impl App {
         };
         let calendars = calendars.map(|c| c as Arc<dyn DavStore>);
         let contacts = contacts.map(|c| c as Arc<dyn DavStore>);
+        let submit = match &settings.smtp {
+            Some(cfg) => {
+                let mut c = SmtpConfig::new(cfg.url.clone());
+                c.ca_file = cfg.ca_file.clone();
+                c.relay = match (&cfg.relay_login, &cfg.relay_password) {
+                    (Some(l), Some(p)) => Some(Credentials::new(l.clone(), p.clone())),
+                    _ => None,
+                };
+                let s = SmtpSubmitter::new(c).map_err(|e| ServeError::Smtp(e.to_string()))?;
+                Some(Arc::new(s) as Arc<dyn Submitter>)
+            }
+            None => None,
+        };
         let auth = Authenticator::new(imap.clone(), &settings.auth);
         let mail: Arc<dyn MailStore> = imap;
         let directory = crate::directory::sources(&settings.directory, contacts.as_ref());
-        Ok(Arc::new(App { settings, store, mail, calendars, contacts, auth, directory }))
+        Ok(Arc::new(App { settings, store, mail, calendars, contacts, submit, auth, directory }))
     }
 }
 

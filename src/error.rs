@@ -42,6 +42,12 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error("upstream: {0}")]
     Backend(#[from] BackendError),
+    /// SendMail / SmartReply / SmartForward / MeetingResponse failed with this
+    /// command status (MS-ASCMD 2.2.2 / 2.2.3.177): 107 InvalidMIME, 111 retry later,
+    /// 118 MessagePreviouslySent, 119 MessageHasNoRecipient, 120 MailSubmissionFailed,
+    /// 130 AccessDenied (From is not the account's), 150 ItemNotFound.
+    #[error("sending failed with status {0}")]
+    Send(u16),
 }
 
 /// What to send for an error, free of any HTTP library's types.
@@ -122,6 +128,14 @@ impl Error {
             Error::NotSupported(_) => {
                 in_band(CommonStatus::CommandNotSupported).unwrap_or_else(|| text(501, self.to_string()))
             }
+            // 14.0+: the status inside the command; before 14.0 there is no status
+            // frame for SendMail (MS-ASCMD 2.2.1.17): HTTP 503 for "retry later",
+            // else 500.
+            Error::Send(code) => command
+                .filter(|_| version.is_some_and(|v| v.has_common_status()))
+                .and_then(|c| status_document(c, *code))
+                .map(|doc| ErrorReply { http_status: 200, headers: vec![], body: ErrorBody::Wbxml(doc) })
+                .unwrap_or_else(|| if *code == 111 { retry_later(503) } else { text(500, self.to_string()) }),
             Error::Backend(BackendError::Transient(_)) => retry_later(503),
             Error::Backend(BackendError::NotFound(_)) => {
                 in_band(CommonStatus::ItemNotFound).unwrap_or_else(|| text(404, self.to_string()))
@@ -171,6 +185,15 @@ mod tests {
         assert_eq!(status(&Error::WipeRequested, Command::FolderSync, ProtocolVersion::V12_0).0, 449);
         assert_eq!(status(&Error::AccountDisabled, Command::Sync, ProtocolVersion::V16_1).0, 403);
         assert_eq!(Error::AccountDisabled.reply(None, None).http_status, 403);
+    }
+
+    #[test]
+    fn send_statuses_by_version() {
+        let r = Error::Send(118).reply(Some(Command::SendMail), Some(ProtocolVersion::V14_1));
+        let ErrorBody::Wbxml(doc) = r.body else { panic!("{r:?}") };
+        assert!(wbxml::to_xml(&doc).contains("<Status>118</Status>"));
+        assert_eq!(Error::Send(130).reply(Some(Command::SendMail), Some(ProtocolVersion::V12_1)).http_status, 500);
+        assert_eq!(Error::Send(111).reply(Some(Command::SmartReply), Some(ProtocolVersion::V12_0)).http_status, 503);
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct Settings {
     #[serde(default)]
     pub smtp: Option<Smtp>,
     #[serde(default)]
+    pub send: Send,
+    #[serde(default)]
     pub admin: Admin,
     #[serde(default)]
     pub auth: Auth,
@@ -203,11 +205,31 @@ pub struct Dav {
     pub ca_file: Option<PathBuf>,
 }
 
-/// `[smtp]`: the upstream submission server (used from the SendMail issue on).
+/// `[smtp]`: the upstream submission server (SendMail, SmartReply, SmartForward and
+/// the iCalendar replies of MeetingResponse).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Smtp {
+    /// `smtp://host:587` (STARTTLS), `smtps://host:465`, `smtp://host:25?tls=none`.
     pub url: String,
+    /// An extra trust anchor (PEM) for the server's certificate.
+    pub ca_file: Option<PathBuf>,
+    /// Submit as this relay account instead of the user's own login (both set or
+    /// neither). The From control of `[send]` applies either way.
+    pub relay_login: Option<String>,
+    pub relay_password: Option<String>,
+}
+
+/// `[send]`: what a device may send.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Send {
+    /// Extra From addresses per account (send-as), keyed by login:
+    /// `aliases = { "alice@example.org" = ["sales@example.org"] }`. The login itself
+    /// (when it is an address) is always allowed; so is the owner address of a shared
+    /// mailbox the account has as a folder alias (`airsync accounts alias add`).
+    #[serde(default)]
+    pub aliases: BTreeMap<String, Vec<String>>,
 }
 
 /// `[admin]`: the loopback admin listener.
@@ -455,6 +477,11 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
+        if let Some(smtp) = &self.smtp
+            && smtp.relay_login.is_some() != smtp.relay_password.is_some()
+        {
+            return Err(SettingsError::Invalid("smtp.relay_login and smtp.relay_password must be set together".into()));
+        }
         match (&self.server.tls_cert, &self.server.tls_key) {
             (Some(_), None) | (None, Some(_)) => {
                 return Err(SettingsError::Invalid(

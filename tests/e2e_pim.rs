@@ -8,55 +8,13 @@ use airsync::wbxml::Element;
 use airsync::wbxml::pages::{AirSync as A, Calendar as C, Tasks as T};
 use common::Stack;
 use common::airsync::Server;
+use common::dav::Dav;
 use common::eas::{Cmd, Phone, collection, folder_changes, https_client};
 
 async fn phone(server: &Server, stack: &Stack, user: &str, password: &str, device: &str) -> Phone {
     let mut p = Phone::new(https_client(&stack.ca_cert), &server.base_url, user, password, device);
     p.provision().await;
     p
-}
-
-/// A plain DAV client for set-up and checks, independent of airsync's backend.
-struct Dav {
-    client: reqwest::Client,
-    base: String,
-    user: String,
-    password: String,
-}
-
-impl Dav {
-    fn new(stack: &Stack, user: &str, password: &str) -> Dav {
-        Dav { client: reqwest::Client::new(), base: format!("http://127.0.0.1:{}", stack.dav_port), user: user.into(), password: password.into() }
-    }
-    fn url(&self, path: &str) -> String {
-        format!("{}/{}/{path}", self.base, self.user.replace('@', "%40"))
-    }
-    async fn put(&self, path: &str, body: &str) {
-        let r = self.client.put(self.url(path)).basic_auth(&self.user, Some(&self.password))
-            .header("Content-Type", "text/calendar; charset=utf-8").body(body.to_string()).send().await.unwrap();
-        assert!(r.status().is_success(), "PUT {path}: {}", r.status());
-    }
-    async fn get(&self, path: &str) -> Option<String> {
-        let r = self.client.get(self.url(path)).basic_auth(&self.user, Some(&self.password)).send().await.unwrap();
-        if r.status().is_success() { Some(r.text().await.unwrap()) } else { None }
-    }
-    /// Bodies of every object in a collection.
-    async fn all(&self, collection: &str) -> Vec<String> {
-        let body = "<?xml version=\"1.0\"?><d:propfind xmlns:d=\"DAV:\"><d:prop><d:getetag/></d:prop></d:propfind>";
-        let r = self.client.request(reqwest::Method::from_bytes(b"PROPFIND").unwrap(), self.url(collection))
-            .basic_auth(&self.user, Some(&self.password)).header("Depth", "1").body(body).send().await.unwrap();
-        let text = r.text().await.unwrap();
-        let mut out = Vec::new();
-        // Any namespace prefix: take the text of every element whose name ends in "href>".
-        for part in text.split("href>").skip(1).step_by(2) {
-            let href = part.split('<').next().unwrap();
-            if href.ends_with(".ics") || href.ends_with(".vcf") {
-                let r = self.client.get(format!("{}{href}", self.base)).basic_auth(&self.user, Some(&self.password)).send().await.unwrap();
-                out.push(r.text().await.unwrap());
-            }
-        }
-        out
-    }
 }
 
 const EVENT: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:upstream-1@test\r\n\
@@ -226,9 +184,7 @@ async fn contacts_with_photo_both_ways() {
     let vcard = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c1@test\r\nFN:Erika Mustermann\r\nN:Mustermann;Erika;;;\r\n\
 EMAIL;TYPE=INTERNET:erika@example.org\r\nTEL;TYPE=CELL:+49 170 1234567\r\nX-SOCIALPROFILE;TYPE=mastodon:https://example.social/@erika\r\n\
 PHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==\r\nEND:VCARD\r\n";
-    let r = dav.client.put(dav.url("contacts/c1.vcf")).basic_auth(&user, Some(&pw))
-        .header("Content-Type", "text/vcard; charset=utf-8").body(vcard).send().await.unwrap();
-    assert!(r.status().is_success());
+    dav.put_as("contacts/c1.vcf", vcard, "text/vcard; charset=utf-8").await;
     let server = Server::start(stack);
     let p = phone(&server, stack, &user, &pw, "CONTACT1").await;
     let a = p.folder_sync("0").await;

@@ -2,10 +2,12 @@
 //! what they share: the request context, the reply type, the provisioning gate and the
 //! dispatch table.
 
+mod compose;
 mod folder_ops;
 mod folder_sync;
 mod get_item_estimate;
 mod item_operations;
+pub(crate) mod meeting_response;
 mod move_items;
 mod provision;
 mod resolve_recipients;
@@ -41,6 +43,10 @@ pub const SUPPORTED: &[Command] = &[
     Command::ResolveRecipients,
     Command::Settings,
     Command::ValidateCert,
+    Command::SendMail,
+    Command::SmartReply,
+    Command::SmartForward,
+    Command::MeetingResponse,
 ];
 
 /// Everything a command may use about the request it answers.
@@ -161,7 +167,7 @@ pub async fn dispatch(
     ctx: &RequestContext<'_>,
     command: Command,
     document: Option<Element>,
-    _raw: Vec<u8>,
+    raw: Vec<u8>,
 ) -> Result<Reply, Error> {
     let need = |d: Option<Element>| d.ok_or(crate::eas::EasError::Missing("a WBXML request body"));
     match command {
@@ -180,6 +186,10 @@ pub async fn dispatch(
         Command::ResolveRecipients => resolve_recipients::run(ctx, need(document)?).await,
         Command::Settings => settings::run(ctx, need(document)?).await,
         Command::ValidateCert => validate_cert::run(ctx, need(document)?).await,
+        Command::SendMail | Command::SmartReply | Command::SmartForward => {
+            compose::run(ctx, command, document, raw).await
+        }
+        Command::MeetingResponse => meeting_response::run(ctx, need(document)?).await,
         other => Err(Error::NotSupported(other.name().to_string())),
     }
 }

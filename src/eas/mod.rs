@@ -2,10 +2,12 @@
 //! command. Nothing here talks to a backend or the store; `commands/` does that.
 
 mod command;
+pub mod compose_mail;
 pub mod folder_ops;
 pub mod folder_sync;
 pub mod item_estimate;
 pub mod item_operations;
+pub mod meeting_response;
 pub mod move_items;
 pub mod provision;
 pub mod search;

@@ -1395,5 +1395,7 @@ pub fn eas_instance_delete(
     Ok(cal.to_text().into_bytes())
 }
 
+pub mod meeting;
+
 #[cfg(test)]
 mod tests;

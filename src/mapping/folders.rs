@@ -145,6 +145,11 @@ pub fn trash_mailbox(mailboxes: &[Mailbox]) -> Option<String> {
     role_mailbox(mailboxes, SpecialUse::Trash).map(|m| m.name.clone())
 }
 
+/// The name of the mailbox that serves as Sent Items, if there is one.
+pub fn sent_mailbox(mailboxes: &[Mailbox]) -> Option<String> {
+    role_mailbox(mailboxes, SpecialUse::Sent).map(|m| m.name.clone())
+}
+
 fn is_below(m: &Mailbox, parent: &Mailbox) -> bool {
     match m.delimiter {
         Some(d) => m.name.len() > parent.name.len() + 1

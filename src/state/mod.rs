@@ -7,6 +7,7 @@ mod admin;
 mod dav;
 mod devices;
 mod folders;
+mod sent;
 mod sync;
 
 pub use admin::{AuditEntry, Overrides, Scope, Setting};

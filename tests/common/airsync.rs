@@ -22,7 +22,11 @@ pub struct Server {
 impl Server {
     /// Starts airsync with a fresh state directory.
     pub fn start(stack: &Stack) -> Server {
-        let dir = tempfile::Builder::new().prefix("airsync-test-").tempdir().unwrap().keep();
+        let dir = tempfile::Builder::new()
+            .prefix("airsync-test-")
+            .tempdir()
+            .unwrap()
+            .keep();
         Server::start_in(stack, &dir, "")
     }
 
@@ -37,6 +41,7 @@ impl Server {
              [imap]\nurl = \"imap://127.0.0.1:{imap}\"\n\
              [caldav]\nurl = \"http://127.0.0.1:{dav}/\"\n\
              [carddav]\nurl = \"http://127.0.0.1:{dav}/\"\n\
+             [smtp]\nurl = \"smtp://127.0.0.1:{submission}\"\nca_file = \"{ca}\"\n\
              [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN_TOKEN}\"\ntrace_dir = \"{traces}\"\n\
              [auth]\ndefault_domain = \"{domain}\"\n{extra}",
             cert = stack.server_cert.display(),
@@ -44,6 +49,8 @@ impl Server {
             db = dir.join("airsync.db").display(),
             imap = stack.imap_port,
             dav = stack.dav_port,
+            submission = stack.submission_port,
+            ca = stack.ca_cert.display(),
             domain = stack.mail_domain,
             log = std::env::var("AIRSYNC_TEST_LOG").unwrap_or_else(|_| "debug".into()),
             traces = dir.join("traces").display(),
@@ -62,11 +69,19 @@ impl Server {
         let (tx, rx) = mpsc::channel();
         let log_path = dir.join("airsync.log");
         std::thread::spawn(move || {
-            let mut log = std::fs::OpenOptions::new().create(true).append(true).open(log_path).unwrap();
+            let mut log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log_path)
+                .unwrap();
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 let _ = writeln!(log, "{line}");
-                if let Some(addr) = line.split("addr=").nth(1).filter(|_| line.contains("listening")) {
+                if let Some(addr) = line
+                    .split("addr=")
+                    .nth(1)
+                    .filter(|_| line.contains("listening"))
+                {
                     if let Some(tx) = tx.take() {
                         let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_string());
                     }
@@ -81,7 +96,11 @@ impl Server {
                 panic!("airsync did not start; its log:\n{log}");
             }
         };
-        Server { child: Some(child), base_url: format!("https://{addr}"), dir: dir.to_path_buf() }
+        Server {
+            child: Some(child),
+            base_url: format!("https://{addr}"),
+            dir: dir.to_path_buf(),
+        }
     }
 
     /// The process id of the running server.
@@ -110,7 +129,10 @@ impl Server {
     /// Graceful stop (SIGTERM), waiting for the process to exit.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
             for _ in 0..200 {
                 if child.try_wait().ok().flatten().is_some() {
                     return;

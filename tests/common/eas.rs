@@ -42,7 +42,13 @@ pub fn https_client(ca_pem: &std::path::Path) -> reqwest::Client {
 }
 
 impl Phone {
-    pub fn new(client: reqwest::Client, base_url: &str, user: &str, password: &str, device_id: &str) -> Phone {
+    pub fn new(
+        client: reqwest::Client,
+        base_url: &str,
+        user: &str,
+        password: &str,
+        device_id: &str,
+    ) -> Phone {
         Phone {
             client,
             base_url: base_url.to_string(),
@@ -86,16 +92,25 @@ impl Phone {
 
     /// Both Provision phases; stores and returns the final policy key.
     pub async fn provision(&mut self) -> u32 {
-        let phase1 = Element::new(P::Provision).child(
-            Element::new(P::Policies)
-                .child(Element::new(P::Policy).text_child(P::PolicyType, "MS-EAS-Provisioning-WBXML")),
-        );
+        let phase1 =
+            Element::new(P::Provision).child(Element::new(P::Policies).child(
+                Element::new(P::Policy).text_child(P::PolicyType, "MS-EAS-Provisioning-WBXML"),
+            ));
         let a = self.post("Provision", &phase1).await;
         assert_eq!(a.status, 200, "{}", a.xml());
         let body = a.body.expect("phase 1 body");
-        let policy = body.first(P::Policies).and_then(|p| p.first(P::Policy)).expect("Policy");
+        let policy = body
+            .first(P::Policies)
+            .and_then(|p| p.first(P::Policy))
+            .expect("Policy");
         assert_eq!(policy.child_text(P::Status).as_deref(), Some("1"));
-        assert!(policy.first(P::Data).and_then(|d| d.first(P::EASProvisionDoc)).is_some(), "no policy document");
+        assert!(
+            policy
+                .first(P::Data)
+                .and_then(|d| d.first(P::EASProvisionDoc))
+                .is_some(),
+            "no policy document"
+        );
         let temporary: u32 = policy.child_text(P::PolicyKey).unwrap().parse().unwrap();
         let final_key = self.acknowledge(temporary).await;
         self.policy_key = Some(final_key);
@@ -115,14 +130,29 @@ impl Phone {
         let a = self.post("Provision", &phase2).await;
         assert_eq!(a.status, 200);
         let body = a.body.expect("phase 2 body");
-        assert_eq!(body.child_text(P::Status).as_deref(), Some("1"), "{}", wbxml::to_xml(&body));
-        let policy = body.first(P::Policies).and_then(|p| p.first(P::Policy)).unwrap();
-        assert!(policy.first(P::Data).is_none(), "phase 2 carries no document");
+        assert_eq!(
+            body.child_text(P::Status).as_deref(),
+            Some("1"),
+            "{}",
+            wbxml::to_xml(&body)
+        );
+        let policy = body
+            .first(P::Policies)
+            .and_then(|p| p.first(P::Policy))
+            .unwrap();
+        assert!(
+            policy.first(P::Data).is_none(),
+            "phase 2 carries no document"
+        );
         policy.child_text(P::PolicyKey).unwrap().parse().unwrap()
     }
 
     pub async fn folder_sync(&self, key: &str) -> Answer {
-        self.post("FolderSync", &Element::new(F::FolderSync).text_child(F::SyncKey, key)).await
+        self.post(
+            "FolderSync",
+            &Element::new(F::FolderSync).text_child(F::SyncKey, key),
+        )
+        .await
     }
 }
 
@@ -133,16 +163,22 @@ pub async fn send(r: reqwest::RequestBuilder) -> Answer {
     let mut bytes = resp.bytes().await.unwrap().to_vec();
     if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
         let mut plain = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain).expect("valid gzip");
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain)
+            .expect("valid gzip");
         bytes = plain;
     }
     let is_wbxml = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/vnd.ms-sync"));
-    let body = (is_wbxml && !bytes.is_empty())
-        .then(|| wbxml::decode(&bytes, &wbxml::Limits::default()).expect("server sent valid WBXML"));
-    Answer { status, headers, body }
+    let body = (is_wbxml && !bytes.is_empty()).then(|| {
+        wbxml::decode(&bytes, &wbxml::Limits::default()).expect("server sent valid WBXML")
+    });
+    Answer {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// A folder from a FolderSync answer.
@@ -164,17 +200,39 @@ pub fn folder_changes(body: &Element) -> (String, String, Vec<Folder>, Vec<Folde
         kind: text(e, F::Type).parse().unwrap(),
     };
     let changes = body.first(F::Changes);
-    let all = |t| changes.map(|c| c.all(t).map(folder).collect()).unwrap_or_default();
-    let deletes = changes.map(|c| c.all(F::Delete).map(|d| text(d, F::ServerId)).collect()).unwrap_or_default();
+    let all = |t| {
+        changes
+            .map(|c| c.all(t).map(folder).collect())
+            .unwrap_or_default()
+    };
+    let deletes = changes
+        .map(|c| c.all(F::Delete).map(|d| text(d, F::ServerId)).collect())
+        .unwrap_or_default();
     if let Some(c) = changes {
         let count: usize = text(c, F::Count).parse().unwrap();
-        assert_eq!(count, c.elements().filter(|e| e.tag != F::Count).count(), "Count must match the changes");
+        assert_eq!(
+            count,
+            c.elements().filter(|e| e.tag != F::Count).count(),
+            "Count must match the changes"
+        );
     }
-    (text(body, F::Status), text(body, F::SyncKey), all(F::Add), all(F::Update), deletes)
+    (
+        text(body, F::Status),
+        text(body, F::SyncKey),
+        all(F::Add),
+        all(F::Update),
+        deletes,
+    )
 }
 
 /// The base64 request line of MS-ASHTTP 2.2.1.1.1.1 for a command code.
-pub fn base64_query(version: u8, command: u8, device_id: &[u8], policy_key: Option<u32>, device_type: &str) -> String {
+pub fn base64_query(
+    version: u8,
+    command: u8,
+    device_id: &[u8],
+    policy_key: Option<u32>,
+    device_type: &str,
+) -> String {
     let mut raw = vec![version, command, 0x09, 0x04, device_id.len() as u8];
     raw.extend_from_slice(device_id);
     match policy_key {
@@ -224,10 +282,28 @@ pub struct Synced {
 
 impl Synced {
     pub fn adds(&self) -> Vec<&Element> {
-        self.commands.iter().filter_map(|c| if let Cmd::Add(_, d) = c { Some(d) } else { None }).collect()
+        self.commands
+            .iter()
+            .filter_map(|c| {
+                if let Cmd::Add(_, d) = c {
+                    Some(d)
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
     pub fn add_ids(&self) -> Vec<String> {
-        self.commands.iter().filter_map(|c| if let Cmd::Add(s, _) = c { Some(s.clone()) } else { None }).collect()
+        self.commands
+            .iter()
+            .filter_map(|c| {
+                if let Cmd::Add(s, _) = c {
+                    Some(s.clone())
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 }
 
@@ -237,12 +313,22 @@ pub fn mail_options(body_type: u8, truncation: Option<u32>) -> Element {
     if let Some(t) = truncation {
         pref.push(Element::with_text(B::TruncationSize, t.to_string()));
     }
-    Element::new(A::Options).text_child(A::FilterType, "0").child(pref)
+    Element::new(A::Options)
+        .text_child(A::FilterType, "0")
+        .child(pref)
 }
 
 /// A Collection element of a Sync request.
-pub fn collection(id: &str, key: &str, window: Option<u32>, options: Option<Element>, commands: Vec<Element>) -> Element {
-    let mut c = Element::new(A::Collection).text_child(A::SyncKey, key).text_child(A::CollectionId, id);
+pub fn collection(
+    id: &str,
+    key: &str,
+    window: Option<u32>,
+    options: Option<Element>,
+    commands: Vec<Element>,
+) -> Element {
+    let mut c = Element::new(A::Collection)
+        .text_child(A::SyncKey, key)
+        .text_child(A::CollectionId, id);
     if key != "0" {
         c.push(Element::with_text(A::DeletesAsMoves, "1"));
         c.push(Element::with_text(A::GetChanges, "1"));
@@ -264,17 +350,31 @@ pub fn collection(id: &str, key: &str, window: Option<u32>, options: Option<Elem
 }
 
 pub fn parse_sync(body: Option<&Element>) -> Synced {
-    let Some(body) = body else { return Synced::default() };
+    let Some(body) = body else {
+        return Synced::default();
+    };
     let text = |e: &Element, t| e.child_text(t).map(|s| s.into_owned()).unwrap_or_default();
-    let mut out = Synced { top_status: body.child_text(A::Status).map(|s| s.into_owned()), ..Default::default() };
-    let Some(c) = body.first(A::Collections).and_then(|cs| cs.first(A::Collection)) else { return out };
+    let mut out = Synced {
+        top_status: body.child_text(A::Status).map(|s| s.into_owned()),
+        ..Default::default()
+    };
+    let Some(c) = body
+        .first(A::Collections)
+        .and_then(|cs| cs.first(A::Collection))
+    else {
+        return out;
+    };
     out.status = text(c, A::Status);
     out.sync_key = text(c, A::SyncKey);
     out.more_available = c.first(A::MoreAvailable).is_some();
     if let Some(cmds) = c.first(A::Commands) {
         for cmd in cmds.elements() {
             let id = text(cmd, A::ServerId);
-            let data = || cmd.first(A::ApplicationData).cloned().unwrap_or_else(|| Element::new(A::ApplicationData));
+            let data = || {
+                cmd.first(A::ApplicationData)
+                    .cloned()
+                    .unwrap_or_else(|| Element::new(A::ApplicationData))
+            };
             out.commands.push(match cmd.tag {
                 t if t == A::Add => Cmd::Add(id, data()),
                 t if t == A::Change => Cmd::Change(id, data()),
@@ -300,12 +400,22 @@ impl Phone {
 
     /// Key 0, then Syncs until no MoreAvailable; returns the final key and every command.
     pub async fn sync_all(&self, id: &str, window: u32, options: Element) -> (String, Vec<Cmd>) {
-        let first = self.sync_one(collection(id, "0", None, Some(options.clone()), vec![])).await;
+        let first = self
+            .sync_one(collection(id, "0", None, Some(options.clone()), vec![]))
+            .await;
         assert_eq!(first.status, "1", "initial Sync of {id}");
         let mut key = first.sync_key;
         let mut all = Vec::new();
         for _ in 0..10_000 {
-            let s = self.sync_one(collection(id, &key, Some(window), Some(options.clone()), vec![])).await;
+            let s = self
+                .sync_one(collection(
+                    id,
+                    &key,
+                    Some(window),
+                    Some(options.clone()),
+                    vec![],
+                ))
+                .await;
             assert_eq!(s.status, "1", "Sync of {id} with key {key}");
             key = s.sync_key.clone();
             let more = s.more_available;
@@ -321,12 +431,20 @@ impl Phone {
     pub async fn folder_id(&self, kind: u8) -> String {
         let a = self.folder_sync("0").await;
         let (_, _, adds, _, _) = folder_changes(a.body.as_ref().unwrap());
-        adds.iter().find(|f| f.kind == kind).unwrap_or_else(|| panic!("no folder of type {kind}")).server_id.clone()
+        adds.iter()
+            .find(|f| f.kind == kind)
+            .unwrap_or_else(|| panic!("no folder of type {kind}"))
+            .server_id
+            .clone()
     }
 
     pub async fn folder_id_by_name(&self, name: &str) -> String {
         let a = self.folder_sync("0").await;
         let (_, _, adds, _, _) = folder_changes(a.body.as_ref().unwrap());
-        adds.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no folder {name}")).server_id.clone()
+        adds.iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("no folder {name}"))
+            .server_id
+            .clone()
     }
 }

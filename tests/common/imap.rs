@@ -14,13 +14,22 @@ pub struct Imap {
 impl Imap {
     pub fn login(port: u16, user: &str, password: &str) -> Imap {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to Dovecot");
-        stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
         let writer = stream.try_clone().unwrap();
-        let mut imap = Imap { reader: BufReader::new(stream), writer, tag: 0 };
+        let mut imap = Imap {
+            reader: BufReader::new(stream),
+            writer,
+            tag: 0,
+        };
         let mut greeting = String::new();
         imap.reader.read_line(&mut greeting).unwrap();
         let lines = imap.command(&format!("LOGIN {} {}", quote(user), quote(password)));
-        assert!(lines.last().unwrap().contains("OK"), "IMAP login failed: {lines:?}");
+        assert!(
+            lines.last().unwrap().contains("OK"),
+            "IMAP login failed: {lines:?}"
+        );
         imap
     }
 
@@ -39,7 +48,12 @@ impl Imap {
             let n = self.reader.read_line(&mut line).unwrap();
             assert!(n > 0, "IMAP connection closed");
             // Literals: read their bytes verbatim into the same line.
-            if let Some(len) = line.trim_end().strip_suffix('}').and_then(|l| l.rsplit('{').next()).and_then(|n| n.parse::<usize>().ok()) {
+            if let Some(len) = line
+                .trim_end()
+                .strip_suffix('}')
+                .and_then(|l| l.rsplit('{').next())
+                .and_then(|n| n.parse::<usize>().ok())
+            {
                 let mut buf = vec![0u8; len];
                 std::io::Read::read_exact(&mut self.reader, &mut buf).unwrap();
                 line.push_str(&String::from_utf8_lossy(&buf));
@@ -61,7 +75,15 @@ impl Imap {
         let first = self.tag + 1;
         for m in messages {
             self.tag += 1;
-            batch.extend_from_slice(format!("t{} APPEND {} ({flags}) {{{}+}}\r\n", self.tag, quote(mailbox), m.len()).as_bytes());
+            batch.extend_from_slice(
+                format!(
+                    "t{} APPEND {} ({flags}) {{{}+}}\r\n",
+                    self.tag,
+                    quote(mailbox),
+                    m.len()
+                )
+                .as_bytes(),
+            );
             batch.extend_from_slice(m);
             batch.extend_from_slice(b"\r\n");
             if batch.len() > 1 << 20 {
@@ -72,7 +94,10 @@ impl Imap {
         self.writer.write_all(&batch).unwrap();
         for t in first..=self.tag {
             let lines = self.read_until(&format!("t{t}"));
-            assert!(lines.last().unwrap().contains("OK"), "APPEND failed: {lines:?}");
+            assert!(
+                lines.last().unwrap().contains("OK"),
+                "APPEND failed: {lines:?}"
+            );
         }
     }
 
@@ -88,7 +113,13 @@ impl Imap {
             .iter()
             .filter(|l| l.starts_with("* ") && l.contains("FETCH"))
             .filter_map(|l| {
-                let uid = l.split("UID ").nth(1)?.split([' ', ')']).next()?.parse().ok()?;
+                let uid = l
+                    .split("UID ")
+                    .nth(1)?
+                    .split([' ', ')'])
+                    .next()?
+                    .parse()
+                    .ok()?;
                 let flags = l.split("FLAGS (").nth(1)?.split(')').next()?.to_string();
                 Some((uid, flags))
             })
@@ -100,7 +131,15 @@ impl Imap {
         let lines = self.command(&format!("STATUS {} (MESSAGES)", quote(mailbox)));
         lines
             .iter()
-            .find_map(|l| l.split("MESSAGES ").nth(1)?.split(')').next()?.trim().parse().ok())
+            .find_map(|l| {
+                l.split("MESSAGES ")
+                    .nth(1)?
+                    .split(')')
+                    .next()?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
             .unwrap_or(0)
     }
 
@@ -113,9 +152,13 @@ impl Imap {
 
 /// Whether a LOGIN succeeds (without panicking when it does not).
 pub fn can_login(port: u16, user: &str, password: &str) -> bool {
-    let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
     let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
-    let Ok(mut writer) = stream.try_clone() else { return false };
+    let Ok(mut writer) = stream.try_clone() else {
+        return false;
+    };
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() {
@@ -154,6 +197,9 @@ pub fn message(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
 pub fn rand_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{t:x}.{}", N.fetch_add(1, Ordering::Relaxed))
 }

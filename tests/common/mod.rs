@@ -14,6 +14,7 @@
 
 /// The airsync server process, the EAS client and a small IMAP client of the tests.
 pub mod airsync;
+pub mod dav;
 pub mod eas;
 pub mod imap;
 

@@ -533,6 +533,26 @@ pub trait Directory: Send + Sync {
     ) -> Result<Vec<DirectoryEntry>, BackendError>;
 }
 
+/// An upstream mail submission server (SMTP, RFC 6409): hands a finished message to
+/// the MTA for delivery.
+///
+/// Errors: refused credentials are `Auth`; a connection failure, a timeout or a 4xx
+/// reply is `Transient` (retry later); a 5xx reply (e.g. a refused sender or
+/// recipient) is `Permanent`.
+#[async_trait]
+pub trait Submitter: Send + Sync {
+    /// Submits `raw` (an RFC 5322 message, sent as is) with the SMTP envelope
+    /// `MAIL FROM:<envelope_from>` and one `RCPT TO` per recipient, authenticating as
+    /// `creds` (or as the backend's own relay account when it has one).
+    async fn submit(
+        &self,
+        creds: &Credentials,
+        envelope_from: &str,
+        recipients: &[String],
+        raw: &[u8],
+    ) -> Result<(), BackendError>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -345,6 +345,7 @@ async fn server_commands(
             metas.insert(m.uid, m);
         }
     }
+    let is_inbox = mailbox.eq_ignore_ascii_case("INBOX");
     let mut commands = Vec::with_capacity(ops.len());
     for &op in ops {
         let uid = key_uid(op.key());
@@ -360,6 +361,12 @@ async fn server_commands(
                 };
                 if let Some(item) = snap.items.get_mut(&op.key()) {
                     item.upstream = Some(upstream_of(&message.meta));
+                }
+                // An iTIP REPLY to one of the user's meetings is applied to the event
+                // when the message is first offered to a device (see
+                // commands::meeting_response).
+                if is_inbox {
+                    crate::commands::meeting_response::apply_incoming_reply(ctx, &message.raw).await;
                 }
                 commands.push(ServerCommand::Add { data: application_data(ctx.version, options, &sid, message), server_id: sid });
             }

@@ -204,9 +204,8 @@ pub(crate) enum MessageKind {
     Smime,
     /// multipart/signed: clear-signed.
     SmimeSigned,
-    /// A text/calendar part with METHOD REQUEST or CANCEL. Sent as IPM.Note for now;
-    /// when the calendar mapping exists this becomes IPM.Schedule.Meeting.Request /
-    /// .Canceled with an Email:MeetingRequest element (see `meeting_request_element`).
+    /// A text/calendar part with METHOD REQUEST or CANCEL: IPM.Schedule.Meeting.Request
+    /// / .Canceled with an Email:MeetingRequest element (see `meeting_request_element`).
     Meeting {
         method: String,
     },
@@ -215,7 +214,9 @@ pub(crate) enum MessageKind {
 impl MessageKind {
     pub(crate) fn message_class(&self) -> &'static str {
         match self {
-            MessageKind::Note | MessageKind::Meeting { .. } => "IPM.Note",
+            MessageKind::Note => "IPM.Note",
+            MessageKind::Meeting { method } if method == "CANCEL" => "IPM.Schedule.Meeting.Canceled",
+            MessageKind::Meeting { .. } => "IPM.Schedule.Meeting.Request",
             MessageKind::Smime => "IPM.Note.SMIME",
             MessageKind::SmimeSigned => "IPM.Note.SMIME.MultipartSigned",
         }
@@ -469,7 +470,7 @@ mod tests {
                 method: "REQUEST".into()
             }
         );
-        assert_eq!(kind.message_class(), "IPM.Note");
+        assert_eq!(kind.message_class(), "IPM.Schedule.Meeting.Request");
         assert_eq!(
             message_kind(&parse("Subject: x\r\n\r\nx")),
             MessageKind::Note

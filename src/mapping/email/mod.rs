@@ -33,17 +33,20 @@
 //! * **Body**: see [`body`](self::body) — no BodyPreference means plain text, not
 //!   truncated; MIME Data is an inline string when it is valid UTF-8 without NUL, else
 //!   OPAQUE with the exact bytes.
-//! * **Meeting requests** (text/calendar METHOD REQUEST/CANCEL) are sent as IPM.Note for
-//!   now; [`fields::MessageKind::Meeting`] and `meeting_request_element` are where the
-//!   MeetingRequest element goes.
+//! * **Meeting requests** (a text/calendar part with METHOD REQUEST / CANCEL) are
+//!   IPM.Schedule.Meeting.Request / IPM.Schedule.Meeting.Canceled with the
+//!   Email:MeetingRequest element, built by `mapping::calendar::meeting` (times in
+//!   UTC, TimeZone of the event's own zone, GlobalObjId from the UID). A calendar part
+//!   that cannot be read leaves the message an IPM.Note.
 
 mod attachments;
 pub(crate) mod body;
+pub mod compose;
 mod fields;
 mod flags;
 
 use airsync_model::{FlagChange, MessageMeta};
-use mail_parser::{HeaderName, Message, MessageParser, PartType};
+use mail_parser::{HeaderName, Message, MessageParser, MimeHeaders, PartType};
 
 use crate::eas::ProtocolVersion;
 use crate::wbxml::pages::{AirSync, AirSyncBase, Email, Email2};
@@ -135,10 +138,46 @@ fn bodies(msg: Option<&Message<'_>>, raw: &[u8]) -> body::Bodies {
     }
 }
 
-/// Slot for the Email:MeetingRequest element (MS-ASEMAIL 2.2.2.48) of a meeting
-/// message; None until the calendar mapping exists.
-fn meeting_request_element(_kind: &fields::MessageKind, _msg: &Message<'_>) -> Option<Element> {
-    None
+/// The text/calendar part of a message: (METHOD upper case, iCalendar bytes). The
+/// METHOD comes from the Content-Type parameter, else from the object itself.
+fn calendar_of(msg: &Message<'_>) -> Option<(String, Vec<u8>)> {
+    let part = msg.parts.iter().find(|p| p.is_content_type("text", "calendar"))?;
+    let text = part.text_contents()?.as_bytes().to_vec();
+    let method = part
+        .content_type()
+        .and_then(|ct| ct.attribute("method"))
+        .map(str::to_ascii_uppercase)
+        .or_else(|| crate::mapping::ical::parse(&text)?.text("METHOD").map(|m| m.to_ascii_uppercase()))
+        .unwrap_or_default();
+    Some((method, text))
+}
+
+/// The Message-ID of a message, without angle brackets.
+pub fn message_id(raw: &[u8]) -> Option<String> {
+    parse(raw)?.message_id().map(str::to_string)
+}
+
+/// The first From address of a message.
+pub fn from_address(raw: &[u8]) -> Option<String> {
+    let msg = parse(raw)?;
+    fields::mailboxes(msg.from()).into_iter().next().map(|m| m.address)
+}
+
+/// The iTIP object a message carries (iMIP, RFC 6047): (METHOD, iCalendar bytes).
+pub fn calendar_part(raw: &[u8]) -> Option<(String, Vec<u8>)> {
+    calendar_of(&parse(raw)?)
+}
+
+/// The Email:MeetingRequest element (MS-ASEMAIL 2.2.2.48) of a meeting message
+/// (METHOD REQUEST or CANCEL); None for other messages and for calendar parts that
+/// cannot be read (the message is then an ordinary IPM.Note).
+fn meeting_request_element(kind: &fields::MessageKind, msg: &Message<'_>, version: ProtocolVersion) -> Option<Element> {
+    if !matches!(kind, fields::MessageKind::Meeting { .. }) {
+        return None;
+    }
+    let (_, ics) = calendar_of(msg)?;
+    let opts = crate::mapping::calendar::CalendarOptions::new(version);
+    crate::mapping::calendar::meeting::meeting_request_element(&ics, &opts).ok()
 }
 
 /// MIME → `<AirSync:ApplicationData>` with the Email / AirSyncBase / Email2 elements
@@ -156,7 +195,11 @@ pub fn to_application_data(
     let v14 = opts.version >= ProtocolVersion::V14_0;
     let visible = flags::VisibleFlags::from_imap(&meta.flags);
     let bodies = bodies(msg, raw);
-    let kind = msg.map_or(fields::MessageKind::Note, fields::message_kind);
+    let mut kind = msg.map_or(fields::MessageKind::Note, fields::message_kind);
+    let meeting = msg.and_then(|m| meeting_request_element(&kind, m, opts.version));
+    if meeting.is_none() && matches!(kind, fields::MessageKind::Meeting { .. }) {
+        kind = fields::MessageKind::Note;
+    }
 
     let mut app = Element::new(AirSync::ApplicationData);
     let text = |tag, value: String| {
@@ -213,7 +256,7 @@ pub fn to_application_data(
         Email::MessageClass,
         kind.message_class(),
     ));
-    if let Some(el) = msg.and_then(|m| meeting_request_element(&kind, m)) {
+    if let Some(el) = meeting {
         app.push(el);
     }
     app.push(Element::with_text(Email::InternetCPID, CPID_UTF8));

@@ -1,0 +1,270 @@
+//! SendMail, SmartReply and SmartForward (MS-ASCMD 2.2.1.17–19): the device's message
+//! is checked (From control), completed (reply quoting, forwarded attachments),
+//! submitted once per ClientId, kept in Sent when asked, and the original is marked
+//! answered or forwarded.
+//!
+//! Idempotence: the ClientId (or, without one, the message's own Message-ID) is
+//! claimed in the store *before* the SMTP submission and released only when the MTA
+//! refused the message. A retry after a lost answer, or after a crash anywhere
+//! between the claim and the answer, gets Status 118 (MessagePreviouslySent) and
+//! sends nothing: sending is at most once. The price is that a crash after the claim
+//! but before the MTA took the message loses it and the device is told it was sent;
+//! that window is the few milliseconds of one SMTP dialogue, while a duplicate would
+//! reach every recipient and cannot be taken back.
+
+use airsync_model::{BackendError, FlagChange, Uid};
+
+use crate::eas::Command;
+use crate::eas::compose_mail::{self, ComposeRequest, Source};
+use crate::error::Error;
+use crate::mapping::email::compose::{self, ComposeError, Original, Prepared};
+use crate::mapping::folders::{self, Resolved};
+use crate::wbxml::Element;
+
+use super::sync::mail::uid_of;
+use super::{Reply, RequestContext};
+
+/// Statuses (MS-ASCMD 2.2.2).
+pub mod status {
+    pub const INVALID_MIME: u16 = 107;
+    pub const RETRY_LATER: u16 = 111;
+    pub const PREVIOUSLY_SENT: u16 = 118;
+    pub const NO_RECIPIENT: u16 = 119;
+    pub const SUBMISSION_FAILED: u16 = 120;
+    pub const ACCESS_DENIED: u16 = 130;
+    pub const ITEM_NOT_FOUND: u16 = 150;
+}
+
+pub async fn run(
+    ctx: &RequestContext<'_>,
+    command: Command,
+    document: Option<Element>,
+    raw: Vec<u8>,
+) -> Result<Reply, Error> {
+    let req = match document {
+        Some(doc) => compose_mail::parse(command, &doc)?,
+        None => compose_mail::from_request_line(command, ctx.line, raw)?,
+    };
+    send(ctx, command, req).await?;
+    // MS-ASCMD 2.2.1.17: success is an empty response.
+    Ok(Reply::Empty)
+}
+
+/// The account's own addresses: the login (when it is an address), the `[send]
+/// aliases` configured for it, and the owners of shared mailboxes it has as folder
+/// aliases (send-as for a shared mailbox).
+pub async fn own_addresses(ctx: &RequestContext<'_>) -> Result<Vec<String>, Error> {
+    let login = ctx.login();
+    let mut out = vec![login_address(ctx)];
+    if let Some(extra) = ctx
+        .app
+        .settings
+        .send
+        .aliases
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(login))
+        .map(|(_, v)| v)
+    {
+        out.extend(extra.iter().cloned());
+    }
+    for (_, target) in ctx.app.store.folder_aliases(login).await? {
+        if let Some(owner) = target.split('/').find(|s| s.contains('@')) {
+            out.push(owner.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// The address a missing From is filled with: the login, with the default domain
+/// when the login is a bare name.
+pub fn login_address(ctx: &RequestContext<'_>) -> String {
+    let login = ctx.login();
+    let domain = &ctx.app.settings.auth.default_domain;
+    if login.contains('@') || domain.is_empty() {
+        login.to_string()
+    } else {
+        format!("{login}@{domain}")
+    }
+}
+
+/// A message of the account's, found by a device-supplied Source (untrusted: it is
+/// resolved only in the account's own folder map).
+pub struct SourceMessage {
+    pub mailbox: String,
+    pub uid: Uid,
+    pub raw: Vec<u8>,
+}
+
+pub async fn find_source(
+    ctx: &RequestContext<'_>,
+    source: &Source,
+) -> Result<Option<SourceMessage>, Error> {
+    let (folder, item) = match (&source.folder_id, &source.item_id, &source.long_id) {
+        (Some(f), Some(i), _) => (f.clone(), i.clone()),
+        // LongIds (from Search) name the message as "{CollectionId}:{UID}".
+        (_, _, Some(long)) => match long.split_once(':') {
+            Some((f, _)) => (f.to_string(), long.clone()),
+            None => return Ok(None),
+        },
+        (None, Some(i), _) => match i.split_once(':') {
+            Some((f, _)) => (f.to_string(), i.clone()),
+            None => return Ok(None),
+        },
+        _ => return Ok(None),
+    };
+    let view = ctx.folder_view().await?;
+    let Some(Resolved::Mail { mailbox, .. }) = view.resolve(&folder) else {
+        return Ok(None);
+    };
+    let Some(uid) = uid_of(&folder, &item) else {
+        return Ok(None);
+    };
+    let mut messages = ctx
+        .app
+        .mail
+        .fetch_messages(&ctx.principal.credentials, &mailbox, &[uid])
+        .await?;
+    Ok(messages.pop().map(|m| SourceMessage {
+        mailbox,
+        uid,
+        raw: m.raw,
+    }))
+}
+
+async fn send(
+    ctx: &RequestContext<'_>,
+    command: Command,
+    req: ComposeRequest,
+) -> Result<(), Error> {
+    let original = match (&req.source, req.replace_mime) {
+        (Some(source), _) => Some(
+            find_source(ctx, source)
+                .await?
+                .ok_or(Error::Send(status::ITEM_NOT_FOUND))?,
+        ),
+        (None, _) => None,
+    };
+    let kind = match (&original, command, req.replace_mime) {
+        (Some(o), Command::SmartReply, false) => Original::Reply(&o.raw),
+        (Some(o), Command::SmartForward, false) => Original::Forward(&o.raw),
+        _ => Original::None,
+    };
+    let allowed = own_addresses(ctx).await?;
+    let prepared = compose::prepare(
+        &req.mime,
+        kind,
+        &allowed,
+        &login_address(ctx),
+        chrono::Utc::now(),
+    )
+    .map_err(|e| {
+        tracing::info!(target: "airsync", login = ctx.login(), error = %e, "message refused");
+        Error::Send(match e {
+            ComposeError::Unreadable => status::INVALID_MIME,
+            ComposeError::NoRecipients => status::NO_RECIPIENT,
+            ComposeError::FromNotAllowed(_) => status::ACCESS_DENIED,
+        })
+    })?;
+    let key = req
+        .client_id
+        .as_ref()
+        .map(|c| format!("cid:{c}"))
+        .or_else(|| crate::mapping::email::message_id(&req.mime).map(|m| format!("mid:{m}")));
+    submit_once(ctx, key.as_deref(), &prepared).await?;
+    if req.save_in_sent {
+        save_sent(ctx, &prepared.sent_copy).await;
+    }
+    if let Some(o) = &original {
+        let flag = if command == Command::SmartReply {
+            "\\Answered"
+        } else {
+            "$Forwarded"
+        };
+        if command != Command::SendMail {
+            let change = FlagChange {
+                add: vec![flag.to_string()],
+                remove: vec![],
+            };
+            if let Err(e) = ctx
+                .app
+                .mail
+                .set_flags(&ctx.principal.credentials, &o.mailbox, &[o.uid], &change)
+                .await
+            {
+                tracing::warn!(target: "airsync", login = ctx.login(), error = %e, "could not flag the original");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Submits through SMTP, at most once per `key` (see the module docs).
+pub async fn submit_once(
+    ctx: &RequestContext<'_>,
+    key: Option<&str>,
+    p: &Prepared,
+) -> Result<(), Error> {
+    let submitter = ctx.app.submit.as_ref().ok_or_else(|| {
+        tracing::warn!(target: "airsync", "no [smtp] upstream configured: cannot send");
+        Error::Send(status::SUBMISSION_FAILED)
+    })?;
+    let store = &ctx.app.store;
+    if let Some(key) = key
+        && !store.claim_send(ctx.login(), key).await?
+    {
+        tracing::info!(target: "airsync", login = ctx.login(), key, "already sent: not sending again");
+        return Err(Error::Send(status::PREVIOUSLY_SENT));
+    }
+    let result = submitter
+        .submit(
+            &ctx.principal.credentials,
+            &p.envelope_from,
+            &p.recipients,
+            &p.wire,
+        )
+        .await;
+    match result {
+        Ok(()) => {
+            if let Some(key) = key {
+                store.mark_sent(ctx.login(), key).await?;
+            }
+            tracing::info!(target: "airsync", login = ctx.login(), recipients = p.recipients.len(), "message submitted");
+            Ok(())
+        }
+        Err(e) => {
+            if let Some(key) = key {
+                store.release_send(ctx.login(), key).await?;
+            }
+            Err(Error::Send(match e {
+                BackendError::Transient(_) => status::RETRY_LATER,
+                _ => status::SUBMISSION_FAILED,
+            }))
+        }
+    }
+}
+
+/// Appends the Sent copy (\Seen). The message is already on its way: a failure here
+/// is logged, not reported as a failed send (the device would send it again).
+async fn save_sent(ctx: &RequestContext<'_>, raw: &[u8]) {
+    let creds = &ctx.principal.credentials;
+    let result = async {
+        let mailboxes = ctx.app.mail.list_mailboxes(creds).await?;
+        let Some(sent) = folders::sent_mailbox(&mailboxes) else {
+            return Err(BackendError::NotFound("no Sent mailbox".into()));
+        };
+        ctx.app
+            .mail
+            .append(
+                creds,
+                &sent,
+                &["\\Seen".to_string()],
+                Some(crate::state::now()),
+                raw,
+            )
+            .await
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(target: "airsync", login = ctx.login(), error = %e, "the Sent copy could not be saved");
+    }
+}

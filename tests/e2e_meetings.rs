@@ -1,0 +1,285 @@
+//! Meetings end to end: an iMIP REQUEST delivered through the MTA reaches the
+//! attendee's device as a meeting request; MeetingResponse files the event in the
+//! attendee's calendar and airsync sends the iTIP REPLY when RSVP was asked; the
+//! organizer's event learns the answer when the REPLY is synced.
+
+mod common;
+
+use std::time::Duration;
+
+use airsync::wbxml::Element;
+use airsync::wbxml::pages::{Calendar as Cal, ComposeMail as C, Email as E, MeetingResponse as M};
+use common::Stack;
+use common::airsync::Server;
+use common::dav::Dav;
+use common::eas::{Cmd, Phone, https_client, mail_options};
+use common::imap::rand_id;
+
+async fn phone(server: &Server, stack: &Stack, user: &str, password: &str) -> Phone {
+    let mut p = Phone::new(
+        https_client(&stack.ca_cert),
+        &server.base_url,
+        user,
+        password,
+        &format!("MEET{}", rand_id()),
+    );
+    p.provision().await;
+    p
+}
+
+fn text(e: &Element, t: airsync::wbxml::Tag) -> String {
+    e.child_text(t).map(|s| s.into_owned()).unwrap_or_default()
+}
+
+fn event(
+    uid: &str,
+    summary: &str,
+    organizer: &str,
+    attendee: &str,
+    rsvp: bool,
+    method: Option<&str>,
+) -> String {
+    let method = method
+        .map(|m| format!("METHOD:{m}\r\n"))
+        .unwrap_or_default();
+    let rsvp = if rsvp { ";RSVP=TRUE" } else { "" };
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n{method}BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261101T090000Z\r\n\
+         SEQUENCE:0\r\nDTSTART;TZID=Europe/Berlin:20261126T100000\r\nDTEND;TZID=Europe/Berlin:20261126T113000\r\n\
+         SUMMARY:{summary}\r\nORGANIZER;CN=Organizer:mailto:{organizer}\r\n\
+         ATTENDEE;PARTSTAT=ACCEPTED;ROLE=CHAIR:mailto:{organizer}\r\n\
+         ATTENDEE;PARTSTAT=NEEDS-ACTION{rsvp}:mailto:{attendee}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+fn imip(from: &str, to: &str, summary: &str, ics: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: Invitation: {summary}\r\nMessage-ID: <{}@test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nYou are invited.\r\n\
+         --b\r\nContent-Type: text/calendar; charset=utf-8; method=REQUEST\r\n\r\n{ics}\r\n--b--\r\n",
+        rand_id()
+    )
+    .into_bytes()
+}
+
+async fn respond(p: &Phone, inbox: &str, request_id: &str, answer: u8) -> Element {
+    let doc = Element::new(M::MeetingResponse).child(
+        Element::new(M::Request)
+            .text_child(M::UserResponse, answer.to_string())
+            .text_child(M::CollectionId, inbox)
+            .text_child(M::RequestId, request_id),
+    );
+    let a = p.post("MeetingResponse", &doc).await;
+    assert_eq!(a.status, 200);
+    a.body.unwrap().first(M::Result).cloned().expect("Result")
+}
+
+#[tokio::test]
+async fn invitation_answers_reach_the_calendars_and_the_organizer() {
+    let stack = Stack::get();
+    let (alice, alice_pw) = stack.new_user("org-alice");
+    let (bob, bob_pw) = stack.new_user("att-bob");
+    let server = Server::start(stack);
+    let tag = rand_id();
+    let (acc, dec, ten, quiet) = (
+        format!("acc-{tag}"),
+        format!("dec-{tag}"),
+        format!("ten-{tag}"),
+        format!("quiet-{tag}"),
+    );
+
+    // Alice's own copy of the accepted meeting, as her calendar client would keep it.
+    let alice_dav = Dav::new(stack, &alice, &alice_pw);
+    alice_dav
+        .put(
+            "calendar/meeting.ics",
+            &event(&acc, &acc, &alice, &bob, true, None),
+        )
+        .await;
+
+    for (uid, rsvp) in [(&acc, true), (&dec, true), (&ten, true), (&quiet, false)] {
+        let ics = event(uid, uid, &alice, &bob, rsvp, Some("REQUEST"));
+        stack.deliver(&alice, &bob, &imip(&alice, &bob, uid, &ics));
+    }
+    stack.wait_for_messages(&bob, "INBOX", &["ALL"], 4, Duration::from_secs(20));
+
+    let pb = phone(&server, stack, &bob, &bob_pw).await;
+    let inbox = pb.folder_id(2).await;
+    let (_, cmds) = pb.sync_all(&inbox, 50, mail_options(1, None)).await;
+    let mut ids = std::collections::HashMap::new();
+    for c in &cmds {
+        let Cmd::Add(id, data) = c else { continue };
+        assert_eq!(text(data, E::MessageClass), "IPM.Schedule.Meeting.Request");
+        let m = data.first(E::MeetingRequest).expect("MeetingRequest");
+        // 10:00-11:30 in Berlin (CET in November) is 09:00-10:30 UTC, UTC+1.
+        assert_eq!(text(m, E::StartTime), "2026-11-26T09:00:00.000Z");
+        assert_eq!(text(m, E::EndTime), "2026-11-26T10:30:00.000Z");
+        let tz =
+            airsync::mapping::timezone::EasTimeZone::from_base64(&text(m, E::TimeZone)).unwrap();
+        assert_eq!(tz.standard_offset(), 60, "Berlin is UTC+1 in winter");
+        assert!(!text(m, E::GlobalObjId).is_empty());
+        let subject = text(data, E::Subject);
+        let uid = subject.trim_start_matches("Invitation: ").to_string();
+        assert_eq!(
+            text(m, E::ResponseRequested),
+            if uid == quiet { "0" } else { "1" },
+            "{uid}"
+        );
+        ids.insert(uid, id.clone());
+    }
+    assert_eq!(ids.len(), 4);
+
+    let r = respond(&pb, &inbox, &ids[&acc], 1).await;
+    assert_eq!(text(&r, M::Status), "1");
+    assert!(
+        !text(&r, M::CalendarId).is_empty(),
+        "an accepted meeting is in the calendar"
+    );
+    let r = respond(&pb, &inbox, &ids[&dec], 3).await;
+    assert_eq!(text(&r, M::Status), "1");
+    assert!(
+        r.first(M::CalendarId).is_none(),
+        "a declined meeting is not"
+    );
+    assert_eq!(
+        text(&respond(&pb, &inbox, &ids[&ten], 2).await, M::Status),
+        "1"
+    );
+    assert_eq!(
+        text(&respond(&pb, &inbox, &ids[&quiet], 1).await, M::Status),
+        "1"
+    );
+    // A forged RequestId is an invalid request, not someone else's meeting.
+    assert_eq!(
+        text(
+            &respond(&pb, &inbox, &format!("{inbox}:999999"), 1).await,
+            M::Status
+        ),
+        "2"
+    );
+
+    // Bob's calendar: accepted and tentative (and the no-RSVP one), not the declined one.
+    let bob_dav = Dav::new(stack, &bob, &bob_pw);
+    let objects = bob_dav.all("calendar/").await;
+    let find = |uid: &str| {
+        objects
+            .iter()
+            .find(|o| o.contains(&format!("UID:{uid}")))
+            .cloned()
+    };
+    let accepted = find(&acc).expect("accepted event filed");
+    assert!(
+        accepted.contains("PARTSTAT=ACCEPTED") && !accepted.contains("METHOD"),
+        "{accepted}"
+    );
+    assert!(
+        find(&ten)
+            .expect("tentative event filed")
+            .contains("PARTSTAT=TENTATIVE")
+    );
+    assert!(find(&dec).is_none(), "declined events leave the calendar");
+    assert!(find(&quiet).is_some());
+    // The requests went to Deleted Items.
+    assert!(stack.search(&bob, "INBOX", &["ALL"]).is_empty());
+    assert_eq!(stack.search(&bob, "Trash", &["ALL"]).len(), 4);
+
+    // Alice gets airsync's REPLYs for the three RSVP requests, none for the quiet one.
+    let replies = stack.wait_for_messages(&alice, "INBOX", &["ALL"], 3, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        stack.search(&alice, "INBOX", &["ALL"]).len(),
+        3,
+        "no reply without RSVP"
+    );
+    assert_eq!(replies.len(), 3);
+    for (verb, uid) in [("Accepted", &acc), ("Declined", &dec), ("Tentative", &ten)] {
+        assert_eq!(
+            stack
+                .search(
+                    &alice,
+                    "INBOX",
+                    &["HEADER", "Subject", &format!("{verb}: {uid}")]
+                )
+                .len(),
+            1,
+            "{verb}"
+        );
+    }
+    assert!(
+        stack
+            .search(&alice, "INBOX", &["HEADER", "Subject", &quiet])
+            .is_empty()
+    );
+
+    // Alice's device syncs her INBOX: the REPLY is applied to her event.
+    let before = alice_dav.get("calendar/meeting.ics").await.unwrap();
+    assert!(before.contains("PARTSTAT=NEEDS-ACTION"), "{before}");
+    let pa = phone(&server, stack, &alice, &alice_pw).await;
+    let alice_inbox = pa.folder_id(2).await;
+    pa.sync_all(&alice_inbox, 50, mail_options(1, None)).await;
+    let after = alice_dav.get("calendar/meeting.ics").await.unwrap();
+    let bob_line = after
+        .replace("\r\n ", "")
+        .lines()
+        .find(|l| l.contains(&format!("mailto:{bob}")))
+        .unwrap_or_default()
+        .to_string();
+    assert!(bob_line.contains("PARTSTAT=ACCEPTED"), "{after}");
+
+    // Alice's device sees her event with Bob as accepted (AttendeeStatus 3).
+    let cal = pa.folder_id(8).await;
+    let (_, cmds) = pa
+        .sync_all(
+            &cal,
+            50,
+            Element::new(airsync::wbxml::pages::AirSync::Options),
+        )
+        .await;
+    let ev = cmds
+        .iter()
+        .find_map(|c| {
+            if let Cmd::Add(_, d) = c {
+                Some(d.clone())
+            } else {
+                None
+            }
+        })
+        .expect("Alice's event");
+    let status = ev.first(Cal::Attendees).and_then(|a| {
+        a.all(Cal::Attendee)
+            .find(|x| text(x, Cal::Email).eq_ignore_ascii_case(&bob))
+            .map(|x| text(x, Cal::AttendeeStatus))
+    });
+    assert_eq!(status.as_deref(), Some("3"));
+}
+
+#[tokio::test]
+async fn an_invitation_sent_from_the_phone_reaches_the_attendee_as_a_meeting_request() {
+    let stack = Stack::get();
+    let (alice, alice_pw) = stack.new_user("phone-org");
+    let (bob, bob_pw) = stack.new_user("phone-att");
+    let server = Server::start(stack);
+    let uid = format!("phone-{}", rand_id());
+    // What a phone sends for a meeting created with attendees: SendMail with a
+    // text/calendar part.
+    let ics = event(&uid, "Phone meeting", &alice, &bob, true, Some("REQUEST"));
+    let mime = imip(&alice, &bob, "Phone meeting", &ics);
+    let pa = phone(&server, stack, &alice, &alice_pw).await;
+    let doc = Element::new(C::SendMail)
+        .text_child(C::ClientId, uid.clone())
+        .child(Element::with_opaque(C::Mime, mime));
+    let a = pa.post("SendMail", &doc).await;
+    assert_eq!((a.status, a.body.is_none()), (200, true), "{}", a.xml());
+    stack.wait_for_messages(&bob, "INBOX", &["ALL"], 1, Duration::from_secs(20));
+    let pb = phone(&server, stack, &bob, &bob_pw).await;
+    let inbox = pb.folder_id(2).await;
+    let (_, cmds) = pb.sync_all(&inbox, 50, mail_options(1, None)).await;
+    let Some(Cmd::Add(_, data)) = cmds.first() else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(text(data, E::MessageClass), "IPM.Schedule.Meeting.Request");
+    assert_eq!(
+        text(data.first(E::MeetingRequest).unwrap(), E::StartTime),
+        "2026-11-26T09:00:00.000Z"
+    );
+}
