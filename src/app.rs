@@ -30,6 +30,8 @@ pub struct App {
     pub auth: Authenticator,
     /// The organisation directory sources (`[directory]`), possibly none.
     pub directory: Vec<Arc<dyn Directory>>,
+    /// Mail read ahead for devices in the middle of a long initial Sync.
+    pub(crate) prefetch: crate::commands::sync::prefetch::Prefetch,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -93,7 +95,8 @@ impl App {
         let auth = Authenticator::new(imap.clone(), &settings.auth);
         let mail: Arc<dyn MailStore> = imap;
         let directory = crate::directory::sources(&settings.directory, contacts.as_ref());
-        Ok(Arc::new(App { settings, store, mail, calendars, contacts, submit, auth, directory }))
+        let prefetch = Default::default();
+        Ok(Arc::new(App { settings, store, mail, calendars, contacts, submit, auth, directory, prefetch }))
     }
 }
 

@@ -13,7 +13,7 @@ mod provision;
 mod resolve_recipients;
 mod search;
 mod settings;
-mod sync;
+pub(crate) mod sync;
 mod validate_cert;
 
 use crate::app::App;

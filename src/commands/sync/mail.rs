@@ -99,7 +99,14 @@ pub async fn sync(
         let cutoff = plan::cutoff(filter_type, crate::state::now());
         let plan = plan::plan(&snap, cutoff, window);
         answer.more_available = plan.more_available;
-        answer.commands = server_commands(ctx, cid, mailbox, &options, &mut snap, &mut metas, &plan.ops).await?;
+        answer.commands = server_commands(ctx, cid, key, mailbox, &options, &mut snap, &mut metas, &plan.ops).await?;
+        if answer.more_available {
+            // Read the next window ahead while the phone reads this one.
+            let next = plan::plan(&snap, cutoff, window);
+            let uids: Vec<Uid> = next.ops.iter().filter(|op| matches!(op, Op::Add(_))).map(|op| op.key() as Uid).collect();
+            let key = read_ahead_key(ctx, cid, key + 1, &snap);
+            ctx.app.prefetch.start(key, ctx.app.mail.clone(), ctx.principal.credentials.clone(), mailbox.to_string(), uids);
+        }
     }
     tracing::debug!(target: "airsync", collection = cid, items = snap.items.len(), sent = answer.commands.len(),
         refresh_ms = refreshed.as_millis() as u64, total_ms = started.elapsed().as_millis() as u64, "mail sync");
@@ -316,9 +323,22 @@ pub fn application_data(
     }
 }
 
+/// Where a read-ahead for the window the device asks for with `sync_key` is kept.
+fn read_ahead_key(ctx: &RequestContext<'_>, cid: &str, sync_key: i64, snap: &Snapshot) -> super::prefetch::Key {
+    super::prefetch::Key {
+        login: ctx.login().to_string(),
+        device: ctx.device_id().to_string(),
+        collection: cid.to_string(),
+        sync_key,
+        uidvalidity: parse_cursor(&snap.cursor).map(|(uv, _)| uv).unwrap_or(0),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn server_commands(
     ctx: &RequestContext<'_>,
     cid: &str,
+    current_key: i64,
     mailbox: &str,
     options: &SyncOptions,
     snap: &mut Snapshot,
@@ -330,7 +350,12 @@ async fn server_commands(
     let adds: Vec<Uid> = ops.iter().filter_map(|op| matches!(op, Op::Add(_)).then(|| key_uid(op.key()))).collect();
     let mut fetched: HashMap<Uid, FetchedMessage> = HashMap::new();
     if !adds.is_empty() {
-        for m in ctx.app.mail.fetch_messages(creds, mailbox, &adds).await? {
+        let key = read_ahead_key(ctx, cid, current_key, snap);
+        for mut m in ctx.app.prefetch.take(key, &ctx.app.mail, creds, mailbox, &adds).await? {
+            // The delta of this very request knows newer flags than a read-ahead copy.
+            if let Some(fresh) = metas.get(&m.meta.uid) {
+                m.meta = fresh.clone();
+            }
             fetched.insert(m.meta.uid, m);
         }
     }

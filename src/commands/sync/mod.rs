@@ -10,6 +10,7 @@
 
 pub mod mail;
 pub mod pim;
+pub mod prefetch;
 pub mod plan;
 pub mod snapshot;
 
