@@ -7,6 +7,7 @@ pub mod folder_sync;
 pub mod item_estimate;
 pub mod item_operations;
 pub mod move_items;
+pub mod ping;
 pub mod provision;
 pub mod status;
 pub mod sync;
