@@ -24,6 +24,8 @@ pub struct App {
     pub calendars: Option<Arc<dyn DavStore>>,
     pub contacts: Option<Arc<dyn DavStore>>,
     pub auth: Authenticator,
+    /// Watchers and waiting requests (Ping, hanging Sync).
+    pub push: crate::push::Hub,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -70,8 +72,9 @@ impl App {
         let calendars = calendars.map(|c| c as Arc<dyn DavStore>);
         let contacts = contacts.map(|c| c as Arc<dyn DavStore>);
         let auth = Authenticator::new(imap.clone(), &settings.auth);
+        let push = crate::push::Hub::new(settings.push.clone(), (*imap).clone(), calendars.clone(), contacts.clone());
         let mail: Arc<dyn MailStore> = imap;
-        Ok(Arc::new(App { settings, store, mail, calendars, contacts, auth }))
+        Ok(Arc::new(App { settings, store, mail, calendars, contacts, auth, push }))
     }
 }
 
@@ -93,8 +96,11 @@ pub async fn serve(
     })
     .await?;
     let stop_on_shutdown = stop_admin.clone();
+    let push = app.push.clone();
     let shutdown = async move {
         shutdown.await;
+        // Waiting Pings and hanging Syncs answer now, well within the HTTP grace period.
+        push.shutdown();
         let _ = stop_on_shutdown.send(true);
     };
     let result = crate::http::run(app, shutdown, on_bound).await;

@@ -13,6 +13,7 @@ pub mod http;
 pub mod logging;
 pub mod mapping;
 pub mod policy;
+pub mod push;
 pub mod settings;
 pub mod state;
 pub mod wbxml;

@@ -7,6 +7,7 @@ mod folder_sync;
 mod get_item_estimate;
 mod item_operations;
 mod move_items;
+mod ping;
 mod provision;
 mod sync;
 
@@ -32,6 +33,7 @@ pub const SUPPORTED: &[Command] = &[
     Command::MoveItems,
     Command::ItemOperations,
     Command::GetAttachment,
+    Command::Ping,
 ];
 
 /// Everything a command may use about the request it answers.
@@ -155,6 +157,7 @@ pub async fn dispatch(
         Command::Provision => provision::run(ctx, need(document)?).await,
         Command::FolderSync => folder_sync::run(ctx, need(document)?).await,
         Command::Sync => sync::run(ctx, document).await,
+        Command::Ping => ping::run(ctx, document).await,
         Command::GetItemEstimate => get_item_estimate::run(ctx, need(document)?).await,
         Command::ItemOperations => item_operations::run(ctx, need(document)?, ctx.accept_multipart).await,
         Command::GetAttachment => item_operations::get_attachment(ctx).await,
