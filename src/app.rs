@@ -32,6 +32,8 @@ pub struct App {
     pub directory: Vec<Arc<dyn Directory>>,
     /// Mail read ahead for devices in the middle of a long initial Sync.
     pub(crate) prefetch: crate::commands::sync::prefetch::Prefetch,
+    /// Watchers and waiting requests (Ping, hanging Sync).
+    pub push: crate::push::Hub,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -93,10 +95,11 @@ impl App {
             None => None,
         };
         let auth = Authenticator::new(imap.clone(), &settings.auth);
+        let push = crate::push::Hub::new(settings.push.clone(), (*imap).clone(), calendars.clone(), contacts.clone());
         let mail: Arc<dyn MailStore> = imap;
         let directory = crate::directory::sources(&settings.directory, contacts.as_ref());
         let prefetch = Default::default();
-        Ok(Arc::new(App { settings, store, mail, calendars, contacts, submit, auth, directory, prefetch }))
+        Ok(Arc::new(App { settings, store, mail, calendars, contacts, submit, auth, directory, prefetch, push }))
     }
 }
 
@@ -118,8 +121,11 @@ pub async fn serve(
     })
     .await?;
     let stop_on_shutdown = stop_admin.clone();
+    let push = app.push.clone();
     let shutdown = async move {
         shutdown.await;
+        // Waiting Pings and hanging Syncs answer now, well within the HTTP grace period.
+        push.shutdown();
         let _ = stop_on_shutdown.send(true);
     };
     let result = crate::http::run(app, shutdown, on_bound).await;

@@ -15,6 +15,7 @@ pub mod http;
 pub mod logging;
 pub mod mapping;
 pub mod policy;
+pub mod push;
 pub mod settings;
 pub mod sieve;
 pub mod state;

@@ -62,6 +62,8 @@ pub struct Settings {
     /// `[certificates]`: trust anchors of ValidateCert.
     #[serde(default)]
     pub certificates: Certificates,
+    #[serde(default)]
+    pub push: Push,
 }
 
 /// `[directory]`: where GAL entries come from. Both sources may be set; results are
@@ -331,6 +333,53 @@ fn default_inbox_children() -> Vec<String> {
     vec!["12.0".into()]
 }
 
+/// `[push]`: Ping and the hanging Sync (MS-ASCMD 2.2.1.13, 2.2.3.88.2, 2.2.3.198).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Push {
+    /// Shortest heartbeat a device may ask for, in seconds (Ping Status 5 / Sync Status 14 below).
+    #[serde(default = "default_min_heartbeat")]
+    pub min_heartbeat_secs: u32,
+    /// Longest heartbeat, in seconds (MS-ASCMD allows up to 3540).
+    #[serde(default = "default_max_heartbeat")]
+    pub max_heartbeat_secs: u32,
+    /// Most folders one Ping may watch (Status 6 above).
+    #[serde(default = "default_max_folders")]
+    pub max_folders: usize,
+    /// How often a watched user's CalDAV/CardDAV collections are polled, in seconds.
+    #[serde(default = "default_dav_poll")]
+    pub dav_poll_secs: u64,
+    /// Use IMAP NOTIFY (RFC 5465) where the server offers it; `false` uses IDLE on
+    /// INBOX plus STATUS polling of the other watched mailboxes (every `dav_poll_secs`).
+    #[serde(default = "yes")]
+    pub imap_notify: bool,
+}
+
+impl Default for Push {
+    fn default() -> Self {
+        Push {
+            min_heartbeat_secs: default_min_heartbeat(),
+            max_heartbeat_secs: default_max_heartbeat(),
+            max_folders: default_max_folders(),
+            dav_poll_secs: default_dav_poll(),
+            imap_notify: true,
+        }
+    }
+}
+
+fn default_min_heartbeat() -> u32 {
+    60
+}
+fn default_max_heartbeat() -> u32 {
+    3540
+}
+fn default_max_folders() -> usize {
+    300
+}
+fn default_dav_poll() -> u64 {
+    30
+}
+
 /// `[limits]`: bounds on what a request may cost.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -507,6 +556,15 @@ impl Settings {
                 "store.url must start with sqlite: or postgres://, not {:?}",
                 self.store.url
             )));
+        }
+        let push = &self.push;
+        if push.min_heartbeat_secs == 0 || push.min_heartbeat_secs > push.max_heartbeat_secs {
+            return Err(SettingsError::Invalid(
+                "push.min_heartbeat_secs must be at least 1 and at most push.max_heartbeat_secs".into(),
+            ));
+        }
+        if push.max_folders == 0 || push.dav_poll_secs == 0 {
+            return Err(SettingsError::Invalid("push.max_folders and push.dav_poll_secs must be at least 1".into()));
         }
         if self.policies.contains_key(crate::policy::DEFAULT_POLICY) {
             return Err(SettingsError::Invalid(

@@ -64,6 +64,18 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderSyncRequest) -> Result<
     })
 }
 
+/// Whether the folder tree differs from what the device was last told (FolderSync
+/// needed); a device that never ran FolderSync counts as changed. One LIST and one DAV
+/// listing per kind.
+pub(super) async fn hierarchy_changed(ctx: &RequestContext<'_>) -> Result<bool, Error> {
+    let store = &ctx.app.store;
+    let (login, device) = (ctx.login(), ctx.device_id());
+    let Some(key) = store.latest_folder_key(login, device).await? else { return Ok(true) };
+    let Some(previous) = store.folder_snapshot(login, device, key).await? else { return Ok(true) };
+    let Ok(previous) = serde_json::from_str::<Vec<FolderEntry>>(&previous) else { return Ok(true) };
+    Ok(!diff(&previous, &current_tree(ctx).await?).is_empty())
+}
+
 /// The account's folder tree as this device should see it now.
 pub(super) async fn current_tree(ctx: &RequestContext<'_>) -> Result<Vec<FolderEntry>, Error> {
     let mailboxes = ctx.app.mail.list_mailboxes(&ctx.principal.credentials).await?;

@@ -9,6 +9,7 @@ mod get_item_estimate;
 mod item_operations;
 pub(crate) mod meeting_response;
 mod move_items;
+mod ping;
 mod provision;
 mod resolve_recipients;
 mod search;
@@ -47,6 +48,7 @@ pub const SUPPORTED: &[Command] = &[
     Command::SmartReply,
     Command::SmartForward,
     Command::MeetingResponse,
+    Command::Ping,
 ];
 
 /// Everything a command may use about the request it answers.
@@ -174,6 +176,7 @@ pub async fn dispatch(
         Command::Provision => provision::run(ctx, need(document)?).await,
         Command::FolderSync => folder_sync::run(ctx, need(document)?).await,
         Command::Sync => sync::run(ctx, document).await,
+        Command::Ping => ping::run(ctx, document).await,
         Command::GetItemEstimate => get_item_estimate::run(ctx, need(document)?).await,
         Command::ItemOperations => item_operations::run(ctx, need(document)?, ctx.accept_multipart).await,
         Command::GetAttachment => item_operations::get_attachment(ctx).await,
@@ -190,6 +193,5 @@ pub async fn dispatch(
             compose::run(ctx, command, document, raw).await
         }
         Command::MeetingResponse => meeting_response::run(ctx, need(document)?).await,
-        other => Err(Error::NotSupported(other.name().to_string())),
     }
 }

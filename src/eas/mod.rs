@@ -9,6 +9,7 @@ pub mod item_estimate;
 pub mod item_operations;
 pub mod meeting_response;
 pub mod move_items;
+pub mod ping;
 pub mod provision;
 pub mod search;
 pub mod settings;

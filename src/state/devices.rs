@@ -413,6 +413,7 @@ impl Store {
         for sql in [
             "DELETE FROM folder_sync WHERE login = $1 AND device_id = $2",
             "DELETE FROM sync_cache WHERE login = $1 AND device_id = $2",
+            "DELETE FROM ping_state WHERE login = $1 AND device_id = $2",
         ] {
             sqlx::query(sql).bind(login).bind(device_id).execute(self.pool()).await?;
         }

@@ -240,6 +240,36 @@ impl Store {
         .await?;
         Ok(())
     }
+
+    /// The device's last Ping: heartbeat seconds and its folders (JSON, owned by Ping).
+    pub async fn ping_state(&self, login: &str, device_id: &str) -> Result<Option<(u32, String)>, StoreError> {
+        let row = sqlx::query("SELECT heartbeat, folders FROM ping_state WHERE login = $1 AND device_id = $2")
+            .bind(login)
+            .bind(device_id)
+            .fetch_optional(self.pool())
+            .await?;
+        match row {
+            None => Ok(None),
+            Some(r) => {
+                let heartbeat: i64 = r.try_get("heartbeat")?;
+                Ok(Some((u32::try_from(heartbeat).unwrap_or(0), r.try_get("folders")?)))
+            }
+        }
+    }
+
+    pub async fn put_ping_state(&self, login: &str, device_id: &str, heartbeat: u32, folders: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO ping_state (login, device_id, heartbeat, folders) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (login, device_id) DO UPDATE SET heartbeat = $3, folders = $4",
+        )
+        .bind(login)
+        .bind(device_id)
+        .bind(i64::from(heartbeat))
+        .bind(folders)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -266,6 +296,11 @@ mod tests {
         s.put_sync_cache("a", "d", "{}").await.unwrap();
         s.put_sync_cache("a", "d", "[1]").await.unwrap();
         assert_eq!(s.sync_cache("a", "d").await.unwrap().as_deref(), Some("[1]"));
+
+        assert_eq!(s.ping_state("a", "d").await.unwrap(), None);
+        s.put_ping_state("a", "d", 480, "[]").await.unwrap();
+        s.put_ping_state("a", "d", 600, "[1]").await.unwrap();
+        assert_eq!(s.ping_state("a", "d").await.unwrap(), Some((600, "[1]".to_string())));
 
         s.forget_sync_state("a", "d", Some("5")).await.unwrap();
         assert_eq!(s.latest_sync_key("a", "d", "5").await.unwrap(), None);

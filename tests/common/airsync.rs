@@ -56,6 +56,13 @@ impl Server {
             traces = dir.join("traces").display(),
         );
         std::fs::write(&config, text).unwrap();
+        Server::start_config(dir)
+    }
+
+    /// Starts airsync on `dir` with the configuration already in `dir/airsync.toml`
+    /// (for set-ups the generated one does not fit, e.g. benches without DAV).
+    pub fn start_config(dir: &Path) -> Server {
+        let config = dir.join("airsync.toml");
         let mut child = Command::new(env!("CARGO_BIN_EXE_airsync"))
             .arg("serve")
             .arg("--config")

@@ -16,7 +16,9 @@ mod server;
 mod store;
 pub mod url;
 pub mod utf7;
+mod watch;
 
 pub use conn::{ImapConn, tls_connector};
 pub use server::{Capabilities, Namespace, Namespaces, ServerInfo};
 pub use store::{ImapConfig, ImapStore};
+pub use watch::{WatchConn, WatchEvent};

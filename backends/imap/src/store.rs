@@ -101,6 +101,7 @@ struct Inner {
     server: OnceCell<Arc<ServerInfo>>,
     xguid: AtomicU8,
     logins: AtomicU64,
+    watchers: AtomicU64,
 }
 
 /// A connection checked out of the pool for one operation.
@@ -132,6 +133,7 @@ impl ImapStore {
             server: OnceCell::new(),
             xguid: AtomicU8::new(XGUID_UNKNOWN),
             logins: AtomicU64::new(0),
+            watchers: AtomicU64::new(0),
         });
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(reap_idle(Arc::downgrade(&inner)));
@@ -156,6 +158,25 @@ impl ImapStore {
     /// the pool reuses connections.
     pub fn login_count(&self) -> u64 {
         self.inner.logins.load(Ordering::Relaxed)
+    }
+
+    /// Number of watching connections opened so far ([`ImapStore::watch_connection`]).
+    pub fn watch_connection_count(&self) -> u64 {
+        self.inner.watchers.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_watch_connection(&self) {
+        self.inner.watchers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A new authenticated session outside the pool (a watcher's own connection).
+    pub(crate) async fn open_unpooled(&self, creds: &Credentials) -> Result<Session, BackendError> {
+        Ok(self.open(creds).await?)
+    }
+
+    /// The cached server info, learnt on `session` if not known yet.
+    pub(crate) async fn server_info_on(&self, session: &mut Session) -> Result<Arc<ServerInfo>, BackendError> {
+        Ok(self.ensure_server_info(session).await?)
     }
 
     /// Number of idle pooled connections (all users).

@@ -30,13 +30,93 @@ pub const MAX_WINDOW: usize = 512;
 const DEFAULT_WINDOW: usize = 100;
 
 pub async fn run(ctx: &RequestContext<'_>, document: Option<Element>) -> Result<Reply, Error> {
+    // A new Sync ends the device's waiting Ping or hanging Sync.
+    ctx.app.push.supersede(ctx.login(), ctx.device_id());
     let request = SyncRequest::parse(document.as_ref())?;
     let request = match complete_from_cache(ctx, request).await? {
         Ok(r) => r,
         Err(status) => return Ok(Reply::Wbxml(SyncResponse::error(status, None).to_element())),
     };
     let response = apply(ctx, &request).await?;
+    let response = match wait_seconds(&request) {
+        Some(secs) if nothing_happened(&request, &response) => hang(ctx, &request, response, secs).await?,
+        _ => response,
+    };
     Ok(Reply::Wbxml(response.to_element()))
+}
+
+/// How long a Sync may wait for changes: HeartbeatInterval (seconds, 14.0+) or Wait
+/// (minutes, 12.x); `apply` has already refused values out of range.
+fn wait_seconds(request: &SyncRequest) -> Option<u64> {
+    request.heartbeat_interval.map(u64::from).or(request.wait.map(|m| u64::from(m) * 60))
+}
+
+/// The Sync changed nothing on either side and every collection kept its key: there is
+/// nothing to tell the device yet (MS-ASCMD 2.2.3.198: the server waits).
+fn nothing_happened(request: &SyncRequest, response: &SyncResponse) -> bool {
+    response.status.is_none()
+        && !request.collections.is_empty()
+        && request.collections.iter().all(|c| c.commands.is_empty())
+        && response.collections.iter().all(|r| {
+            r.status == status::SUCCESS
+                && r.commands.is_empty()
+                && r.responses.is_empty()
+                && !r.more_available
+                && request.collections.iter().any(|c| c.collection_id == r.collection_id && c.sync_key == r.sync_key)
+        })
+}
+
+/// The hanging Sync: waits for a change in its collections, then runs the Sync again
+/// and answers with the changes; on expiry (or a newer request of the device, or the
+/// server stopping) answers the no-change Sync it already has.
+async fn hang(
+    ctx: &RequestContext<'_>,
+    request: &SyncRequest,
+    unchanged: SyncResponse,
+    secs: u64,
+) -> Result<SyncResponse, Error> {
+    use crate::push::Outcome;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let ids: Vec<String> = request.collections.iter().map(|c| c.collection_id.clone()).collect();
+    let Some(targets) = push_targets(ctx, &ids).await? else { return Ok(unchanged) };
+    let mut waiter = ctx.app.push.register(&ctx.principal.credentials, ctx.device_id(), targets);
+    loop {
+        match waiter.wait(deadline).await {
+            // Run again: the changes, or Status 12 for a folder that went away, or
+            // Status 16 per collection when the upstream is down.
+            Outcome::Changed(_) | Outcome::Down => return apply(ctx, request).await,
+            Outcome::Hierarchy => {
+                let view = ctx.folder_view().await?;
+                if ids.iter().any(|id| view.resolve(id).is_none()) {
+                    return apply(ctx, request).await;
+                }
+            }
+            Outcome::Expired | Outcome::Superseded | Outcome::Shutdown => return Ok(unchanged),
+        }
+    }
+}
+
+/// What push watches for these collections, with the cursor of the device's latest
+/// key of each; `None` when one of them does not resolve (the hierarchy changed).
+pub async fn push_targets(ctx: &RequestContext<'_>, ids: &[String]) -> Result<Option<Vec<crate::push::Target>>, Error> {
+    use crate::push::{Source, Target};
+    let view = ctx.folder_view().await?;
+    let mut targets = Vec::with_capacity(ids.len());
+    for id in ids {
+        let source = match view.resolve(id) {
+            None => return Ok(None),
+            Some(Resolved::Mail { mailbox, .. }) => Source::Mail(mailbox),
+            Some(Resolved::Pim { href, .. }) => Source::Dav(href),
+            Some(Resolved::Outbox) => Source::Nothing,
+        };
+        let store = &ctx.app.store;
+        let device_cursor = match store.latest_sync_key(ctx.login(), ctx.device_id(), id).await? {
+            Some(key) => load(ctx, id, &key.to_string()).await?.map(|(_, snap)| snap.cursor),
+            None => None,
+        };
+        targets.push(Target { id: id.clone(), source, device_cursor });
+    }
+    Ok(Some(targets))
 }
 
 /// What the cache keeps of a collection request (MS-ASCMD 3.1.5.3): everything but the
@@ -131,15 +211,17 @@ fn window(size: Option<u32>) -> usize {
 async fn apply(ctx: &RequestContext<'_>, request: &SyncRequest) -> Result<SyncResponse, Error> {
     // MS-ASCMD 2.2.3.88.2 / 2.2.3.198: bounds of HeartbeatInterval (seconds) and Wait
     // (minutes); out of range is Status 14 with the nearest bound in Limit.
-    if let Some(h) = request.heartbeat_interval {
-        if let Some(limit) = out_of_range(h, 60, 3540) {
-            return Ok(SyncResponse::error(status::INVALID_WAIT, Some(limit)));
-        }
+    let bounds = &ctx.app.settings.push;
+    if let Some(h) = request.heartbeat_interval
+        && let Some(limit) = out_of_range(h, bounds.min_heartbeat_secs, bounds.max_heartbeat_secs)
+    {
+        return Ok(SyncResponse::error(status::INVALID_WAIT, Some(limit)));
     }
-    if let Some(w) = request.wait {
-        if let Some(limit) = out_of_range(w, 1, 59) {
-            return Ok(SyncResponse::error(status::INVALID_WAIT, Some(limit)));
-        }
+    let (min_wait, max_wait) = (bounds.min_heartbeat_secs.div_ceil(60).max(1), (bounds.max_heartbeat_secs / 60).max(1));
+    if let Some(w) = request.wait
+        && let Some(limit) = out_of_range(w, min_wait, max_wait)
+    {
+        return Ok(SyncResponse::error(status::INVALID_WAIT, Some(limit)));
     }
     let view = ctx.folder_view().await?;
     let mut budget = window(request.window_size);
