@@ -93,3 +93,8 @@ dav MKCOL contacts/ '<?xml version="1.0" encoding="utf-8"?>
     <D:displayname>Contacts</D:displayname>
   </D:prop></D:set>
 </D:mkcol>'
+
+# Let Dovecot create the new user's mailboxes and index once, now: a brand-new user's
+# first logins racing on the mailbox list index can deadlock Dovecot 2.3 processes
+# (fcntl reports EDEADLK and panics; flock waits until the lock times out).
+doveadm -c "${DIR}/dovecot/dovecot.conf" mailbox list -u "${user}" >/dev/null
