@@ -4,7 +4,6 @@
 //! connection; airsync's peak RSS; and the latency of a Sync that finds no change.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::time::{Duration, Instant};

@@ -4,7 +4,6 @@
 //! multigets of 100; and airsync's peak RSS.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::time::{Duration, Instant};

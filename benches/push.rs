@@ -10,7 +10,6 @@
 //! DAV is not configured here (the latency of DAV push is the poll interval by design).
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::collections::HashSet;

@@ -29,7 +29,7 @@ fn wait_for_messages(stack: &Stack, user: &str, password: &str, mailbox: &str, n
     panic!("{n} message(s) never arrived in {mailbox} of {user}");
 }
 
-fn text<'a>(data: &'a Element, tag: airsync::wbxml::Tag) -> String {
+fn text(data: &Element, tag: airsync::wbxml::Tag) -> String {
     data.child_text(tag).map(|s| s.into_owned()).unwrap_or_default()
 }
 
@@ -74,7 +74,7 @@ async fn delivered_mail_syncs_in_every_body_type_with_its_attachment() {
         assert_eq!(text(data, E::Read), "0");
         let body = data.first(B::Body).expect("Body");
         assert_eq!(text(body, B::Type), body_type.to_string());
-        let content = String::from_utf8_lossy(&body.first(B::Data).and_then(|d| d.bytes()).unwrap().into_owned()).into_owned();
+        let content = String::from_utf8_lossy(&body.first(B::Data).and_then(|d| d.bytes()).unwrap()).into_owned();
         match body_type {
             1 => assert!(content.contains("Hallo Bob, schöne Grüße.") && !content.contains("<p>"), "{content}"),
             2 => assert!(content.contains("<b>schöne</b>"), "{content}"),

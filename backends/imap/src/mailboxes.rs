@@ -219,10 +219,7 @@ pub(crate) async fn status(
     let reply = raw::run(session, &format!("STATUS {} ({items})", wire_name(name)?))
         .await?
         .ok()
-        .map_err(|e| match e {
-            Error::No(st) if st.code.is_none() => Error::NoSuchMailbox(format!("{name}: {st}")),
-            other => other,
-        })?;
+        .map_err(|e| missing_mailbox(e, name))?;
     let values = reply
         .data("STATUS")
         .find_map(|t| t.get(1).and_then(Value::list))
@@ -240,6 +237,15 @@ pub(crate) async fn status(
     })
 }
 
+/// Dovecot 2.3 answers a command on a mailbox that does not exist with a bare `NO`,
+/// without RFC 5530's `[NONEXISTENT]`: on STATUS and MYRIGHTS that means "no such mailbox".
+fn missing_mailbox(e: Error, name: &str) -> Error {
+    match e {
+        Error::No(st) if st.code.is_none() => Error::NoSuchMailbox(format!("{name}: {st}")),
+        other => other,
+    }
+}
+
 /// `MYRIGHTS mailbox` (RFC 4314 §3.8): the user's rights on a mailbox, `None` when the
 /// server has no ACL extension (then every mailbox the user sees is taken as writable).
 pub(crate) async fn my_rights(session: &mut Session, info: &ServerInfo, name: &str) -> Result<Option<String>, Error> {
@@ -249,10 +255,7 @@ pub(crate) async fn my_rights(session: &mut Session, info: &ServerInfo, name: &s
     let reply = raw::run(session, &format!("MYRIGHTS {}", wire_name(name)?))
         .await?
         .ok()
-        .map_err(|e| match e {
-            Error::No(st) if st.code.is_none() => Error::NoSuchMailbox(format!("{name}: {st}")),
-            other => other,
-        })?;
+        .map_err(|e| missing_mailbox(e, name))?;
     // `* MYRIGHTS mailbox rights`
     Ok(reply.data("MYRIGHTS").find_map(|t| t.get(1).and_then(Value::text)).map(|r| r.into_owned()))
 }

@@ -144,11 +144,10 @@ pub async fn record_device_move(
     let store = &ctx.app.store;
     let (login, device) = (ctx.login(), ctx.device_id());
     for (key, bytes) in store.sync_snapshots(login, device, source.0).await? {
-        if let Ok(mut snap) = Snapshot::decode(&bytes) {
-            if snap.items.remove(&u64::from(source.1)).is_some() {
+        if let Ok(mut snap) = Snapshot::decode(&bytes)
+            && snap.items.remove(&u64::from(source.1)).is_some() {
                 store.replace_sync_snapshot(login, device, source.0, key, &snap.encode()).await?;
             }
-        }
     }
     if let Some((cid, meta)) = destination {
         for (key, bytes) in store.sync_snapshots(login, device, cid).await? {
@@ -182,11 +181,10 @@ pub async fn sync_outbox(ctx: &RequestContext<'_>, req: &CollectionRequest) -> R
 fn refuse(command: &ClientCommand, access: Access, snap: &mut Snapshot, cid: &str) -> Option<ItemResponse> {
     match command {
         ClientCommand::Change { server_id, .. } if !access.change => {
-            if let Some(item) = uid_of(cid, server_id).and_then(|u| snap.items.get_mut(&u64::from(u))) {
-                if let (Some(_), Some(up)) = (item.device, item.upstream) {
+            if let Some(item) = uid_of(cid, server_id).and_then(|u| snap.items.get_mut(&u64::from(u)))
+                && let (Some(_), Some(up)) = (item.device, item.upstream) {
                     item.device = Some(!up.sig);
                 }
-            }
             Some(ItemResponse::Change { server_id: server_id.clone(), status: status::CONFLICT })
         }
         ClientCommand::Delete { server_id } if !access.delete => {
@@ -228,8 +226,8 @@ async fn refresh(
     let mail = &ctx.app.mail;
     let mut metas = HashMap::new();
     let known = parse_cursor(&snap.cursor);
-    if let Some((uidvalidity, modseq)) = known.filter(|(_, m)| *m > 0) {
-        if let Some(delta) = mail.changes_since(creds, mailbox, uidvalidity, modseq).await? {
+    if let Some((uidvalidity, modseq)) = known.filter(|(_, m)| *m > 0)
+        && let Some(delta) = mail.changes_since(creds, mailbox, uidvalidity, modseq).await? {
             for uid in delta.vanished {
                 if let Some(item) = snap.items.get_mut(&u64::from(uid)) {
                     item.upstream = None;
@@ -243,7 +241,6 @@ async fn refresh(
             snap.cursor = cursor_of(delta.status.uidvalidity, delta.status.highestmodseq);
             return Ok(metas);
         }
-    }
     let listing = mail.list_messages(creds, mailbox, None).await?;
     let new_epoch = known.is_some_and(|(uv, _)| uv != listing.status.uidvalidity);
     for item in snap.items.values_mut() {
@@ -347,7 +344,7 @@ async fn server_commands(
 ) -> Result<Vec<ServerCommand>, Error> {
     let creds = &ctx.principal.credentials;
     let key_uid = |k: u64| k as Uid;
-    let adds: Vec<Uid> = ops.iter().filter_map(|op| matches!(op, Op::Add(_)).then(|| key_uid(op.key()))).collect();
+    let adds: Vec<Uid> = ops.iter().filter(|&op| matches!(op, Op::Add(_))).map(|op| key_uid(op.key())).collect();
     let mut fetched: HashMap<Uid, FetchedMessage> = HashMap::new();
     if !adds.is_empty() {
         let key = read_ahead_key(ctx, cid, current_key, snap);

@@ -290,11 +290,10 @@ async fn server_commands(
                     }
                     continue;
                 };
-                if let Some(item) = snap.items.get_mut(&id) {
-                    if let Some(up) = item.upstream.as_mut() {
+                if let Some(item) = snap.items.get_mut(&id)
+                    && let Some(up) = item.upstream.as_mut() {
                         up.sig = sig(&object.etag);
                     }
-                }
                 match to_eas(ctx, folder.class, options, &object.data) {
                     Ok(data) if matches!(op, Op::Add(_)) => commands.push(ServerCommand::Add { server_id, data }),
                     Ok(data) => commands.push(ServerCommand::Change { server_id, data }),
@@ -326,11 +325,10 @@ async fn client_add(
     let respond = |server_id: Option<String>, status| Some(ItemResponse::Add { client_id: client_id.to_string(), server_id, status });
     if let Some(existing) = store.client_add(ctx.login(), ctx.device_id(), cid, client_id).await? {
         // A repeated Add: the same ServerId, and the item is not sent back as new.
-        if let Some(id) = item_of(cid, &existing) {
-            if let Some(item) = snap.items.get_mut(&id) {
+        if let Some(id) = item_of(cid, &existing)
+            && let Some(item) = snap.items.get_mut(&id) {
                 item.device = item.upstream.map(|u| u.sig);
             }
-        }
         return Ok(respond(Some(existing), status::SUCCESS));
     }
     let options = req.options.clone().unwrap_or_default();
