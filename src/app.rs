@@ -34,6 +34,8 @@ pub struct App {
     pub(crate) prefetch: crate::commands::sync::prefetch::Prefetch,
     /// Watchers and waiting requests (Ping, hanging Sync).
     pub push: crate::push::Hub,
+    /// Counters of requests and failures, for the admin `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -95,11 +97,13 @@ impl App {
             None => None,
         };
         let auth = Authenticator::new(imap.clone(), &settings.auth);
-        let push = crate::push::Hub::new(settings.push.clone(), (*imap).clone(), calendars.clone(), contacts.clone());
+        let metrics: Arc<crate::metrics::Metrics> = Default::default();
+        let push =
+            crate::push::Hub::new(settings.push.clone(), (*imap).clone(), calendars.clone(), contacts.clone(), metrics.clone());
         let mail: Arc<dyn MailStore> = imap;
         let directory = crate::directory::sources(&settings.directory, contacts.as_ref());
         let prefetch = Default::default();
-        Ok(Arc::new(App { settings, store, mail, calendars, contacts, submit, auth, directory, prefetch, push }))
+        Ok(Arc::new(App { settings, store, mail, calendars, contacts, submit, auth, directory, prefetch, push, metrics }))
     }
 }
 
@@ -114,7 +118,8 @@ pub async fn serve(
     // The admin listener stops with the ActiveSync one.
     let (stop_admin, stopped) = tokio::sync::watch::channel(false);
     let stop_admin = Arc::new(stop_admin);
-    let admin = crate::admin::Admin::new(app.settings.clone(), app.store.clone());
+    let ops = crate::admin::ops::Ops { metrics: app.metrics.clone(), push: app.push.clone() };
+    let admin = crate::admin::Admin::new(app.settings.clone(), app.store.clone()).with_ops(ops);
     let (_, admin_task) = crate::admin::api::serve(admin, async move {
         let mut stopped = stopped;
         let _ = stopped.changed().await;

@@ -247,6 +247,9 @@ pub struct Admin {
     /// Where per-device protocol traces are written, one file per device.
     #[serde(default = "default_trace_dir")]
     pub trace_dir: PathBuf,
+    /// Serve `/metrics` without the token (e.g. for a Prometheus on a private network).
+    #[serde(default)]
+    pub metrics_public: bool,
 }
 
 /// `[access]`: who may use ActiveSync, and with which devices. Domains and accounts
@@ -404,7 +407,7 @@ impl Default for Store {
 }
 impl Default for Admin {
     fn default() -> Self {
-        Admin { listen: default_admin_listen(), token: String::new(), trace_dir: default_trace_dir() }
+        Admin { listen: default_admin_listen(), token: String::new(), trace_dir: default_trace_dir(), metrics_public: false }
     }
 }
 impl Default for Access {

@@ -67,6 +67,11 @@ impl AdminState {
         self.token_hash.is_some_and(|h| h == hash(presented.trim()))
     }
 
+    /// The admin token, or a web session (the page may show metrics one day).
+    pub(super) fn bearer_ok(&self, headers: &HeaderMap) -> bool {
+        self.caller(headers).is_some()
+    }
+
     fn session_ok(&self, id: &str) -> bool {
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         sessions.retain(|_, started| started.elapsed() < SESSION_TTL);
@@ -133,6 +138,9 @@ pub fn router(admin: Admin) -> Router {
         .route("/api/domains/{domain}/{action}", post(domain_action))
         .route("/api/audit", get(audit))
         .route("/api/policies", get(policies))
+        .route("/healthz", get(super::ops::healthz))
+        .route("/readyz", get(super::ops::readyz))
+        .route("/metrics", get(super::ops::metrics))
         .with_state(state)
 }
 
@@ -175,7 +183,7 @@ fn error(status: StatusCode, message: &str) -> Response {
     json_response(status, &json!({ "error": message }))
 }
 
-fn unauthorized() -> Response {
+pub(super) fn unauthorized() -> Response {
     let mut r = error(
         StatusCode::UNAUTHORIZED,
         "admin token required (Authorization: Bearer …)",

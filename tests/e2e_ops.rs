@@ -1,0 +1,186 @@
+//! Operations end to end: health, readiness and metrics on the admin listener, with
+//! requests through the real stack.
+
+mod common;
+
+use common::Stack;
+use common::airsync::{ADMIN_TOKEN, Server};
+use common::eas::{Phone, collection, https_client, mail_options};
+use common::imap::{Imap, message};
+
+fn state_dir() -> std::path::PathBuf {
+    tempfile::Builder::new()
+        .prefix("airsync-ops-")
+        .tempdir()
+        .unwrap()
+        .keep()
+}
+
+async fn phone(server: &Server, stack: &Stack, user: &str, password: &str, device: &str) -> Phone {
+    Phone::provisioned(&stack.ca_cert, &server.base_url, user, password, device).await
+}
+
+/// The value of the series `name` (exact label set), or 0 when it is absent.
+fn series(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .map(|v| v.trim().parse().expect("a number"))
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let stack = Stack::get();
+    let server = Server::start_in(stack, &state_dir(), "");
+    let admin = server.admin_url();
+    let http = reqwest::Client::new();
+
+    let r = http.get(format!("{admin}/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "ok");
+    let r = http.get(format!("{admin}/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let ready: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(ready["store"], "ok", "{ready}");
+    assert_eq!(ready["imap"], "ok", "{ready}");
+
+    // Without the token, metrics are refused.
+    let r = http.get(format!("{admin}/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+
+    let (user, pw) = stack.new_user("ops");
+    Imap::login(stack.imap_port, &user, &pw).append(
+        "INBOX",
+        &message("a@example.org", &user, "one", "hello"),
+        "",
+    );
+    let p = phone(&server, stack, &user, &pw, "OPS1").await;
+    let inbox = p.folder_id(2).await;
+    let first = p
+        .sync_one(collection(
+            &inbox,
+            "0",
+            None,
+            Some(mail_options(1, None)),
+            vec![],
+        ))
+        .await;
+    assert_eq!(first.status, "1");
+    let second = p
+        .sync_one(collection(
+            &inbox,
+            &first.sync_key,
+            Some(10),
+            Some(mail_options(1, None)),
+            vec![],
+        ))
+        .await;
+    assert_eq!(second.commands.len(), 1, "the one message");
+    // A wrong password counts as an authentication failure.
+    let bad = Phone::new(
+        https_client(&stack.ca_cert),
+        &server.base_url,
+        &user,
+        "wrong",
+        "OPS2",
+    );
+    assert_eq!(bad.folder_sync("0").await.status, 401);
+
+    let r = http
+        .get(format!("{admin}/metrics"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = r.text().await.unwrap();
+    assert_eq!(
+        series(
+            &text,
+            "airsync_requests_total{command=\"FolderSync\",status=\"200\"}"
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        series(
+            &text,
+            "airsync_requests_total{command=\"Sync\",status=\"200\"}"
+        ),
+        2.0,
+        "{text}"
+    );
+    assert_eq!(
+        series(
+            &text,
+            "airsync_requests_total{command=\"FolderSync\",status=\"401\"}"
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        series(
+            &text,
+            "airsync_request_duration_seconds_count{command=\"Sync\"}"
+        ),
+        2.0,
+        "{text}"
+    );
+    assert_eq!(
+        series(&text, "airsync_sync_items_sent_total"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(series(&text, "airsync_auth_failures_total"), 1.0, "{text}");
+    assert!(
+        text.contains("# TYPE airsync_waiting_requests gauge"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE airsync_push_watchers gauge"),
+        "{text}"
+    );
+}
+
+/// An IMAP upstream that does not answer makes the server unready (503, naming IMAP),
+/// while it stays healthy. The shared Dovecot keeps running: this server is pointed
+/// at a closed port instead.
+#[tokio::test]
+async fn unready_without_imap() {
+    let stack = Stack::get();
+    let dir = state_dir();
+    let mut first = Server::start_in(stack, &dir, "");
+    first.stop();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.join("airsync.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace(&stack.imap_url(), &format!("imap://127.0.0.1:{closed}"));
+    std::fs::write(&config, text).unwrap();
+    let server = Server::start_config(&dir);
+    let admin = server.admin_url();
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(format!("{admin}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let r = http.get(format!("{admin}/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["ready"], false, "{body}");
+    assert_eq!(body["store"], "ok", "{body}");
+    assert!(body["imap"].as_str().unwrap().contains("connect"), "{body}");
+}
