@@ -36,6 +36,8 @@ pub struct App {
     pub push: crate::push::Hub,
     /// Counters of requests and failures, for the admin `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The per-device request budget (`[limits]`).
+    pub(crate) throttle: crate::http::throttle::Throttle,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -103,7 +105,23 @@ impl App {
         let mail: Arc<dyn MailStore> = imap;
         let directory = crate::directory::sources(&settings.directory, contacts.as_ref());
         let prefetch = Default::default();
-        Ok(Arc::new(App { settings, store, mail, calendars, contacts, submit, auth, directory, prefetch, push, metrics }))
+        let limits = &settings.limits;
+        let throttle =
+            crate::http::throttle::Throttle::new(limits.requests_per_minute_per_device, limits.request_burst_per_device);
+        Ok(Arc::new(App {
+            settings,
+            store,
+            mail,
+            calendars,
+            contacts,
+            submit,
+            auth,
+            directory,
+            prefetch,
+            push,
+            metrics,
+            throttle,
+        }))
     }
 }
 

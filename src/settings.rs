@@ -393,6 +393,12 @@ pub struct Limits {
     /// Contact pictures larger than this (decoded bytes) are not sent to devices.
     #[serde(default = "default_max_picture")]
     pub max_contact_picture_bytes: usize,
+    /// Sustained requests a device may make per minute (Ping excepted); 0: no limit.
+    #[serde(default = "default_requests_per_minute")]
+    pub requests_per_minute_per_device: u32,
+    /// Requests a device may make in a burst before the per-minute rate applies.
+    #[serde(default = "default_request_burst")]
+    pub request_burst_per_device: u32,
 }
 
 impl Default for Log {
@@ -438,7 +444,12 @@ impl Default for Provision {
 }
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_request_bytes: default_max_request(), max_contact_picture_bytes: default_max_picture() }
+        Limits {
+            max_request_bytes: default_max_request(),
+            max_contact_picture_bytes: default_max_picture(),
+            requests_per_minute_per_device: default_requests_per_minute(),
+            request_burst_per_device: default_request_burst(),
+        }
     }
 }
 
@@ -489,6 +500,12 @@ fn default_policy_name() -> String {
 }
 fn default_max_picture() -> usize {
     48 * 1024
+}
+fn default_requests_per_minute() -> u32 {
+    120
+}
+fn default_request_burst() -> u32 {
+    60
 }
 fn yes() -> bool {
     true

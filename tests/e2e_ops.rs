@@ -20,6 +20,14 @@ async fn phone(server: &Server, stack: &Stack, user: &str, password: &str, devic
     Phone::provisioned(&stack.ca_cert, &server.base_url, user, password, device).await
 }
 
+/// GET /metrics with the admin token.
+async fn scrape(admin: &str) -> reqwest::Response {
+    let r = reqwest::Client::new()
+        .get(format!("{admin}/metrics"))
+        .bearer_auth(ADMIN_TOKEN);
+    r.send().await.unwrap()
+}
+
 /// The value of the series `name` (exact label set), or 0 when it is absent.
 fn series(text: &str, name: &str) -> f64 {
     text.lines()
@@ -86,12 +94,7 @@ async fn health_readiness_and_metrics() {
     );
     assert_eq!(bad.folder_sync("0").await.status, 401);
 
-    let r = http
-        .get(format!("{admin}/metrics"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let r = scrape(&admin).await;
     assert_eq!(r.status(), 200);
     assert!(
         r.headers()["content-type"]
@@ -183,4 +186,56 @@ async fn unready_without_imap() {
     assert_eq!(body["ready"], false, "{body}");
     assert_eq!(body["store"], "ok", "{body}");
     assert!(body["imap"].as_str().unwrap().contains("connect"), "{body}");
+}
+
+/// A device firing 50 FolderSyncs at once gets 503 (with Retry-After) once its burst
+/// is spent, while another user's device, at the same time, is served normally.
+#[tokio::test]
+async fn a_flooding_device_is_throttled_alone() {
+    let stack = Stack::get();
+    let limits = "[limits]\nrequests_per_minute_per_device = 6\nrequest_burst_per_device = 12\n";
+    let server = Server::start_in(stack, &state_dir(), limits);
+    let (user, pw) = stack.new_user("flood");
+    let (other, other_pw) = stack.new_user("calm");
+    // Two Provision requests come out of each device's burst of 12.
+    let flood = std::sync::Arc::new(phone(&server, stack, &user, &pw, "FLOOD1").await);
+    let calm = phone(&server, stack, &other, &other_pw, "CALM1").await;
+
+    let burst = async {
+        let mut all = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let flood = flood.clone();
+            all.spawn(async move { flood.folder_sync("0").await });
+        }
+        all.join_all().await
+    };
+    let steady = async {
+        let mut statuses = Vec::new();
+        for _ in 0..8 {
+            statuses.push(calm.folder_sync("0").await.status);
+        }
+        statuses
+    };
+    let (answers, steady) = tokio::join!(burst, steady);
+    assert!(
+        steady.iter().all(|s| *s == 200),
+        "the other device: {steady:?}"
+    );
+    let ok = answers.iter().filter(|a| a.status == 200).count();
+    let throttled: Vec<_> = answers.iter().filter(|a| a.status == 503).collect();
+    // 10 left of the burst, at most one more token refilled (one per 10 s).
+    assert!((10..=11).contains(&ok), "{ok} served");
+    assert_eq!(ok + throttled.len(), 50, "every answer is 200 or 503");
+    for a in &throttled {
+        let retry: u64 = a.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=10).contains(&retry), "Retry-After {retry}");
+        assert_eq!(a.headers["x-ms-asthrottle"], "CommandFrequency");
+    }
+    // Counted in the metrics.
+    let text = scrape(&server.admin_url()).await.text().await.unwrap();
+    assert_eq!(
+        series(&text, "airsync_throttled_requests_total"),
+        throttled.len() as f64,
+        "{text}"
+    );
 }

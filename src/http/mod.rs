@@ -5,6 +5,7 @@
 mod autodiscover;
 mod body;
 pub mod query;
+pub(crate) mod throttle;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -143,6 +144,11 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
         let principal = app.auth.authenticate(authorization(&parts.headers), client).await?;
         log.login = principal.login.clone();
         let command = line.command.ok_or_else(|| Error::NotSupported(line.command_name.clone()))?;
+        // Ping holds the connection for its heartbeat (at least min_heartbeat_secs),
+        // and one device has at most one waiting: it cannot flood, so it is free.
+        if !matches!(command, crate::eas::Command::Ping) {
+            app.throttle.take(&principal.login, &line.device_id).map_err(Error::Throttled)?;
+        }
         let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
         let device = app
             .store
@@ -228,6 +234,7 @@ fn count_error(metrics: &crate::metrics::Metrics, e: &Error) {
         // A missing item is the device's stale view, not an upstream failure.
         Error::Backend(BackendError::NotFound(_)) => {}
         Error::Backend(e) => metrics.backend_error("upstream", e),
+        Error::Throttled(_) => metrics.throttled(),
         _ => {}
     }
 }
