@@ -239,3 +239,27 @@ async fn a_flooding_device_is_throttled_alone() {
         "{text}"
     );
 }
+
+/// `airsync health --url` (the container HEALTHCHECK) succeeds on the admin /healthz
+/// and fails on a refused /metrics (no token) and on a closed port.
+#[tokio::test]
+async fn health_subcommand() {
+    let stack = Stack::get();
+    let server = Server::start_in(stack, &state_dir(), "");
+    let health = |url: String| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_airsync"))
+            .args(["health", "--url", &url])
+            .output()
+            .unwrap()
+    };
+    let admin = server.admin_url();
+    assert!(health(format!("{admin}/healthz")).status.success());
+    let unauthorised = health(format!("{admin}/metrics"));
+    assert!(!unauthorised.status.success());
+    assert!(String::from_utf8_lossy(&unauthorised.stderr).contains("401"));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    assert!(!health(format!("http://{closed}/healthz")).status.success());
+}

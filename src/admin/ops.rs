@@ -87,6 +87,37 @@ async fn imap_greets(url: &str) -> Result<(), String> {
         .unwrap_or_else(|_| Err("timed out".into()))
 }
 
+/// GETs a plain `http://host:port/path` and succeeds on status 200: the container
+/// health check (`airsync health`), so that the image needs no curl.
+pub async fn probe(url: &str) -> Result<(), String> {
+    use tokio::io::AsyncWriteExt;
+    let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
+    let (authority, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
+    let get = async {
+        let mut conn = tokio::net::TcpStream::connect(authority)
+            .await
+            .map_err(|e| e.to_string())?;
+        let request =
+            format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+        conn.write_all(request.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut head = [0u8; 32];
+        let n = conn.read(&mut head).await.map_err(|e| e.to_string())?;
+        let status_line = String::from_utf8_lossy(&head[..n]).into_owned();
+        match status_line.split_whitespace().nth(1) {
+            Some("200") => Ok(()),
+            _ => Err(format!(
+                "answered {:?}",
+                status_line.lines().next().unwrap_or("")
+            )),
+        }
+    };
+    tokio::time::timeout(PROBE_TIMEOUT, get)
+        .await
+        .unwrap_or_else(|_| Err("timed out".into()))
+}
+
 /// `GET /metrics`: the Prometheus text exposition.
 pub(super) async fn metrics(State(state): State<Arc<AdminState>>, headers: HeaderMap) -> Response {
     if !state.admin.settings.admin.metrics_public && !state.bearer_ok(&headers) {
