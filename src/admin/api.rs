@@ -1,5 +1,7 @@
 //! The admin listener (`[admin] listen`, loopback by default): the JSON API under
-//! `/api/` and the web page at `/`. Every request needs the configured token, either
+//! `/api/`, the web page at `/`, and the operations endpoints of `super::ops`
+//! (`/healthz` and `/readyz` without a token, `/metrics` with it unless
+//! `[admin] metrics_public`). Every other request needs the configured token, either
 //! as `Authorization: Bearer TOKEN` (API clients) or as the session cookie the web
 //! page's login form sets (HttpOnly, SameSite=Strict). Without a configured token
 //! everything is refused. State-changing requests made with the cookie must also
