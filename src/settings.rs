@@ -501,11 +501,13 @@ fn default_policy_name() -> String {
 fn default_max_picture() -> usize {
     48 * 1024
 }
+/// 10 a second: a looping device is held to a twentieth of what it could do, and a
+/// fast initial sync (100 Syncs of 100 messages, then no-change Syncs) passes.
 fn default_requests_per_minute() -> u32 {
-    120
+    600
 }
 fn default_request_burst() -> u32 {
-    60
+    200
 }
 fn yes() -> bool {
     true
