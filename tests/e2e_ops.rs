@@ -3,6 +3,8 @@
 
 mod common;
 
+use airsync::wbxml::Element;
+use airsync::wbxml::pages::FolderHierarchy as F;
 use common::Stack;
 use common::airsync::{ADMIN_TOKEN, Server};
 use common::eas::{Phone, collection, https_client, mail_options};
@@ -94,6 +96,10 @@ async fn health_readiness_and_metrics() {
     );
     assert_eq!(bad.folder_sync("0").await.status, 401);
 
+    // A made-up command name is counted, but not as a label of its own.
+    let made_up = p.post("NoSuchCommand", &Element::new(F::FolderSync)).await;
+    assert_eq!(made_up.status, 501);
+
     let r = scrape(&admin).await;
     assert_eq!(r.status(), 200);
     assert!(
@@ -135,6 +141,15 @@ async fn health_readiness_and_metrics() {
         2.0,
         "{text}"
     );
+    assert_eq!(
+        series(
+            &text,
+            "airsync_requests_total{command=\"unknown\",status=\"501\"}"
+        ),
+        1.0,
+        "{text}"
+    );
+    assert!(!text.contains("NoSuchCommand"), "{text}");
     assert_eq!(
         series(&text, "airsync_sync_items_sent_total"),
         1.0,
