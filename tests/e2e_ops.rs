@@ -278,3 +278,36 @@ async fn health_subcommand() {
         .unwrap();
     assert!(!health(format!("http://{closed}/healthz")).status.success());
 }
+
+/// While a Ping waits, the gauges show one waiting request and one push watcher.
+#[tokio::test]
+async fn waiting_ping_shows_in_the_gauges() {
+    use airsync::wbxml::pages::Ping as P;
+    let stack = Stack::get();
+    let server = Server::start_in(stack, &state_dir(), "");
+    let admin = server.admin_url();
+    let (user, pw) = stack.new_user("gauge");
+    let p = std::sync::Arc::new(phone(&server, stack, &user, &pw, "GAUGE1").await);
+    let inbox = p.folder_id(2).await;
+    let folder = Element::new(P::Folder)
+        .text_child(P::Id, inbox)
+        .text_child(P::Class, "Email");
+    let ping = Element::new(P::Ping)
+        .text_child(P::HeartbeatInterval, "120")
+        .child(Element::new(P::Folders).child(folder));
+    let waiting = {
+        let p = p.clone();
+        tokio::spawn(async move { p.post("Ping", &ping).await })
+    };
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = scrape(&admin).await.text().await.unwrap();
+        if series(&text, "airsync_waiting_requests") == 1.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(series(&text, "airsync_waiting_requests"), 1.0, "{text}");
+    assert_eq!(series(&text, "airsync_push_watchers"), 1.0, "{text}");
+    waiting.abort();
+}
