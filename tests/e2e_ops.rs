@@ -201,6 +201,19 @@ async fn unready_without_imap() {
     assert_eq!(body["ready"], false, "{body}");
     assert_eq!(body["store"], "ok", "{body}");
     assert!(body["imap"].as_str().unwrap().contains("connect"), "{body}");
+    // A login cannot be checked: 503 to the device, an IMAP upstream error counted.
+    let (user, pw) = stack.new_user("down");
+    let p = Phone::new(
+        https_client(&stack.ca_cert),
+        &server.base_url,
+        &user,
+        &pw,
+        "DOWN1",
+    );
+    assert_eq!(p.folder_sync("0").await.status, 503);
+    let text = scrape(&admin).await.text().await.unwrap();
+    let errors = "airsync_upstream_errors_total{backend=\"imap\",kind=\"transient\"}";
+    assert_eq!(series(&text, errors), 1.0, "{text}");
 }
 
 /// A device firing 50 FolderSyncs at once gets 503 (with Retry-After) once its burst
