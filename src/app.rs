@@ -34,6 +34,10 @@ pub struct App {
     pub(crate) prefetch: crate::commands::sync::prefetch::Prefetch,
     /// Watchers and waiting requests (Ping, hanging Sync).
     pub push: crate::push::Hub,
+    /// Counters of requests and failures, for the admin `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The per-device request budget (`[limits]`).
+    pub(crate) throttle: crate::http::throttle::Throttle,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -95,11 +99,29 @@ impl App {
             None => None,
         };
         let auth = Authenticator::new(imap.clone(), &settings.auth);
-        let push = crate::push::Hub::new(settings.push.clone(), (*imap).clone(), calendars.clone(), contacts.clone());
+        let metrics: Arc<crate::metrics::Metrics> = Default::default();
+        let push =
+            crate::push::Hub::new(settings.push.clone(), (*imap).clone(), calendars.clone(), contacts.clone(), metrics.clone());
         let mail: Arc<dyn MailStore> = imap;
         let directory = crate::directory::sources(&settings.directory, contacts.as_ref());
         let prefetch = Default::default();
-        Ok(Arc::new(App { settings, store, mail, calendars, contacts, submit, auth, directory, prefetch, push }))
+        let limits = &settings.limits;
+        let throttle =
+            crate::http::throttle::Throttle::new(limits.requests_per_minute_per_device, limits.request_burst_per_device);
+        Ok(Arc::new(App {
+            settings,
+            store,
+            mail,
+            calendars,
+            contacts,
+            submit,
+            auth,
+            directory,
+            prefetch,
+            push,
+            metrics,
+            throttle,
+        }))
     }
 }
 
@@ -114,7 +136,8 @@ pub async fn serve(
     // The admin listener stops with the ActiveSync one.
     let (stop_admin, stopped) = tokio::sync::watch::channel(false);
     let stop_admin = Arc::new(stop_admin);
-    let admin = crate::admin::Admin::new(app.settings.clone(), app.store.clone());
+    let ops = crate::admin::ops::Ops { metrics: app.metrics.clone(), push: app.push.clone() };
+    let admin = crate::admin::Admin::new(app.settings.clone(), app.store.clone()).with_ops(ops);
     let (_, admin_task) = crate::admin::api::serve(admin, async move {
         let mut stopped = stopped;
         let _ = stopped.changed().await;

@@ -48,6 +48,9 @@ pub enum Error {
     /// 130 AccessDenied (From is not the account's), 150 ItemNotFound.
     #[error("sending failed with status {0}")]
     Send(u16),
+    /// The device used up its request budget (`[limits]`); it may retry after this long.
+    #[error("too many requests from this device; retry in {0:?}")]
+    Throttled(std::time::Duration),
 }
 
 /// What to send for an error, free of any HTTP library's types.
@@ -136,6 +139,16 @@ impl Error {
                 .and_then(|c| status_document(c, *code))
                 .map(|doc| ErrorReply { http_status: 200, headers: vec![], body: ErrorBody::Wbxml(doc) })
                 .unwrap_or_else(|| if *code == 111 { retry_later(503) } else { text(500, self.to_string()) }),
+            // MS-ASHTTP 2.2.2.1.2.13: Exchange throttles with 503 and X-MS-ASThrottle;
+            // MS-ASCMD defines no Status for it, so every version gets the same.
+            Error::Throttled(wait) => ErrorReply {
+                http_status: 503,
+                headers: vec![
+                    ("Retry-After", wait.as_secs_f64().ceil().max(1.0).to_string()),
+                    ("X-MS-ASThrottle", "CommandFrequency".into()),
+                ],
+                body: ErrorBody::Empty,
+            },
             Error::Backend(BackendError::Transient(_)) => retry_later(503),
             Error::Backend(BackendError::NotFound(_)) => {
                 in_band(CommonStatus::ItemNotFound).unwrap_or_else(|| text(404, self.to_string()))
@@ -201,6 +214,11 @@ mod tests {
         let r = Error::Auth(AuthError::Rejected).reply(None, None);
         assert_eq!(r.http_status, 401);
         assert!(r.headers.iter().any(|(k, v)| *k == "WWW-Authenticate" && v.starts_with("Basic")));
+        let r = Error::Throttled(std::time::Duration::from_millis(2500))
+            .reply(Some(Command::FolderSync), Some(ProtocolVersion::V16_1));
+        assert_eq!(r.http_status, 503);
+        assert!(r.headers.contains(&("Retry-After", "3".into())), "{r:?}");
+        assert!(r.headers.contains(&("X-MS-ASThrottle", "CommandFrequency".into())), "{r:?}");
         let r = Error::Backend(BackendError::Transient("down".into())).reply(Some(Command::Sync), None);
         assert_eq!(r.http_status, 503);
         assert!(r.headers.iter().any(|(k, _)| *k == "Retry-After"));

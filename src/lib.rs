@@ -13,6 +13,7 @@ pub mod eas;
 pub mod error;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod mapping;
 pub mod policy;
 pub mod push;

@@ -27,6 +27,12 @@ enum Verb {
         #[arg(long, short, env = "AIRSYNC_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Exit 0 if URL answers 200 (a container HEALTHCHECK without curl), else 1.
+    Health {
+        /// Plain-HTTP address, e.g. http://127.0.0.1:8081/healthz (the admin listener).
+        #[arg(long, default_value = "http://127.0.0.1:8081/healthz")]
+        url: String,
+    },
     /// Devices: list, show, wipe, cancel-wipe, pin, policy, block, allow, resync, trace, remove.
     Devices(airsync::admin::cli::DevicesArgs),
     /// Accounts: access, device rules, policy, hidden folders, aliases, audit trail.
@@ -81,6 +87,13 @@ async fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(code) => code,
+        },
+        Verb::Health { url } => match airsync::admin::ops::probe(&url).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("airsync: {url}: {e}");
+                ExitCode::FAILURE
+            }
         },
         Verb::Devices(args) => airsync::admin::cli::devices(args).await,
         Verb::Accounts(args) => airsync::admin::cli::accounts(args).await,

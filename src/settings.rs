@@ -247,6 +247,9 @@ pub struct Admin {
     /// Where per-device protocol traces are written, one file per device.
     #[serde(default = "default_trace_dir")]
     pub trace_dir: PathBuf,
+    /// Serve `/metrics` without the token (e.g. for a Prometheus on a private network).
+    #[serde(default)]
+    pub metrics_public: bool,
 }
 
 /// `[access]`: who may use ActiveSync, and with which devices. Domains and accounts
@@ -390,6 +393,12 @@ pub struct Limits {
     /// Contact pictures larger than this (decoded bytes) are not sent to devices.
     #[serde(default = "default_max_picture")]
     pub max_contact_picture_bytes: usize,
+    /// Sustained requests a device may make per minute (Ping excepted); 0: no limit.
+    #[serde(default = "default_requests_per_minute")]
+    pub requests_per_minute_per_device: u32,
+    /// Requests a device may make in a burst before the per-minute rate applies.
+    #[serde(default = "default_request_burst")]
+    pub request_burst_per_device: u32,
 }
 
 impl Default for Log {
@@ -404,7 +413,7 @@ impl Default for Store {
 }
 impl Default for Admin {
     fn default() -> Self {
-        Admin { listen: default_admin_listen(), token: String::new(), trace_dir: default_trace_dir() }
+        Admin { listen: default_admin_listen(), token: String::new(), trace_dir: default_trace_dir(), metrics_public: false }
     }
 }
 impl Default for Access {
@@ -435,7 +444,12 @@ impl Default for Provision {
 }
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_request_bytes: default_max_request(), max_contact_picture_bytes: default_max_picture() }
+        Limits {
+            max_request_bytes: default_max_request(),
+            max_contact_picture_bytes: default_max_picture(),
+            requests_per_minute_per_device: default_requests_per_minute(),
+            request_burst_per_device: default_request_burst(),
+        }
     }
 }
 
@@ -486,6 +500,14 @@ fn default_policy_name() -> String {
 }
 fn default_max_picture() -> usize {
     48 * 1024
+}
+/// 10 a second: a looping device is held to a twentieth of what it could do, and a
+/// fast initial sync (100 Syncs of 100 messages, then no-change Syncs) passes.
+fn default_requests_per_minute() -> u32 {
+    600
+}
+fn default_request_burst() -> u32 {
+    200
 }
 fn yes() -> bool {
     true

@@ -1,5 +1,7 @@
 //! The admin listener (`[admin] listen`, loopback by default): the JSON API under
-//! `/api/` and the web page at `/`. Every request needs the configured token, either
+//! `/api/`, the web page at `/`, and the operations endpoints of `super::ops`
+//! (`/healthz` and `/readyz` without a token, `/metrics` with it unless
+//! `[admin] metrics_public`). Every other request needs the configured token, either
 //! as `Authorization: Bearer TOKEN` (API clients) or as the session cookie the web
 //! page's login form sets (HttpOnly, SameSite=Strict). Without a configured token
 //! everything is refused. State-changing requests made with the cookie must also
@@ -65,6 +67,11 @@ impl AdminState {
     /// Compares hashes, so that the time taken tells nothing about the token.
     fn token_ok(&self, presented: &str) -> bool {
         self.token_hash.is_some_and(|h| h == hash(presented.trim()))
+    }
+
+    /// The admin token, or a web session (the page may show metrics one day).
+    pub(super) fn bearer_ok(&self, headers: &HeaderMap) -> bool {
+        self.caller(headers).is_some()
     }
 
     fn session_ok(&self, id: &str) -> bool {
@@ -133,6 +140,9 @@ pub fn router(admin: Admin) -> Router {
         .route("/api/domains/{domain}/{action}", post(domain_action))
         .route("/api/audit", get(audit))
         .route("/api/policies", get(policies))
+        .route("/healthz", get(super::ops::healthz))
+        .route("/readyz", get(super::ops::readyz))
+        .route("/metrics", get(super::ops::metrics))
         .with_state(state)
 }
 
@@ -175,7 +185,7 @@ fn error(status: StatusCode, message: &str) -> Response {
     json_response(status, &json!({ "error": message }))
 }
 
-fn unauthorized() -> Response {
+pub(super) fn unauthorized() -> Response {
     let mut r = error(
         StatusCode::UNAUTHORIZED,
         "admin token required (Authorization: Bearer …)",

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod ops;
 pub mod trace;
 mod web;
 
@@ -106,11 +107,19 @@ pub enum DeviceAccessChoice {
 pub struct Admin {
     pub settings: Settings,
     pub store: Store,
+    /// The running server's metrics and push hub, for `/metrics`.
+    pub ops: Option<ops::Ops>,
 }
 
 impl Admin {
     pub fn new(settings: Settings, store: Store) -> Admin {
-        Admin { settings, store }
+        Admin { settings, store, ops: None }
+    }
+
+    /// The admin operations of a running server, which also serve its metrics.
+    pub fn with_ops(mut self, ops: ops::Ops) -> Admin {
+        self.ops = Some(ops);
+        self
     }
 
     async fn view(&self, d: Device) -> Result<DeviceView, AdminError> {

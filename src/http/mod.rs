@@ -5,6 +5,7 @@
 mod autodiscover;
 mod body;
 pub mod query;
+pub(crate) mod throttle;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -143,6 +144,11 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
         let principal = app.auth.authenticate(authorization(&parts.headers), client).await?;
         log.login = principal.login.clone();
         let command = line.command.ok_or_else(|| Error::NotSupported(line.command_name.clone()))?;
+        // Ping holds the connection for its heartbeat (at least min_heartbeat_secs),
+        // and one device has at most one waiting: it cannot flood, so it is free.
+        if !matches!(command, crate::eas::Command::Ping) {
+            app.throttle.take(&principal.login, &line.device_id).map_err(Error::Throttled)?;
+        }
         let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
         let device = app
             .store
@@ -166,6 +172,9 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
         let accept_multipart = line.accept_multipart
             || parts.headers.get("MS-ASAcceptMultiPart").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("T"));
         let ctx = RequestContext { app, principal: &principal, device: &device, version, line: &line, policy_key, accept_multipart };
+        if matches!(command, crate::eas::Command::Sync) {
+            app.metrics.sync_items(0, document.as_ref().map_or(0, sync_items));
+        }
         let trace = crate::admin::trace::Trace::of(&app.settings.admin.trace_dir, &device);
         if let Some(t) = &trace {
             t.request(command.name(), version, document.as_ref());
@@ -177,12 +186,16 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
         if let Some(t) = &trace {
             t.response(&result, result.as_ref().ok().and_then(Reply::document), Some(command), version);
         }
+        if matches!(command, crate::eas::Command::Sync) {
+            app.metrics.sync_items(result.as_ref().ok().and_then(Reply::document).map_or(0, sync_items), 0);
+        }
         result
     }
     .await;
     let response = match outcome {
         Ok(reply) => reply_response(reply, &parts.headers),
         Err(e) => {
+            count_error(&app.metrics, &e);
             if matches!(e, Error::Store(_) | Error::Backend(_)) {
                 tracing::warn!(target: "airsync", error = %e, command = %log.command, "request failed");
             }
@@ -190,7 +203,43 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
         }
     };
     log.finish(response.status(), started);
+    // The device names the command: only known names become labels, so that no
+    // client can grow the metrics without bound.
+    let command = line.command.map_or("unknown", |c| c.name());
+    app.metrics.request(command, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// Items in the Commands of every Collection of a Sync request or response.
+fn sync_items(doc: &wbxml::Element) -> u64 {
+    use crate::wbxml::pages::AirSync as A;
+    doc.first(A::Collections)
+        .into_iter()
+        .flat_map(|cs| cs.all(A::Collection))
+        .filter_map(|c| c.first(A::Commands))
+        .map(|cmds| cmds.elements().count() as u64)
+        .sum()
+}
+
+/// Authentication failures and upstream errors, for `/metrics`. A command's backend
+/// error does not say which upstream failed: it is counted as backend "upstream".
+fn count_error(metrics: &crate::metrics::Metrics, e: &Error) {
+    use crate::auth::AuthError;
+    use airsync_model::BackendError;
+    match e {
+        Error::Auth(AuthError::Missing | AuthError::Rejected | AuthError::Throttled)
+        | Error::Backend(BackendError::Auth) => metrics.auth_failure(),
+        // Logins are checked against IMAP.
+        Error::Auth(AuthError::Upstream(_)) => metrics.upstream_error("imap", "transient"),
+        Error::Store(_) => metrics.upstream_error("store", "error"),
+        Error::Send(111) => metrics.upstream_error("smtp", "transient"),
+        Error::Send(120) => metrics.upstream_error("smtp", "refused"),
+        // A missing item is the device's stale view, not an upstream failure.
+        Error::Backend(BackendError::NotFound(_)) => {}
+        Error::Backend(e) => metrics.backend_error("upstream", e),
+        Error::Throttled(_) => metrics.throttled(),
+        _ => {}
+    }
 }
 
 /// One line per request: user, device id, device type, command, status, duration.

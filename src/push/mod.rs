@@ -98,6 +98,7 @@ struct Inner {
     next_id: AtomicU64,
     shutdown: watch::Sender<bool>,
     watchers_running: AtomicUsize,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The push hub of a process: watchers by user, waiting requests by device.
@@ -146,6 +147,7 @@ impl Hub {
         imap: ImapStore,
         calendars: Option<Arc<dyn DavStore>>,
         contacts: Option<Arc<dyn DavStore>>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Hub {
         let (shutdown, _) = watch::channel(false);
         Hub {
@@ -159,6 +161,7 @@ impl Hub {
                 next_id: AtomicU64::new(1),
                 shutdown,
                 watchers_running: AtomicUsize::new(0),
+                metrics,
             }),
         }
     }
@@ -436,6 +439,7 @@ async fn mail_loop(inner: &Inner, user: &UserWatch) {
         match inner.imap.watch_connection(&creds).await {
             Err(e) => {
                 tracing::warn!(target: "airsync", login = %creds.login, error = %e, "push: cannot reach the IMAP upstream");
+                inner.metrics.backend_error("imap", &e);
                 set_down(user, true, true);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -562,6 +566,7 @@ async fn dav_loop(inner: &Inner, user: &UserWatch) {
             match failure {
                 Some(e) => {
                     tracing::warn!(target: "airsync", login = %creds.login, error = %e, "push: cannot poll the DAV upstream");
+                    inner.metrics.backend_error("dav", &e);
                     set_down(user, false, true);
                 }
                 None if polled > 0 => user.view.send_modify(|v| {

@@ -90,6 +90,19 @@ impl Phone {
         send(r).await
     }
 
+    /// A phone of `user` on the airsync at `base_url` (trusting `ca`), provisioned.
+    pub async fn provisioned(
+        ca: &std::path::Path,
+        base_url: &str,
+        user: &str,
+        password: &str,
+        device_id: &str,
+    ) -> Phone {
+        let mut p = Phone::new(https_client(ca), base_url, user, password, device_id);
+        p.provision().await;
+        p
+    }
+
     /// Both Provision phases; stores and returns the final policy key.
     pub async fn provision(&mut self) -> u32 {
         let phase1 =
