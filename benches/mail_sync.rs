@@ -35,7 +35,9 @@ async fn main() {
     let (user, pw) = stack.new_user("bench");
     let mut imap = Imap::login(stack.imap_port, &user, &pw);
     let body = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(20);
-    let msgs: Vec<_> = (0..MESSAGES).map(|i| message("bench@example.org", &user, &format!("bench {i}"), &body)).collect();
+    let msgs: Vec<_> = (0..MESSAGES)
+        .map(|i| message("bench@example.org", &user, &format!("bench {i}"), &body))
+        .collect();
     let t = Instant::now();
     imap.append_many("INBOX", &msgs, "");
     eprintln!("seeded {MESSAGES} messages in {:?}", t.elapsed());
@@ -50,7 +52,13 @@ async fn main() {
 
     let server = Server::start(stack);
     let pid = server.pid();
-    let mut phone = Phone::new(https_client(&stack.ca_cert), &server.base_url, &user, &pw, "BENCH1");
+    let mut phone = Phone::new(
+        https_client(&stack.ca_cert),
+        &server.base_url,
+        &user,
+        &pw,
+        "BENCH1",
+    );
     phone.provision().await;
     let inbox = phone.folder_id(2).await;
     let options = mail_options(1, Some(512));
@@ -63,15 +71,36 @@ async fn main() {
     let mut idle = Vec::new();
     for _ in 0..50 {
         let t = Instant::now();
-        let s = phone.sync_one(collection(&inbox, &key, Some(100), Some(options.clone()), vec![])).await;
+        let s = phone
+            .sync_one(collection(
+                &inbox,
+                &key,
+                Some(100),
+                Some(options.clone()),
+                vec![],
+            ))
+            .await;
         idle.push(t.elapsed());
         assert!(s.commands.is_empty());
     }
     let no_change = median(idle);
 
     println!("mail_sync: {MESSAGES} messages, WindowSize 100, plain text truncated to 512 bytes");
-    println!("  plain IMAP client, one connection: {:.2} s", imap_time.as_secs_f64());
-    println!("  airsync initial Sync:              {:.2} s ({:.2}x)", sync_time.as_secs_f64(), sync_time.as_secs_f64() / imap_time.as_secs_f64());
-    println!("  airsync peak RSS:                  {:.1} MiB", rss as f64 / 1024.0);
-    println!("  no-change Sync, median of 50:      {:.1} ms", no_change.as_secs_f64() * 1000.0);
+    println!(
+        "  plain IMAP client, one connection: {:.2} s",
+        imap_time.as_secs_f64()
+    );
+    println!(
+        "  airsync initial Sync:              {:.2} s ({:.2}x)",
+        sync_time.as_secs_f64(),
+        sync_time.as_secs_f64() / imap_time.as_secs_f64()
+    );
+    println!(
+        "  airsync peak RSS:                  {:.1} MiB",
+        rss as f64 / 1024.0
+    );
+    println!(
+        "  no-change Sync, median of 50:      {:.1} ms",
+        no_change.as_secs_f64() * 1000.0
+    );
 }

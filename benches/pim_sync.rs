@@ -45,35 +45,72 @@ impl Raw {
     }
 
     async fn put(&self, path: &str, body: String, content_type: &'static str) {
-        let r = self.client.put(self.url(path)).basic_auth(&self.user, Some(&self.password))
-            .header("Content-Type", content_type).body(body).send().await.unwrap();
+        let r = self
+            .client
+            .put(self.url(path))
+            .basic_auth(&self.user, Some(&self.password))
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert!(r.status().is_success(), "PUT {path}: {}", r.status());
     }
 
     async fn report(&self, url: &str, depth: &str, body: String) -> String {
-        let r = self.client.request(reqwest::Method::from_bytes(b"REPORT").unwrap(), url)
-            .basic_auth(&self.user, Some(&self.password)).header("Depth", depth)
-            .header("Content-Type", "application/xml; charset=utf-8").body(body).send().await.unwrap();
+        let r = self
+            .client
+            .request(reqwest::Method::from_bytes(b"REPORT").unwrap(), url)
+            .basic_auth(&self.user, Some(&self.password))
+            .header("Depth", depth)
+            .header("Content-Type", "application/xml; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         r.text().await.unwrap()
     }
 
     /// What a plain DAV client does for a first sync: one sync-collection, then multigets.
     async fn read_all(&self, collection: &str, calendar: bool) -> usize {
         let url = self.url(collection);
-        let listing = self.report(&url, "0", "<?xml version=\"1.0\"?><d:sync-collection xmlns:d=\"DAV:\"><d:sync-token/>\
-            <d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>".into()).await;
-        let hrefs: Vec<&str> = listing.split("href>").skip(1).step_by(2).map(|p| p.split('<').next().unwrap())
-            .filter(|h| h.ends_with(".ics") || h.ends_with(".vcf")).collect();
+        let listing = self
+            .report(
+                &url,
+                "0",
+                "<?xml version=\"1.0\"?><d:sync-collection xmlns:d=\"DAV:\"><d:sync-token/>\
+            <d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"
+                    .into(),
+            )
+            .await;
+        let hrefs: Vec<&str> = listing
+            .split("href>")
+            .skip(1)
+            .step_by(2)
+            .map(|p| p.split('<').next().unwrap())
+            .filter(|h| h.ends_with(".ics") || h.ends_with(".vcf"))
+            .collect();
         let (ns, multiget, data) = if calendar {
-            ("xmlns:x=\"urn:ietf:params:xml:ns:caldav\"", "calendar-multiget", "calendar-data")
+            (
+                "xmlns:x=\"urn:ietf:params:xml:ns:caldav\"",
+                "calendar-multiget",
+                "calendar-data",
+            )
         } else {
-            ("xmlns:x=\"urn:ietf:params:xml:ns:carddav\"", "addressbook-multiget", "address-data")
+            (
+                "xmlns:x=\"urn:ietf:params:xml:ns:carddav\"",
+                "addressbook-multiget",
+                "address-data",
+            )
         };
         let mut objects = 0;
         for chunk in hrefs.chunks(CHUNK) {
             let body = format!(
                 "<?xml version=\"1.0\"?><x:{multiget} xmlns:d=\"DAV:\" {ns}><d:prop><d:getetag/><x:{data}/></d:prop>{}</x:{multiget}>",
-                chunk.iter().map(|h| format!("<d:href>{h}</d:href>")).collect::<String>()
+                chunk
+                    .iter()
+                    .map(|h| format!("<d:href>{h}</d:href>"))
+                    .collect::<String>()
             );
             let reply = self.report(&url, "1", body).await;
             objects += reply.matches("BEGIN:V").count() / if calendar { 2 } else { 1 };
@@ -91,20 +128,41 @@ fn rss_peak_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-async fn seed(raw: &Raw, collection: &str, make: fn(usize) -> String, ext: &str, content_type: &'static str) {
+async fn seed(
+    raw: &Raw,
+    collection: &str,
+    make: fn(usize) -> String,
+    ext: &str,
+    content_type: &'static str,
+) {
     let t = Instant::now();
     for i in 0..OBJECTS {
-        raw.put(&format!("{collection}b{i}.{ext}"), make(i), content_type).await;
+        raw.put(&format!("{collection}b{i}.{ext}"), make(i), content_type)
+            .await;
     }
-    eprintln!("seeded {OBJECTS} objects in {collection} in {:?}", t.elapsed());
+    eprintln!(
+        "seeded {OBJECTS} objects in {collection} in {:?}",
+        t.elapsed()
+    );
 }
 
 async fn airsync_sync(phone: &Phone, kind: u8) -> (usize, Duration) {
     let a = phone.folder_sync("0").await;
     let (_, _, folders, _, _) = folder_changes(a.body.as_ref().unwrap());
-    let id = folders.iter().find(|f| f.kind == kind).unwrap().server_id.clone();
+    let id = folders
+        .iter()
+        .find(|f| f.kind == kind)
+        .unwrap()
+        .server_id
+        .clone();
     let t = Instant::now();
-    let (_, commands) = phone.sync_all(&id, 100, Element::new(A::Options).text_child(A::FilterType, "0")).await;
+    let (_, commands) = phone
+        .sync_all(
+            &id,
+            100,
+            Element::new(A::Options).text_child(A::FilterType, "0"),
+        )
+        .await;
     (commands.len(), t.elapsed())
 }
 
@@ -112,9 +170,28 @@ async fn airsync_sync(phone: &Phone, kind: u8) -> (usize, Duration) {
 async fn main() {
     let stack = Stack::get();
     let (user, pw) = stack.new_user("pimbench");
-    let raw = Raw { client: reqwest::Client::new(), base: format!("http://127.0.0.1:{}", stack.dav_port), user: user.clone(), password: pw.clone() };
-    seed(&raw, "calendar/", event, "ics", "text/calendar; charset=utf-8").await;
-    seed(&raw, "contacts/", contact, "vcf", "text/vcard; charset=utf-8").await;
+    let raw = Raw {
+        client: reqwest::Client::new(),
+        base: format!("http://127.0.0.1:{}", stack.dav_port),
+        user: user.clone(),
+        password: pw.clone(),
+    };
+    seed(
+        &raw,
+        "calendar/",
+        event,
+        "ics",
+        "text/calendar; charset=utf-8",
+    )
+    .await;
+    seed(
+        &raw,
+        "contacts/",
+        contact,
+        "vcf",
+        "text/vcard; charset=utf-8",
+    )
+    .await;
 
     let t = Instant::now();
     let n = raw.read_all("calendar/", true).await;
@@ -126,7 +203,13 @@ async fn main() {
     assert_eq!(n, OBJECTS);
 
     let server = Server::start(stack);
-    let mut phone = Phone::new(https_client(&stack.ca_cert), &server.base_url, &user, &pw, "PIMBENCH");
+    let mut phone = Phone::new(
+        https_client(&stack.ca_cert),
+        &server.base_url,
+        &user,
+        &pw,
+        "PIMBENCH",
+    );
     phone.provision().await;
     let (events, sync_events) = airsync_sync(&phone, 8).await;
     assert_eq!(events, OBJECTS);
@@ -135,9 +218,23 @@ async fn main() {
     let rss = rss_peak_kib(server.pid());
 
     println!("pim_sync: {OBJECTS} events and {OBJECTS} contacts, WindowSize 100");
-    println!("  plain DAV client, events:   {:.2} s", dav_events.as_secs_f64());
-    println!("  airsync initial Sync, events:   {:.2} s ({:.2}x)", sync_events.as_secs_f64(), sync_events.as_secs_f64() / dav_events.as_secs_f64());
-    println!("  plain DAV client, contacts: {:.2} s", dav_contacts.as_secs_f64());
-    println!("  airsync initial Sync, contacts: {:.2} s ({:.2}x)", sync_contacts.as_secs_f64(), sync_contacts.as_secs_f64() / dav_contacts.as_secs_f64());
+    println!(
+        "  plain DAV client, events:   {:.2} s",
+        dav_events.as_secs_f64()
+    );
+    println!(
+        "  airsync initial Sync, events:   {:.2} s ({:.2}x)",
+        sync_events.as_secs_f64(),
+        sync_events.as_secs_f64() / dav_events.as_secs_f64()
+    );
+    println!(
+        "  plain DAV client, contacts: {:.2} s",
+        dav_contacts.as_secs_f64()
+    );
+    println!(
+        "  airsync initial Sync, contacts: {:.2} s ({:.2}x)",
+        sync_contacts.as_secs_f64(),
+        sync_contacts.as_secs_f64() / dav_contacts.as_secs_f64()
+    );
     println!("  airsync peak RSS: {:.1} MiB", rss as f64 / 1024.0);
 }

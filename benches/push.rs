@@ -23,11 +23,18 @@ use common::airsync::{ADMIN_TOKEN, Server};
 use common::eas::{Phone, https_client};
 
 fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn start(stack: &Stack) -> Server {
-    let dir = tempfile::Builder::new().prefix("airsync-bench-push-").tempdir().unwrap().keep();
+    let dir = tempfile::Builder::new()
+        .prefix("airsync-bench-push-")
+        .tempdir()
+        .unwrap()
+        .keep();
     let config = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"{cert}\"\ntls_key = \"{key}\"\n\
          [log]\nlevel = \"info\"\n[store]\nurl = \"sqlite://{db}\"\n\
@@ -47,19 +54,36 @@ fn start(stack: &Stack) -> Server {
 }
 
 fn ping_doc(heartbeat: u32, inbox: &str) -> Element {
-    Element::new(P::Ping).text_child(P::HeartbeatInterval, heartbeat.to_string()).child(
-        Element::new(P::Folders).child(Element::new(P::Folder).text_child(P::Id, inbox).text_child(P::Class, "Email")),
-    )
+    Element::new(P::Ping)
+        .text_child(P::HeartbeatInterval, heartbeat.to_string())
+        .child(
+            Element::new(P::Folders).child(
+                Element::new(P::Folder)
+                    .text_child(P::Id, inbox)
+                    .text_child(P::Class, "Email"),
+            ),
+        )
 }
 
 fn status_of(body: Option<&Element>) -> String {
-    body.and_then(|b| b.child_text(P::Status)).map(|s| s.into_owned()).unwrap_or_default()
+    body.and_then(|b| b.child_text(P::Status))
+        .map(|s| s.into_owned())
+        .unwrap_or_default()
 }
 
 async fn inbox_of(p: &Phone) -> String {
-    let a = p.post("FolderSync", &Element::new(F::FolderSync).text_child(F::SyncKey, "0")).await;
+    let a = p
+        .post(
+            "FolderSync",
+            &Element::new(F::FolderSync).text_child(F::SyncKey, "0"),
+        )
+        .await;
     let (_, _, adds, _, _) = common::eas::folder_changes(a.body.as_ref().expect("FolderSync body"));
-    adds.iter().find(|f| f.kind == 2).expect("INBOX").server_id.clone()
+    adds.iter()
+        .find(|f| f.kind == 2)
+        .expect("INBOX")
+        .server_id
+        .clone()
 }
 
 fn message(to: &str, n: usize) -> Vec<u8> {
@@ -95,20 +119,34 @@ fn cpu_ticks(pid: u32) -> u64 {
 fn connections_to(pid: u32, port: u16) -> usize {
     let mut inodes = HashSet::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        for line in std::fs::read_to_string(table).unwrap_or_default().lines().skip(1) {
+        for line in std::fs::read_to_string(table)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+        {
             let f: Vec<&str> = line.split_whitespace().collect();
             if f.len() < 10 || f[3] != "01" {
                 continue;
             }
-            let remote_port = f[2].rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+            let remote_port = f[2]
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
             if remote_port == Some(port) {
                 inodes.insert(f[9].to_string());
             }
         }
     }
-    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return 0 };
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
+    };
     fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .filter_map(|l| l.to_str()?.strip_prefix("socket:[")?.strip_suffix(']').map(str::to_string))
+        .filter_map(|l| {
+            l.to_str()?
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')
+                .map(str::to_string)
+        })
         .filter(|i| inodes.contains(i))
         .count()
 }
@@ -116,7 +154,13 @@ fn connections_to(pid: u32, port: u16) -> usize {
 async fn latency(stack: &'static Stack, server: &Server) {
     let rounds = env_or("PUSH_ROUNDS", 200);
     let (user, pw) = stack.new_user("bench-lat");
-    let p = Arc::new(Phone::new(https_client(&stack.ca_cert), &server.base_url, &user, &pw, "LAT1"));
+    let p = Arc::new(Phone::new(
+        https_client(&stack.ca_cert),
+        &server.base_url,
+        &user,
+        &pw,
+        "LAT1",
+    ));
     let inbox = inbox_of(&p).await;
     let mut took = Vec::with_capacity(rounds);
     for n in 0..rounds {
@@ -159,17 +203,25 @@ async fn scale(stack: &'static Stack, server: &Server) {
         let threads: Vec<_> = (0..8)
             .map(|i| {
                 let n = per.min(users.saturating_sub(i * per));
-                std::thread::spawn(move || (0..n).map(|_| Stack::get().new_user("bench-scale")).collect::<Vec<_>>())
+                std::thread::spawn(move || {
+                    (0..n)
+                        .map(|_| Stack::get().new_user("bench-scale"))
+                        .collect::<Vec<_>>()
+                })
             })
             .collect();
-        threads.into_iter().flat_map(|t| t.join().unwrap()).collect()
+        threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect()
     })
     .await
     .unwrap();
     println!("scale: {users} users created in {:.0?}", t.elapsed());
     // One HTTP client per 500 phones (each client pools its own connections).
-    let clients: Vec<reqwest::Client> =
-        (0..(users * devices).div_ceil(500)).map(|_| https_client(&stack.ca_cert)).collect();
+    let clients: Vec<reqwest::Client> = (0..(users * devices).div_ceil(500))
+        .map(|_| https_client(&stack.ca_cert))
+        .collect();
     let gate = Arc::new(tokio::sync::Semaphore::new(32));
     let t = Instant::now();
     let mut waiting = Vec::new();
@@ -177,7 +229,13 @@ async fn scale(stack: &'static Stack, server: &Server) {
     let mut n = 0;
     for (user, pw) in &accounts {
         for d in 0..devices {
-            let phone = Phone::new(clients[n / 500].clone(), &server.base_url, user, pw, &format!("SCALE{d}"));
+            let phone = Phone::new(
+                clients[n / 500].clone(),
+                &server.base_url,
+                user,
+                pw,
+                &format!("SCALE{d}"),
+            );
             n += 1;
             let gate = gate.clone();
             let done = done_tx.clone();
@@ -195,7 +253,9 @@ async fn scale(stack: &'static Stack, server: &Server) {
     // Wait until every Ping is registered (FolderSync done, then a little settling).
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let established = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0);
+        let established = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|d| d.count())
+            .unwrap_or(0);
         if gate.available_permits() == 32 && established >= total {
             break;
         }

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use airsync_imap::{ImapConfig, ImapStore};
 use airsync_dav::{DavClient, DavConfig};
+use airsync_imap::{ImapConfig, ImapStore};
 use airsync_model::{Credentials, DavStore, Directory, MailStore, Submitter};
 use airsync_smtp::{SmtpConfig, SmtpSubmitter};
 
@@ -75,7 +75,9 @@ impl App {
         let dav = |cfg: &crate::settings::Dav| -> Result<Arc<DavClient>, ServeError> {
             let mut c = DavConfig::new(cfg.url.clone());
             c.ca_file = cfg.ca_file.clone();
-            Ok(Arc::new(DavClient::new(c).map_err(|e| ServeError::Dav(e.to_string()))?))
+            Ok(Arc::new(
+                DavClient::new(c).map_err(|e| ServeError::Dav(e.to_string()))?,
+            ))
         };
         let calendars = settings.caldav.as_ref().map(dav).transpose()?;
         let contacts = match (&settings.carddav, &settings.caldav, &calendars) {
@@ -100,14 +102,21 @@ impl App {
         };
         let auth = Authenticator::new(imap.clone(), &settings.auth);
         let metrics: Arc<crate::metrics::Metrics> = Default::default();
-        let push =
-            crate::push::Hub::new(settings.push.clone(), (*imap).clone(), calendars.clone(), contacts.clone(), metrics.clone());
+        let push = crate::push::Hub::new(
+            settings.push.clone(),
+            (*imap).clone(),
+            calendars.clone(),
+            contacts.clone(),
+            metrics.clone(),
+        );
         let mail: Arc<dyn MailStore> = imap;
         let directory = crate::directory::sources(&settings.directory, contacts.as_ref());
         let prefetch = Default::default();
         let limits = &settings.limits;
-        let throttle =
-            crate::http::throttle::Throttle::new(limits.requests_per_minute_per_device, limits.request_burst_per_device);
+        let throttle = crate::http::throttle::Throttle::new(
+            limits.requests_per_minute_per_device,
+            limits.request_burst_per_device,
+        );
         Ok(Arc::new(App {
             settings,
             store,
@@ -136,7 +145,10 @@ pub async fn serve(
     // The admin listener stops with the ActiveSync one.
     let (stop_admin, stopped) = tokio::sync::watch::channel(false);
     let stop_admin = Arc::new(stop_admin);
-    let ops = crate::admin::ops::Ops { metrics: app.metrics.clone(), push: app.push.clone() };
+    let ops = crate::admin::ops::Ops {
+        metrics: app.metrics.clone(),
+        push: app.push.clone(),
+    };
     let admin = crate::admin::Admin::new(app.settings.clone(), app.store.clone()).with_ops(ops);
     let (_, admin_task) = crate::admin::api::serve(admin, async move {
         let mut stopped = stopped;

@@ -40,7 +40,9 @@ pub struct Principal {
 
 impl std::fmt::Debug for Principal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Principal").field("login", &self.login).finish_non_exhaustive()
+        f.debug_struct("Principal")
+            .field("login", &self.login)
+            .finish_non_exhaustive()
     }
 }
 
@@ -88,7 +90,10 @@ impl Authenticator {
         let key = self.fingerprint(&login, &password);
         let principal = Principal {
             login: login.clone(),
-            credentials: Credentials { login: login.clone(), password },
+            credentials: Credentials {
+                login: login.clone(),
+                password,
+            },
         };
         if self.verified.contains_key(&key) {
             return Ok(principal);
@@ -178,16 +183,28 @@ mod tests {
 
     #[test]
     fn login_forms() {
-        assert_eq!(upstream_login("alice@example.org", "corp.test"), "alice@example.org");
+        assert_eq!(
+            upstream_login("alice@example.org", "corp.test"),
+            "alice@example.org"
+        );
         assert_eq!(upstream_login("alice", "example.org"), "alice@example.org");
-        assert_eq!(upstream_login("EXAMPLE\\alice", "example.org"), "alice@example.org");
-        assert_eq!(upstream_login("EXAMPLE\\alice@example.org", ""), "alice@example.org");
+        assert_eq!(
+            upstream_login("EXAMPLE\\alice", "example.org"),
+            "alice@example.org"
+        );
+        assert_eq!(
+            upstream_login("EXAMPLE\\alice@example.org", ""),
+            "alice@example.org"
+        );
         assert_eq!(upstream_login("alice", ""), "alice");
     }
 
     #[test]
     fn basic_header() {
-        let h = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("al:ice:pw"));
+        let h = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("al:ice:pw")
+        );
         assert_eq!(parse_basic(&h).unwrap(), ("al".into(), "ice:pw".into()));
         assert_eq!(parse_basic("Bearer x"), Err(AuthError::Missing));
         assert_eq!(parse_basic("Basic %%%"), Err(AuthError::Missing));
@@ -203,18 +220,30 @@ mod tests {
         async fn verify(&self, creds: &Credentials) -> Result<(), BackendError> {
             self.logins.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(20)).await;
-            if creds.password == "right" { Ok(()) } else { Err(BackendError::Auth) }
+            if creds.password == "right" {
+                Ok(())
+            } else {
+                Err(BackendError::Auth)
+            }
         }
     }
 
     fn header(user: &str, pw: &str) -> String {
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}")))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"))
+        )
     }
 
     #[tokio::test]
     async fn burst_costs_one_login_and_failures_throttle() {
-        let fake = Arc::new(Fake { logins: AtomicUsize::new(0) });
-        let cfg = settings::Auth { max_failures: 3, ..Default::default() };
+        let fake = Arc::new(Fake {
+            logins: AtomicUsize::new(0),
+        });
+        let cfg = settings::Auth {
+            max_failures: 3,
+            ..Default::default()
+        };
         let auth = Arc::new(Authenticator::new(fake.clone(), &cfg));
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let h = header("alice", "right");
@@ -232,19 +261,34 @@ mod tests {
 
         let bad = header("bob", "wrong");
         for _ in 0..3 {
-            assert_eq!(auth.authenticate(Some(&bad), ip).await.unwrap_err(), AuthError::Rejected);
+            assert_eq!(
+                auth.authenticate(Some(&bad), ip).await.unwrap_err(),
+                AuthError::Rejected
+            );
         }
         let before = fake.logins.load(Ordering::SeqCst);
-        assert_eq!(auth.authenticate(Some(&bad), ip).await.unwrap_err(), AuthError::Throttled);
-        assert_eq!(fake.logins.load(Ordering::SeqCst), before, "throttled attempts never reach the upstream");
+        assert_eq!(
+            auth.authenticate(Some(&bad), ip).await.unwrap_err(),
+            AuthError::Throttled
+        );
+        assert_eq!(
+            fake.logins.load(Ordering::SeqCst),
+            before,
+            "throttled attempts never reach the upstream"
+        );
         // A password verified recently still works from the throttled address.
         assert!(auth.authenticate(Some(&h), ip).await.is_ok());
         // A wrong password is never cached as good.
         let other: IpAddr = "127.0.0.2".parse().unwrap();
         assert_eq!(
-            auth.authenticate(Some(&header("alice", "wrong")), other).await.unwrap_err(),
+            auth.authenticate(Some(&header("alice", "wrong")), other)
+                .await
+                .unwrap_err(),
             AuthError::Rejected
         );
-        assert_eq!(auth.authenticate(None, ip).await.unwrap_err(), AuthError::Missing);
+        assert_eq!(
+            auth.authenticate(None, ip).await.unwrap_err(),
+            AuthError::Missing
+        );
     }
 }

@@ -16,7 +16,9 @@ use crate::wbxml::{Element, WbxmlError};
 pub enum Error {
     #[error("bad request line: {0}")]
     Query(#[from] QueryError),
-    #[error("unsupported MS-ASProtocolVersion {0:?}; airsync speaks 12.0, 12.1, 14.0, 14.1, 16.0 and 16.1")]
+    #[error(
+        "unsupported MS-ASProtocolVersion {0:?}; airsync speaks 12.0, 12.1, 14.0, 14.1, 16.0 and 16.1"
+    )]
     UnsupportedVersion(String),
     #[error("authentication: {0}")]
     Auth(#[from] AuthError),
@@ -98,19 +100,24 @@ impl Error {
             body: ErrorBody::Empty,
         };
         match self {
-            Error::Query(_) | Error::UnsupportedVersion(_) | Error::BadBody(_) => text(400, self.to_string()),
-            Error::Auth(AuthError::Missing | AuthError::Rejected) | Error::Backend(BackendError::Auth) => {
-                ErrorReply {
-                    http_status: 401,
-                    headers: vec![("WWW-Authenticate", "Basic realm=\"ActiveSync\"".into())],
-                    body: ErrorBody::Empty,
-                }
+            Error::Query(_) | Error::UnsupportedVersion(_) | Error::BadBody(_) => {
+                text(400, self.to_string())
             }
+            Error::Auth(AuthError::Missing | AuthError::Rejected)
+            | Error::Backend(BackendError::Auth) => ErrorReply {
+                http_status: 401,
+                headers: vec![("WWW-Authenticate", "Basic realm=\"ActiveSync\"".into())],
+                body: ErrorBody::Empty,
+            },
             Error::Auth(AuthError::Throttled) => retry_later(429),
             Error::Auth(AuthError::Upstream(_)) => retry_later(503),
             Error::BodyTooLarge(_) => text(413, self.to_string()),
-            Error::Wbxml(_) => in_band(CommonStatus::InvalidWbxml).unwrap_or_else(|| text(400, self.to_string())),
-            Error::Eas(_) => in_band(CommonStatus::InvalidContent).unwrap_or_else(|| text(400, self.to_string())),
+            Error::Wbxml(_) => {
+                in_band(CommonStatus::InvalidWbxml).unwrap_or_else(|| text(400, self.to_string()))
+            }
+            Error::Eas(_) => {
+                in_band(CommonStatus::InvalidContent).unwrap_or_else(|| text(400, self.to_string()))
+            }
             // MS-ASPROV 3.2.5.1.1: HTTP 449 before 14.0, a Status from 14.0 on.
             Error::Provision(check) => check
                 .status()
@@ -121,30 +128,41 @@ impl Error {
             Error::AccountDisabled => text(403, self.to_string()),
             // MS-ASCMD 2.2.2: 129 DeviceIsBlockedForThisUser from 14.0 on, in the
             // command's own Status; HTTP 403 before 14.0 and for commands without one.
-            Error::DeviceBlocked => {
-                in_band(CommonStatus::DeviceIsBlockedForThisUser).unwrap_or_else(|| text(403, self.to_string()))
-            }
+            Error::DeviceBlocked => in_band(CommonStatus::DeviceIsBlockedForThisUser)
+                .unwrap_or_else(|| text(403, self.to_string())),
             // MS-ASCMD 2.2.2 / MS-ASPROV 3.1.5.1: 140 RemoteWipeRequested from 14.0 on,
             // HTTP 449 before (the device provisions and gets the wipe directive).
             Error::WipeRequested => in_band(CommonStatus::RemoteWipeRequested)
                 .unwrap_or_else(|| text(449, "Retry after sending a PROVISION command".into())),
-            Error::NotSupported(_) => {
-                in_band(CommonStatus::CommandNotSupported).unwrap_or_else(|| text(501, self.to_string()))
-            }
+            Error::NotSupported(_) => in_band(CommonStatus::CommandNotSupported)
+                .unwrap_or_else(|| text(501, self.to_string())),
             // 14.0+: the status inside the command; before 14.0 there is no status
             // frame for SendMail (MS-ASCMD 2.2.1.17): HTTP 503 for "retry later",
             // else 500.
             Error::Send(code) => command
                 .filter(|_| version.is_some_and(|v| v.has_common_status()))
                 .and_then(|c| status_document(c, *code))
-                .map(|doc| ErrorReply { http_status: 200, headers: vec![], body: ErrorBody::Wbxml(doc) })
-                .unwrap_or_else(|| if *code == 111 { retry_later(503) } else { text(500, self.to_string()) }),
+                .map(|doc| ErrorReply {
+                    http_status: 200,
+                    headers: vec![],
+                    body: ErrorBody::Wbxml(doc),
+                })
+                .unwrap_or_else(|| {
+                    if *code == 111 {
+                        retry_later(503)
+                    } else {
+                        text(500, self.to_string())
+                    }
+                }),
             // MS-ASHTTP 2.2.2.1.2.13: Exchange throttles with 503 and X-MS-ASThrottle;
             // MS-ASCMD defines no Status for it, so every version gets the same.
             Error::Throttled(wait) => ErrorReply {
                 http_status: 503,
                 headers: vec![
-                    ("Retry-After", wait.as_secs_f64().ceil().max(1.0).to_string()),
+                    (
+                        "Retry-After",
+                        wait.as_secs_f64().ceil().max(1.0).to_string(),
+                    ),
                     ("X-MS-ASThrottle", "CommandFrequency".into()),
                 ],
                 body: ErrorBody::Empty,
@@ -153,9 +171,8 @@ impl Error {
             Error::Backend(BackendError::NotFound(_)) => {
                 in_band(CommonStatus::ItemNotFound).unwrap_or_else(|| text(404, self.to_string()))
             }
-            Error::Backend(_) | Error::Store(_) => {
-                in_band(CommonStatus::ServerError).unwrap_or_else(|| text(500, "internal error".into()))
-            }
+            Error::Backend(_) | Error::Store(_) => in_band(CommonStatus::ServerError)
+                .unwrap_or_else(|| text(500, "internal error".into())),
         }
     }
 }
@@ -168,13 +185,23 @@ mod tests {
     #[test]
     fn provisioning_by_version() {
         let e = Error::Provision(KeyCheck::NotProvisioned);
-        assert_eq!(e.reply(Some(Command::FolderSync), Some(ProtocolVersion::V12_1)).http_status, 449);
+        assert_eq!(
+            e.reply(Some(Command::FolderSync), Some(ProtocolVersion::V12_1))
+                .http_status,
+            449
+        );
         let r = e.reply(Some(Command::FolderSync), Some(ProtocolVersion::V16_1));
         assert_eq!(r.http_status, 200);
-        let ErrorBody::Wbxml(doc) = r.body else { panic!("{r:?}") };
+        let ErrorBody::Wbxml(doc) = r.body else {
+            panic!("{r:?}")
+        };
         assert!(wbxml::to_xml(&doc).contains("<Status>142</Status>"));
         // GetAttachment has no status frame: 449 whatever the version.
-        assert_eq!(e.reply(Some(Command::GetAttachment), Some(ProtocolVersion::V14_1)).http_status, 449);
+        assert_eq!(
+            e.reply(Some(Command::GetAttachment), Some(ProtocolVersion::V14_1))
+                .http_status,
+            449
+        );
     }
 
     #[test]
@@ -190,36 +217,88 @@ mod tests {
         let (code, xml) = status(&Error::DeviceBlocked, Command::Sync, ProtocolVersion::V14_1);
         assert_eq!(code, 200);
         assert!(xml.contains("<Status>129</Status>"), "{xml}");
-        assert_eq!(status(&Error::DeviceBlocked, Command::Sync, ProtocolVersion::V12_1).0, 403);
-        assert_eq!(status(&Error::DeviceBlocked, Command::GetAttachment, ProtocolVersion::V16_1).0, 403);
-        let (code, xml) = status(&Error::WipeRequested, Command::FolderSync, ProtocolVersion::V16_1);
+        assert_eq!(
+            status(&Error::DeviceBlocked, Command::Sync, ProtocolVersion::V12_1).0,
+            403
+        );
+        assert_eq!(
+            status(
+                &Error::DeviceBlocked,
+                Command::GetAttachment,
+                ProtocolVersion::V16_1
+            )
+            .0,
+            403
+        );
+        let (code, xml) = status(
+            &Error::WipeRequested,
+            Command::FolderSync,
+            ProtocolVersion::V16_1,
+        );
         assert_eq!(code, 200);
         assert!(xml.contains("<Status>140</Status>"), "{xml}");
-        assert_eq!(status(&Error::WipeRequested, Command::FolderSync, ProtocolVersion::V12_0).0, 449);
-        assert_eq!(status(&Error::AccountDisabled, Command::Sync, ProtocolVersion::V16_1).0, 403);
+        assert_eq!(
+            status(
+                &Error::WipeRequested,
+                Command::FolderSync,
+                ProtocolVersion::V12_0
+            )
+            .0,
+            449
+        );
+        assert_eq!(
+            status(
+                &Error::AccountDisabled,
+                Command::Sync,
+                ProtocolVersion::V16_1
+            )
+            .0,
+            403
+        );
         assert_eq!(Error::AccountDisabled.reply(None, None).http_status, 403);
     }
 
     #[test]
     fn send_statuses_by_version() {
         let r = Error::Send(118).reply(Some(Command::SendMail), Some(ProtocolVersion::V14_1));
-        let ErrorBody::Wbxml(doc) = r.body else { panic!("{r:?}") };
+        let ErrorBody::Wbxml(doc) = r.body else {
+            panic!("{r:?}")
+        };
         assert!(wbxml::to_xml(&doc).contains("<Status>118</Status>"));
-        assert_eq!(Error::Send(130).reply(Some(Command::SendMail), Some(ProtocolVersion::V12_1)).http_status, 500);
-        assert_eq!(Error::Send(111).reply(Some(Command::SmartReply), Some(ProtocolVersion::V12_0)).http_status, 503);
+        assert_eq!(
+            Error::Send(130)
+                .reply(Some(Command::SendMail), Some(ProtocolVersion::V12_1))
+                .http_status,
+            500
+        );
+        assert_eq!(
+            Error::Send(111)
+                .reply(Some(Command::SmartReply), Some(ProtocolVersion::V12_0))
+                .http_status,
+            503
+        );
     }
 
     #[test]
     fn auth_and_outages() {
         let r = Error::Auth(AuthError::Rejected).reply(None, None);
         assert_eq!(r.http_status, 401);
-        assert!(r.headers.iter().any(|(k, v)| *k == "WWW-Authenticate" && v.starts_with("Basic")));
+        assert!(
+            r.headers
+                .iter()
+                .any(|(k, v)| *k == "WWW-Authenticate" && v.starts_with("Basic"))
+        );
         let r = Error::Throttled(std::time::Duration::from_millis(2500))
             .reply(Some(Command::FolderSync), Some(ProtocolVersion::V16_1));
         assert_eq!(r.http_status, 503);
         assert!(r.headers.contains(&("Retry-After", "3".into())), "{r:?}");
-        assert!(r.headers.contains(&("X-MS-ASThrottle", "CommandFrequency".into())), "{r:?}");
-        let r = Error::Backend(BackendError::Transient("down".into())).reply(Some(Command::Sync), None);
+        assert!(
+            r.headers
+                .contains(&("X-MS-ASThrottle", "CommandFrequency".into())),
+            "{r:?}"
+        );
+        let r =
+            Error::Backend(BackendError::Transient("down".into())).reply(Some(Command::Sync), None);
         assert_eq!(r.http_status, 503);
         assert!(r.headers.iter().any(|(k, _)| *k == "Retry-After"));
     }

@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use airsync::settings::Settings;
 
 #[derive(Parser)]
-#[command(name = "airsync", version, about = "Exchange ActiveSync for IMAP, CalDAV/CardDAV and SMTP servers")]
+#[command(
+    name = "airsync",
+    version,
+    about = "Exchange ActiveSync for IMAP, CalDAV/CardDAV and SMTP servers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Verb,
@@ -59,8 +63,9 @@ async fn main() -> ExitCode {
             };
             airsync::logging::init(&settings.log);
             let shutdown = async {
-                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                        .expect("SIGTERM handler");
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => {}
                     _ = term.recv() => {}
@@ -79,7 +84,15 @@ async fn main() -> ExitCode {
         Verb::CheckConfig { config } => match load(config.as_ref()) {
             Ok(s) => {
                 println!("configuration OK");
-                println!("  listen      {} ({})", s.server.listen, if s.server.tls_cert.is_some() { "HTTPS" } else { "plain HTTP" });
+                println!(
+                    "  listen      {} ({})",
+                    s.server.listen,
+                    if s.server.tls_cert.is_some() {
+                        "HTTPS"
+                    } else {
+                        "plain HTTP"
+                    }
+                );
                 println!("  store       {}", redact_url(&s.store.url));
                 println!("  imap        {}", s.imap.url);
                 println!("  log level   {}", s.log.level);

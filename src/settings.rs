@@ -143,7 +143,10 @@ pub struct Certificates {
 
 impl Default for Certificates {
     fn default() -> Self {
-        Certificates { system_roots: default_system_roots(), trust_file: None }
+        Certificates {
+            system_roots: default_system_roots(),
+            trust_file: None,
+        }
     }
 }
 
@@ -328,7 +331,10 @@ pub struct Folders {
 
 impl Default for Folders {
     fn default() -> Self {
-        Folders { hidden: Vec::new(), hide_inbox_children_for: default_inbox_children() }
+        Folders {
+            hidden: Vec::new(),
+            hide_inbox_children_for: default_inbox_children(),
+        }
     }
 }
 
@@ -403,22 +409,35 @@ pub struct Limits {
 
 impl Default for Log {
     fn default() -> Self {
-        Log { level: default_log_level(), format: default_log_format() }
+        Log {
+            level: default_log_level(),
+            format: default_log_format(),
+        }
     }
 }
 impl Default for Store {
     fn default() -> Self {
-        Store { url: default_store_url() }
+        Store {
+            url: default_store_url(),
+        }
     }
 }
 impl Default for Admin {
     fn default() -> Self {
-        Admin { listen: default_admin_listen(), token: String::new(), trace_dir: default_trace_dir(), metrics_public: false }
+        Admin {
+            listen: default_admin_listen(),
+            token: String::new(),
+            trace_dir: default_trace_dir(),
+            metrics_public: false,
+        }
     }
 }
 impl Default for Access {
     fn default() -> Self {
-        Access { default: AccessDefault::Allow, device_rules: default_device_rules() }
+        Access {
+            default: AccessDefault::Allow,
+            device_rules: default_device_rules(),
+        }
     }
 }
 impl Default for Auth {
@@ -519,7 +538,9 @@ impl Settings {
         let mut builder = config::Config::builder();
         if let Some(path) = path {
             builder = builder.add_source(
-                config::File::from(path).format(config::FileFormat::Toml).required(true),
+                config::File::from(path)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
             );
         }
         builder = builder.add_source(env_source(std::env::vars()));
@@ -551,7 +572,9 @@ impl Settings {
         if let Some(smtp) = &self.smtp
             && smtp.relay_login.is_some() != smtp.relay_password.is_some()
         {
-            return Err(SettingsError::Invalid("smtp.relay_login and smtp.relay_password must be set together".into()));
+            return Err(SettingsError::Invalid(
+                "smtp.relay_login and smtp.relay_password must be set together".into(),
+            ));
         }
         match (&self.server.tls_cert, &self.server.tls_key) {
             (Some(_), None) | (None, Some(_)) => {
@@ -582,11 +605,14 @@ impl Settings {
         let push = &self.push;
         if push.min_heartbeat_secs == 0 || push.min_heartbeat_secs > push.max_heartbeat_secs {
             return Err(SettingsError::Invalid(
-                "push.min_heartbeat_secs must be at least 1 and at most push.max_heartbeat_secs".into(),
+                "push.min_heartbeat_secs must be at least 1 and at most push.max_heartbeat_secs"
+                    .into(),
             ));
         }
         if push.max_folders == 0 || push.dav_poll_secs == 0 {
-            return Err(SettingsError::Invalid("push.max_folders and push.dav_poll_secs must be at least 1".into()));
+            return Err(SettingsError::Invalid(
+                "push.max_folders and push.dav_poll_secs must be at least 1".into(),
+            ));
         }
         if self.policies.contains_key(crate::policy::DEFAULT_POLICY) {
             return Err(SettingsError::Invalid(
@@ -605,15 +631,21 @@ impl Settings {
             .keys()
             .find(|k| !crate::directory::ldap_attribute_keys().any(|known| known == k.as_str()))
         {
-            return Err(SettingsError::Invalid(format!("directory.ldap_attributes: unknown field {k:?}")));
+            return Err(SettingsError::Invalid(format!(
+                "directory.ldap_attributes: unknown field {k:?}"
+            )));
         }
         if !self.directory.ldap_url.is_empty() && !self.directory.ldap_url.starts_with("ldap://") {
-            return Err(SettingsError::Invalid("directory.ldap_url must start with ldap:// (no TLS)".into()));
+            return Err(SettingsError::Invalid(
+                "directory.ldap_url must start with ldap:// (no TLS)".into(),
+            ));
         }
         if let Some(sieve) = &self.sieve
             && !sieve.url.starts_with("sieve://")
         {
-            return Err(SettingsError::Invalid("sieve.url must start with sieve://".into()));
+            return Err(SettingsError::Invalid(
+                "sieve.url must start with sieve://".into(),
+            ));
         }
         Ok(())
     }
@@ -630,8 +662,10 @@ impl Settings {
 
 /// The environment as a config source: `AIRSYNC__SERVER__LISTEN` → `server.listen`.
 fn env_source(vars: impl IntoIterator<Item = (String, String)>) -> config::Environment {
-    let map: config::Map<String, String> =
-        vars.into_iter().filter(|(k, _)| k.starts_with("AIRSYNC__")).collect();
+    let map: config::Map<String, String> = vars
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("AIRSYNC__"))
+        .collect();
     config::Environment::with_prefix("AIRSYNC")
         .prefix_separator("__")
         .separator("__")
@@ -643,7 +677,8 @@ fn env_source(vars: impl IntoIterator<Item = (String, String)>) -> config::Envir
 mod tests {
     use super::*;
 
-    const MINIMAL: &str = "[server]\nlisten = \"127.0.0.1:8443\"\n[imap]\nurl = \"imap://127.0.0.1:143\"\n";
+    const MINIMAL: &str =
+        "[server]\nlisten = \"127.0.0.1:8443\"\n[imap]\nurl = \"imap://127.0.0.1:143\"\n";
 
     #[test]
     fn minimal_config_gets_defaults() {
@@ -666,8 +701,14 @@ mod tests {
     fn environment_overrides_file() {
         let env = [
             ("AIRSYNC__LOG__LEVEL".to_string(), "debug".to_string()),
-            ("AIRSYNC__SERVER__LISTEN".to_string(), "127.0.0.1:9999".to_string()),
-            ("AIRSYNC__PROVISION__REQUIRED".to_string(), "false".to_string()),
+            (
+                "AIRSYNC__SERVER__LISTEN".to_string(),
+                "127.0.0.1:9999".to_string(),
+            ),
+            (
+                "AIRSYNC__PROVISION__REQUIRED".to_string(),
+                "false".to_string(),
+            ),
             ("UNRELATED".to_string(), "x".to_string()),
         ];
         let s = Settings::from_toml_and_env(MINIMAL, env).unwrap();
@@ -684,8 +725,8 @@ mod tests {
 
     #[test]
     fn tls_needs_both_halves() {
-        let err =
-            Settings::from_toml(&MINIMAL.replace("[imap]", "tls_cert = \"/x.pem\"\n[imap]")).unwrap_err();
+        let err = Settings::from_toml(&MINIMAL.replace("[imap]", "tls_cert = \"/x.pem\"\n[imap]"))
+            .unwrap_err();
         assert!(err.to_string().contains("tls_key"), "{err}");
     }
 
@@ -699,14 +740,22 @@ mod tests {
         assert_eq!(s.access.default, AccessDefault::Deny);
         assert!(s.policies["strict"].device_password_enabled);
         assert_eq!(s.policies["strict"].min_password_length, 6);
-        let err = Settings::from_toml(&format!("{MINIMAL}[provision]\npolicy = \"nope\"\n")).unwrap_err();
+        let err =
+            Settings::from_toml(&format!("{MINIMAL}[provision]\npolicy = \"nope\"\n")).unwrap_err();
         assert!(err.to_string().contains("nope"), "{err}");
-        let err = Settings::from_toml(&format!("{MINIMAL}[policies.default]\nallow_camera = false\n")).unwrap_err();
+        let err = Settings::from_toml(&format!(
+            "{MINIMAL}[policies.default]\nallow_camera = false\n"
+        ))
+        .unwrap_err();
         assert!(err.to_string().contains("reserved"), "{err}");
-        let err = Settings::from_toml(&format!("{MINIMAL}[policies.x]\nallow_kamera = false\n")).unwrap_err();
+        let err = Settings::from_toml(&format!("{MINIMAL}[policies.x]\nallow_kamera = false\n"))
+            .unwrap_err();
         assert!(err.to_string().contains("allow_kamera"), "{err}");
         let s = Settings::from_toml(MINIMAL).unwrap();
-        assert_eq!((s.access.default, s.access.device_rules.as_str()), (AccessDefault::Allow, "*"));
+        assert_eq!(
+            (s.access.default, s.access.device_rules.as_str()),
+            (AccessDefault::Allow, "*")
+        );
         assert!(s.admin.token.is_empty());
     }
 

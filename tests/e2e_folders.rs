@@ -7,8 +7,21 @@ use common::Stack;
 use common::airsync::Server;
 use common::eas::{Phone, collection, folder_changes, https_client, mail_options};
 
-async fn phone(server: &Server, stack: &Stack, user: &str, password: &str, device: &str, version: &str) -> Phone {
-    let mut p = Phone::new(https_client(&stack.ca_cert), &server.base_url, user, password, device);
+async fn phone(
+    server: &Server,
+    stack: &Stack,
+    user: &str,
+    password: &str,
+    device: &str,
+    version: &str,
+) -> Phone {
+    let mut p = Phone::new(
+        https_client(&stack.ca_cert),
+        &server.base_url,
+        user,
+        password,
+        device,
+    );
     p.version = version.into();
     p.provision().await;
     p
@@ -29,9 +42,18 @@ async fn sub_mailbox_rules() {
     }
     let server = Server::start(stack);
     let modern = names(&phone(&server, stack, &user, &pw, "SUBNEW", "16.1").await).await;
-    assert!(!modern.contains(&"2019".to_string()), "children of Sent are never shown: {modern:?}");
-    assert!(!modern.contains(&"Old".to_string()), "children of Trash are never shown: {modern:?}");
-    assert!(modern.contains(&"Lists".to_string()) && modern.contains(&"Q1".to_string()), "{modern:?}");
+    assert!(
+        !modern.contains(&"2019".to_string()),
+        "children of Sent are never shown: {modern:?}"
+    );
+    assert!(
+        !modern.contains(&"Old".to_string()),
+        "children of Trash are never shown: {modern:?}"
+    );
+    assert!(
+        modern.contains(&"Lists".to_string()) && modern.contains(&"Q1".to_string()),
+        "{modern:?}"
+    );
     // EAS 12.0 clients are not shown the children of INBOX either.
     let old = names(&phone(&server, stack, &user, &pw, "SUBOLD", "12.0").await).await;
     assert!(!old.contains(&"Lists".to_string()), "{old:?}");
@@ -49,9 +71,27 @@ async fn hidden_folders_never_reach_a_device() {
     let p = phone(&server, stack, &user, &pw, "HIDDEN1", "16.1").await;
     let a = p.folder_sync("0").await;
     let (_, key, adds, _, _) = folder_changes(a.body.as_ref().unwrap());
-    let secret = adds.iter().find(|f| f.name == "Secret").expect("visible before it is hidden").server_id.clone();
-    let deeper = adds.iter().find(|f| f.name == "Deeper").unwrap().server_id.clone();
-    let s = p.sync_one(collection(&secret, "0", None, Some(mail_options(1, None)), vec![])).await;
+    let secret = adds
+        .iter()
+        .find(|f| f.name == "Secret")
+        .expect("visible before it is hidden")
+        .server_id
+        .clone();
+    let deeper = adds
+        .iter()
+        .find(|f| f.name == "Deeper")
+        .unwrap()
+        .server_id
+        .clone();
+    let s = p
+        .sync_one(collection(
+            &secret,
+            "0",
+            None,
+            Some(mail_options(1, None)),
+            vec![],
+        ))
+        .await;
     assert_eq!(s.status, "1");
 
     // The administrator hides Secret (and so its children) for everyone.
@@ -62,9 +102,20 @@ async fn hidden_folders_never_reach_a_device() {
     p.base_url = server.base_url.clone();
     let a = p.folder_sync(&key).await;
     let (_, _, _, _, deletes) = folder_changes(a.body.as_ref().unwrap());
-    assert!(deletes.contains(&secret) && deletes.contains(&deeper), "{deletes:?}");
+    assert!(
+        deletes.contains(&secret) && deletes.contains(&deeper),
+        "{deletes:?}"
+    );
     // Commands naming it are rejected as if it did not exist.
-    let s = p.sync_one(collection(&secret, &s.sync_key, Some(10), Some(mail_options(1, None)), vec![])).await;
+    let s = p
+        .sync_one(collection(
+            &secret,
+            &s.sync_key,
+            Some(10),
+            Some(mail_options(1, None)),
+            vec![],
+        ))
+        .await;
     assert_eq!(s.status, "12");
     assert!(!names(&p).await.contains(&"Secret".to_string()));
 }
@@ -77,7 +128,11 @@ fn cli(server: &Server, args: &[&str]) {
         .arg(server.dir.join("airsync.toml"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "airsync {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "airsync {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test]
@@ -89,16 +144,42 @@ async fn an_alias_shows_another_accounts_folder_read_only() {
     let (bob, bob_pw) = stack.new_user("alias-b");
     stack.doveadm(&["mailbox", "create", "-u", &bob, "Team"]);
     let mut imap = common::imap::Imap::login(stack.imap_port, &bob, &bob_pw);
-    imap.append("Team", &common::imap::message("carol@example.org", &bob, "team news", "hello team"), "");
+    imap.append(
+        "Team",
+        &common::imap::message("carol@example.org", &bob, "team news", "hello team"),
+        "",
+    );
     // Bob shares Team with Alice, read-only (lookup + read).
-    stack.doveadm(&["acl", "set", "-u", &bob, "Team", &format!("user={alice}"), "lookup", "read"]);
+    stack.doveadm(&[
+        "acl",
+        "set",
+        "-u",
+        &bob,
+        "Team",
+        &format!("user={alice}"),
+        "lookup",
+        "read",
+    ]);
     let server = Server::start(stack);
-    cli(&server, &["accounts", "alias", "add", &alice, "Bob's team", &format!("shared/{bob}/Team")]);
+    cli(
+        &server,
+        &[
+            "accounts",
+            "alias",
+            "add",
+            &alice,
+            "Bob's team",
+            &format!("shared/{bob}/Team"),
+        ],
+    );
     cli(&server, &["accounts", "hide-folder", &alice, "Junk"]);
     let p = phone(&server, stack, &alice, &alice_pw, "ALIAS1", "16.1").await;
     let all = names(&p).await;
     assert!(all.contains(&"Bob's team".to_string()), "{all:?}");
-    assert!(!all.contains(&"Junk".to_string()), "the account hid Junk: {all:?}");
+    assert!(
+        !all.contains(&"Junk".to_string()),
+        "the account hid Junk: {all:?}"
+    );
     let team = p.folder_id_by_name("Bob's team").await;
     let opts = mail_options(1, None);
     let (key, cmds) = p.sync_all(&team, 50, opts.clone()).await;
@@ -109,17 +190,56 @@ async fn an_alias_shows_another_accounts_folder_read_only() {
     let change = Element::new(A::Change)
         .text_child(A::ServerId, id.clone())
         .child(Element::new(A::ApplicationData).text_child(E::Read, "1"));
-    let s = p.sync_one(collection(&team, &key, Some(50), Some(opts.clone()), vec![change])).await;
-    let r = s.responses.iter().find(|r| r.tag == A::Change).expect("a Change response");
+    let s = p
+        .sync_one(collection(
+            &team,
+            &key,
+            Some(50),
+            Some(opts.clone()),
+            vec![change],
+        ))
+        .await;
+    let r = s
+        .responses
+        .iter()
+        .find(|r| r.tag == A::Change)
+        .expect("a Change response");
     assert_eq!(r.child_text(A::Status).as_deref(), Some("7"));
-    let back = s.commands.iter().find(|c| c.server_id() == id).expect("the server's version is sent back");
-    let common::eas::Cmd::Change(_, data) = back else { panic!("{back:?}") };
+    let back = s
+        .commands
+        .iter()
+        .find(|c| c.server_id() == id)
+        .expect("the server's version is sent back");
+    let common::eas::Cmd::Change(_, data) = back else {
+        panic!("{back:?}")
+    };
     assert_eq!(data.child_text(E::Read).as_deref(), Some("0"));
-    assert!(!imap.flags("Team")[0].1.contains("\\Seen"), "nothing changed upstream");
+    assert!(
+        !imap.flags("Team")[0].1.contains("\\Seen"),
+        "nothing changed upstream"
+    );
     // A delete is refused too, and the item comes back.
     let delete = Element::new(A::Delete).text_child(A::ServerId, id.clone());
-    let s2 = p.sync_one(collection(&team, &s.sync_key, Some(50), Some(opts.clone()), vec![delete])).await;
-    assert!(s2.responses.iter().any(|r| r.tag == A::Delete && r.child_text(A::Status).as_deref() == Some("7")));
-    assert!(s2.commands.iter().any(|c| matches!(c, common::eas::Cmd::Add(sid, _) if *sid == id)), "{:?}", s2.commands);
+    let s2 = p
+        .sync_one(collection(
+            &team,
+            &s.sync_key,
+            Some(50),
+            Some(opts.clone()),
+            vec![delete],
+        ))
+        .await;
+    assert!(
+        s2.responses
+            .iter()
+            .any(|r| r.tag == A::Delete && r.child_text(A::Status).as_deref() == Some("7"))
+    );
+    assert!(
+        s2.commands
+            .iter()
+            .any(|c| matches!(c, common::eas::Cmd::Add(sid, _) if *sid == id)),
+        "{:?}",
+        s2.commands
+    );
     assert_eq!(imap.count("Team"), 1);
 }

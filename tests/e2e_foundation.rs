@@ -5,12 +5,18 @@
 
 mod common;
 
+use common::Stack;
 use common::airsync::Server;
 use common::eas::{Phone, base64_query, folder_changes, https_client, send};
-use common::Stack;
 
 fn phone(server: &Server, stack: &Stack, user: &str, password: &str, device: &str) -> Phone {
-    Phone::new(https_client(&stack.ca_cert), &server.base_url, user, password, device)
+    Phone::new(
+        https_client(&stack.ca_cert),
+        &server.base_url,
+        user,
+        password,
+        device,
+    )
 }
 
 #[tokio::test]
@@ -21,20 +27,45 @@ async fn options_provision_and_foldersync() {
     let mut p = phone(&server, stack, &login, &password, "E2EFOUND01");
 
     // Unauthenticated OPTIONS: 401 with a Basic challenge.
-    let r = p.client.request(reqwest::Method::OPTIONS, format!("{}/Microsoft-Server-ActiveSync", server.base_url))
-        .send().await.unwrap();
+    let r = p
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/Microsoft-Server-ActiveSync", server.base_url),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
 
     // Authenticated OPTIONS (path case differs, as some clients send it).
-    let r = p.request(reqwest::Method::OPTIONS, &format!("{}/microsoft-server-activesync", server.base_url))
-        .send().await.unwrap();
+    let r = p
+        .request(
+            reqwest::Method::OPTIONS,
+            &format!("{}/microsoft-server-activesync", server.base_url),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let h = r.headers();
     assert_eq!(h["ms-asprotocolversions"], "12.0,12.1,14.0,14.1,16.0,16.1");
     let commands = h["ms-asprotocolcommands"].to_str().unwrap();
-    assert!(commands.contains("Provision") && commands.contains("FolderSync"), "{commands}");
-    assert!(h.contains_key("ms-server-activesync") && h.contains_key("public") && h.contains_key("allow"));
+    assert!(
+        commands.contains("Provision") && commands.contains("FolderSync"),
+        "{commands}"
+    );
+    assert!(
+        h.contains_key("ms-server-activesync")
+            && h.contains_key("public")
+            && h.contains_key("allow")
+    );
 
     // Before provisioning: Status 142 inside the response for 16.1 ...
     let a = p.folder_sync("0").await;
@@ -47,23 +78,55 @@ async fn options_provision_and_foldersync() {
 
     // Provision; a repeated acknowledgement gets the same final key.
     let key = p.provision().await;
-    let body = p.post("Provision", &airsync::wbxml::Element::new(airsync::wbxml::pages::Provision::Provision).child(
-        airsync::wbxml::Element::new(airsync::wbxml::pages::Provision::Policies)
-            .child(airsync::wbxml::Element::new(airsync::wbxml::pages::Provision::Policy)
-                .text_child(airsync::wbxml::pages::Provision::PolicyType, "MS-EAS-Provisioning-WBXML")))).await;
+    let body = p
+        .post(
+            "Provision",
+            &airsync::wbxml::Element::new(airsync::wbxml::pages::Provision::Provision).child(
+                airsync::wbxml::Element::new(airsync::wbxml::pages::Provision::Policies).child(
+                    airsync::wbxml::Element::new(airsync::wbxml::pages::Provision::Policy)
+                        .text_child(
+                            airsync::wbxml::pages::Provision::PolicyType,
+                            "MS-EAS-Provisioning-WBXML",
+                        ),
+                ),
+            ),
+        )
+        .await;
     assert_eq!(body.status, 200);
     // That was a new phase 1: the old key no longer counts until phase 2 is done again.
-    let temporary: u32 = body.body.unwrap().first(airsync::wbxml::pages::Provision::Policies).unwrap()
-        .first(airsync::wbxml::pages::Provision::Policy).unwrap()
-        .child_text(airsync::wbxml::pages::Provision::PolicyKey).unwrap().parse().unwrap();
-    assert!(p.folder_sync("0").await.xml().contains("<Status>144</Status>"));
+    let temporary: u32 = body
+        .body
+        .unwrap()
+        .first(airsync::wbxml::pages::Provision::Policies)
+        .unwrap()
+        .first(airsync::wbxml::pages::Provision::Policy)
+        .unwrap()
+        .child_text(airsync::wbxml::pages::Provision::PolicyKey)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        p.folder_sync("0")
+            .await
+            .xml()
+            .contains("<Status>144</Status>")
+    );
     let key2 = p.acknowledge(temporary).await;
-    assert_eq!(p.acknowledge(temporary).await, key2, "a repeated acknowledgement is idempotent");
+    assert_eq!(
+        p.acknowledge(temporary).await,
+        key2,
+        "a repeated acknowledgement is idempotent"
+    );
     assert_ne!(key, key2);
     p.policy_key = Some(key2);
     // A key that is not the device's.
     p.policy_key = Some(key2 ^ 0x55);
-    assert!(p.folder_sync("0").await.xml().contains("<Status>144</Status>"));
+    assert!(
+        p.folder_sync("0")
+            .await
+            .xml()
+            .contains("<Status>144</Status>")
+    );
     p.policy_key = Some(key2);
 
     // The initial hierarchy.
@@ -95,8 +158,16 @@ async fn options_provision_and_foldersync() {
     let a = p.folder_sync(&key1).await;
     let (_, key2s, new, _, _) = folder_changes(a.body.as_ref().unwrap());
     assert_ne!(key2s, key1);
-    let projects = new.iter().find(|f| f.name == "Projects").expect("Projects added").clone();
-    let q4 = new.iter().find(|f| f.name == "Q4").expect("Q4 added").clone();
+    let projects = new
+        .iter()
+        .find(|f| f.name == "Projects")
+        .expect("Projects added")
+        .clone();
+    let q4 = new
+        .iter()
+        .find(|f| f.name == "Q4")
+        .expect("Q4 added")
+        .clone();
     assert_eq!(q4.parent_id, projects.server_id);
     // Repeating the previous key (a lost answer) gives the same changes, not Status 9.
     let again = p.folder_sync(&key1).await;
@@ -106,16 +177,35 @@ async fn options_provision_and_foldersync() {
     // A reset keeps every id.
     let reset = p.folder_sync("0").await;
     let (_, _, all, _, _) = folder_changes(reset.body.as_ref().unwrap());
-    assert_eq!(all.iter().find(|f| f.name == "Projects").unwrap().server_id, projects.server_id);
-    assert_eq!(all.iter().find(|f| f.name == "Inbox").unwrap().server_id, adds.iter().find(|f| f.name == "Inbox").unwrap().server_id);
+    assert_eq!(
+        all.iter().find(|f| f.name == "Projects").unwrap().server_id,
+        projects.server_id
+    );
+    assert_eq!(
+        all.iter().find(|f| f.name == "Inbox").unwrap().server_id,
+        adds.iter().find(|f| f.name == "Inbox").unwrap().server_id
+    );
     // An unknown key: Status 9.
-    assert!(p.folder_sync("987654").await.xml().contains("<Status>9</Status>"));
+    assert!(
+        p.folder_sync("987654")
+            .await
+            .xml()
+            .contains("<Status>9</Status>")
+    );
 
     // A second device of the same account sees the same ids.
     let mut other = phone(&server, stack, &login, &password, "E2EFOUND02");
     other.provision().await;
-    let (_, _, other_adds, _, _) = folder_changes(other.folder_sync("0").await.body.as_ref().unwrap());
-    assert_eq!(other_adds.iter().find(|f| f.name == "Projects").unwrap().server_id, projects.server_id);
+    let (_, _, other_adds, _, _) =
+        folder_changes(other.folder_sync("0").await.body.as_ref().unwrap());
+    assert_eq!(
+        other_adds
+            .iter()
+            .find(|f| f.name == "Projects")
+            .unwrap()
+            .server_id,
+        projects.server_id
+    );
 
     // Wrong password: 401.
     let mut wrong = phone(&server, stack, &login, "not-the-password", "E2EFOUND01");
@@ -135,11 +225,20 @@ async fn base64_request_line_gzip_and_bad_requests() {
     let server = Server::start(stack);
     // Enough folders that the FolderSync answer is worth compressing.
     for i in 0..20 {
-        stack.doveadm(&["mailbox", "create", "-u", &login, &format!("Folder with a long name {i}")]);
+        stack.doveadm(&[
+            "mailbox",
+            "create",
+            "-u",
+            &login,
+            &format!("Folder with a long name {i}"),
+        ]);
     }
     let mut p = phone(&server, stack, &login, &password, "B64DEV");
     // Windows Mail sends a 16-byte binary DeviceId; it is rendered as hex everywhere.
-    let raw_id: [u8; 16] = [0x34, 0xe0, 0x72, 0x8a, 0xb5, 0x68, 0xca, 0x10, 0x5c, 0x40, 0x73, 0x45, 0x07, 0x8c, 0x2c, 0x9b];
+    let raw_id: [u8; 16] = [
+        0x34, 0xe0, 0x72, 0x8a, 0xb5, 0x68, 0xca, 0x10, 0x5c, 0x40, 0x73, 0x45, 0x07, 0x8c, 0x2c,
+        0x9b,
+    ];
     p.device_id = "34E0728AB568CA105C407345078C2C9B".into();
     p.device_type = "WindowsMail".into();
     let key = p.provision().await;
@@ -156,7 +255,12 @@ async fn base64_request_line_gzip_and_bad_requests() {
         e.write_all(&body).unwrap();
         e.finish().unwrap()
     };
-    let r = p.client.post(format!("{}/Microsoft-Server-ActiveSync?{q}", server.base_url))
+    let r = p
+        .client
+        .post(format!(
+            "{}/Microsoft-Server-ActiveSync?{q}",
+            server.base_url
+        ))
         .basic_auth(&login, Some(&password))
         .header("Content-Type", "application/vnd.ms-sync")
         .header("Content-Encoding", "gzip")
@@ -164,26 +268,42 @@ async fn base64_request_line_gzip_and_bad_requests() {
         .body(gz);
     let a = send(r).await;
     assert_eq!(a.status, 200);
-    assert_eq!(a.headers.get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
+    assert_eq!(
+        a.headers
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap()),
+        Some("gzip")
+    );
     let (status, _, adds, _, _) = folder_changes(a.body.as_ref().unwrap());
     assert_eq!(status, "1");
     assert!(adds.iter().any(|f| f.kind == 2));
 
     // Unsupported version: 400 with a reason.
     p.version = "2.5".into();
-    let r = p.request(reqwest::Method::POST, &p.url("FolderSync")).send().await.unwrap();
+    let r = p
+        .request(reqwest::Method::POST, &p.url("FolderSync"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("2.5"));
     p.version = "16.1".into();
     // Garbage WBXML: an EAS status, not a crash.
-    let r = p.request(reqwest::Method::POST, &p.url("FolderSync"))
+    let r = p
+        .request(reqwest::Method::POST, &p.url("FolderSync"))
         .header("Content-Type", "application/vnd.ms-sync.wbxml")
         .body(vec![0x03, 0x01, 0x6a, 0x00, 0x45, 0x99]);
     let a = send(r).await;
     assert_eq!(a.status, 200);
     assert!(a.xml().contains("<Status>102</Status>"), "{}", a.xml());
     // No DeviceId: 400.
-    let r = p.request(reqwest::Method::POST, &format!("{}/Microsoft-Server-ActiveSync?Cmd=FolderSync&DeviceType=x", server.base_url));
+    let r = p.request(
+        reqwest::Method::POST,
+        &format!(
+            "{}/Microsoft-Server-ActiveSync?Cmd=FolderSync&DeviceType=x",
+            server.base_url
+        ),
+    );
     assert_eq!(r.send().await.unwrap().status(), 400);
 }
 
@@ -199,13 +319,27 @@ async fn autodiscover_answers_mobilesync() {
          http://schemas.microsoft.com/exchange/autodiscover/mobilesync/responseschema/2006</AcceptableResponseSchema></Request></Autodiscover>"
     );
     let url = format!("{}/AutoDiscover/AutoDiscover.xml", server.base_url);
-    let r = client.post(&url).body(request.clone()).send().await.unwrap();
+    let r = client
+        .post(&url)
+        .body(request.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    let r = client.post(&url).basic_auth(&login, Some(&password)).body(request).send().await.unwrap();
+    let r = client
+        .post(&url)
+        .basic_auth(&login, Some(&password))
+        .body(request)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let text = r.text().await.unwrap();
     assert!(text.contains("<Type>MobileSync</Type>"), "{text}");
-    assert!(text.contains("/Microsoft-Server-ActiveSync</Url>"), "{text}");
+    assert!(
+        text.contains("/Microsoft-Server-ActiveSync</Url>"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -225,11 +359,22 @@ async fn restart_keeps_folder_ids_and_keys() {
     // The policy key and the FolderSync key both survive the restart.
     let a = p.folder_sync(&key).await;
     let (status, same, adds, _, _) = folder_changes(a.body.as_ref().unwrap());
-    assert_eq!((status.as_str(), same.as_str()), ("1", key.as_str()), "{}", a.xml());
+    assert_eq!(
+        (status.as_str(), same.as_str()),
+        ("1", key.as_str()),
+        "{}",
+        a.xml()
+    );
     assert!(adds.is_empty());
     let (_, _, after, _, _) = folder_changes(p.folder_sync("0").await.body.as_ref().unwrap());
-    let mut b: Vec<_> = before.iter().map(|f| (f.name.clone(), f.server_id.clone())).collect();
-    let mut a: Vec<_> = after.iter().map(|f| (f.name.clone(), f.server_id.clone())).collect();
+    let mut b: Vec<_> = before
+        .iter()
+        .map(|f| (f.name.clone(), f.server_id.clone()))
+        .collect();
+    let mut a: Vec<_> = after
+        .iter()
+        .map(|f| (f.name.clone(), f.server_id.clone()))
+        .collect();
     b.sort();
     a.sort();
     assert_eq!(a, b);

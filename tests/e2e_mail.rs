@@ -4,16 +4,24 @@
 
 mod common;
 
-use airsync::wbxml::pages::{AirSync as A, AirSyncBase as B, Email as E, ItemOperations as I, Move as M};
 use airsync::wbxml::Element;
+use airsync::wbxml::pages::{
+    AirSync as A, AirSyncBase as B, Email as E, ItemOperations as I, Move as M,
+};
 use base64::Engine;
+use common::Stack;
 use common::airsync::Server;
 use common::eas::{Cmd, Phone, collection, https_client, mail_options};
 use common::imap::{Imap, message};
-use common::Stack;
 
 async fn phone(server: &Server, stack: &Stack, user: &str, password: &str, device: &str) -> Phone {
-    let mut p = Phone::new(https_client(&stack.ca_cert), &server.base_url, user, password, device);
+    let mut p = Phone::new(
+        https_client(&stack.ca_cert),
+        &server.base_url,
+        user,
+        password,
+        device,
+    );
     p.provision().await;
     p
 }
@@ -30,7 +38,9 @@ fn wait_for_messages(stack: &Stack, user: &str, password: &str, mailbox: &str, n
 }
 
 fn text(data: &Element, tag: airsync::wbxml::Tag) -> String {
-    data.child_text(tag).map(|s| s.into_owned()).unwrap_or_default()
+    data.child_text(tag)
+        .map(|s| s.into_owned())
+        .unwrap_or_default()
 }
 
 const PDF: &[u8] = b"%PDF-1.4\n\x00\x01\x02\xff binary attachment bytes \x80\x81\n%%EOF";
@@ -58,14 +68,27 @@ async fn delivered_mail_syncs_in_every_body_type_with_its_attachment() {
     let stack = Stack::get();
     let (bob, bob_pw) = stack.new_user("bodytypes");
     let server = Server::start(stack);
-    stack.deliver("alice@example.org", &bob, &rich_message("alice@example.org", &bob));
+    stack.deliver(
+        "alice@example.org",
+        &bob,
+        &rich_message("alice@example.org", &bob),
+    );
     wait_for_messages(stack, &bob, &bob_pw, "INBOX", 1);
 
     for (device, body_type) in [("BODYHTML", 2u8), ("BODYPLAIN", 1), ("BODYMIME", 4)] {
         let p = phone(&server, stack, &bob, &bob_pw, device).await;
         let inbox = p.folder_id(2).await;
         let (_, cmds) = p.sync_all(&inbox, 50, mail_options(body_type, None)).await;
-        let adds: Vec<_> = cmds.iter().filter_map(|c| if let Cmd::Add(id, d) = c { Some((id, d)) } else { None }).collect();
+        let adds: Vec<_> = cmds
+            .iter()
+            .filter_map(|c| {
+                if let Cmd::Add(id, d) = c {
+                    Some((id, d))
+                } else {
+                    None
+                }
+            })
+            .collect();
         assert_eq!(adds.len(), 1, "{device}: {cmds:?}");
         let (id, data) = adds[0];
         assert!(id.starts_with(&format!("{inbox}:")));
@@ -74,24 +97,48 @@ async fn delivered_mail_syncs_in_every_body_type_with_its_attachment() {
         assert_eq!(text(data, E::Read), "0");
         let body = data.first(B::Body).expect("Body");
         assert_eq!(text(body, B::Type), body_type.to_string());
-        let content = String::from_utf8_lossy(&body.first(B::Data).and_then(|d| d.bytes()).unwrap()).into_owned();
+        let content =
+            String::from_utf8_lossy(&body.first(B::Data).and_then(|d| d.bytes()).unwrap())
+                .into_owned();
         match body_type {
-            1 => assert!(content.contains("Hallo Bob, schöne Grüße.") && !content.contains("<p>"), "{content}"),
+            1 => assert!(
+                content.contains("Hallo Bob, schöne Grüße.") && !content.contains("<p>"),
+                "{content}"
+            ),
             2 => assert!(content.contains("<b>schöne</b>"), "{content}"),
-            _ => assert!(content.contains("Content-Type: multipart/mixed") && content.contains("report.pdf"), "{content}"),
+            _ => assert!(
+                content.contains("Content-Type: multipart/mixed") && content.contains("report.pdf"),
+                "{content}"
+            ),
         }
         // The attachment, fetched by its FileReference, has the exact bytes.
-        let att = data.first(B::Attachments).and_then(|a| a.first(B::Attachment)).expect("attachment listed");
+        let att = data
+            .first(B::Attachments)
+            .and_then(|a| a.first(B::Attachment))
+            .expect("attachment listed");
         assert_eq!(text(att, B::DisplayName), "report.pdf");
         let reference = text(att, B::FileReference);
         let fetch = Element::new(I::ItemOperations).child(
-            Element::new(I::Fetch).text_child(I::Store, "Mailbox").text_child(B::FileReference, reference.clone()),
+            Element::new(I::Fetch)
+                .text_child(I::Store, "Mailbox")
+                .text_child(B::FileReference, reference.clone()),
         );
         let a = p.post("ItemOperations", &fetch).await;
-        let f = a.body.as_ref().unwrap().first(I::Response).and_then(|r| r.first(I::Fetch)).unwrap();
+        let f = a
+            .body
+            .as_ref()
+            .unwrap()
+            .first(I::Response)
+            .and_then(|r| r.first(I::Fetch))
+            .unwrap();
         assert_eq!(text(f, I::Status), "1", "{}", a.xml());
         let data64 = text(f.first(I::Properties).unwrap(), I::Data);
-        assert_eq!(base64::engine::general_purpose::STANDARD.decode(data64).unwrap(), PDF);
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(data64)
+                .unwrap(),
+            PDF
+        );
     }
     // Fetching never marked the message read.
     let mut imap = Imap::login(stack.imap_port, &bob, &bob_pw);
@@ -104,39 +151,93 @@ async fn changes_flow_both_ways() {
     let (user, pw) = stack.new_user("changes");
     let server = Server::start(stack);
     let mut imap = Imap::login(stack.imap_port, &user, &pw);
-    imap.append("INBOX", &message("carol@example.org", &user, "flag me", "body"), "");
+    imap.append(
+        "INBOX",
+        &message("carol@example.org", &user, "flag me", "body"),
+        "",
+    );
     let p = phone(&server, stack, &user, &pw, "CHANGES1").await;
     let inbox = p.folder_id(2).await;
     let (key, cmds) = p.sync_all(&inbox, 50, mail_options(1, Some(200))).await;
     let id = cmds[0].server_id().to_string();
 
     // Phone: read, flagged, one category.
-    let change = Element::new(A::Change).text_child(A::ServerId, id.clone()).child(
-        Element::new(A::ApplicationData)
-            .text_child(E::Read, "1")
-            .child(Element::new(E::Flag).text_child(E::Status, "2").text_child(E::FlagType, "Follow up"))
-            .child(Element::new(E::Categories).text_child(E::Category, "Work")),
-    );
-    let s = p.sync_one(collection(&inbox, &key, Some(50), Some(mail_options(1, Some(200))), vec![change])).await;
+    let change = Element::new(A::Change)
+        .text_child(A::ServerId, id.clone())
+        .child(
+            Element::new(A::ApplicationData)
+                .text_child(E::Read, "1")
+                .child(
+                    Element::new(E::Flag)
+                        .text_child(E::Status, "2")
+                        .text_child(E::FlagType, "Follow up"),
+                )
+                .child(Element::new(E::Categories).text_child(E::Category, "Work")),
+        );
+    let s = p
+        .sync_one(collection(
+            &inbox,
+            &key,
+            Some(50),
+            Some(mail_options(1, Some(200))),
+            vec![change],
+        ))
+        .await;
     assert_eq!(s.status, "1");
-    assert!(s.commands.is_empty(), "the phone's own change is not echoed: {:?}", s.commands);
-    assert!(s.responses.is_empty(), "a successful Change has no response");
+    assert!(
+        s.commands.is_empty(),
+        "the phone's own change is not echoed: {:?}",
+        s.commands
+    );
+    assert!(
+        s.responses.is_empty(),
+        "a successful Change has no response"
+    );
     let flags = &imap.flags("INBOX")[0].1;
-    assert!(flags.contains("\\Seen") && flags.contains("\\Flagged") && flags.contains("Work"), "{flags}");
+    assert!(
+        flags.contains("\\Seen") && flags.contains("\\Flagged") && flags.contains("Work"),
+        "{flags}"
+    );
     assert_ne!(s.sync_key, key, "client commands always give a new key");
     // Nor is it echoed by the next Sync.
-    let quiet = p.sync_one(collection(&inbox, &s.sync_key, Some(50), Some(mail_options(1, Some(200))), vec![])).await;
+    let quiet = p
+        .sync_one(collection(
+            &inbox,
+            &s.sync_key,
+            Some(50),
+            Some(mail_options(1, Some(200))),
+            vec![],
+        ))
+        .await;
     assert!(quiet.commands.is_empty(), "{:?}", quiet.commands);
 
     // Upstream: unread again → the next Sync carries a Change with Read 0.
     let uid: u32 = id.split(':').nth(1).unwrap().parse().unwrap();
     imap.store("INBOX", uid, "-FLAGS (\\Seen)");
-    let s2 = p.sync_one(collection(&inbox, &s.sync_key, Some(50), Some(mail_options(1, Some(200))), vec![])).await;
-    let Cmd::Change(cid, data) = &s2.commands[0] else { panic!("{:?}", s2.commands) };
+    let s2 = p
+        .sync_one(collection(
+            &inbox,
+            &s.sync_key,
+            Some(50),
+            Some(mail_options(1, Some(200))),
+            vec![],
+        ))
+        .await;
+    let Cmd::Change(cid, data) = &s2.commands[0] else {
+        panic!("{:?}", s2.commands)
+    };
     assert_eq!(cid, &id);
     assert_eq!(text(data, E::Read), "0");
     // Nothing more after that.
-    let s3 = p.sync_one(collection(&inbox, &s2.sync_key, Some(50), Some(mail_options(1, Some(200))), vec![])).await;
+    let s3 = p
+        .sync_one(collection(
+            &inbox,
+            &s2.sync_key,
+            Some(50),
+            Some(mail_options(1, Some(200))),
+            vec![],
+        ))
+        .await;
     assert!(s3.commands.is_empty());
     assert_eq!(s3.sync_key, s2.sync_key, "no changes: the key stays");
 }
@@ -148,21 +249,57 @@ async fn delete_moves_to_trash_and_moveitems_moves() {
     let server = Server::start(stack);
     stack.doveadm(&["mailbox", "create", "-u", &user, "Archive2026"]);
     let mut imap = Imap::login(stack.imap_port, &user, &pw);
-    imap.append("INBOX", &message("x@example.org", &user, "delete me", "1"), "");
-    imap.append("INBOX", &message("x@example.org", &user, "move me", "2"), "");
+    imap.append(
+        "INBOX",
+        &message("x@example.org", &user, "delete me", "1"),
+        "",
+    );
+    imap.append(
+        "INBOX",
+        &message("x@example.org", &user, "move me", "2"),
+        "",
+    );
     let p = phone(&server, stack, &user, &pw, "MOVES1").await;
     let inbox = p.folder_id(2).await;
     let archive = p.folder_id_by_name("Archive2026").await;
     let opts = mail_options(1, Some(100));
     let (key, cmds) = p.sync_all(&inbox, 50, opts.clone()).await;
-    let subject_of = |c: &Cmd| if let Cmd::Add(_, d) = c { text(d, E::Subject) } else { String::new() };
-    let doomed = cmds.iter().find(|c| subject_of(c) == "delete me").unwrap().server_id().to_string();
-    let moving = cmds.iter().find(|c| subject_of(c) == "move me").unwrap().server_id().to_string();
+    let subject_of = |c: &Cmd| {
+        if let Cmd::Add(_, d) = c {
+            text(d, E::Subject)
+        } else {
+            String::new()
+        }
+    };
+    let doomed = cmds
+        .iter()
+        .find(|c| subject_of(c) == "delete me")
+        .unwrap()
+        .server_id()
+        .to_string();
+    let moving = cmds
+        .iter()
+        .find(|c| subject_of(c) == "move me")
+        .unwrap()
+        .server_id()
+        .to_string();
 
     let delete = Element::new(A::Delete).text_child(A::ServerId, doomed.clone());
-    let s = p.sync_one(collection(&inbox, &key, Some(50), Some(opts.clone()), vec![delete])).await;
+    let s = p
+        .sync_one(collection(
+            &inbox,
+            &key,
+            Some(50),
+            Some(opts.clone()),
+            vec![delete],
+        ))
+        .await;
     assert_eq!(s.status, "1");
-    assert_eq!(imap.count("Trash"), 1, "DeletesAsMoves puts the message in Trash");
+    assert_eq!(
+        imap.count("Trash"),
+        1,
+        "DeletesAsMoves puts the message in Trash"
+    );
 
     let mv = Element::new(M::MoveItems).child(
         Element::new(M::Move)
@@ -178,11 +315,29 @@ async fn delete_moves_to_trash_and_moveitems_moves() {
     assert_eq!(imap.count("Archive2026"), 1);
     assert_eq!(imap.count("INBOX"), 0);
     // The source folder's next Sync does not mention the moved message again.
-    let s2 = p.sync_one(collection(&inbox, &s.sync_key, Some(50), Some(opts.clone()), vec![])).await;
-    assert!(s2.commands.iter().all(|c| c.server_id() != moving), "{:?}", s2.commands);
+    let s2 = p
+        .sync_one(collection(
+            &inbox,
+            &s.sync_key,
+            Some(50),
+            Some(opts.clone()),
+            vec![],
+        ))
+        .await;
+    assert!(
+        s2.commands.iter().all(|c| c.server_id() != moving),
+        "{:?}",
+        s2.commands
+    );
     // A forged move of a message that is not there: invalid source.
     let again = p.post("MoveItems", &mv).await;
-    assert_eq!(text(again.body.as_ref().unwrap().first(M::Response).unwrap(), M::Status), "1");
+    assert_eq!(
+        text(
+            again.body.as_ref().unwrap().first(M::Response).unwrap(),
+            M::Status
+        ),
+        "1"
+    );
 }
 
 #[tokio::test]
@@ -191,15 +346,35 @@ async fn repeated_requests_never_duplicate() {
     let (user, pw) = stack.new_user("retry");
     let server = Server::start(stack);
     let mut imap = Imap::login(stack.imap_port, &user, &pw);
-    let msgs: Vec<_> = (0..5).map(|i| message("x@example.org", &user, &format!("m{i}"), "b")).collect();
+    let msgs: Vec<_> = (0..5)
+        .map(|i| message("x@example.org", &user, &format!("m{i}"), "b"))
+        .collect();
     imap.append_many("INBOX", &msgs, "");
     let p = phone(&server, stack, &user, &pw, "RETRY1").await;
     let inbox = p.folder_id(2).await;
     let opts = mail_options(1, Some(100));
-    let first = p.sync_one(collection(&inbox, "0", None, Some(opts.clone()), vec![])).await;
+    let first = p
+        .sync_one(collection(&inbox, "0", None, Some(opts.clone()), vec![]))
+        .await;
     // The same request twice (the first answer was "lost"): same items, same ServerIds.
-    let a = p.sync_one(collection(&inbox, &first.sync_key, Some(3), Some(opts.clone()), vec![])).await;
-    let b = p.sync_one(collection(&inbox, &first.sync_key, Some(3), Some(opts.clone()), vec![])).await;
+    let a = p
+        .sync_one(collection(
+            &inbox,
+            &first.sync_key,
+            Some(3),
+            Some(opts.clone()),
+            vec![],
+        ))
+        .await;
+    let b = p
+        .sync_one(collection(
+            &inbox,
+            &first.sync_key,
+            Some(3),
+            Some(opts.clone()),
+            vec![],
+        ))
+        .await;
     assert_eq!(a.status, "1");
     assert_eq!(b.status, "1", "a repeated key is replayed, never Status 3");
     assert_eq!(a.add_ids(), b.add_ids());
@@ -207,25 +382,56 @@ async fn repeated_requests_never_duplicate() {
 
     // A draft Add sent twice with the same ClientId creates one message.
     let drafts = p.folder_id(3).await;
-    let d0 = p.sync_one(collection(&drafts, "0", None, Some(opts.clone()), vec![])).await;
+    let d0 = p
+        .sync_one(collection(&drafts, "0", None, Some(opts.clone()), vec![]))
+        .await;
     let add = || {
-        Element::new(A::Add).text_child(A::ClientId, "draft-1").child(
-            Element::new(A::ApplicationData)
-                .text_child(E::To, "bob@example.org")
-                .text_child(E::Subject, "Entwurf")
-                .child(Element::new(B::Body).text_child(B::Type, "1").text_child(B::Data, "Text")),
-        )
+        Element::new(A::Add)
+            .text_child(A::ClientId, "draft-1")
+            .child(
+                Element::new(A::ApplicationData)
+                    .text_child(E::To, "bob@example.org")
+                    .text_child(E::Subject, "Entwurf")
+                    .child(
+                        Element::new(B::Body)
+                            .text_child(B::Type, "1")
+                            .text_child(B::Data, "Text"),
+                    ),
+            )
     };
-    let r1 = p.sync_one(collection(&drafts, &d0.sync_key, Some(50), Some(opts.clone()), vec![add()])).await;
-    let r2 = p.sync_one(collection(&drafts, &d0.sync_key, Some(50), Some(opts.clone()), vec![add()])).await;
+    let r1 = p
+        .sync_one(collection(
+            &drafts,
+            &d0.sync_key,
+            Some(50),
+            Some(opts.clone()),
+            vec![add()],
+        ))
+        .await;
+    let r2 = p
+        .sync_one(collection(
+            &drafts,
+            &d0.sync_key,
+            Some(50),
+            Some(opts.clone()),
+            vec![add()],
+        ))
+        .await;
     let sid = |s: &common::eas::Synced| {
-        let r = s.responses.iter().find(|r| r.tag == A::Add).expect("Add response");
+        let r = s
+            .responses
+            .iter()
+            .find(|r| r.tag == A::Add)
+            .expect("Add response");
         assert_eq!(text(r, A::Status), "1");
         text(r, A::ServerId)
     };
     assert_eq!(sid(&r1), sid(&r2));
     assert_eq!(imap.count("Drafts"), 1);
-    assert!(r2.commands.is_empty(), "the draft is not sent back to the phone that wrote it");
+    assert!(
+        r2.commands.is_empty(),
+        "the draft is not sent back to the phone that wrote it"
+    );
     let flags = &imap.flags("Drafts")[0].1;
     assert!(flags.contains("\\Draft"), "{flags}");
 }
@@ -236,24 +442,53 @@ async fn kill_between_syncs_loses_and_doubles_nothing() {
     let (user, pw) = stack.new_user("crash");
     let mut server = Server::start(stack);
     let mut imap = Imap::login(stack.imap_port, &user, &pw);
-    let msgs: Vec<_> = (0..30).map(|i| message("x@example.org", &user, &format!("c{i}"), "b")).collect();
+    let msgs: Vec<_> = (0..30)
+        .map(|i| message("x@example.org", &user, &format!("c{i}"), "b"))
+        .collect();
     imap.append_many("INBOX", &msgs, "");
     let mut p = phone(&server, stack, &user, &pw, "CRASH1").await;
     let inbox = p.folder_id(2).await;
     let opts = mail_options(1, Some(100));
-    let mut key = p.sync_one(collection(&inbox, "0", None, Some(opts.clone()), vec![])).await.sync_key;
+    let mut key = p
+        .sync_one(collection(&inbox, "0", None, Some(opts.clone()), vec![]))
+        .await
+        .sync_key;
     let mut seen = Vec::new();
-    let s = p.sync_one(collection(&inbox, &key, Some(10), Some(opts.clone()), vec![])).await;
+    let s = p
+        .sync_one(collection(
+            &inbox,
+            &key,
+            Some(10),
+            Some(opts.clone()),
+            vec![],
+        ))
+        .await;
     seen.extend(s.add_ids());
     // The answer to this request is "lost": the phone keeps the old key.
-    let _lost = p.sync_one(collection(&inbox, &s.sync_key, Some(10), Some(opts.clone()), vec![])).await;
+    let _lost = p
+        .sync_one(collection(
+            &inbox,
+            &s.sync_key,
+            Some(10),
+            Some(opts.clone()),
+            vec![],
+        ))
+        .await;
     key = s.sync_key;
     let dir = server.dir.clone();
     server.kill();
     let server = Server::start_in(stack, &dir, "");
     p.base_url = server.base_url.clone();
     loop {
-        let s = p.sync_one(collection(&inbox, &key, Some(10), Some(opts.clone()), vec![])).await;
+        let s = p
+            .sync_one(collection(
+                &inbox,
+                &key,
+                Some(10),
+                Some(opts.clone()),
+                vec![],
+            ))
+            .await;
         assert_eq!(s.status, "1", "no Status 3 after a crash");
         seen.extend(s.add_ids());
         key = s.sync_key;
@@ -274,7 +509,9 @@ async fn ten_thousand_messages_arrive_exactly_once() {
     let (user, pw) = stack.new_user("tenk");
     let server = Server::start(stack);
     let mut imap = Imap::login(stack.imap_port, &user, &pw);
-    let msgs: Vec<_> = (0..10_000).map(|i| message("bulk@example.org", &user, &format!("bulk {i}"), "x")).collect();
+    let msgs: Vec<_> = (0..10_000)
+        .map(|i| message("bulk@example.org", &user, &format!("bulk {i}"), "x"))
+        .collect();
     imap.append_many("INBOX", &msgs, "");
     let p = phone(&server, stack, &user, &pw, "TENK1").await;
     let inbox = p.folder_id(2).await;
@@ -305,13 +542,25 @@ async fn ids_of_another_account_are_not_found() {
     }
     let server = Server::start(stack);
     let mut imap = Imap::login(stack.imap_port, &bob, &bob_pw);
-    imap.append("Bobs19", &message("x@example.org", &bob, "secret", "bob only"), "");
+    imap.append(
+        "Bobs19",
+        &message("x@example.org", &bob, "secret", "bob only"),
+        "",
+    );
     let pb = phone(&server, stack, &bob, &bob_pw, "FORGEB").await;
     let bobs5 = pb.folder_id_by_name("Bobs19").await;
     let pa = phone(&server, stack, &alice, &alice_pw, "FORGEA").await;
     pa.folder_id(2).await;
     // Bob's folder id does not exist in Alice's map: Status 12 for Sync...
-    let s = pa.sync_one(collection(&bobs5, "0", None, Some(mail_options(1, None)), vec![])).await;
+    let s = pa
+        .sync_one(collection(
+            &bobs5,
+            "0",
+            None,
+            Some(mail_options(1, None)),
+            vec![],
+        ))
+        .await;
     assert_eq!(s.status, "12");
     // ... "not found" for ItemOperations by ServerId and by FileReference ...
     let fetch = Element::new(I::ItemOperations).child(
@@ -321,13 +570,27 @@ async fn ids_of_another_account_are_not_found() {
             .text_child(A::ServerId, format!("{bobs5}:1")),
     );
     let a = pa.post("ItemOperations", &fetch).await;
-    let f = a.body.as_ref().unwrap().first(I::Response).and_then(|r| r.first(I::Fetch)).unwrap();
+    let f = a
+        .body
+        .as_ref()
+        .unwrap()
+        .first(I::Response)
+        .and_then(|r| r.first(I::Fetch))
+        .unwrap();
     assert_eq!(text(f, I::Status), "6");
     let by_ref = Element::new(I::ItemOperations).child(
-        Element::new(I::Fetch).text_child(I::Store, "Mailbox").text_child(B::FileReference, format!("{bobs5}:1:0")),
+        Element::new(I::Fetch)
+            .text_child(I::Store, "Mailbox")
+            .text_child(B::FileReference, format!("{bobs5}:1:0")),
     );
     let a = pa.post("ItemOperations", &by_ref).await;
-    let f = a.body.as_ref().unwrap().first(I::Response).and_then(|r| r.first(I::Fetch)).unwrap();
+    let f = a
+        .body
+        .as_ref()
+        .unwrap()
+        .first(I::Response)
+        .and_then(|r| r.first(I::Fetch))
+        .unwrap();
     assert_eq!(text(f, I::Status), "15");
     // ... and an invalid source for MoveItems.
     let mv = Element::new(M::MoveItems).child(
@@ -337,6 +600,12 @@ async fn ids_of_another_account_are_not_found() {
             .text_child(M::DstFldId, "1"),
     );
     let a = pa.post("MoveItems", &mv).await;
-    assert_eq!(text(a.body.as_ref().unwrap().first(M::Response).unwrap(), M::Status), "1");
+    assert_eq!(
+        text(
+            a.body.as_ref().unwrap().first(M::Response).unwrap(),
+            M::Status
+        ),
+        "1"
+    );
     assert_eq!(imap.count("Bobs19"), 1, "Bob's message is untouched");
 }

@@ -12,7 +12,13 @@ use common::dav::Dav;
 use common::eas::{Cmd, Phone, collection, folder_changes, https_client};
 
 async fn phone(server: &Server, stack: &Stack, user: &str, password: &str, device: &str) -> Phone {
-    let mut p = Phone::new(https_client(&stack.ca_cert), &server.base_url, user, password, device);
+    let mut p = Phone::new(
+        https_client(&stack.ca_cert),
+        &server.base_url,
+        user,
+        password,
+        device,
+    );
     p.provision().await;
     p
 }
@@ -35,69 +41,168 @@ async fn calendar_both_ways() {
     let p = phone(&server, stack, &user, &pw, "CAL1").await;
     let a = p.folder_sync("0").await;
     let (_, _, folders, _, _) = folder_changes(a.body.as_ref().unwrap());
-    let cal = folders.iter().find(|f| f.kind == 8).expect("default calendar (type 8)").server_id.clone();
-    assert!(folders.iter().any(|f| f.kind == 7), "a Tasks folder: {folders:?}");
-    assert!(folders.iter().any(|f| f.kind == 9), "a Contacts folder: {folders:?}");
+    let cal = folders
+        .iter()
+        .find(|f| f.kind == 8)
+        .expect("default calendar (type 8)")
+        .server_id
+        .clone();
+    assert!(
+        folders.iter().any(|f| f.kind == 7),
+        "a Tasks folder: {folders:?}"
+    );
+    assert!(
+        folders.iter().any(|f| f.kind == 9),
+        "a Contacts folder: {folders:?}"
+    );
 
     let options = Element::new(A::Options).text_child(A::FilterType, "0");
     let (key, cmds) = p.sync_all(&cal, 50, options.clone()).await;
-    let Some(Cmd::Add(event_id, data)) = cmds.first() else { panic!("{cmds:?}") };
+    let Some(Cmd::Add(event_id, data)) = cmds.first() else {
+        panic!("{cmds:?}")
+    };
     assert_eq!(text(data, C::Subject), "Planning");
-    assert_eq!(text(data, C::StartTime), "20261201T080000Z", "09:00 Berlin is 08:00 UTC");
+    assert_eq!(
+        text(data, C::StartTime),
+        "20261201T080000Z",
+        "09:00 Berlin is 08:00 UTC"
+    );
     assert!(!text(data, C::Timezone).is_empty(), "a TimeZone blob");
 
     // Device edits the subject: the unknown property survives upstream.
-    let change = Element::new(A::Change).text_child(A::ServerId, event_id.clone()).child(
-        data.clone().children.into_iter().fold(Element::new(A::ApplicationData), |mut acc, n| {
-            if let airsync::wbxml::Node::Element(e) = n {
-                if e.tag == C::Subject {
-                    acc.push(Element::with_text(C::Subject, "Planning (moved)"));
-                } else {
-                    acc.push(e);
+    let change = Element::new(A::Change)
+        .text_child(A::ServerId, event_id.clone())
+        .child(data.clone().children.into_iter().fold(
+            Element::new(A::ApplicationData),
+            |mut acc, n| {
+                if let airsync::wbxml::Node::Element(e) = n {
+                    if e.tag == C::Subject {
+                        acc.push(Element::with_text(C::Subject, "Planning (moved)"));
+                    } else {
+                        acc.push(e);
+                    }
                 }
-            }
-            acc
-        }),
-    );
-    let s = p.sync_one(collection(&cal, &key, Some(50), Some(options.clone()), vec![change])).await;
+                acc
+            },
+        ));
+    let s = p
+        .sync_one(collection(
+            &cal,
+            &key,
+            Some(50),
+            Some(options.clone()),
+            vec![change],
+        ))
+        .await;
     assert_eq!(s.status, "1");
     assert!(s.commands.is_empty(), "no echo: {:?}", s.commands);
-    let quiet = p.sync_one(collection(&cal, &s.sync_key, Some(50), Some(options.clone()), vec![])).await;
-    assert!(quiet.commands.is_empty(), "nor by the next Sync: {:?}", quiet.commands);
+    let quiet = p
+        .sync_one(collection(
+            &cal,
+            &s.sync_key,
+            Some(50),
+            Some(options.clone()),
+            vec![],
+        ))
+        .await;
+    assert!(
+        quiet.commands.is_empty(),
+        "nor by the next Sync: {:?}",
+        quiet.commands
+    );
     let stored = dav.get("calendar/upstream-1.ics").await.unwrap();
     assert!(stored.contains("SUMMARY:Planning (moved)"), "{stored}");
-    assert!(stored.contains("X-CUSTOM-THING:keep me"), "lossless: {stored}");
+    assert!(
+        stored.contains("X-CUSTOM-THING:keep me"),
+        "lossless: {stored}"
+    );
 
     // Device creates an event, twice with the same ClientId: one object upstream.
-    let add = || Element::new(A::Add).text_child(A::ClientId, "c-1").child(
-        Element::new(A::ApplicationData)
-            .text_child(C::Subject, "Dentist")
-            .text_child(C::StartTime, "20261210T140000Z")
-            .text_child(C::EndTime, "20261210T150000Z")
-            .text_child(C::AllDayEvent, "0")
-            .text_child(C::BusyStatus, "2")
-            .text_child(C::Sensitivity, "0")
-            .text_child(C::MeetingStatus, "0"),
-    );
-    let r1 = p.sync_one(collection(&cal, &s.sync_key, Some(50), Some(options.clone()), vec![add()])).await;
-    let r2 = p.sync_one(collection(&cal, &s.sync_key, Some(50), Some(options.clone()), vec![add()])).await;
-    let sid = |s: &common::eas::Synced| s.responses.iter().find(|r| r.tag == A::Add).map(|r| (text(r, A::Status), text(r, A::ServerId))).unwrap();
+    let add = || {
+        Element::new(A::Add).text_child(A::ClientId, "c-1").child(
+            Element::new(A::ApplicationData)
+                .text_child(C::Subject, "Dentist")
+                .text_child(C::StartTime, "20261210T140000Z")
+                .text_child(C::EndTime, "20261210T150000Z")
+                .text_child(C::AllDayEvent, "0")
+                .text_child(C::BusyStatus, "2")
+                .text_child(C::Sensitivity, "0")
+                .text_child(C::MeetingStatus, "0"),
+        )
+    };
+    let r1 = p
+        .sync_one(collection(
+            &cal,
+            &s.sync_key,
+            Some(50),
+            Some(options.clone()),
+            vec![add()],
+        ))
+        .await;
+    let r2 = p
+        .sync_one(collection(
+            &cal,
+            &s.sync_key,
+            Some(50),
+            Some(options.clone()),
+            vec![add()],
+        ))
+        .await;
+    let sid = |s: &common::eas::Synced| {
+        s.responses
+            .iter()
+            .find(|r| r.tag == A::Add)
+            .map(|r| (text(r, A::Status), text(r, A::ServerId)))
+            .unwrap()
+    };
     assert_eq!(sid(&r1).0, "1");
     assert_eq!(sid(&r1), sid(&r2));
     assert!(r2.commands.is_empty(), "{:?}", r2.commands);
     let objects = dav.all("calendar/").await;
-    assert_eq!(objects.iter().filter(|o| o.contains("SUMMARY:Dentist")).count(), 1, "{objects:?}");
+    assert_eq!(
+        objects
+            .iter()
+            .filter(|o| o.contains("SUMMARY:Dentist"))
+            .count(),
+        1,
+        "{objects:?}"
+    );
 
     // Upstream change reaches the device; device delete reaches upstream.
-    dav.put("calendar/upstream-1.ics", &EVENT.replace("SUMMARY:Planning", "SUMMARY:Planning v3")).await;
-    let s3 = p.sync_one(collection(&cal, &r2.sync_key, Some(50), Some(options.clone()), vec![])).await;
-    let Some(Cmd::Change(id, data)) = s3.commands.first() else { panic!("{:?}", s3.commands) };
+    dav.put(
+        "calendar/upstream-1.ics",
+        &EVENT.replace("SUMMARY:Planning", "SUMMARY:Planning v3"),
+    )
+    .await;
+    let s3 = p
+        .sync_one(collection(
+            &cal,
+            &r2.sync_key,
+            Some(50),
+            Some(options.clone()),
+            vec![],
+        ))
+        .await;
+    let Some(Cmd::Change(id, data)) = s3.commands.first() else {
+        panic!("{:?}", s3.commands)
+    };
     assert_eq!(id, event_id);
     assert_eq!(text(data, C::Subject), "Planning v3");
     let delete = Element::new(A::Delete).text_child(A::ServerId, event_id.clone());
-    let s4 = p.sync_one(collection(&cal, &s3.sync_key, Some(50), Some(options.clone()), vec![delete])).await;
+    let s4 = p
+        .sync_one(collection(
+            &cal,
+            &s3.sync_key,
+            Some(50),
+            Some(options.clone()),
+            vec![delete],
+        ))
+        .await;
     assert_eq!(s4.status, "1");
-    assert!(dav.get("calendar/upstream-1.ics").await.is_none(), "deleted upstream");
+    assert!(
+        dav.get("calendar/upstream-1.ics").await.is_none(),
+        "deleted upstream"
+    );
 }
 
 #[tokio::test]
@@ -110,18 +215,47 @@ async fn tasks_both_ways() {
     let p = phone(&server, stack, &user, &pw, "TASK1").await;
     let a = p.folder_sync("0").await;
     let (_, _, folders, _, _) = folder_changes(a.body.as_ref().unwrap());
-    let tasks = folders.iter().find(|f| f.kind == 7).expect("Tasks").server_id.clone();
+    let tasks = folders
+        .iter()
+        .find(|f| f.kind == 7)
+        .expect("Tasks")
+        .server_id
+        .clone();
     let (key, cmds) = p.sync_all(&tasks, 50, Element::new(A::Options)).await;
-    let Some(Cmd::Add(_, data)) = cmds.iter().find(|c| matches!(c, Cmd::Add(..))) else { panic!("{cmds:?}") };
+    let Some(Cmd::Add(_, data)) = cmds.iter().find(|c| matches!(c, Cmd::Add(..))) else {
+        panic!("{cmds:?}")
+    };
     assert_eq!(text(data, T::Subject), "Buy milk");
     assert_eq!(text(data, T::Importance), "2");
     let add = Element::new(A::Add).text_child(A::ClientId, "t-2").child(
-        Element::new(A::ApplicationData).text_child(T::Subject, "Call Bob").text_child(T::Complete, "0").text_child(T::Importance, "1"),
+        Element::new(A::ApplicationData)
+            .text_child(T::Subject, "Call Bob")
+            .text_child(T::Complete, "0")
+            .text_child(T::Importance, "1"),
     );
-    let s = p.sync_one(collection(&tasks, &key, Some(50), Some(Element::new(A::Options)), vec![add])).await;
-    assert_eq!(s.responses.iter().find(|r| r.tag == A::Add).map(|r| text(r, A::Status)).as_deref(), Some("1"));
+    let s = p
+        .sync_one(collection(
+            &tasks,
+            &key,
+            Some(50),
+            Some(Element::new(A::Options)),
+            vec![add],
+        ))
+        .await;
+    assert_eq!(
+        s.responses
+            .iter()
+            .find(|r| r.tag == A::Add)
+            .map(|r| text(r, A::Status))
+            .as_deref(),
+        Some("1")
+    );
     let all = dav.all("tasks/").await;
-    assert!(all.iter().any(|o| o.contains("SUMMARY:Call Bob") && o.contains("VTODO")), "{all:?}");
+    assert!(
+        all.iter()
+            .any(|o| o.contains("SUMMARY:Call Bob") && o.contains("VTODO")),
+        "{all:?}"
+    );
 }
 
 #[tokio::test]
@@ -140,7 +274,12 @@ async fn calendar_folders_created_renamed_deleted_from_the_device() {
         .text_child(F::Type, "13");
     let a = p.post("FolderCreate", &create).await;
     let body = a.body.unwrap();
-    assert_eq!(text(&body, F::Status), "1", "{}", airsync::wbxml::to_xml(&body));
+    assert_eq!(
+        text(&body, F::Status),
+        "1",
+        "{}",
+        airsync::wbxml::to_xml(&body)
+    );
     let id = text(&body, F::ServerId);
     let key2 = text(&body, F::SyncKey);
     // The next incremental FolderSync does not announce it again.
@@ -148,7 +287,10 @@ async fn calendar_folders_created_renamed_deleted_from_the_device() {
     assert!(adds.is_empty(), "{adds:?}");
     // Two calendars are two folders; the new one is a user calendar (13).
     let (_, key2, all, _, _) = folder_changes(p.folder_sync("0").await.body.as_ref().unwrap());
-    let holidays = all.iter().find(|f| f.server_id == id).expect("the new calendar");
+    let holidays = all
+        .iter()
+        .find(|f| f.server_id == id)
+        .expect("the new calendar");
     assert_eq!((holidays.name.as_str(), holidays.kind), ("Holidays", 13));
     assert!(all.iter().any(|f| f.kind == 8), "{all:?}");
 
@@ -161,11 +303,21 @@ async fn calendar_folders_created_renamed_deleted_from_the_device() {
     let body = a.body.unwrap();
     assert_eq!(text(&body, F::Status), "1");
     let (_, key3, all, _, _) = folder_changes(p.folder_sync("0").await.body.as_ref().unwrap());
-    assert_eq!(all.iter().find(|f| f.server_id == id).map(|f| f.name.as_str()), Some("Vacation"), "same id after a rename");
+    assert_eq!(
+        all.iter()
+            .find(|f| f.server_id == id)
+            .map(|f| f.name.as_str()),
+        Some("Vacation"),
+        "same id after a rename"
+    );
 
     // The default calendar is special: it cannot be deleted.
     let default = all.iter().find(|f| f.kind == 8).unwrap().server_id.clone();
-    let del = |sid: &str, key: &str| Element::new(F::FolderDelete).text_child(F::SyncKey, key).text_child(F::ServerId, sid);
+    let del = |sid: &str, key: &str| {
+        Element::new(F::FolderDelete)
+            .text_child(F::SyncKey, key)
+            .text_child(F::ServerId, sid)
+    };
     let a = p.post("FolderDelete", &del(&default, &key3)).await;
     assert_eq!(text(a.body.as_ref().unwrap(), F::Status), "3");
     let a = p.post("FolderDelete", &del(&id, &key3)).await;
@@ -184,37 +336,75 @@ async fn contacts_with_photo_both_ways() {
     let vcard = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c1@test\r\nFN:Erika Mustermann\r\nN:Mustermann;Erika;;;\r\n\
 EMAIL;TYPE=INTERNET:erika@example.org\r\nTEL;TYPE=CELL:+49 170 1234567\r\nX-SOCIALPROFILE;TYPE=mastodon:https://example.social/@erika\r\n\
 PHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==\r\nEND:VCARD\r\n";
-    dav.put_as("contacts/c1.vcf", vcard, "text/vcard; charset=utf-8").await;
+    dav.put_as("contacts/c1.vcf", vcard, "text/vcard; charset=utf-8")
+        .await;
     let server = Server::start(stack);
     let p = phone(&server, stack, &user, &pw, "CONTACT1").await;
     let a = p.folder_sync("0").await;
     let (_, _, folders, _, _) = folder_changes(a.body.as_ref().unwrap());
-    let contacts = folders.iter().find(|f| f.kind == 9).expect("Contacts (9)").server_id.clone();
+    let contacts = folders
+        .iter()
+        .find(|f| f.kind == 9)
+        .expect("Contacts (9)")
+        .server_id
+        .clone();
     let (key, cmds) = p.sync_all(&contacts, 50, Element::new(A::Options)).await;
-    let Some(Cmd::Add(id, data)) = cmds.first() else { panic!("{cmds:?}") };
+    let Some(Cmd::Add(id, data)) = cmds.first() else {
+        panic!("{cmds:?}")
+    };
     assert_eq!(text(data, K::FirstName), "Erika");
     assert_eq!(text(data, K::LastName), "Mustermann");
     assert_eq!(text(data, K::Email1Address), "erika@example.org");
     assert_eq!(text(data, K::MobilePhoneNumber), "+49 170 1234567");
     assert!(!text(data, K::Picture).is_empty(), "the photo");
     // The phone edits the mobile number: the social profile survives upstream.
-    let change = Element::new(A::Change).text_child(A::ServerId, id.clone()).child({
-        let mut d = data.clone();
-        d.children.retain(|n| !matches!(n, airsync::wbxml::Node::Element(e) if e.tag == K::MobilePhoneNumber));
-        d.push(Element::with_text(K::MobilePhoneNumber, "+49 171 7654321"));
-        d
-    });
-    let s = p.sync_one(collection(&contacts, &key, Some(50), Some(Element::new(A::Options)), vec![change])).await;
+    let change = Element::new(A::Change)
+        .text_child(A::ServerId, id.clone())
+        .child({
+            let mut d = data.clone();
+            d.children.retain(
+                |n| !matches!(n, airsync::wbxml::Node::Element(e) if e.tag == K::MobilePhoneNumber),
+            );
+            d.push(Element::with_text(K::MobilePhoneNumber, "+49 171 7654321"));
+            d
+        });
+    let s = p
+        .sync_one(collection(
+            &contacts,
+            &key,
+            Some(50),
+            Some(Element::new(A::Options)),
+            vec![change],
+        ))
+        .await;
     assert_eq!(s.status, "1");
     let stored = dav.get("contacts/c1.vcf").await.unwrap();
     assert!(stored.contains("+49 171 7654321"), "{stored}");
     assert!(stored.contains("X-SOCIALPROFILE"), "lossless: {stored}");
     // A contact created on the phone reaches CardDAV.
     let add = Element::new(A::Add).text_child(A::ClientId, "k1").child(
-        Element::new(A::ApplicationData).text_child(K::FirstName, "Max").text_child(K::LastName, "Muster").text_child(K::Email1Address, "max@example.org"),
+        Element::new(A::ApplicationData)
+            .text_child(K::FirstName, "Max")
+            .text_child(K::LastName, "Muster")
+            .text_child(K::Email1Address, "max@example.org"),
     );
-    let s2 = p.sync_one(collection(&contacts, &s.sync_key, Some(50), Some(Element::new(A::Options)), vec![add])).await;
-    assert_eq!(s2.responses.iter().find(|r| r.tag == A::Add).map(|r| text(r, A::Status)).as_deref(), Some("1"));
+    let s2 = p
+        .sync_one(collection(
+            &contacts,
+            &s.sync_key,
+            Some(50),
+            Some(Element::new(A::Options)),
+            vec![add],
+        ))
+        .await;
+    assert_eq!(
+        s2.responses
+            .iter()
+            .find(|r| r.tag == A::Add)
+            .map(|r| text(r, A::Status))
+            .as_deref(),
+        Some("1")
+    );
     let all = dav.all("contacts/").await;
     assert!(all.iter().any(|c| c.contains("max@example.org")), "{all:?}");
 }
@@ -225,18 +415,48 @@ async fn calendar_survives_a_crash_between_syncs() {
     let (user, pw) = stack.new_user("calcrash");
     let dav = Dav::new(stack, &user, &pw);
     for i in 0..12 {
-        dav.put(&format!("calendar/e{i}.ics"), &EVENT.replace("upstream-1@test", &format!("e{i}@test")).replace("SUMMARY:Planning", &format!("SUMMARY:Event {i}"))).await;
+        dav.put(
+            &format!("calendar/e{i}.ics"),
+            &EVENT
+                .replace("upstream-1@test", &format!("e{i}@test"))
+                .replace("SUMMARY:Planning", &format!("SUMMARY:Event {i}")),
+        )
+        .await;
     }
     let mut server = Server::start(stack);
     let mut p = phone(&server, stack, &user, &pw, "CALCRASH").await;
     let a = p.folder_sync("0").await;
     let (_, _, folders, _, _) = folder_changes(a.body.as_ref().unwrap());
-    let cal = folders.iter().find(|f| f.kind == 8).unwrap().server_id.clone();
+    let cal = folders
+        .iter()
+        .find(|f| f.kind == 8)
+        .unwrap()
+        .server_id
+        .clone();
     let options = Element::new(A::Options).text_child(A::FilterType, "0");
-    let mut key = p.sync_one(collection(&cal, "0", None, Some(options.clone()), vec![])).await.sync_key;
-    let first = p.sync_one(collection(&cal, &key, Some(5), Some(options.clone()), vec![])).await;
+    let mut key = p
+        .sync_one(collection(&cal, "0", None, Some(options.clone()), vec![]))
+        .await
+        .sync_key;
+    let first = p
+        .sync_one(collection(
+            &cal,
+            &key,
+            Some(5),
+            Some(options.clone()),
+            vec![],
+        ))
+        .await;
     // The same key again (a lost answer): the same ServerIds.
-    let again = p.sync_one(collection(&cal, &key, Some(5), Some(options.clone()), vec![])).await;
+    let again = p
+        .sync_one(collection(
+            &cal,
+            &key,
+            Some(5),
+            Some(options.clone()),
+            vec![],
+        ))
+        .await;
     assert_eq!(first.add_ids(), again.add_ids());
     let mut seen = first.add_ids();
     key = first.sync_key;
@@ -245,7 +465,15 @@ async fn calendar_survives_a_crash_between_syncs() {
     let server = Server::start_in(stack, &dir, "");
     p.base_url = server.base_url.clone();
     loop {
-        let s = p.sync_one(collection(&cal, &key, Some(5), Some(options.clone()), vec![])).await;
+        let s = p
+            .sync_one(collection(
+                &cal,
+                &key,
+                Some(5),
+                Some(options.clone()),
+                vec![],
+            ))
+            .await;
         assert_eq!(s.status, "1");
         seen.extend(s.add_ids());
         key = s.sync_key;
@@ -256,5 +484,9 @@ async fn calendar_survives_a_crash_between_syncs() {
     let mut unique = seen.clone();
     unique.sort();
     unique.dedup();
-    assert_eq!((unique.len(), seen.len()), (12, 12), "every event exactly once");
+    assert_eq!(
+        (unique.len(), seen.len()),
+        (12, 12),
+        "every event exactly once"
+    );
 }

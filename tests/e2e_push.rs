@@ -17,12 +17,22 @@ use common::eas::{Answer, Phone, collection, https_client, mail_options, parse_s
 const PUSH: &str = "[push]\nmin_heartbeat_secs = 1\ndav_poll_secs = 1\n";
 
 fn start(stack: &Stack, extra: &str) -> Server {
-    let dir = tempfile::Builder::new().prefix("airsync-push-").tempdir().unwrap().keep();
+    let dir = tempfile::Builder::new()
+        .prefix("airsync-push-")
+        .tempdir()
+        .unwrap()
+        .keep();
     Server::start_in(stack, &dir, extra)
 }
 
 async fn phone(server: &Server, stack: &Stack, user: &str, password: &str, device: &str) -> Phone {
-    let mut p = Phone::new(https_client(&stack.ca_cert), &server.base_url, user, password, device);
+    let mut p = Phone::new(
+        https_client(&stack.ca_cert),
+        &server.base_url,
+        user,
+        password,
+        device,
+    );
     p.provision().await;
     p
 }
@@ -35,7 +45,11 @@ fn ping_doc(heartbeat: Option<u32>, folders: &[(&str, &str)]) -> Element {
     if !folders.is_empty() {
         let mut fs = Element::new(P::Folders);
         for (id, class) in folders {
-            fs.push(Element::new(P::Folder).text_child(P::Id, *id).text_child(P::Class, *class));
+            fs.push(
+                Element::new(P::Folder)
+                    .text_child(P::Id, *id)
+                    .text_child(P::Class, *class),
+            );
         }
         doc.push(fs);
     }
@@ -55,12 +69,21 @@ fn pinged(a: &Answer, took: Duration) -> Pinged {
     assert_eq!(a.status, 200, "Ping HTTP status; {}", a.xml());
     let body = a.body.as_ref().expect("Ping body");
     Pinged {
-        status: body.child_text(P::Status).map(|s| s.into_owned()).unwrap_or_default(),
+        status: body
+            .child_text(P::Status)
+            .map(|s| s.into_owned())
+            .unwrap_or_default(),
         folders: body
             .first(P::Folders)
-            .map(|f| f.all(P::Folder).filter_map(|e| e.text().map(|t| t.into_owned())).collect())
+            .map(|f| {
+                f.all(P::Folder)
+                    .filter_map(|e| e.text().map(|t| t.into_owned()))
+                    .collect()
+            })
             .unwrap_or_default(),
-        heartbeat: body.child_text(P::HeartbeatInterval).map(|s| s.into_owned()),
+        heartbeat: body
+            .child_text(P::HeartbeatInterval)
+            .map(|s| s.into_owned()),
         took,
     }
 }
@@ -79,17 +102,33 @@ async fn empty_ping(p: &Phone) -> Pinged {
 }
 
 /// Starts a Ping in the background.
-fn spawn_ping(p: &Phone, heartbeat: u32, folders: &[(&str, &str)]) -> tokio::task::JoinHandle<Pinged> {
+fn spawn_ping(
+    p: &Phone,
+    heartbeat: u32,
+    folders: &[(&str, &str)],
+) -> tokio::task::JoinHandle<Pinged> {
     let p = clone_phone(p);
-    let folders: Vec<(String, String)> = folders.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let folders: Vec<(String, String)> = folders
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     tokio::spawn(async move {
-        let f: Vec<(&str, &str)> = folders.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let f: Vec<(&str, &str)> = folders
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
         ping(&p, Some(heartbeat), &f).await
     })
 }
 
 fn clone_phone(p: &Phone) -> Phone {
-    let mut c = Phone::new(p.client.clone(), &p.base_url, &p.user, &p.password, &p.device_id);
+    let mut c = Phone::new(
+        p.client.clone(),
+        &p.base_url,
+        &p.user,
+        &p.password,
+        &p.device_id,
+    );
     c.policy_key = p.policy_key;
     c
 }
@@ -106,7 +145,11 @@ const EVENT: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEG
 DTSTAMP:20261120T100000Z\r\nDTSTART:20261201T090000Z\r\nDTEND:20261201T100000Z\r\nSUMMARY:Pushed\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
 
 async fn put_event(stack: &Stack, user: &str, password: &str, path: &str) {
-    let url = format!("http://127.0.0.1:{}/{}/{path}", stack.dav_port, user.replace('@', "%40"));
+    let url = format!(
+        "http://127.0.0.1:{}/{}/{path}",
+        stack.dav_port,
+        user.replace('@', "%40")
+    );
     let r = reqwest::Client::new()
         .put(url)
         .basic_auth(user, Some(password))
@@ -123,12 +166,22 @@ async fn prime(p: &Phone) -> (String, String, String, String) {
     let inbox = p.folder_id(2).await;
     let calendar = p.folder_id(8).await;
     let (inbox_key, _) = p.sync_all(&inbox, 100, mail_options(1, Some(1000))).await;
-    let (cal_key, _) = p.sync_all(&calendar, 100, Element::new(A::Options).text_child(A::FilterType, "0")).await;
+    let (cal_key, _) = p
+        .sync_all(
+            &calendar,
+            100,
+            Element::new(A::Options).text_child(A::FilterType, "0"),
+        )
+        .await;
     (inbox, inbox_key, calendar, cal_key)
 }
 
 fn watcher_logins(server: &Server, user: &str) -> usize {
-    server.log().lines().filter(|l| l.contains("push: upstream watcher connected") && l.contains(user)).count()
+    server
+        .log()
+        .lines()
+        .filter(|l| l.contains("push: upstream watcher connected") && l.contains(user))
+        .count()
 }
 
 #[tokio::test]
@@ -143,31 +196,62 @@ async fn ping_wakes_on_mail_and_calendar_expires_and_checks_its_request() {
     // A delivery through the MTA ends the Ping with Status 2 naming INBOX only.
     let waiting = spawn_ping(&p, 60, &both);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(!waiting.is_finished(), "the Ping answered before anything changed");
+    assert!(
+        !waiting.is_finished(),
+        "the Ping answered before anything changed"
+    );
     stack.deliver("sender@example.org", &user, &message(&user, "first"));
     let r = waiting.await.unwrap();
-    assert_eq!((r.status.as_str(), r.folders.clone()), ("2", vec![inbox.clone()]), "{r:?}");
+    assert_eq!(
+        (r.status.as_str(), r.folders.clone()),
+        ("2", vec![inbox.clone()]),
+        "{r:?}"
+    );
     assert!(r.took < Duration::from_secs(10), "{r:?}");
-    let s = p.sync_one(collection(&inbox, &inbox_key, Some(100), Some(mail_options(1, Some(1000))), vec![])).await;
+    let s = p
+        .sync_one(collection(
+            &inbox,
+            &inbox_key,
+            Some(100),
+            Some(mail_options(1, Some(1000))),
+            vec![],
+        ))
+        .await;
     assert_eq!(s.adds().len(), 1);
     inbox_key = s.sync_key;
 
     // An event PUT to Radicale ends a Ping on the calendar within the poll interval.
     let waiting = spawn_ping(&p, 60, &both);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(!waiting.is_finished(), "the Ping answered before anything changed");
+    assert!(
+        !waiting.is_finished(),
+        "the Ping answered before anything changed"
+    );
     let put_at = Instant::now();
     put_event(stack, &user, &pw, "calendar/push-1.ics").await;
     let r = waiting.await.unwrap();
-    assert_eq!((r.status.as_str(), r.folders.clone()), ("2", vec![calendar.clone()]), "{r:?}");
-    assert!(put_at.elapsed() < Duration::from_secs(4), "took {:?} after the PUT", put_at.elapsed());
-    let s = p.sync_one(collection(&calendar, &cal_key, Some(100), None, vec![])).await;
+    assert_eq!(
+        (r.status.as_str(), r.folders.clone()),
+        ("2", vec![calendar.clone()]),
+        "{r:?}"
+    );
+    assert!(
+        put_at.elapsed() < Duration::from_secs(4),
+        "took {:?} after the PUT",
+        put_at.elapsed()
+    );
+    let s = p
+        .sync_one(collection(&calendar, &cal_key, Some(100), None, vec![]))
+        .await;
     assert_eq!(s.adds().len(), 1, "the event reaches the device");
 
     // Nothing changes: Status 1 when the heartbeat expires, not before.
     let r = ping(&p, Some(2), &both).await;
     assert_eq!(r.status, "1", "{r:?}");
-    assert!(r.took >= Duration::from_millis(1900) && r.took < Duration::from_secs(6), "{r:?}");
+    assert!(
+        r.took >= Duration::from_millis(1900) && r.took < Duration::from_secs(6),
+        "{r:?}"
+    );
 
     // The empty Ping repeats the last one (heartbeat 2, both folders).
     let r = empty_ping(&p).await;
@@ -176,17 +260,37 @@ async fn ping_wakes_on_mail_and_calendar_expires_and_checks_its_request() {
 
     // Out of range: Status 5 with the bound.
     let r = ping(&p, Some(5000), &both).await;
-    assert_eq!((r.status.as_str(), r.heartbeat.as_deref()), ("5", Some("3540")), "{r:?}");
+    assert_eq!(
+        (r.status.as_str(), r.heartbeat.as_deref()),
+        ("5", Some("3540")),
+        "{r:?}"
+    );
     let r = ping(&p, Some(0), &both).await;
-    assert_eq!((r.status.as_str(), r.heartbeat.as_deref()), ("5", Some("1")), "{r:?}");
+    assert_eq!(
+        (r.status.as_str(), r.heartbeat.as_deref()),
+        ("5", Some("1")),
+        "{r:?}"
+    );
 
     // A delivery between the last Sync and the Ping: answered at once.
     stack.deliver("sender@example.org", &user, &message(&user, "between"));
     stack.wait_for_messages(&user, "INBOX", &["ALL"], 2, Duration::from_secs(10));
     let r = ping(&p, Some(60), &both).await;
-    assert_eq!((r.status.as_str(), r.folders.clone()), ("2", vec![inbox.clone()]), "{r:?}");
+    assert_eq!(
+        (r.status.as_str(), r.folders.clone()),
+        ("2", vec![inbox.clone()]),
+        "{r:?}"
+    );
     assert!(r.took < Duration::from_secs(3), "{r:?}");
-    let s = p.sync_one(collection(&inbox, &inbox_key, Some(100), Some(mail_options(1, Some(1000))), vec![])).await;
+    let s = p
+        .sync_one(collection(
+            &inbox,
+            &inbox_key,
+            Some(100),
+            Some(mail_options(1, Some(1000))),
+            vec![],
+        ))
+        .await;
     assert_eq!(s.adds().len(), 1);
 
     // A device that never Pinged has nothing to repeat: Status 3.
@@ -211,7 +315,10 @@ async fn two_devices_share_one_watcher_and_a_new_ping_ends_the_old() {
     let first = spawn_ping(&a, 60, &[(&inbox, "Email")]);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let second = spawn_ping(&a, 60, &[(&inbox, "Email")]);
-    let r = tokio::time::timeout(Duration::from_secs(5), first).await.expect("older Ping ended").unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(5), first)
+        .await
+        .expect("older Ping ended")
+        .unwrap();
     assert_eq!(r.status, "1", "{r:?}");
     let from_b = spawn_ping(&b, 60, &[(&inbox, "Email")]);
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -220,8 +327,16 @@ async fn two_devices_share_one_watcher_and_a_new_ping_ends_the_old() {
     // One delivery wakes both devices…
     stack.deliver("sender@example.org", &user, &message(&user, "both"));
     let (ra, rb) = (second.await.unwrap(), from_b.await.unwrap());
-    assert_eq!((ra.status.as_str(), ra.folders.clone()), ("2", vec![inbox.clone()]), "{ra:?}");
-    assert_eq!((rb.status.as_str(), rb.folders.clone()), ("2", vec![inbox.clone()]), "{rb:?}");
+    assert_eq!(
+        (ra.status.as_str(), ra.folders.clone()),
+        ("2", vec![inbox.clone()]),
+        "{ra:?}"
+    );
+    assert_eq!(
+        (rb.status.as_str(), rb.folders.clone()),
+        ("2", vec![inbox.clone()]),
+        "{rb:?}"
+    );
     // …through one upstream watcher connection.
     assert_eq!(watcher_logins(&server, &user), 1, "{}", server.log());
 }
@@ -234,13 +349,21 @@ async fn new_upstream_folder_gives_status_7_until_folder_sync() {
     let p = phone(&server, stack, &user, &pw, "PUSHT").await;
     let inbox = p.folder_id(2).await;
     let fs = p.folder_sync("0").await;
-    let key =
-        fs.body.as_ref().unwrap().child_text(airsync::wbxml::pages::FolderHierarchy::SyncKey).unwrap().into_owned();
+    let key = fs
+        .body
+        .as_ref()
+        .unwrap()
+        .child_text(airsync::wbxml::pages::FolderHierarchy::SyncKey)
+        .unwrap()
+        .into_owned();
     let waiting = spawn_ping(&p, 60, &[(&inbox, "Email")]);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(!waiting.is_finished());
     stack.doveadm(&["mailbox", "create", "-u", &user, "Projects"]);
-    let r = tokio::time::timeout(Duration::from_secs(10), waiting).await.expect("Ping answered").unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("Ping answered")
+        .unwrap();
     assert_eq!(r.status, "7", "{r:?}");
     // Still 7 until the device runs FolderSync; then the Ping waits again.
     let r = ping(&p, Some(1), &[(&inbox, "Email")]).await;
@@ -274,26 +397,52 @@ async fn hanging_sync_returns_the_new_message_or_nothing_on_expiry() {
 
     // Nothing new: the no-change answer when the heartbeat expires.
     let started = Instant::now();
-    let s = parse_sync(p.post("Sync", &hanging_sync_doc(&inbox, &key, 2)).await.body.as_ref());
-    assert!(started.elapsed() >= Duration::from_millis(1900), "answered after {:?}", started.elapsed());
-    assert_eq!((s.status.as_str(), s.sync_key.as_str(), s.commands.len()), ("1", key.as_str(), 0));
+    let s = parse_sync(
+        p.post("Sync", &hanging_sync_doc(&inbox, &key, 2))
+            .await
+            .body
+            .as_ref(),
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(1900),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        (s.status.as_str(), s.sync_key.as_str(), s.commands.len()),
+        ("1", key.as_str(), 0)
+    );
 
     // A delivery while it waits: the answer carries the new message itself.
     let q = clone_phone(&p);
     let doc = hanging_sync_doc(&inbox, &key, 60);
     let waiting = tokio::spawn(async move { parse_sync(q.post("Sync", &doc).await.body.as_ref()) });
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(!waiting.is_finished(), "the Sync answered before anything changed");
+    assert!(
+        !waiting.is_finished(),
+        "the Sync answered before anything changed"
+    );
     stack.deliver("sender@example.org", &user, &message(&user, "hanging-news"));
-    let s = tokio::time::timeout(Duration::from_secs(10), waiting).await.expect("Sync answered").unwrap();
+    let s = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("Sync answered")
+        .unwrap();
     assert_eq!(s.status, "1");
     let adds = s.adds();
     assert_eq!(adds.len(), 1, "{s:?}");
-    assert_eq!(adds[0].child_text(E::Subject).as_deref(), Some("hanging-news"));
+    assert_eq!(
+        adds[0].child_text(E::Subject).as_deref(),
+        Some("hanging-news")
+    );
     assert_ne!(s.sync_key, key);
 
     // Out of range: Status 14 with the bound.
-    let s = parse_sync(p.post("Sync", &hanging_sync_doc(&inbox, &s.sync_key, 4000)).await.body.as_ref());
+    let s = parse_sync(
+        p.post("Sync", &hanging_sync_doc(&inbox, &s.sync_key, 4000))
+            .await
+            .body
+            .as_ref(),
+    );
     assert_eq!(s.top_status.as_deref(), Some("14"));
 }
 
@@ -313,7 +462,11 @@ async fn idle_fallback_and_graceful_shutdown() {
     let sent = Instant::now();
     stack.deliver("sender@example.org", &user, &message(&user, "idle"));
     let r = waiting.await.unwrap();
-    assert_eq!((r.status.as_str(), r.folders.clone()), ("2", vec![inbox.clone()]), "{r:?}");
+    assert_eq!(
+        (r.status.as_str(), r.folders.clone()),
+        ("2", vec![inbox.clone()]),
+        "{r:?}"
+    );
     assert!(sent.elapsed() < Duration::from_secs(5), "{r:?}");
 
     // A waiting Ping is answered (Status 1) when the server stops gracefully.
@@ -323,8 +476,13 @@ async fn idle_fallback_and_graceful_shutdown() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(!waiting.is_finished());
     let stop = Instant::now();
-    tokio::task::spawn_blocking(move || server.stop()).await.unwrap();
-    let r = tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("Ping answered").unwrap();
+    tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("Ping answered")
+        .unwrap();
     assert_eq!(r.status, "1", "{r:?}");
     assert!(stop.elapsed() < Duration::from_secs(8));
 }

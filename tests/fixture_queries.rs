@@ -16,7 +16,8 @@ fn request_uris(trace: &str) -> Vec<(String, String)> {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if name.ends_with(".req.http.json") {
-            let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let json: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             out.push((name, json["request_uri"].as_str().unwrap().to_string()));
         }
     }
@@ -46,7 +47,10 @@ fn windows_mail_base64_lines() {
             };
             assert_eq!(line.command, Some(expected), "{name}");
             if expected == Command::ItemOperations {
-                assert!(line.accept_multipart, "806 asks for multipart (Options 0x02)");
+                assert!(
+                    line.accept_multipart,
+                    "806 asks for multipart (Options 0x02)"
+                );
             }
             seen.push(expected);
         }
@@ -65,7 +69,9 @@ fn every_plain_line_in_the_traces_parses() {
             continue;
         }
         for (name, uri) in request_uris(dir.file_name().unwrap().to_str().unwrap()) {
-            let Some((path, q)) = uri.split_once('?') else { continue };
+            let Some((path, q)) = uri.split_once('?') else {
+                continue;
+            };
             if !path.eq_ignore_ascii_case("/Microsoft-Server-ActiveSync") || !q.contains("Cmd=") {
                 continue;
             }

@@ -113,7 +113,11 @@ pub struct Admin {
 
 impl Admin {
     pub fn new(settings: Settings, store: Store) -> Admin {
-        Admin { settings, store, ops: None }
+        Admin {
+            settings,
+            store,
+            ops: None,
+        }
     }
 
     /// The admin operations of a running server, which also serve its metrics.

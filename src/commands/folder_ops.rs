@@ -35,21 +35,36 @@ pub async fn delete(ctx: &RequestContext<'_>, document: Element) -> Result<Reply
 
 fn respond(root: crate::wbxml::Tag, outcome: Outcome) -> Result<Reply, Error> {
     let (status, sync_key, server_id) = match outcome {
-        Outcome::Done { sync_key, server_id } => (status::SUCCESS, Some(sync_key), server_id),
+        Outcome::Done {
+            sync_key,
+            server_id,
+        } => (status::SUCCESS, Some(sync_key), server_id),
         Outcome::Failed(status) => (status, None, None),
     };
-    Ok(Reply::Wbxml(FolderResponse { root, status, sync_key, server_id }.to_element()))
+    Ok(Reply::Wbxml(
+        FolderResponse {
+            root,
+            status,
+            sync_key,
+            server_id,
+        }
+        .to_element(),
+    ))
 }
 
 enum Outcome {
-    Done { sync_key: String, server_id: Option<String> },
+    Done {
+        sync_key: String,
+        server_id: Option<String>,
+    },
     Failed(u16),
 }
 
 /// Types the device may not rename, move or delete (MS-ASCMD 2.2.3.177.3: Status 3):
 /// the mail special folders and the default calendar, contacts and task list.
 fn is_special(t: u8) -> bool {
-    (folder_type::TASKS..=folder_type::CONTACTS).contains(&t) || (folder_type::INBOX..=folder_type::OUTBOX).contains(&t)
+    (folder_type::TASKS..=folder_type::CONTACTS).contains(&t)
+        || (folder_type::INBOX..=folder_type::OUTBOX).contains(&t)
 }
 
 /// The IMAP name of a folder `display_name` under `parent` (an EAS ParentId).
@@ -91,7 +106,9 @@ fn failed(e: BackendError) -> Result<Outcome, Error> {
 async fn apply(ctx: &RequestContext<'_>, request: &FolderRequest) -> Result<Outcome, Error> {
     let store = &ctx.app.store;
     let (login, device) = (ctx.login(), ctx.device_id());
-    let Ok(key) = request.sync_key().parse::<i64>() else { return Ok(Outcome::Failed(status::SYNC_KEY_MISMATCH)) };
+    let Ok(key) = request.sync_key().parse::<i64>() else {
+        return Ok(Outcome::Failed(status::SYNC_KEY_MISMATCH));
+    };
     let Some(snapshot) = store.folder_snapshot(login, device, key).await? else {
         return Ok(Outcome::Failed(status::SYNC_KEY_MISMATCH));
     };
@@ -103,7 +120,12 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderRequest) -> Result<Outc
     let entry_of = |id: &str| known.iter().find(|f| f.server_id == id).cloned();
     let mut new_server_id = None;
     match request {
-        FolderRequest::Create { parent_id, display_name, folder_type: kind, .. } if pim_class(*kind).is_some() => {
+        FolderRequest::Create {
+            parent_id,
+            display_name,
+            folder_type: kind,
+            ..
+        } if pim_class(*kind).is_some() => {
             // Calendars, task lists and address books are DAV collections (flat).
             if parent_id != "0" {
                 return Ok(Outcome::Failed(status::PARENT_NOT_FOUND));
@@ -114,26 +136,44 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderRequest) -> Result<Outc
                 PimClass::Tasks => (DavKind::Calendar, &["VTODO"]),
                 PimClass::Contacts => (DavKind::Contacts, &[]),
             };
-            let href = match pim::dav_for(ctx, class)?.create_collection(creds, dav_kind, display_name, components).await {
+            let href = match pim::dav_for(ctx, class)?
+                .create_collection(creds, dav_kind, display_name, components)
+                .await
+            {
                 Ok(href) => href,
                 Err(e) => return failed(e),
             };
             let tree = current_tree(ctx).await?;
             let rows = store.folder_rows(login).await?;
-            let created = rows.iter().find(|r| !r.gone && r.upstream_name == href).map(|r| r.folder_id.to_string());
-            let Some(entry) = created.and_then(|id| tree.into_iter().find(|f| f.server_id == id)) else {
+            let created = rows
+                .iter()
+                .find(|r| !r.gone && r.upstream_name == href)
+                .map(|r| r.folder_id.to_string());
+            let Some(entry) = created.and_then(|id| tree.into_iter().find(|f| f.server_id == id))
+            else {
                 return Ok(Outcome::Failed(status::SERVER_ERROR));
             };
             new_server_id = Some(entry.server_id.clone());
             known.push(entry);
         }
-        FolderRequest::Create { parent_id, display_name, folder_type: kind, .. } => {
+        FolderRequest::Create {
+            parent_id,
+            display_name,
+            folder_type: kind,
+            ..
+        } => {
             if ![1, folder_type::USER_MAIL].contains(kind) {
                 return Ok(Outcome::Failed(status::BAD_REQUEST));
             }
             if let Some(parent) = entry_of(parent_id) {
                 // Children of Sent and Deleted Items are never shown (product page).
-                if [folder_type::SENT_ITEMS, folder_type::DELETED_ITEMS, folder_type::OUTBOX].contains(&parent.folder_type) {
+                if [
+                    folder_type::SENT_ITEMS,
+                    folder_type::DELETED_ITEMS,
+                    folder_type::OUTBOX,
+                ]
+                .contains(&parent.folder_type)
+                {
                     return Ok(Outcome::Failed(status::SPECIAL_FOLDER));
                 }
             } else if parent_id != "0" {
@@ -148,15 +188,26 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderRequest) -> Result<Outc
             }
             let tree = current_tree(ctx).await?;
             let rows = store.folder_rows(login).await?;
-            let created = rows.iter().find(|r| !r.gone && r.upstream_name == name).map(|r| r.folder_id.to_string());
-            let Some(entry) = created.and_then(|id| tree.into_iter().find(|f| f.server_id == id)) else {
+            let created = rows
+                .iter()
+                .find(|r| !r.gone && r.upstream_name == name)
+                .map(|r| r.folder_id.to_string());
+            let Some(entry) = created.and_then(|id| tree.into_iter().find(|f| f.server_id == id))
+            else {
                 return Ok(Outcome::Failed(status::SERVER_ERROR));
             };
             new_server_id = Some(entry.server_id.clone());
             known.push(entry);
         }
-        FolderRequest::Update { server_id, parent_id, display_name, .. } => {
-            let Some(entry) = entry_of(server_id) else { return Ok(Outcome::Failed(status::NOT_FOUND)) };
+        FolderRequest::Update {
+            server_id,
+            parent_id,
+            display_name,
+            ..
+        } => {
+            let Some(entry) = entry_of(server_id) else {
+                return Ok(Outcome::Failed(status::NOT_FOUND));
+            };
             if is_special(entry.folder_type) {
                 return Ok(Outcome::Failed(status::SPECIAL_FOLDER));
             }
@@ -164,12 +215,17 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderRequest) -> Result<Outc
                 return Ok(Outcome::Failed(status::PARENT_NOT_FOUND));
             }
             let (folder_id, old) = match view.resolve(server_id) {
-                Some(Resolved::Mail { folder_id, mailbox, .. }) => (folder_id, mailbox),
+                Some(Resolved::Mail {
+                    folder_id, mailbox, ..
+                }) => (folder_id, mailbox),
                 Some(Resolved::Pim { class, href, .. }) => {
                     if parent_id != "0" {
                         return Ok(Outcome::Failed(status::PARENT_NOT_FOUND));
                     }
-                    if let Err(e) = pim::dav_for(ctx, class)?.rename_collection(creds, &href, display_name).await {
+                    if let Err(e) = pim::dav_for(ctx, class)?
+                        .rename_collection(creds, &href, display_name)
+                        .await
+                    {
                         return failed(e);
                     }
                     if let Some(f) = known.iter_mut().find(|f| f.server_id == *server_id) {
@@ -189,8 +245,13 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderRequest) -> Result<Outc
                 }
                 // A rename through airsync keeps the folder's id even where the upstream
                 // has no stable identity of its own (the design's promise).
-                let delimiter = mailboxes.iter().find(|m| m.name == old).and_then(|m| m.delimiter);
-                store.rename_folder_rows(login, folder_id, &old, &new, delimiter).await?;
+                let delimiter = mailboxes
+                    .iter()
+                    .find(|m| m.name == old)
+                    .and_then(|m| m.delimiter);
+                store
+                    .rename_folder_rows(login, folder_id, &old, &new, delimiter)
+                    .await?;
             }
             if let Some(f) = known.iter_mut().find(|f| f.server_id == *server_id) {
                 f.parent_id = parent_id.clone();
@@ -198,14 +259,19 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderRequest) -> Result<Outc
             }
         }
         FolderRequest::Delete { server_id, .. } => {
-            let Some(entry) = entry_of(server_id) else { return Ok(Outcome::Failed(status::NOT_FOUND)) };
+            let Some(entry) = entry_of(server_id) else {
+                return Ok(Outcome::Failed(status::NOT_FOUND));
+            };
             if is_special(entry.folder_type) {
                 return Ok(Outcome::Failed(status::SPECIAL_FOLDER));
             }
             let mailbox = match view.resolve(server_id) {
                 Some(Resolved::Mail { mailbox, .. }) => mailbox,
                 Some(Resolved::Pim { class, href, .. }) => {
-                    match pim::dav_for(ctx, class)?.delete_collection(creds, &href).await {
+                    match pim::dav_for(ctx, class)?
+                        .delete_collection(creds, &href)
+                        .await
+                    {
                         Ok(()) | Err(BackendError::NotFound(_)) => {}
                         Err(e) => return failed(e),
                     }
@@ -217,7 +283,10 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderRequest) -> Result<Outc
             };
             // EAS deletes a folder with its subfolders; IMAP DELETE does not: children
             // first, deepest first.
-            let delimiter = mailboxes.iter().find(|m| m.name == mailbox).and_then(|m| m.delimiter);
+            let delimiter = mailboxes
+                .iter()
+                .find(|m| m.name == mailbox)
+                .and_then(|m| m.delimiter);
             let mut doomed: Vec<&str> = mailboxes
                 .iter()
                 .filter(|m| delimiter.is_some_and(|d| m.name.starts_with(&format!("{mailbox}{d}"))))
@@ -232,7 +301,10 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderRequest) -> Result<Outc
                 }
             }
             let mut gone = vec![server_id.clone()];
-            while let Some(child) = known.iter().find(|f| gone.contains(&f.parent_id) && !gone.contains(&f.server_id)) {
+            while let Some(child) = known
+                .iter()
+                .find(|f| gone.contains(&f.parent_id) && !gone.contains(&f.server_id))
+            {
                 gone.push(child.server_id.clone());
             }
             known.retain(|f| !gone.contains(&f.server_id));
@@ -243,10 +315,21 @@ async fn apply(ctx: &RequestContext<'_>, request: &FolderRequest) -> Result<Outc
 }
 
 /// Stores the device's hierarchy after its own change under the next key.
-async fn done(ctx: &RequestContext<'_>, key: i64, known: &[FolderEntry], server_id: Option<String>) -> Result<Outcome, Error> {
+async fn done(
+    ctx: &RequestContext<'_>,
+    key: i64,
+    known: &[FolderEntry],
+    server_id: Option<String>,
+) -> Result<Outcome, Error> {
     let json = serde_json::to_string(known).unwrap_or_else(|_| "[]".into());
-    ctx.app.store.put_folder_snapshot(ctx.login(), ctx.device_id(), key + 1, &json, key).await?;
-    Ok(Outcome::Done { sync_key: (key + 1).to_string(), server_id })
+    ctx.app
+        .store
+        .put_folder_snapshot(ctx.login(), ctx.device_id(), key + 1, &json, key)
+        .await?;
+    Ok(Outcome::Done {
+        sync_key: (key + 1).to_string(),
+        server_id,
+    })
 }
 
 /// The class of a user-created PIM folder type (MS-ASCMD 2.2.3.186.3).

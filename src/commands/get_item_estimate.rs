@@ -20,8 +20,16 @@ pub async fn run(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, E
             Some(Resolved::Mail { mailbox, .. }) => {
                 mail::estimate(ctx, &c.collection_id, &mailbox, &c.sync_key, c.filter_type).await?
             }
-            Some(Resolved::Pim { folder_id, class, href }) => {
-                let folder = pim::PimFolder { folder_id, class, href: &href };
+            Some(Resolved::Pim {
+                folder_id,
+                class,
+                href,
+            }) => {
+                let folder = pim::PimFolder {
+                    folder_id,
+                    class,
+                    href: &href,
+                };
                 pim::estimate(ctx, &c.collection_id, &folder, &c.sync_key, c.filter_type).await?
             }
         };

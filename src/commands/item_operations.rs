@@ -13,28 +13,47 @@ use crate::eas::sync::SyncOptions;
 use crate::error::Error;
 use crate::mapping::email;
 use crate::mapping::folders::{FolderView, Resolved};
-use crate::wbxml::pages::{AirSync as A, AirSyncBase as B, ItemOperations as I};
 use crate::wbxml::Element;
+use crate::wbxml::pages::{AirSync as A, AirSyncBase as B, ItemOperations as I};
 
 use super::sync::mail;
 use super::{Reply, RequestContext};
 
-pub async fn run(ctx: &RequestContext<'_>, document: Element, multipart: bool) -> Result<Reply, Error> {
+pub async fn run(
+    ctx: &RequestContext<'_>,
+    document: Element,
+    multipart: bool,
+) -> Result<Reply, Error> {
     let operations = item_operations::parse(&document)?;
     let view = ctx.folder_view().await?;
     let mut parts: Vec<Vec<u8>> = Vec::new();
     let mut response = Element::new(I::Response);
     for op in operations {
         let answer = match op {
-            Operation::Fetch { store, target, options } => {
-                fetch(ctx, &view, &store, target, &options, multipart.then_some(&mut parts)).await?
+            Operation::Fetch {
+                store,
+                target,
+                options,
+            } => {
+                fetch(
+                    ctx,
+                    &view,
+                    &store,
+                    target,
+                    &options,
+                    multipart.then_some(&mut parts),
+                )
+                .await?
             }
-            Operation::EmptyFolderContents { collection_id, delete_sub_folders } => {
-                empty_folder(ctx, &view, &collection_id, delete_sub_folders).await?
-            }
+            Operation::EmptyFolderContents {
+                collection_id,
+                delete_sub_folders,
+            } => empty_folder(ctx, &view, &collection_id, delete_sub_folders).await?,
             Operation::Move { dst_fld_id, .. } => {
                 // Conversation moves need a conversation index upstream; not offered yet.
-                Element::new(I::Move).text_child(I::Status, status::PROTOCOL_ERROR.to_string()).text_child(I::DstFldId, dst_fld_id)
+                Element::new(I::Move)
+                    .text_child(I::Status, status::PROTOCOL_ERROR.to_string())
+                    .text_child(I::DstFldId, dst_fld_id)
             }
         };
         response.push(answer);
@@ -76,19 +95,25 @@ async fn fetch(
                 return Ok(fetch_status(status::ATTACHMENT_INVALID));
             };
             let messages = ctx.app.mail.fetch_messages(creds, &mailbox, &[uid]).await?;
-            let Some(attachment) = messages.first().and_then(|m| email::attachment(&m.raw, index)) else {
+            let Some(attachment) = messages
+                .first()
+                .and_then(|m| email::attachment(&m.raw, index))
+            else {
                 return Ok(fetch_status(status::ATTACHMENT_INVALID));
             };
             let total = attachment.data.len() as u64;
             let data = match options.range {
                 None => attachment.data,
-                Some((first, _)) if first >= total && total > 0 => return Ok(fetch_status(status::BYTE_RANGE_INVALID)),
+                Some((first, _)) if first >= total && total > 0 => {
+                    return Ok(fetch_status(status::BYTE_RANGE_INVALID));
+                }
                 Some((first, last)) => {
                     let end = (last + 1).min(total) as usize;
                     attachment.data[(first as usize).min(end)..end].to_vec()
                 }
             };
-            let mut properties = Element::new(I::Properties).text_child(B::ContentType, attachment.content_type);
+            let mut properties =
+                Element::new(I::Properties).text_child(B::ContentType, attachment.content_type);
             if let Some((first, _)) = options.range {
                 let last = (first + data.len() as u64).saturating_sub(1);
                 properties.push(Element::with_text(I::Range, format!("{first}-{last}")));
@@ -101,7 +126,10 @@ async fn fetch(
                 }
                 None => {
                     use base64::Engine;
-                    properties.push(Element::with_text(I::Data, base64::engine::general_purpose::STANDARD.encode(data)));
+                    properties.push(Element::with_text(
+                        I::Data,
+                        base64::engine::general_purpose::STANDARD.encode(data),
+                    ));
                 }
             }
             Ok(Element::new(I::Fetch)
@@ -109,9 +137,10 @@ async fn fetch(
                 .text_child(B::FileReference, reference)
                 .child(properties))
         }
-        Some(FetchTarget::Item { collection_id, server_id }) => {
-            fetch_item(ctx, view, &collection_id, &server_id, options, false).await
-        }
+        Some(FetchTarget::Item {
+            collection_id,
+            server_id,
+        }) => fetch_item(ctx, view, &collection_id, &server_id, options, false).await,
         Some(FetchTarget::LongId(long_id)) => {
             // LongIds from Search name the message as "{CollectionId}:{UID}".
             let collection_id = long_id.split(':').next().unwrap_or("").to_string();
@@ -134,18 +163,30 @@ async fn fetch_item(
     let Some(uid) = mail::uid_of(collection_id, server_id) else {
         return Ok(fetch_status(status::OBJECT_NOT_FOUND));
     };
-    let messages = ctx.app.mail.fetch_messages(&ctx.principal.credentials, &mailbox, &[uid]).await?;
-    let Some(message) = messages.first() else { return Ok(fetch_status(status::OBJECT_NOT_FOUND)) };
+    let messages = ctx
+        .app
+        .mail
+        .fetch_messages(&ctx.principal.credentials, &mailbox, &[uid])
+        .await?;
+    let Some(message) = messages.first() else {
+        return Ok(fetch_status(status::OBJECT_NOT_FOUND));
+    };
     let sync_options = SyncOptions {
         body_preferences: options.body_preferences.clone(),
         mime_support: options.mime_support,
         ..Default::default()
     };
     let data = mail::application_data(ctx.version, &sync_options, server_id, message);
-    let properties = Element { tag: I::Properties, children: data.children };
+    let properties = Element {
+        tag: I::Properties,
+        children: data.children,
+    };
     let mut fetch = Element::new(I::Fetch).text_child(I::Status, status::SUCCESS.to_string());
     if by_long_id {
-        fetch.push(Element::with_text(crate::wbxml::pages::Search::LongId, server_id));
+        fetch.push(Element::with_text(
+            crate::wbxml::pages::Search::LongId,
+            server_id,
+        ));
     } else {
         fetch.push(Element::with_text(A::CollectionId, collection_id));
         fetch.push(Element::with_text(A::ServerId, server_id));
@@ -184,7 +225,10 @@ async fn empty_folder(
             .list_mailboxes(creds)
             .await?
             .into_iter()
-            .filter(|m| m.delimiter.is_some_and(|d| m.name.starts_with(&format!("{mailbox}{d}"))))
+            .filter(|m| {
+                m.delimiter
+                    .is_some_and(|d| m.name.starts_with(&format!("{mailbox}{d}")))
+            })
             .map(|m| m.name)
             .collect();
         children.sort_by_key(|n| std::cmp::Reverse(n.len()));
@@ -205,9 +249,20 @@ pub async fn get_attachment(ctx: &RequestContext<'_>) -> Result<Reply, Error> {
     let reference = ctx.line.attachment_name.as_deref().ok_or_else(not_found)?;
     let (folder, uid, index) = email::parse_file_reference(reference).ok_or_else(not_found)?;
     let view = ctx.folder_view().await?;
-    let Some(Resolved::Mail { mailbox, .. }) = view.resolve(&folder) else { return Err(not_found()) };
-    let messages = ctx.app.mail.fetch_messages(&ctx.principal.credentials, &mailbox, &[uid]).await?;
-    let attachment = messages.first().and_then(|m| email::attachment(&m.raw, index)).ok_or_else(not_found)?;
-    Ok(Reply::Raw { content_type: attachment.content_type, body: attachment.data })
+    let Some(Resolved::Mail { mailbox, .. }) = view.resolve(&folder) else {
+        return Err(not_found());
+    };
+    let messages = ctx
+        .app
+        .mail
+        .fetch_messages(&ctx.principal.credentials, &mailbox, &[uid])
+        .await?;
+    let attachment = messages
+        .first()
+        .and_then(|m| email::attachment(&m.raw, index))
+        .ok_or_else(not_found)?;
+    Ok(Reply::Raw {
+        content_type: attachment.content_type,
+        body: attachment.data,
+    })
 }
-

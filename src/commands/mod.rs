@@ -84,13 +84,20 @@ impl RequestContext<'_> {
         let mut hidden = folders.hidden.clone();
         hidden.extend(store.hidden_folders(self.login()).await?);
         let aliases = store.folder_aliases(self.login()).await?;
-        Ok(TreeRules { hide_inbox_children, hidden, aliases })
+        Ok(TreeRules {
+            hide_inbox_children,
+            hidden,
+            aliases,
+        })
     }
 
     /// The account's folder map and rules: every device-supplied CollectionId is
     /// resolved against this.
     pub async fn folder_view(&self) -> Result<FolderView, Error> {
-        Ok(FolderView { rows: self.app.store.folder_rows(self.login()).await?, rules: self.tree_rules().await? })
+        Ok(FolderView {
+            rows: self.app.store.folder_rows(self.login()).await?,
+            rules: self.tree_rules().await?,
+        })
     }
     pub fn device_id(&self) -> &str {
         &self.device.device_id
@@ -104,9 +111,15 @@ pub enum Reply {
     /// HTTP 200 with no body (e.g. a SendMail that succeeded in 12.x).
     Empty,
     /// Raw bytes of a given type (GetAttachment).
-    Raw { content_type: String, body: Vec<u8> },
+    Raw {
+        content_type: String,
+        body: Vec<u8>,
+    },
     /// An ItemOperations answer with binary parts (MS-ASCMD 2.2.2.9.1).
-    Multipart { document: Element, parts: Vec<Vec<u8>> },
+    Multipart {
+        document: Element,
+        parts: Vec<Vec<u8>>,
+    },
 }
 
 impl Reply {
@@ -123,7 +136,9 @@ impl Reply {
 /// no upstream login): the account the Authorization header names must be allowed to
 /// use ActiveSync.
 pub async fn admit(app: &App, authorization: Option<&str>) -> Result<(), Error> {
-    let Some(login) = app.auth.claimed_login(authorization) else { return Ok(()) };
+    let Some(login) = app.auth.claimed_login(authorization) else {
+        return Ok(());
+    };
     let layers = effective::layers(&app.store, &login).await?;
     if effective::account_allowed(&app.settings, &layers) {
         Ok(())
@@ -143,12 +158,18 @@ pub async fn admit(app: &App, authorization: Option<&str>) -> Result<(), Error> 
 pub async fn gate(ctx: &RequestContext<'_>, command: Command) -> Result<(), Error> {
     let (app, device) = (ctx.app, ctx.device);
     if device.wipe().active() {
-        return if command == Command::Provision { Ok(()) } else { Err(Error::WipeRequested) };
+        return if command == Command::Provision {
+            Ok(())
+        } else {
+            Err(Error::WipeRequested)
+        };
     }
     let layers = effective::layers(&app.store, ctx.login()).await?;
     let access = effective::device_access(&app.settings, &layers, device);
     if access.allowed() == device.blocked {
-        app.store.set_blocked(ctx.login(), ctx.device_id(), !access.allowed()).await?;
+        app.store
+            .set_blocked(ctx.login(), ctx.device_id(), !access.allowed())
+            .await?;
     }
     if !access.allowed() {
         tracing::info!(target: "airsync", login = ctx.login(), device = ctx.device_id(), why = ?access, "device refused");
@@ -178,7 +199,9 @@ pub async fn dispatch(
         Command::Sync => sync::run(ctx, document).await,
         Command::Ping => ping::run(ctx, document).await,
         Command::GetItemEstimate => get_item_estimate::run(ctx, need(document)?).await,
-        Command::ItemOperations => item_operations::run(ctx, need(document)?, ctx.accept_multipart).await,
+        Command::ItemOperations => {
+            item_operations::run(ctx, need(document)?, ctx.accept_multipart).await
+        }
         Command::GetAttachment => item_operations::get_attachment(ctx).await,
         Command::MoveItems => move_items::run(ctx, need(document)?).await,
         Command::FolderCreate => folder_ops::create(ctx, need(document)?).await,

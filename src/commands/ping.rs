@@ -46,7 +46,9 @@ pub async fn run(ctx: &RequestContext<'_>, document: Option<Element>) -> Result<
     }
     if request.heartbeat_interval.is_some() || request.folders.is_some() {
         let json = serde_json::to_string(&folders).unwrap_or_else(|_| "[]".into());
-        store.put_ping_state(ctx.login(), ctx.device_id(), heartbeat, &json).await?;
+        store
+            .put_ping_state(ctx.login(), ctx.device_id(), heartbeat, &json)
+            .await?;
     }
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(heartbeat.into());
     let ids: Vec<String> = folders.into_iter().map(|f| f.id).collect();
@@ -55,7 +57,10 @@ pub async fn run(ctx: &RequestContext<'_>, document: Option<Element>) -> Result<
         return reply(PingResponse::Status(status::FOLDER_SYNC_NEEDED));
     };
     // Subscribe before looking, so that nothing that happens from here on is missed.
-    let mut waiter = ctx.app.push.register(&ctx.principal.credentials, ctx.device_id(), targets);
+    let mut waiter = ctx
+        .app
+        .push
+        .register(&ctx.principal.credentials, ctx.device_id(), targets);
     if folder_sync::hierarchy_changed(ctx).await? {
         return reply(PingResponse::Status(status::FOLDER_SYNC_NEEDED));
     }
@@ -71,10 +76,12 @@ pub async fn run(ctx: &RequestContext<'_>, document: Option<Element>) -> Result<
             }
             // A newer request of the device, or the server stopping: the phone simply
             // Pings again (where it is answered at once if something changed meanwhile).
-            Outcome::Expired | Outcome::Superseded | Outcome::Shutdown => reply(PingResponse::Status(status::EXPIRED)),
-            Outcome::Down => {
-                Err(Error::Backend(BackendError::Transient("push: the upstream cannot be reached".into())))
+            Outcome::Expired | Outcome::Superseded | Outcome::Shutdown => {
+                reply(PingResponse::Status(status::EXPIRED))
             }
+            Outcome::Down => Err(Error::Backend(BackendError::Transient(
+                "push: the upstream cannot be reached".into(),
+            ))),
         };
     }
 }

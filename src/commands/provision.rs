@@ -18,16 +18,24 @@ use crate::state::WipeState;
 
 use super::{Reply, RequestContext};
 
-pub async fn run(ctx: &RequestContext<'_>, document: crate::wbxml::Element) -> Result<Reply, Error> {
+pub async fn run(
+    ctx: &RequestContext<'_>,
+    document: crate::wbxml::Element,
+) -> Result<Reply, Error> {
     let request = ProvisionRequest::parse(&document)?;
     let response = apply(ctx, &request).await?;
     Ok(Reply::Wbxml(response.to_element()))
 }
 
-async fn apply(ctx: &RequestContext<'_>, request: &ProvisionRequest) -> Result<ProvisionResponse, Error> {
+async fn apply(
+    ctx: &RequestContext<'_>,
+    request: &ProvisionRequest,
+) -> Result<ProvisionResponse, Error> {
     let store = &ctx.app.store;
     if let Some(info) = &request.device_information {
-        store.set_device_info(ctx.login(), ctx.device_id(), info).await?;
+        store
+            .set_device_info(ctx.login(), ctx.device_id(), info)
+            .await?;
     }
     let mut response = ProvisionResponse {
         status: ProvisionStatus::Success,
@@ -46,7 +54,11 @@ async fn apply(ctx: &RequestContext<'_>, request: &ProvisionRequest) -> Result<P
         return Ok(response);
     };
     if policy_type != POLICY_TYPE {
-        response.policy = Some(PolicyAnswer { status: PolicyStatus::UnknownPolicyType, policy_key: None, document: None });
+        response.policy = Some(PolicyAnswer {
+            status: PolicyStatus::UnknownPolicyType,
+            policy_key: None,
+            document: None,
+        });
         return Ok(response);
     }
     let device = ctx.device;
@@ -56,7 +68,9 @@ async fn apply(ctx: &RequestContext<'_>, request: &ProvisionRequest) -> Result<P
         // Phase 1.
         None => {
             let temporary = new_key();
-            store.start_provisioning(ctx.login(), ctx.device_id(), temporary).await?;
+            store
+                .start_provisioning(ctx.login(), ctx.device_id(), temporary)
+                .await?;
             PolicyAnswer {
                 status: PolicyStatus::Success,
                 policy_key: Some(temporary),
@@ -76,13 +90,29 @@ async fn apply(ctx: &RequestContext<'_>, request: &ProvisionRequest) -> Result<P
                 device.policy_key
             } else {
                 let k = new_key();
-                store.set_policy_key(ctx.login(), ctx.device_id(), k, &policy.fingerprint, &policy.name).await?;
+                store
+                    .set_policy_key(
+                        ctx.login(),
+                        ctx.device_id(),
+                        k,
+                        &policy.fingerprint,
+                        &policy.name,
+                    )
+                    .await?;
                 k
             };
-            PolicyAnswer { status: PolicyStatus::Success, policy_key: Some(final_key), document: None }
+            PolicyAnswer {
+                status: PolicyStatus::Success,
+                policy_key: Some(final_key),
+                document: None,
+            }
         }
         // An acknowledgement of a key we never handed out: the device starts over.
-        Some(_) => PolicyAnswer { status: PolicyStatus::WrongPolicyKey, policy_key: None, document: None },
+        Some(_) => PolicyAnswer {
+            status: PolicyStatus::WrongPolicyKey,
+            policy_key: None,
+            document: None,
+        },
     };
     response.policy = Some(answer);
     Ok(response)
@@ -98,12 +128,28 @@ async fn wipe_answer(
     wipe: WipeState,
     mut response: ProvisionResponse,
 ) -> Result<ProvisionResponse, Error> {
-    let ack = if wipe.account_only() { request.account_only_remote_wipe_status } else { request.remote_wipe_status };
+    let ack = if wipe.account_only() {
+        request.account_only_remote_wipe_status
+    } else {
+        request.remote_wipe_status
+    };
     let directive = match ack {
         Some(1) => {
             if !matches!(wipe, WipeState::Wiped | WipeState::AccountWiped) {
-                ctx.app.store.wipe_acknowledged(ctx.login(), ctx.device_id()).await?;
-                ctx.app.store.audit("device", "wipe-acknowledged", ctx.login(), ctx.device_id(), wipe.as_str()).await?;
+                ctx.app
+                    .store
+                    .wipe_acknowledged(ctx.login(), ctx.device_id())
+                    .await?;
+                ctx.app
+                    .store
+                    .audit(
+                        "device",
+                        "wipe-acknowledged",
+                        ctx.login(),
+                        ctx.device_id(),
+                        wipe.as_str(),
+                    )
+                    .await?;
                 tracing::warn!(target: "airsync", login = ctx.login(), device = ctx.device_id(), "device acknowledged the remote wipe");
             }
             false

@@ -57,7 +57,10 @@ commands! {
 impl Command {
     /// Command names are matched without regard to case: some clients send `sync`.
     pub fn from_name(name: &str) -> Option<Command> {
-        Command::ALL.iter().copied().find(|c| c.name().eq_ignore_ascii_case(name))
+        Command::ALL
+            .iter()
+            .copied()
+            .find(|c| c.name().eq_ignore_ascii_case(name))
     }
 }
 
@@ -101,7 +104,10 @@ impl ProtocolVersion {
 
     /// Parses the `MS-ASProtocolVersion` header value.
     pub fn parse(s: &str) -> Option<ProtocolVersion> {
-        ProtocolVersion::ALL.iter().copied().find(|v| v.as_str() == s.trim())
+        ProtocolVersion::ALL
+            .iter()
+            .copied()
+            .find(|v| v.as_str() == s.trim())
     }
 
     /// The version byte of the base64 query form: the version times ten (161 = 16.1).
@@ -148,7 +154,10 @@ mod tests {
     fn versions() {
         assert_eq!(ProtocolVersion::parse("16.1"), Some(ProtocolVersion::V16_1));
         assert_eq!(ProtocolVersion::parse("2.5"), None);
-        assert_eq!(ProtocolVersion::from_base64_byte(0xA1), Some(ProtocolVersion::V16_1));
+        assert_eq!(
+            ProtocolVersion::from_base64_byte(0xA1),
+            Some(ProtocolVersion::V16_1)
+        );
         assert!(ProtocolVersion::V14_0.has_common_status());
         assert!(!ProtocolVersion::V12_1.has_common_status());
     }

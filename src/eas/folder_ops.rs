@@ -19,13 +19,32 @@ pub mod status {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FolderRequest {
-    Create { sync_key: String, parent_id: String, display_name: String, folder_type: u8 },
-    Update { sync_key: String, server_id: String, parent_id: String, display_name: String },
-    Delete { sync_key: String, server_id: String },
+    Create {
+        sync_key: String,
+        parent_id: String,
+        display_name: String,
+        folder_type: u8,
+    },
+    Update {
+        sync_key: String,
+        server_id: String,
+        parent_id: String,
+        display_name: String,
+    },
+    Delete {
+        sync_key: String,
+        server_id: String,
+    },
 }
 
-fn required(root: &Element, tag: crate::wbxml::Tag, name: &'static str) -> Result<String, EasError> {
-    root.child_text(tag).map(|s| s.trim().to_string()).ok_or(EasError::Missing(name))
+fn required(
+    root: &Element,
+    tag: crate::wbxml::Tag,
+    name: &'static str,
+) -> Result<String, EasError> {
+    root.child_text(tag)
+        .map(|s| s.trim().to_string())
+        .ok_or(EasError::Missing(name))
 }
 
 impl FolderRequest {
@@ -34,7 +53,10 @@ impl FolderRequest {
         Ok(FolderRequest::Create {
             sync_key: required(root, F::SyncKey, "SyncKey")?,
             parent_id: required(root, F::ParentId, "ParentId")?,
-            display_name: root.child_text(F::DisplayName).map(|s| s.into_owned()).ok_or(EasError::Missing("DisplayName"))?,
+            display_name: root
+                .child_text(F::DisplayName)
+                .map(|s| s.into_owned())
+                .ok_or(EasError::Missing("DisplayName"))?,
             folder_type: required(root, F::Type, "Type")?
                 .parse()
                 .map_err(|_| EasError::Invalid("Type must be a number".into()))?,
@@ -47,7 +69,10 @@ impl FolderRequest {
             sync_key: required(root, F::SyncKey, "SyncKey")?,
             server_id: required(root, F::ServerId, "ServerId")?,
             parent_id: required(root, F::ParentId, "ParentId")?,
-            display_name: root.child_text(F::DisplayName).map(|s| s.into_owned()).ok_or(EasError::Missing("DisplayName"))?,
+            display_name: root
+                .child_text(F::DisplayName)
+                .map(|s| s.into_owned())
+                .ok_or(EasError::Missing("DisplayName"))?,
         })
     }
 
@@ -104,10 +129,20 @@ mod tests {
             .text_child(F::Type, "12");
         assert_eq!(
             FolderRequest::parse_create(&doc).unwrap(),
-            FolderRequest::Create { sync_key: "3".into(), parent_id: "0".into(), display_name: " Spaced ".into(), folder_type: 12 }
+            FolderRequest::Create {
+                sync_key: "3".into(),
+                parent_id: "0".into(),
+                display_name: " Spaced ".into(),
+                folder_type: 12
+            }
         );
         assert!(FolderRequest::parse_delete(&doc).is_err());
-        let r = FolderResponse { root: F::FolderCreate, status: 1, sync_key: Some("4".into()), server_id: Some("9".into()) };
+        let r = FolderResponse {
+            root: F::FolderCreate,
+            status: 1,
+            sync_key: Some("4".into()),
+            server_id: Some("9".into()),
+        };
         let xml = crate::wbxml::to_xml(&r.to_element());
         assert!(xml.contains("<ServerId>9</ServerId>"), "{xml}");
     }

@@ -14,8 +14,12 @@ pub struct FolderSyncRequest {
 impl FolderSyncRequest {
     pub fn parse(root: &Element) -> Result<FolderSyncRequest, EasError> {
         require_root(root, F::FolderSync)?;
-        let sync_key = root.child_text(F::SyncKey).ok_or(EasError::Missing("SyncKey"))?;
-        Ok(FolderSyncRequest { sync_key: sync_key.trim().to_string() })
+        let sync_key = root
+            .child_text(F::SyncKey)
+            .ok_or(EasError::Missing("SyncKey"))?;
+        Ok(FolderSyncRequest {
+            sync_key: sync_key.trim().to_string(),
+        })
     }
 }
 
@@ -65,12 +69,19 @@ pub struct FolderSyncResponse {
 
 impl FolderSyncResponse {
     pub fn error(status: FolderSyncStatus) -> FolderSyncResponse {
-        FolderSyncResponse { status, sync_key: None, changes: FolderChanges::default() }
+        FolderSyncResponse {
+            status,
+            sync_key: None,
+            changes: FolderChanges::default(),
+        }
     }
 
     pub fn to_element(&self) -> Element {
-        let mut root = Element::new(F::FolderSync).text_child(F::Status, (self.status as u8).to_string());
-        let Some(key) = &self.sync_key else { return root };
+        let mut root =
+            Element::new(F::FolderSync).text_child(F::Status, (self.status as u8).to_string());
+        let Some(key) = &self.sync_key else {
+            return root;
+        };
         root.push(Element::with_text(F::SyncKey, key.clone()));
         let c = &self.changes;
         let mut changes = Element::new(F::Changes).text_child(F::Count, c.count().to_string());
@@ -101,15 +112,23 @@ mod tests {
 
     #[test]
     fn parses_every_captured_foldersync_request() {
-        let dir = format!("{}/../shared/fixtures/eas/syncgw-traces", env!("CARGO_MANIFEST_DIR"));
+        let dir = format!(
+            "{}/../shared/fixtures/eas/syncgw-traces",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let mut n = 0;
         for d in std::fs::read_dir(&dir).expect("fixtures missing") {
             for f in std::fs::read_dir(d.unwrap().path()).into_iter().flatten() {
                 let p = f.unwrap().path();
                 if p.to_string_lossy().ends_with("FolderSync.req.wbxml") {
-                    let el = wbxml::decode(&std::fs::read(&p).unwrap(), &wbxml::Limits::default()).unwrap();
+                    let el = wbxml::decode(&std::fs::read(&p).unwrap(), &wbxml::Limits::default())
+                        .unwrap();
                     let req = FolderSyncRequest::parse(&el).unwrap();
-                    assert!(req.sync_key.parse::<u64>().is_ok(), "{p:?}: {}", req.sync_key);
+                    assert!(
+                        req.sync_key.parse::<u64>().is_ok(),
+                        "{p:?}: {}",
+                        req.sync_key
+                    );
                     n += 1;
                 }
             }

@@ -15,13 +15,18 @@ pub struct EstimateCollection {
 
 pub fn parse(root: &Element) -> Result<Vec<EstimateCollection>, EasError> {
     require_root(root, E::GetItemEstimate)?;
-    let collections = root.first(E::Collections).ok_or(EasError::Missing("Collections"))?;
+    let collections = root
+        .first(E::Collections)
+        .ok_or(EasError::Missing("Collections"))?;
     collections
         .all(E::Collection)
         .map(|c| {
             let text = |t| c.child_text(t).map(|s| s.trim().to_string());
             // 14.0+: AirSync:Options/FilterType; 12.x: AirSync:FilterType directly.
-            let filter = c.first(A::Options).and_then(|o| o.child_text(A::FilterType)).or_else(|| c.child_text(A::FilterType));
+            let filter = c
+                .first(A::Options)
+                .and_then(|o| o.child_text(A::FilterType))
+                .or_else(|| c.child_text(A::FilterType));
             Ok(EstimateCollection {
                 collection_id: text(E::CollectionId).ok_or(EasError::Missing("CollectionId"))?,
                 sync_key: text(A::SyncKey).ok_or(EasError::Missing("SyncKey"))?,
@@ -61,11 +66,24 @@ mod tests {
 
     #[test]
     fn captured_requests_of_both_generations() {
-        let base = format!("{}/../shared/fixtures/eas/syncgw-traces/810", env!("CARGO_MANIFEST_DIR"));
-        for f in ["09-GetItemEstimate.req.wbxml", "10-GetItemEstimate.req.wbxml"] {
-            let el = wbxml::decode(&std::fs::read(format!("{base}/{f}")).unwrap(), &wbxml::Limits::default()).unwrap();
+        let base = format!(
+            "{}/../shared/fixtures/eas/syncgw-traces/810",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        for f in [
+            "09-GetItemEstimate.req.wbxml",
+            "10-GetItemEstimate.req.wbxml",
+        ] {
+            let el = wbxml::decode(
+                &std::fs::read(format!("{base}/{f}")).unwrap(),
+                &wbxml::Limits::default(),
+            )
+            .unwrap();
             let cs = parse(&el).unwrap_or_else(|e| panic!("{f}: {e}"));
-            assert!(!cs.is_empty() && cs.iter().all(|c| !c.sync_key.is_empty()), "{f}");
+            assert!(
+                !cs.is_empty() && cs.iter().all(|c| !c.sync_key.is_empty()),
+                "{f}"
+            );
         }
     }
 }

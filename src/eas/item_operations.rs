@@ -10,7 +10,10 @@ use super::{EasError, require_root};
 /// What a Fetch names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchTarget {
-    Item { collection_id: String, server_id: String },
+    Item {
+        collection_id: String,
+        server_id: String,
+    },
     LongId(String),
     FileReference(String),
 }
@@ -25,9 +28,20 @@ pub struct FetchOptions {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Operation {
-    Fetch { store: String, target: Option<FetchTarget>, options: FetchOptions },
-    EmptyFolderContents { collection_id: String, delete_sub_folders: bool },
-    Move { conversation_id: Vec<u8>, dst_fld_id: String, move_always: bool },
+    Fetch {
+        store: String,
+        target: Option<FetchTarget>,
+        options: FetchOptions,
+    },
+    EmptyFolderContents {
+        collection_id: String,
+        delete_sub_folders: bool,
+    },
+    Move {
+        conversation_id: Vec<u8>,
+        dst_fld_id: String,
+        move_always: bool,
+    },
 }
 
 fn text(el: &Element, tag: Tag) -> Option<String> {
@@ -37,7 +51,10 @@ fn text(el: &Element, tag: Tag) -> Option<String> {
 fn parse_range(s: &str) -> Result<(u64, u64), EasError> {
     let bad = || EasError::Invalid(format!("bad Range {s:?}"));
     let (a, b) = s.split_once('-').ok_or_else(bad)?;
-    let (a, b): (u64, u64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+    let (a, b): (u64, u64) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
     if a > b {
         return Err(bad());
     }
@@ -49,7 +66,11 @@ pub fn parse(root: &Element) -> Result<Vec<Operation>, EasError> {
     let mut ops = Vec::new();
     for el in root.elements() {
         let op = if el.tag == I::Fetch {
-            let target = match (text(el, A::ServerId), text(el, S::LongId), text(el, B::FileReference)) {
+            let target = match (
+                text(el, A::ServerId),
+                text(el, S::LongId),
+                text(el, B::FileReference),
+            ) {
                 (Some(server_id), _, _) => Some(FetchTarget::Item {
                     collection_id: text(el, A::CollectionId).unwrap_or_default(),
                     server_id,
@@ -64,19 +85,36 @@ pub fn parse(root: &Element) -> Result<Vec<Operation>, EasError> {
                     mime_support: text(o, A::MIMESupport).and_then(|s| s.parse().ok()),
                     range: text(o, I::Range).map(|r| parse_range(&r)).transpose()?,
                 },
-                None => FetchOptions { body_preferences: vec![], mime_support: None, range: None },
+                None => FetchOptions {
+                    body_preferences: vec![],
+                    mime_support: None,
+                    range: None,
+                },
             };
-            Operation::Fetch { store: text(el, I::Store).unwrap_or_default(), target, options }
+            Operation::Fetch {
+                store: text(el, I::Store).unwrap_or_default(),
+                target,
+                options,
+            }
         } else if el.tag == I::EmptyFolderContents {
             Operation::EmptyFolderContents {
-                collection_id: text(el, A::CollectionId).ok_or(EasError::Missing("CollectionId"))?,
-                delete_sub_folders: el.first(I::Options).is_some_and(|o| o.first(I::DeleteSubFolders).is_some()),
+                collection_id: text(el, A::CollectionId)
+                    .ok_or(EasError::Missing("CollectionId"))?,
+                delete_sub_folders: el
+                    .first(I::Options)
+                    .is_some_and(|o| o.first(I::DeleteSubFolders).is_some()),
             }
         } else if el.tag == I::Move {
             Operation::Move {
-                conversation_id: el.first(I::ConversationId).and_then(|c| c.bytes()).map(|b| b.into_owned()).unwrap_or_default(),
+                conversation_id: el
+                    .first(I::ConversationId)
+                    .and_then(|c| c.bytes())
+                    .map(|b| b.into_owned())
+                    .unwrap_or_default(),
                 dst_fld_id: text(el, I::DstFldId).ok_or(EasError::Missing("DstFldId"))?,
-                move_always: el.first(I::Options).is_some_and(|o| o.first(I::MoveAlways).is_some()),
+                move_always: el
+                    .first(I::Options)
+                    .is_some_and(|o| o.first(I::MoveAlways).is_some()),
             }
         } else {
             return Err(EasError::Invalid("unknown ItemOperations operation".into()));
@@ -123,15 +161,23 @@ mod tests {
 
     #[test]
     fn captured_fetches_parse() {
-        let base = format!("{}/../shared/fixtures/eas/syncgw-traces", env!("CARGO_MANIFEST_DIR"));
+        let base = format!(
+            "{}/../shared/fixtures/eas/syncgw-traces",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let mut file_refs = 0;
         for trace in ["748", "806"] {
             for f in std::fs::read_dir(format!("{base}/{trace}")).unwrap() {
                 let p = f.unwrap().path();
                 if p.to_string_lossy().ends_with("ItemOperations.req.wbxml") {
-                    let el = wbxml::decode(&std::fs::read(&p).unwrap(), &wbxml::Limits::default()).unwrap();
+                    let el = wbxml::decode(&std::fs::read(&p).unwrap(), &wbxml::Limits::default())
+                        .unwrap();
                     for op in parse(&el).unwrap_or_else(|e| panic!("{p:?}: {e}")) {
-                        if let Operation::Fetch { target: Some(FetchTarget::FileReference(_)), .. } = op {
+                        if let Operation::Fetch {
+                            target: Some(FetchTarget::FileReference(_)),
+                            ..
+                        } = op
+                        {
                             file_refs += 1;
                         }
                     }

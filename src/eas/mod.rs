@@ -38,7 +38,11 @@ pub fn require_root(root: &Element, tag: Tag) -> Result<(), EasError> {
     } else {
         Err(EasError::WrongRoot {
             expected: tag.name().unwrap_or("?"),
-            got: root.tag.name().map(str::to_string).unwrap_or_else(|| format!("{:?}", root.tag)),
+            got: root
+                .tag
+                .name()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{:?}", root.tag)),
         })
     }
 }

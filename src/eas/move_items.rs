@@ -16,7 +16,11 @@ pub fn parse(root: &Element) -> Result<Vec<MoveRequest>, EasError> {
     require_root(root, M::MoveItems)?;
     root.all(M::Move)
         .map(|m| {
-            let text = |t, name| m.child_text(t).map(|s| s.trim().to_string()).ok_or(EasError::Missing(name));
+            let text = |t, name| {
+                m.child_text(t)
+                    .map(|s| s.trim().to_string())
+                    .ok_or(EasError::Missing(name))
+            };
             Ok(MoveRequest {
                 src_msg_id: text(M::SrcMsgId, "SrcMsgId")?,
                 src_fld_id: text(M::SrcFldId, "SrcFldId")?,

@@ -23,20 +23,29 @@ pub struct PingRequest {
 
 impl PingRequest {
     pub fn parse(root: Option<&Element>) -> Result<PingRequest, EasError> {
-        let Some(root) = root else { return Ok(PingRequest::default()) };
+        let Some(root) = root else {
+            return Ok(PingRequest::default());
+        };
         require_root(root, P::Ping)?;
         let heartbeat_interval = match root.child_text(P::HeartbeatInterval) {
             None => None,
-            Some(t) => {
-                Some(t.trim().parse().map_err(|_| EasError::Invalid("HeartbeatInterval must be a number".into()))?)
-            }
+            Some(t) => Some(
+                t.trim()
+                    .parse()
+                    .map_err(|_| EasError::Invalid("HeartbeatInterval must be a number".into()))?,
+            ),
         };
         let folders = match root.first(P::Folders) {
             None => None,
             Some(f) => Some(
                 f.all(P::Folder)
                     .map(|folder| {
-                        let text = |t| folder.child_text(t).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+                        let text = |t| {
+                            folder
+                                .child_text(t)
+                                .map(|s| s.trim().to_string())
+                                .filter(|s| !s.is_empty())
+                        };
                         Ok(PingFolder {
                             id: text(P::Id).ok_or(EasError::Missing("Folder/Id"))?,
                             class: text(P::Class).ok_or(EasError::Missing("Folder/Class"))?,
@@ -45,7 +54,10 @@ impl PingRequest {
                     .collect::<Result<Vec<_>, EasError>>()?,
             ),
         };
-        Ok(PingRequest { heartbeat_interval, folders })
+        Ok(PingRequest {
+            heartbeat_interval,
+            folders,
+        })
     }
 }
 
@@ -109,21 +121,45 @@ mod tests {
 
     #[test]
     fn parses_full_and_empty_pings() {
-        let doc = Element::new(P::Ping).text_child(P::HeartbeatInterval, "480").child(
-            Element::new(P::Folders)
-                .child(Element::new(P::Folder).text_child(P::Id, "5").text_child(P::Class, "Email"))
-                .child(Element::new(P::Folder).text_child(P::Id, "12").text_child(P::Class, "Calendar")),
-        );
+        let doc = Element::new(P::Ping)
+            .text_child(P::HeartbeatInterval, "480")
+            .child(
+                Element::new(P::Folders)
+                    .child(
+                        Element::new(P::Folder)
+                            .text_child(P::Id, "5")
+                            .text_child(P::Class, "Email"),
+                    )
+                    .child(
+                        Element::new(P::Folder)
+                            .text_child(P::Id, "12")
+                            .text_child(P::Class, "Calendar"),
+                    ),
+            );
         let r = PingRequest::parse(Some(&doc)).unwrap();
         assert_eq!(r.heartbeat_interval, Some(480));
         let folders = r.folders.unwrap();
-        assert_eq!(folders[1], PingFolder { id: "12".into(), class: "Calendar".into() });
+        assert_eq!(
+            folders[1],
+            PingFolder {
+                id: "12".into(),
+                class: "Calendar".into()
+            }
+        );
         assert_eq!(PingRequest::parse(None).unwrap(), PingRequest::default());
-        assert_eq!(PingRequest::parse(Some(&Element::new(P::Ping))).unwrap(), PingRequest::default());
-        let bad =
-            Element::new(P::Ping).child(Element::new(P::Folders).child(Element::new(P::Folder).text_child(P::Id, "5")));
+        assert_eq!(
+            PingRequest::parse(Some(&Element::new(P::Ping))).unwrap(),
+            PingRequest::default()
+        );
+        let bad = Element::new(P::Ping)
+            .child(Element::new(P::Folders).child(Element::new(P::Folder).text_child(P::Id, "5")));
         assert!(PingRequest::parse(Some(&bad)).is_err());
-        assert!(PingRequest::parse(Some(&Element::new(P::Ping).text_child(P::HeartbeatInterval, "x"))).is_err());
+        assert!(
+            PingRequest::parse(Some(
+                &Element::new(P::Ping).text_child(P::HeartbeatInterval, "x")
+            ))
+            .is_err()
+        );
     }
 
     #[test]
@@ -137,10 +173,14 @@ mod tests {
         );
         let xml = wbxml::to_xml(&PingResponse::HeartbeatOutOfRange(60).to_element());
         assert!(
-            xml.contains("<Status>5</Status>") && xml.contains("<HeartbeatInterval>60</HeartbeatInterval>"),
+            xml.contains("<Status>5</Status>")
+                && xml.contains("<HeartbeatInterval>60</HeartbeatInterval>"),
             "{xml}"
         );
         let xml = wbxml::to_xml(&PingResponse::TooManyFolders(300).to_element());
-        assert!(xml.contains("<Status>6</Status>") && xml.contains("<MaxFolders>300</MaxFolders>"), "{xml}");
+        assert!(
+            xml.contains("<Status>6</Status>") && xml.contains("<MaxFolders>300</MaxFolders>"),
+            "{xml}"
+        );
     }
 }

@@ -41,7 +41,11 @@ impl DeviceInformation {
     /// Reads a Settings:DeviceInformation element (shared with the Settings command).
     pub fn parse(el: &Element) -> DeviceInformation {
         let set = el.first(S::Set).unwrap_or(el);
-        let get = |t: Tag| set.child_text(t).map(|s| s.into_owned()).unwrap_or_default();
+        let get = |t: Tag| {
+            set.child_text(t)
+                .map(|s| s.into_owned())
+                .unwrap_or_default()
+        };
         DeviceInformation {
             model: get(S::Model),
             imei: get(S::IMEI),
@@ -58,11 +62,9 @@ impl DeviceInformation {
 fn number(el: &Element, tag: Tag) -> Result<Option<u32>, EasError> {
     match el.child_text(tag) {
         None => Ok(None),
-        Some(t) => t
-            .trim()
-            .parse::<u32>()
-            .map(Some)
-            .map_err(|_| EasError::Invalid(format!("{} is not a number", tag.name().unwrap_or("?")))),
+        Some(t) => t.trim().parse::<u32>().map(Some).map_err(|_| {
+            EasError::Invalid(format!("{} is not a number", tag.name().unwrap_or("?")))
+        }),
     }
 }
 
@@ -70,11 +72,15 @@ impl ProvisionRequest {
     pub fn parse(root: &Element) -> Result<ProvisionRequest, EasError> {
         require_root(root, P::Provision)?;
         let mut req = ProvisionRequest {
-            device_information: root.first(S::DeviceInformation).map(DeviceInformation::parse),
+            device_information: root
+                .first(S::DeviceInformation)
+                .map(DeviceInformation::parse),
             ..Default::default()
         };
         if let Some(policy) = root.first(P::Policies).and_then(|p| p.first(P::Policy)) {
-            req.policy_type = policy.child_text(P::PolicyType).map(|s| s.trim().to_string());
+            req.policy_type = policy
+                .child_text(P::PolicyType)
+                .map(|s| s.trim().to_string());
             req.ack_key = number(policy, P::PolicyKey)?;
             req.ack_status = number(policy, P::Status)?;
         }
@@ -133,7 +139,10 @@ impl ProvisionResponse {
         if self.device_information_ok {
             root.push(Element::new(S::DeviceInformation).text_child(S::Status, "1"));
         }
-        root.push(Element::with_text(P::Status, (self.status as u8).to_string()));
+        root.push(Element::with_text(
+            P::Status,
+            (self.status as u8).to_string(),
+        ));
         if let Some(policy) = &self.policy {
             let mut p = Element::new(P::Policy)
                 .text_child(P::PolicyType, POLICY_TYPE)
@@ -162,7 +171,10 @@ mod tests {
     use crate::wbxml;
 
     fn fixture(path: &str) -> Element {
-        let p = format!("{}/../shared/fixtures/eas/{path}", env!("CARGO_MANIFEST_DIR"));
+        let p = format!(
+            "{}/../shared/fixtures/eas/{path}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("fixture {p}: {e}"));
         wbxml::decode(&bytes, &wbxml::Limits::default()).unwrap()
     }
@@ -170,7 +182,10 @@ mod tests {
     #[test]
     fn nine_phase_one_and_two() {
         // Nine 16.1 (syncgw trace 760): phase 1 with DeviceInformation, then phase 2.
-        let dir = format!("{}/../shared/fixtures/eas/syncgw-traces", env!("CARGO_MANIFEST_DIR"));
+        let dir = format!(
+            "{}/../shared/fixtures/eas/syncgw-traces",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let mut provisions: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
             .flat_map(|d| std::fs::read_dir(d.unwrap().path()).into_iter().flatten())
@@ -178,11 +193,19 @@ mod tests {
             .filter(|p| p.to_string_lossy().ends_with("Provision.req.wbxml"))
             .collect();
         provisions.sort();
-        assert!(!provisions.is_empty(), "no Provision requests in the traces");
+        assert!(
+            !provisions.is_empty(),
+            "no Provision requests in the traces"
+        );
         let mut saw_info = false;
         let mut saw_ack = false;
         for p in provisions {
-            let rel = p.strip_prefix(format!("{}/../shared/fixtures/eas/", env!("CARGO_MANIFEST_DIR"))).unwrap();
+            let rel = p
+                .strip_prefix(format!(
+                    "{}/../shared/fixtures/eas/",
+                    env!("CARGO_MANIFEST_DIR")
+                ))
+                .unwrap();
             let req = ProvisionRequest::parse(&fixture(rel.to_str().unwrap())).unwrap();
             if let Some(info) = &req.device_information {
                 saw_info |= !info.model.is_empty();
@@ -203,13 +226,18 @@ mod tests {
         let r = ProvisionResponse {
             status: ProvisionStatus::Success,
             device_information_ok: true,
-            policy: Some(PolicyAnswer { status: PolicyStatus::Success, policy_key: Some(42), document: None }),
+            policy: Some(PolicyAnswer {
+                status: PolicyStatus::Success,
+                policy_key: Some(42),
+                document: None,
+            }),
             remote_wipe: false,
             account_only_remote_wipe: false,
         };
         let xml = wbxml::to_xml(&r.to_element());
         assert!(xml.contains("<PolicyKey>42</PolicyKey>"), "{xml}");
-        let back = wbxml::decode(&wbxml::encode(&r.to_element()), &wbxml::Limits::default()).unwrap();
+        let back =
+            wbxml::decode(&wbxml::encode(&r.to_element()), &wbxml::Limits::default()).unwrap();
         assert_eq!(back, r.to_element());
     }
 }

@@ -2,8 +2,8 @@
 //! 14.0+), and where each command carries its top-level Status.
 
 use crate::wbxml::pages::{
-    AirSync, ComposeMail, Find, FolderHierarchy, ItemEstimate, ItemOperations, MeetingResponse, Move,
-    Ping, Provision, ResolveRecipients, Search, Settings, ValidateCert,
+    AirSync, ComposeMail, Find, FolderHierarchy, ItemEstimate, ItemOperations, MeetingResponse,
+    Move, Ping, Provision, ResolveRecipients, Search, Settings, ValidateCert,
 };
 use crate::wbxml::{Element, Tag};
 
@@ -50,7 +50,10 @@ pub fn status_frame(command: Command) -> Option<(Tag, Tag)> {
         Command::Ping => (Ping::Ping, Ping::Status),
         Command::ItemOperations => (ItemOperations::ItemOperations, ItemOperations::Status),
         Command::Provision => (Provision::Provision, Provision::Status),
-        Command::ResolveRecipients => (ResolveRecipients::ResolveRecipients, ResolveRecipients::Status),
+        Command::ResolveRecipients => (
+            ResolveRecipients::ResolveRecipients,
+            ResolveRecipients::Status,
+        ),
         Command::ValidateCert => (ValidateCert::ValidateCert, ValidateCert::Status),
         Command::Find => (Find::Find, Find::Status),
     })
@@ -58,5 +61,6 @@ pub fn status_frame(command: Command) -> Option<(Tag, Tag)> {
 
 /// `<Command><Status>code</Status></Command>` for a command, if it has such a frame.
 pub fn status_document(command: Command, code: u16) -> Option<Element> {
-    status_frame(command).map(|(root, status)| Element::new(root).text_child(status, code.to_string()))
+    status_frame(command)
+        .map(|(root, status)| Element::new(root).text_child(status, code.to_string()))
 }

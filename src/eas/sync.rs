@@ -23,7 +23,9 @@ impl BodyPreference {
             .all(B::BodyPreference)
             .map(|p| {
                 Ok(BodyPreference {
-                    body_type: number(p, B::Type)?.ok_or(EasError::Missing("BodyPreference/Type"))? as u8,
+                    body_type: number(p, B::Type)?
+                        .ok_or(EasError::Missing("BodyPreference/Type"))?
+                        as u8,
                     truncation_size: number(p, B::TruncationSize)?,
                     all_or_none: flag(p, B::AllOrNone)?.unwrap_or(false),
                     preview: number(p, B::Preview)?.map(|n| n.min(255)),
@@ -91,7 +93,10 @@ fn number(el: &Element, tag: Tag) -> Result<Option<u32>, EasError> {
     match el.child_text(tag) {
         None => Ok(None),
         Some(t) => t.trim().parse().map(Some).map_err(|_| {
-            EasError::Invalid(format!("{} must be a number", tag.name().unwrap_or("element")))
+            EasError::Invalid(format!(
+                "{} must be a number",
+                tag.name().unwrap_or("element")
+            ))
         }),
     }
 }
@@ -103,7 +108,10 @@ fn flag(el: &Element, tag: Tag) -> Result<Option<bool>, EasError> {
         Some(e) => match e.text().as_deref().map(str::trim) {
             None | Some("") | Some("1") => Ok(Some(true)),
             Some("0") => Ok(Some(false)),
-            Some(_) => Err(EasError::Invalid(format!("{} must be 0 or 1", tag.name().unwrap_or("element")))),
+            Some(_) => Err(EasError::Invalid(format!(
+                "{} must be 0 or 1",
+                tag.name().unwrap_or("element")
+            ))),
         },
     }
 }
@@ -124,7 +132,10 @@ impl SyncOptions {
 impl SyncRequest {
     pub fn parse(root: Option<&Element>) -> Result<SyncRequest, EasError> {
         let Some(root) = root else {
-            return Ok(SyncRequest { empty: true, ..Default::default() });
+            return Ok(SyncRequest {
+                empty: true,
+                ..Default::default()
+            });
         };
         require_root(root, A::Sync)?;
         let mut req = SyncRequest {
@@ -134,19 +145,34 @@ impl SyncRequest {
             partial: flag(root, A::Partial)?.unwrap_or(false),
             ..Default::default()
         };
-        for c in root.first(A::Collections).into_iter().flat_map(|c| c.all(A::Collection)) {
+        for c in root
+            .first(A::Collections)
+            .into_iter()
+            .flat_map(|c| c.all(A::Collection))
+        {
             let mut commands = Vec::new();
             for cmd in c.first(A::Commands).into_iter().flat_map(|c| c.elements()) {
                 let server_id = || text(cmd, A::ServerId).ok_or(EasError::Missing("ServerId"));
-                let data = || cmd.first(A::ApplicationData).cloned().unwrap_or_else(|| Element::new(A::ApplicationData));
+                let data = || {
+                    cmd.first(A::ApplicationData)
+                        .cloned()
+                        .unwrap_or_else(|| Element::new(A::ApplicationData))
+                };
                 commands.push(match cmd.tag {
                     t if t == A::Add => ClientCommand::Add {
                         client_id: text(cmd, A::ClientId).ok_or(EasError::Missing("ClientId"))?,
                         data: data(),
                     },
-                    t if t == A::Change => ClientCommand::Change { server_id: server_id()?, data: data() },
-                    t if t == A::Delete => ClientCommand::Delete { server_id: server_id()? },
-                    t if t == A::Fetch => ClientCommand::Fetch { server_id: server_id()? },
+                    t if t == A::Change => ClientCommand::Change {
+                        server_id: server_id()?,
+                        data: data(),
+                    },
+                    t if t == A::Delete => ClientCommand::Delete {
+                        server_id: server_id()?,
+                    },
+                    t if t == A::Fetch => ClientCommand::Fetch {
+                        server_id: server_id()?,
+                    },
                     _ => return Err(EasError::Invalid("unknown command in Commands".into())),
                 });
             }
@@ -169,20 +195,44 @@ impl SyncRequest {
 /// A command the server sends for one item.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerCommand {
-    Add { server_id: String, data: Element },
-    Change { server_id: String, data: Element },
-    Delete { server_id: String },
+    Add {
+        server_id: String,
+        data: Element,
+    },
+    Change {
+        server_id: String,
+        data: Element,
+    },
+    Delete {
+        server_id: String,
+    },
     /// The item left the FilterType window; the client drops it without deleting it.
-    SoftDelete { server_id: String },
+    SoftDelete {
+        server_id: String,
+    },
 }
 
 /// The server's answer to one client command.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ItemResponse {
-    Add { client_id: String, server_id: Option<String>, status: u16 },
-    Change { server_id: String, status: u16 },
-    Delete { server_id: String, status: u16 },
-    Fetch { server_id: String, status: u16, data: Option<Element> },
+    Add {
+        client_id: String,
+        server_id: Option<String>,
+        status: u16,
+    },
+    Change {
+        server_id: String,
+        status: u16,
+    },
+    Delete {
+        server_id: String,
+        status: u16,
+    },
+    Fetch {
+        server_id: String,
+        status: u16,
+        data: Option<Element>,
+    },
 }
 
 /// Sync Status values (MS-ASCMD 2.2.3.177.17).
@@ -231,18 +281,21 @@ impl CollectionResponse {
             c.push(Element::with_text(A::Class, class.clone()));
         }
         c.push(Element::with_text(A::SyncKey, self.sync_key.clone()));
-        c.push(Element::with_text(A::CollectionId, self.collection_id.clone()));
+        c.push(Element::with_text(
+            A::CollectionId,
+            self.collection_id.clone(),
+        ));
         c.push(Element::with_text(A::Status, self.status.to_string()));
         if !self.commands.is_empty() {
             let mut cmds = Element::new(A::Commands);
             for cmd in &self.commands {
                 cmds.push(match cmd {
-                    ServerCommand::Add { server_id, data } => {
-                        Element::new(A::Add).text_child(A::ServerId, server_id.clone()).child(data.clone())
-                    }
-                    ServerCommand::Change { server_id, data } => {
-                        Element::new(A::Change).text_child(A::ServerId, server_id.clone()).child(data.clone())
-                    }
+                    ServerCommand::Add { server_id, data } => Element::new(A::Add)
+                        .text_child(A::ServerId, server_id.clone())
+                        .child(data.clone()),
+                    ServerCommand::Change { server_id, data } => Element::new(A::Change)
+                        .text_child(A::ServerId, server_id.clone())
+                        .child(data.clone()),
                     ServerCommand::Delete { server_id } => {
                         Element::new(A::Delete).text_child(A::ServerId, server_id.clone())
                     }
@@ -257,7 +310,11 @@ impl CollectionResponse {
             let mut rs = Element::new(A::Responses);
             for r in &self.responses {
                 rs.push(match r {
-                    ItemResponse::Add { client_id, server_id, status } => {
+                    ItemResponse::Add {
+                        client_id,
+                        server_id,
+                        status,
+                    } => {
                         let mut e = Element::new(A::Add).text_child(A::ClientId, client_id.clone());
                         if let Some(id) = server_id {
                             e.push(Element::with_text(A::ServerId, id.clone()));
@@ -270,7 +327,11 @@ impl CollectionResponse {
                     ItemResponse::Delete { server_id, status } => Element::new(A::Delete)
                         .text_child(A::ServerId, server_id.clone())
                         .text_child(A::Status, status.to_string()),
-                    ItemResponse::Fetch { server_id, status, data } => {
+                    ItemResponse::Fetch {
+                        server_id,
+                        status,
+                        data,
+                    } => {
                         let mut e = Element::new(A::Fetch)
                             .text_child(A::ServerId, server_id.clone())
                             .text_child(A::Status, status.to_string());
@@ -302,7 +363,11 @@ pub struct SyncResponse {
 
 impl SyncResponse {
     pub fn error(status: u16, limit: Option<u32>) -> SyncResponse {
-        SyncResponse { status: Some(status), limit, collections: vec![] }
+        SyncResponse {
+            status: Some(status),
+            limit,
+            collections: vec![],
+        }
     }
 
     pub fn to_element(&self) -> Element {
@@ -331,7 +396,10 @@ mod tests {
 
     #[test]
     fn every_captured_sync_request_parses() {
-        let dir = format!("{}/../shared/fixtures/eas/syncgw-traces", env!("CARGO_MANIFEST_DIR"));
+        let dir = format!(
+            "{}/../shared/fixtures/eas/syncgw-traces",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let mut n = 0;
         let mut with_commands = 0;
         for d in std::fs::read_dir(&dir).expect("fixtures missing") {
@@ -342,9 +410,14 @@ mod tests {
                     let bytes = std::fs::read(&p).unwrap();
                     let el = (!bytes.is_empty())
                         .then(|| wbxml::decode(&bytes, &wbxml::Limits::default()).unwrap());
-                    let req = SyncRequest::parse(el.as_ref()).unwrap_or_else(|e| panic!("{name}: {e}"));
+                    let req =
+                        SyncRequest::parse(el.as_ref()).unwrap_or_else(|e| panic!("{name}: {e}"));
                     assert!(req.empty || !req.collections.is_empty(), "{name}");
-                    with_commands += req.collections.iter().filter(|c| !c.commands.is_empty()).count();
+                    with_commands += req
+                        .collections
+                        .iter()
+                        .filter(|c| !c.commands.is_empty())
+                        .count();
                     n += 1;
                 }
             }
@@ -363,12 +436,20 @@ mod tests {
         let req = SyncRequest::parse(Some(&el)).unwrap();
         let c = &req.collections[0];
         assert_eq!((c.sync_key.as_str(), c.collection_id.as_str()), ("2", "C1"));
-        assert_eq!((c.deletes_as_moves, c.get_changes, c.window_size), (Some(true), Some(true), Some(8)));
+        assert_eq!(
+            (c.deletes_as_moves, c.get_changes, c.window_size),
+            (Some(true), Some(true), Some(8))
+        );
         let o = c.options.as_ref().unwrap();
         assert_eq!((o.filter_type, o.conflict), (Some(4), Some(1)));
         assert_eq!(
             o.body_preferences,
-            vec![BodyPreference { body_type: 1, truncation_size: Some(20480), all_or_none: false, preview: None }]
+            vec![BodyPreference {
+                body_type: 1,
+                truncation_size: Some(20480),
+                all_or_none: false,
+                preview: None
+            }]
         );
     }
 

@@ -15,7 +15,8 @@ use crate::error::Error;
 
 pub const MOBILESYNC_RESPONSE_SCHEMA: &str =
     "http://schemas.microsoft.com/exchange/autodiscover/mobilesync/responseschema/2006";
-const RESPONSE_SCHEMA: &str = "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006";
+const RESPONSE_SCHEMA: &str =
+    "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006";
 
 /// What an Autodiscover request asks.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -62,12 +63,18 @@ pub fn parse_request(xml: &[u8]) -> Option<AutodiscoverRequest> {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The mobilesync answer: where the ActiveSync endpoint is.
 pub fn success_response(email: &str, display_name: &str, base_url: &str) -> String {
-    let url = format!("{}/Microsoft-Server-ActiveSync", base_url.trim_end_matches('/'));
+    let url = format!(
+        "{}/Microsoft-Server-ActiveSync",
+        base_url.trim_end_matches('/')
+    );
     format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
 <Autodiscover xmlns=\"{RESPONSE_SCHEMA}\">\n\
@@ -101,7 +108,10 @@ pub fn error_response(code: u16, message: &str) -> String {
 /// other request, so that an address that is not an account learns nothing.
 pub async fn handle(app: &App, client: IpAddr, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let principal = match app.auth.authenticate(authorization, client).await {
         Ok(p) => p,
         Err(e) => return super::error_response(Error::Auth(e).reply(None, None)),
@@ -116,7 +126,11 @@ pub async fn handle(app: &App, client: IpAddr, request: Request) -> Response {
             let base = match &app.settings.server.public_url {
                 Some(url) => url.clone(),
                 None => {
-                    let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+                    let host = parts
+                        .headers
+                        .get(header::HOST)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("localhost");
                     format!("https://{host}")
                 }
             };
@@ -133,7 +147,10 @@ pub async fn handle(app: &App, client: IpAddr, request: Request) -> Response {
         "request"
     );
     let mut response = (StatusCode::OK, Body::from(xml)).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/xml; charset=utf-8"),
+    );
     response
 }
 
@@ -143,7 +160,10 @@ mod tests {
 
     #[test]
     fn parses_the_captured_requests() {
-        let dir = format!("{}/../shared/fixtures/eas/syncgw-traces", env!("CARGO_MANIFEST_DIR"));
+        let dir = format!(
+            "{}/../shared/fixtures/eas/syncgw-traces",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let mut n = 0;
         for trace in ["810", "812", "813"] {
             for f in std::fs::read_dir(format!("{dir}/{trace}")).expect("fixtures missing") {
@@ -151,7 +171,10 @@ mod tests {
                 if p.to_string_lossy().ends_with("Autodiscover.req.xml") {
                     let req = parse_request(&std::fs::read(&p).unwrap()).expect("parse");
                     assert!(req.email.contains('@'), "{p:?}");
-                    assert!(req.schema.starts_with("http://schemas.microsoft.com/exchange/autodiscover/"));
+                    assert!(
+                        req.schema
+                            .starts_with("http://schemas.microsoft.com/exchange/autodiscover/")
+                    );
                     n += 1;
                 }
             }

@@ -19,7 +19,9 @@ pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u
     let limited = http_body_util::Limited::new(body, limit);
     let bytes = match limited.collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(Error::BodyTooLarge(limit)),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(Error::BodyTooLarge(limit));
+        }
         Err(e) => return Err(Error::BadBody(e.to_string())),
     };
     let gzipped = headers
@@ -31,7 +33,9 @@ pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u
     }
     let mut out = Vec::new();
     let mut decoder = flate2::read::GzDecoder::new(&bytes[..]).take(limit as u64 + 1);
-    decoder.read_to_end(&mut out).map_err(|e| Error::BadBody(format!("gzip: {e}")))?;
+    decoder
+        .read_to_end(&mut out)
+        .map_err(|e| Error::BadBody(format!("gzip: {e}")))?;
     if out.len() > limit {
         return Err(Error::BodyTooLarge(limit));
     }
@@ -63,7 +67,10 @@ pub fn maybe_gzip(bytes: Vec<u8>, request_headers: &HeaderMap) -> (Vec<u8>, bool
     let accepts = request_headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim().split(';').next() == Some("gzip")));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().split(';').next() == Some("gzip"))
+        });
     if !accepts || bytes.len() < GZIP_MIN {
         return (bytes, false);
     }
@@ -93,18 +100,30 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::CONTENT_ENCODING, "gzip".parse().unwrap());
         let bomb = gz(&vec![0u8; 10_000_000]);
-        assert!(matches!(read(&h, Body::from(bomb), 1_000_000).await, Err(Error::BodyTooLarge(_))));
+        assert!(matches!(
+            read(&h, Body::from(bomb), 1_000_000).await,
+            Err(Error::BodyTooLarge(_))
+        ));
         let ok = gz(b"hello");
         assert_eq!(read(&h, Body::from(ok), 1_000).await.unwrap(), b"hello");
-        assert!(matches!(read(&h, Body::from(b"not gzip".to_vec()), 1_000).await, Err(Error::BadBody(_))));
-        assert!(matches!(read(&HeaderMap::new(), Body::from(vec![1u8; 2000]), 1_000).await, Err(Error::BodyTooLarge(_))));
+        assert!(matches!(
+            read(&h, Body::from(b"not gzip".to_vec()), 1_000).await,
+            Err(Error::BadBody(_))
+        ));
+        assert!(matches!(
+            read(&HeaderMap::new(), Body::from(vec![1u8; 2000]), 1_000).await,
+            Err(Error::BodyTooLarge(_))
+        ));
     }
 
     #[test]
     fn gzip_only_when_accepted() {
         let mut h = HeaderMap::new();
         assert!(!maybe_gzip(vec![0; 4096], &h).1);
-        h.insert(header::ACCEPT_ENCODING, "deflate, gzip;q=1".parse().unwrap());
+        h.insert(
+            header::ACCEPT_ENCODING,
+            "deflate, gzip;q=1".parse().unwrap(),
+        );
         let (out, z) = maybe_gzip(vec![0; 4096], &h);
         assert!(z && out.len() < 4096);
         assert!(!maybe_gzip(vec![0; 10], &h).1);

@@ -58,11 +58,17 @@ pub async fn run(
                 .await
                 .map_err(|e| ServeError::Tls(format!("{}: {e}", cert.display())))?;
             tracing::info!(target: "airsync", %listen, "serving ActiveSync over HTTPS");
-            axum_server::bind_rustls(listen, tls).handle(handle).serve(service).await?;
+            axum_server::bind_rustls(listen, tls)
+                .handle(handle)
+                .serve(service)
+                .await?;
         }
         _ => {
             tracing::info!(target: "airsync", %listen, "serving ActiveSync over plain HTTP");
-            axum_server::bind(listen).handle(handle).serve(service).await?;
+            axum_server::bind(listen)
+                .handle(handle)
+                .serve(service)
+                .await?;
         }
     }
     Ok(())
@@ -75,13 +81,23 @@ async fn route(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let path = request.uri().path().trim_end_matches('/').to_ascii_lowercase();
+    let path = request
+        .uri()
+        .path()
+        .trim_end_matches('/')
+        .to_ascii_lowercase();
     match (path.as_str(), request.method()) {
-        ("/microsoft-server-activesync", &Method::OPTIONS) => options(&app, peer.ip(), request).await,
-        ("/microsoft-server-activesync", &Method::POST) => activesync(&app, peer.ip(), request).await,
-        ("/microsoft-server-activesync", _) => {
-            (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "OPTIONS,POST")]).into_response()
+        ("/microsoft-server-activesync", &Method::OPTIONS) => {
+            options(&app, peer.ip(), request).await
         }
+        ("/microsoft-server-activesync", &Method::POST) => {
+            activesync(&app, peer.ip(), request).await
+        }
+        ("/microsoft-server-activesync", _) => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "OPTIONS,POST")],
+        )
+            .into_response(),
         ("/autodiscover/autodiscover.xml", &Method::POST | &Method::GET) => {
             autodiscover::handle(&app, peer.ip(), request).await
         }
@@ -90,7 +106,9 @@ async fn route(
 }
 
 fn authorization(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
 }
 
 /// OPTIONS (MS-ASHTTP 2.2.3): the versions and commands airsync offers.
@@ -98,7 +116,11 @@ async fn options(app: &App, client: IpAddr, request: Request) -> Response {
     if let Err(e) = commands::admit(app, authorization(request.headers())).await {
         return error_response(e.reply(None, None));
     }
-    if let Err(e) = app.auth.authenticate(authorization(request.headers()), client).await {
+    if let Err(e) = app
+        .auth
+        .authenticate(authorization(request.headers()), client)
+        .await
+    {
         return error_response(Error::Auth(e).reply(None, None));
     }
     let versions: Vec<&str> = ProtocolVersion::ALL.iter().map(|v| v.as_str()).collect();
@@ -107,7 +129,10 @@ async fn options(app: &App, client: IpAddr, request: Request) -> Response {
     let h = response.headers_mut();
     h.insert(header::ALLOW, HeaderValue::from_static("OPTIONS,POST"));
     h.insert("Public", HeaderValue::from_static("OPTIONS,POST"));
-    h.insert("MS-Server-ActiveSync", HeaderValue::from_static(SERVER_VERSION));
+    h.insert(
+        "MS-Server-ActiveSync",
+        HeaderValue::from_static(SERVER_VERSION),
+    );
     h.insert("MS-ASProtocolVersions", header_value(&versions.join(",")));
     h.insert("MS-ASProtocolCommands", header_value(&commands.join(",")));
     response
@@ -121,12 +146,17 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
         Ok(line) => line,
         Err(e) => return error_response(Error::Query(e).reply(None, None)),
     };
-    let header_version = parts.headers.get("MS-ASProtocolVersion").and_then(|v| v.to_str().ok());
+    let header_version = parts
+        .headers
+        .get("MS-ASProtocolVersion")
+        .and_then(|v| v.to_str().ok());
     let version = match (line.version, header_version) {
         (Some(v), _) => v,
         (None, Some(h)) => match ProtocolVersion::parse(h) {
             Some(v) => v,
-            None => return error_response(Error::UnsupportedVersion(h.to_string()).reply(None, None)),
+            None => {
+                return error_response(Error::UnsupportedVersion(h.to_string()).reply(None, None));
+            }
         },
         (None, None) => {
             return error_response(Error::UnsupportedVersion(String::new()).reply(None, None));
@@ -141,15 +171,26 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
     };
     let outcome = async {
         commands::admit(app, authorization(&parts.headers)).await?;
-        let principal = app.auth.authenticate(authorization(&parts.headers), client).await?;
+        let principal = app
+            .auth
+            .authenticate(authorization(&parts.headers), client)
+            .await?;
         log.login = principal.login.clone();
-        let command = line.command.ok_or_else(|| Error::NotSupported(line.command_name.clone()))?;
+        let command = line
+            .command
+            .ok_or_else(|| Error::NotSupported(line.command_name.clone()))?;
         // Ping holds the connection for its heartbeat (at least min_heartbeat_secs),
         // and one device has at most one waiting: it cannot flood, so it is free.
         if !matches!(command, crate::eas::Command::Ping) {
-            app.throttle.take(&principal.login, &line.device_id).map_err(Error::Throttled)?;
+            app.throttle
+                .take(&principal.login, &line.device_id)
+                .map_err(Error::Throttled)?;
         }
-        let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         let device = app
             .store
             .device_seen(&DeviceSeen {
@@ -167,13 +208,30 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
             tracing::trace!(target: "airsync", request = %wbxml::to_xml(doc), "request body");
         }
         let policy_key = line.policy_key.or_else(|| {
-            parts.headers.get("X-MS-PolicyKey").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok())
+            parts
+                .headers
+                .get("X-MS-PolicyKey")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok())
         });
         let accept_multipart = line.accept_multipart
-            || parts.headers.get("MS-ASAcceptMultiPart").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("T"));
-        let ctx = RequestContext { app, principal: &principal, device: &device, version, line: &line, policy_key, accept_multipart };
+            || parts
+                .headers
+                .get("MS-ASAcceptMultiPart")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("T"));
+        let ctx = RequestContext {
+            app,
+            principal: &principal,
+            device: &device,
+            version,
+            line: &line,
+            policy_key,
+            accept_multipart,
+        };
         if matches!(command, crate::eas::Command::Sync) {
-            app.metrics.sync_items(0, document.as_ref().map_or(0, sync_items));
+            app.metrics
+                .sync_items(0, document.as_ref().map_or(0, sync_items));
         }
         let trace = crate::admin::trace::Trace::of(&app.settings.admin.trace_dir, &device);
         if let Some(t) = &trace {
@@ -184,10 +242,22 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
             Err(e) => Err(e),
         };
         if let Some(t) = &trace {
-            t.response(&result, result.as_ref().ok().and_then(Reply::document), Some(command), version);
+            t.response(
+                &result,
+                result.as_ref().ok().and_then(Reply::document),
+                Some(command),
+                version,
+            );
         }
         if matches!(command, crate::eas::Command::Sync) {
-            app.metrics.sync_items(result.as_ref().ok().and_then(Reply::document).map_or(0, sync_items), 0);
+            app.metrics.sync_items(
+                result
+                    .as_ref()
+                    .ok()
+                    .and_then(Reply::document)
+                    .map_or(0, sync_items),
+                0,
+            );
         }
         result
     }
@@ -206,7 +276,8 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
     // The device names the command: only known names become labels, so that no
     // client can grow the metrics without bound.
     let command = line.command.map_or("unknown", |c| c.name());
-    app.metrics.request(command, response.status().as_u16(), started.elapsed());
+    app.metrics
+        .request(command, response.status().as_u16(), started.elapsed());
     response
 }
 
@@ -276,7 +347,9 @@ fn reply_response(reply: Reply, request_headers: &HeaderMap) -> Response {
         Reply::Empty => StatusCode::OK.into_response(),
         Reply::Raw { content_type, body } => {
             let mut response = Response::new(Body::from(body));
-            response.headers_mut().insert(header::CONTENT_TYPE, header_value(&content_type));
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, header_value(&content_type));
             response
         }
         Reply::Multipart { document, parts } => {
@@ -287,8 +360,14 @@ fn reply_response(reply: Reply, request_headers: &HeaderMap) -> Response {
             let (body, gzipped) = body::maybe_gzip(body, request_headers);
             let mut response = Response::new(Body::from(body));
             let h = response.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.ms-sync.multipart"));
-            h.insert("MS-Server-ActiveSync", HeaderValue::from_static(SERVER_VERSION));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/vnd.ms-sync.multipart"),
+            );
+            h.insert(
+                "MS-Server-ActiveSync",
+                HeaderValue::from_static(SERVER_VERSION),
+            );
             if gzipped {
                 h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
             }
@@ -302,7 +381,10 @@ fn wbxml_response(bytes: Vec<u8>, request_headers: &HeaderMap) -> Response {
     let mut response = Response::new(Body::from(bytes));
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(WBXML_TYPE));
-    h.insert("MS-Server-ActiveSync", HeaderValue::from_static(SERVER_VERSION));
+    h.insert(
+        "MS-Server-ActiveSync",
+        HeaderValue::from_static(SERVER_VERSION),
+    );
     if gzipped {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
@@ -310,7 +392,8 @@ fn wbxml_response(bytes: Vec<u8>, request_headers: &HeaderMap) -> Response {
 }
 
 fn error_response(reply: ErrorReply) -> Response {
-    let status = StatusCode::from_u16(reply.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(reply.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = match reply.body {
         ErrorBody::Wbxml(doc) => wbxml_response(wbxml::encode(&doc), &HeaderMap::new()),
         ErrorBody::Text(text) => (status, text).into_response(),

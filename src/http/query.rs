@@ -48,8 +48,14 @@ pub enum QueryError {
 
 /// Parses a query string (without the leading `?`).
 pub fn parse(query: &str) -> Result<RequestLine, QueryError> {
-    let is_plain = query.split('&').any(|p| p.len() >= 4 && p[..4].eq_ignore_ascii_case("cmd="));
-    let line = if is_plain { parse_plain(query)? } else { parse_base64(query)? };
+    let is_plain = query
+        .split('&')
+        .any(|p| p.len() >= 4 && p[..4].eq_ignore_ascii_case("cmd="));
+    let line = if is_plain {
+        parse_plain(query)?
+    } else {
+        parse_base64(query)?
+    };
     validate_device(&line)?;
     Ok(line)
 }
@@ -94,7 +100,10 @@ fn parse_base64(query: &str) -> Result<RequestLine, QueryError> {
         .decode(text.trim())
         .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text.trim()))
         .map_err(|_| QueryError::BadBase64)?;
-    let mut r = Reader { bytes: &bytes, pos: 0 };
+    let mut r = Reader {
+        bytes: &bytes,
+        pos: 0,
+    };
     let version_byte = r.byte()?;
     let command_code = r.byte()?;
     let locale = u16::from_le_bytes([r.byte()?, r.byte()?]);
@@ -108,7 +117,9 @@ fn parse_base64(query: &str) -> Result<RequestLine, QueryError> {
     let command = Command::from_code(command_code);
     let mut line = RequestLine {
         command,
-        command_name: command.map(|c| c.name().to_string()).unwrap_or_else(|| format!("#{command_code}")),
+        command_name: command
+            .map(|c| c.name().to_string())
+            .unwrap_or_else(|| format!("#{command_code}")),
         version: ProtocolVersion::from_base64_byte(version_byte),
         policy_key,
         locale: Some(locale),
@@ -157,7 +168,8 @@ fn validate_device(line: &RequestLine) -> Result<(), QueryError> {
     let ok = |s: &str, max| {
         !s.is_empty()
             && s.len() <= max
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
     };
     if !ok(&line.device_id, 64) {
         return Err(QueryError::BadDeviceId);
@@ -223,8 +235,10 @@ mod tests {
 
     #[test]
     fn plain_query_with_odd_case_and_unknown_parameters() {
-        let l = parse("Cmd=FolderSync&User=t1%40dev.fd&DeviceId=Nine45069EA34A52&DeviceType=Android&Foo=bar")
-            .unwrap();
+        let l = parse(
+            "Cmd=FolderSync&User=t1%40dev.fd&DeviceId=Nine45069EA34A52&DeviceType=Android&Foo=bar",
+        )
+        .unwrap();
         assert_eq!(l.command, Some(Command::FolderSync));
         assert_eq!(l.user.as_deref(), Some("t1@dev.fd"));
         assert_eq!(l.device_id, "Nine45069EA34A52");
@@ -246,8 +260,14 @@ mod tests {
     fn missing_device_is_rejected() {
         assert_eq!(parse("Cmd=Sync&DeviceType=b"), Err(QueryError::BadDeviceId));
         assert_eq!(parse("Cmd=Sync&DeviceId=a"), Err(QueryError::BadDeviceType));
-        assert_eq!(parse("Cmd=Sync&DeviceId=a/../b&DeviceType=x"), Err(QueryError::BadDeviceId));
-        assert_eq!(parse("Cmd=Sync&DeviceId=%zz&DeviceType=x"), Err(QueryError::BadEncoding));
+        assert_eq!(
+            parse("Cmd=Sync&DeviceId=a/../b&DeviceType=x"),
+            Err(QueryError::BadDeviceId)
+        );
+        assert_eq!(
+            parse("Cmd=Sync&DeviceId=%zz&DeviceType=x"),
+            Err(QueryError::BadEncoding)
+        );
     }
 
     #[test]

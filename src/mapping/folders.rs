@@ -84,14 +84,18 @@ impl TreeRules {
         self.hidden.iter().any(|pattern| {
             glob(pattern, name)
                 || delimiter.is_some_and(|d| {
-                    name.match_indices(d).any(|(i, _)| glob(pattern, &name[..i]))
+                    name.match_indices(d)
+                        .any(|(i, _)| glob(pattern, &name[..i]))
                 })
         })
     }
 
     /// The alias under which `mailbox` is shown, if it is an alias target.
     pub fn alias_of(&self, mailbox: &str) -> Option<&str> {
-        self.aliases.iter().find(|(_, target)| target == mailbox).map(|(name, _)| name.as_str())
+        self.aliases
+            .iter()
+            .find(|(_, target)| target == mailbox)
+            .map(|(name, _)| name.as_str())
     }
 }
 
@@ -100,8 +104,12 @@ fn glob(pattern: &str, text: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == text,
         Some((head, rest)) => {
-            let Some(tail) = text.strip_prefix(head) else { return false };
-            (0..=tail.len()).filter(|i| tail.is_char_boundary(*i)).any(|i| glob(rest, &tail[i..]))
+            let Some(tail) = text.strip_prefix(head) else {
+                return false;
+            };
+            (0..=tail.len())
+                .filter(|i| tail.is_char_boundary(*i))
+                .any(|i| glob(rest, &tail[i..]))
         }
     }
 }
@@ -119,8 +127,14 @@ pub struct Candidate {
 /// Names used for special folders by servers that do not announce SPECIAL-USE.
 const FALLBACK_NAMES: &[(SpecialUse, &[&str])] = &[
     (SpecialUse::Drafts, &["Drafts", "Draft"]),
-    (SpecialUse::Sent, &["Sent", "Sent Items", "Sent Messages", "Sent Mail"]),
-    (SpecialUse::Trash, &["Trash", "Deleted Items", "Deleted Messages"]),
+    (
+        SpecialUse::Sent,
+        &["Sent", "Sent Items", "Sent Messages", "Sent Mail"],
+    ),
+    (
+        SpecialUse::Trash,
+        &["Trash", "Deleted Items", "Deleted Messages"],
+    ),
 ];
 
 fn is_inbox(m: &Mailbox) -> bool {
@@ -152,9 +166,11 @@ pub fn sent_mailbox(mailboxes: &[Mailbox]) -> Option<String> {
 
 fn is_below(m: &Mailbox, parent: &Mailbox) -> bool {
     match m.delimiter {
-        Some(d) => m.name.len() > parent.name.len() + 1
-            && m.name.starts_with(&parent.name)
-            && m.name[parent.name.len()..].starts_with(d),
+        Some(d) => {
+            m.name.len() > parent.name.len() + 1
+                && m.name.starts_with(&parent.name)
+                && m.name[parent.name.len()..].starts_with(d)
+        }
         None => false,
     }
 }
@@ -200,7 +216,11 @@ pub fn mail_candidates(mailboxes: &[Mailbox], rules: &TreeRules) -> Vec<Candidat
                 None => (None, m.name.clone()),
             };
             let parent = parent.filter(|p| shown.iter().any(|s| &s.name == p));
-            let display_name = if folder_type == folder_type::INBOX { "Inbox".to_string() } else { leaf };
+            let display_name = if folder_type == folder_type::INBOX {
+                "Inbox".to_string()
+            } else {
+                leaf
+            };
             Candidate {
                 upstream: UpstreamFolder {
                     source: SOURCE_IMAP.into(),
@@ -215,12 +235,18 @@ pub fn mail_candidates(mailboxes: &[Mailbox], rules: &TreeRules) -> Vec<Candidat
         .collect();
     // Aliases: a mailbox shown under a name of the account's choosing, at the top level.
     for (alias, target) in &rules.aliases {
-        let Some(m) = mailboxes.iter().find(|m| &m.name == target && m.selectable) else { continue };
+        let Some(m) = mailboxes.iter().find(|m| &m.name == target && m.selectable) else {
+            continue;
+        };
         if out.iter().any(|c| c.upstream.name == m.name) {
             continue;
         }
         out.push(Candidate {
-            upstream: UpstreamFolder { source: SOURCE_IMAP.into(), name: m.name.clone(), upstream_id: m.id.clone() },
+            upstream: UpstreamFolder {
+                source: SOURCE_IMAP.into(),
+                name: m.name.clone(),
+                upstream_id: m.id.clone(),
+            },
             parent: None,
             display_name: alias.clone(),
             folder_type: folder_type::USER_MAIL,
@@ -228,7 +254,11 @@ pub fn mail_candidates(mailboxes: &[Mailbox], rules: &TreeRules) -> Vec<Candidat
     }
     if outbox.is_none() {
         out.push(Candidate {
-            upstream: UpstreamFolder { source: SOURCE_VIRTUAL.into(), name: VIRTUAL_OUTBOX.into(), upstream_id: None },
+            upstream: UpstreamFolder {
+                source: SOURCE_VIRTUAL.into(),
+                name: VIRTUAL_OUTBOX.into(),
+                upstream_id: None,
+            },
             parent: None,
             display_name: VIRTUAL_OUTBOX.into(),
             folder_type: folder_type::OUTBOX,
@@ -241,31 +271,73 @@ pub fn mail_candidates(mailboxes: &[Mailbox], rules: &TreeRules) -> Vec<Candidat
 /// every one that holds to-dos a Tasks folder, every address book a Contacts folder;
 /// the first of each kind is the default folder (types 8, 7, 9), the others are
 /// user-created ones (13, 15, 14). Hidden-folder patterns match display names.
-pub fn pim_candidates(calendars: &[DavCollection], address_books: &[DavCollection], rules: &TreeRules) -> Vec<Candidate> {
+pub fn pim_candidates(
+    calendars: &[DavCollection],
+    address_books: &[DavCollection],
+    rules: &TreeRules,
+) -> Vec<Candidate> {
     let mut out = Vec::new();
     let visible = |c: &&DavCollection| !rules.is_hidden(&c.display_name, None);
     let mut add = |c: &DavCollection, source: &str, first: bool, default: u8, user: u8| {
         let name = if c.display_name.trim().is_empty() {
-            c.href.trim_end_matches('/').rsplit('/').next().unwrap_or("").to_string()
+            c.href
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_string()
         } else {
             c.display_name.clone()
         };
         out.push(Candidate {
-            upstream: UpstreamFolder { source: source.into(), name: c.href.clone(), upstream_id: Some(c.href.clone()) },
+            upstream: UpstreamFolder {
+                source: source.into(),
+                name: c.href.clone(),
+                upstream_id: Some(c.href.clone()),
+            },
             parent: None,
             display_name: name,
             folder_type: if first { default } else { user },
         });
     };
-    let holds = |c: &DavCollection, comp: &str| c.components.iter().any(|x| x.eq_ignore_ascii_case(comp));
-    for (i, c) in calendars.iter().filter(visible).filter(|c| holds(c, "VEVENT")).enumerate() {
-        add(c, SOURCE_EVENTS, i == 0, folder_type::CALENDAR, folder_type::USER_CALENDAR);
+    let holds =
+        |c: &DavCollection, comp: &str| c.components.iter().any(|x| x.eq_ignore_ascii_case(comp));
+    for (i, c) in calendars
+        .iter()
+        .filter(visible)
+        .filter(|c| holds(c, "VEVENT"))
+        .enumerate()
+    {
+        add(
+            c,
+            SOURCE_EVENTS,
+            i == 0,
+            folder_type::CALENDAR,
+            folder_type::USER_CALENDAR,
+        );
     }
-    for (i, c) in calendars.iter().filter(visible).filter(|c| holds(c, "VTODO")).enumerate() {
-        add(c, SOURCE_TODOS, i == 0, folder_type::TASKS, folder_type::USER_TASKS);
+    for (i, c) in calendars
+        .iter()
+        .filter(visible)
+        .filter(|c| holds(c, "VTODO"))
+        .enumerate()
+    {
+        add(
+            c,
+            SOURCE_TODOS,
+            i == 0,
+            folder_type::TASKS,
+            folder_type::USER_TASKS,
+        );
     }
     for (i, c) in address_books.iter().filter(visible).enumerate() {
-        add(c, SOURCE_CONTACTS, i == 0, folder_type::CONTACTS, folder_type::USER_CONTACTS);
+        add(
+            c,
+            SOURCE_CONTACTS,
+            i == 0,
+            folder_type::CONTACTS,
+            folder_type::USER_CONTACTS,
+        );
     }
     out
 }
@@ -325,11 +397,19 @@ pub fn entries(candidates: &[Candidate], ids: &[i64]) -> Vec<FolderEntry> {
 pub enum Resolved {
     /// `alias`: the mailbox is shown through an alias (another account's mailbox, whose
     /// rights must be checked before any change).
-    Mail { folder_id: i64, mailbox: String, alias: bool },
+    Mail {
+        folder_id: i64,
+        mailbox: String,
+        alias: bool,
+    },
     /// airsync's own Outbox: always empty, mail is sent with SendMail.
     Outbox,
     /// A calendar, task list or address book: the DAV collection at `href`.
-    Pim { folder_id: i64, class: PimClass, href: String },
+    Pim {
+        folder_id: i64,
+        class: PimClass,
+        href: String,
+    },
 }
 
 /// The account's folder map with the rules that hide or add folders: what every
@@ -345,14 +425,24 @@ impl FolderView {
     /// live, visible folders of this account's map resolve; anything else is "not found".
     pub fn resolve(&self, collection_id: &str) -> Option<Resolved> {
         match resolve(&self.rows, collection_id)? {
-            Resolved::Mail { folder_id, mailbox, .. } => {
+            Resolved::Mail {
+                folder_id, mailbox, ..
+            } => {
                 let alias = self.rules.alias_of(&mailbox).is_some();
                 // The map does not record the hierarchy delimiter; the two that IMAP
                 // servers use in practice are both checked.
-                if !alias && ['/', '.'].iter().any(|d| self.rules.is_hidden(&mailbox, Some(*d))) {
+                if !alias
+                    && ['/', '.']
+                        .iter()
+                        .any(|d| self.rules.is_hidden(&mailbox, Some(*d)))
+                {
                     return None;
                 }
-                Some(Resolved::Mail { folder_id, mailbox, alias })
+                Some(Resolved::Mail {
+                    folder_id,
+                    mailbox,
+                    alias,
+                })
             }
             other => Some(other),
         }
@@ -368,11 +458,27 @@ fn resolve(rows: &[FolderRow], collection_id: &str) -> Option<Resolved> {
     let id: i64 = collection_id.parse().ok()?;
     let row = rows.iter().find(|r| r.folder_id == id && !r.gone)?;
     match row.source.as_str() {
-        SOURCE_IMAP => Some(Resolved::Mail { folder_id: id, mailbox: row.upstream_name.clone(), alias: false }),
+        SOURCE_IMAP => Some(Resolved::Mail {
+            folder_id: id,
+            mailbox: row.upstream_name.clone(),
+            alias: false,
+        }),
         SOURCE_VIRTUAL if row.upstream_name == VIRTUAL_OUTBOX => Some(Resolved::Outbox),
-        SOURCE_EVENTS => Some(Resolved::Pim { folder_id: id, class: PimClass::Calendar, href: row.upstream_name.clone() }),
-        SOURCE_TODOS => Some(Resolved::Pim { folder_id: id, class: PimClass::Tasks, href: row.upstream_name.clone() }),
-        SOURCE_CONTACTS => Some(Resolved::Pim { folder_id: id, class: PimClass::Contacts, href: row.upstream_name.clone() }),
+        SOURCE_EVENTS => Some(Resolved::Pim {
+            folder_id: id,
+            class: PimClass::Calendar,
+            href: row.upstream_name.clone(),
+        }),
+        SOURCE_TODOS => Some(Resolved::Pim {
+            folder_id: id,
+            class: PimClass::Tasks,
+            href: row.upstream_name.clone(),
+        }),
+        SOURCE_CONTACTS => Some(Resolved::Pim {
+            folder_id: id,
+            class: PimClass::Contacts,
+            href: row.upstream_name.clone(),
+        }),
         _ => None,
     }
 }
@@ -410,7 +516,10 @@ mod tests {
             mb("Junk", Some(SpecialUse::Junk)),
             mb("Projects", None),
             mb("Projects/Ärger", None),
-            Mailbox { shared: true, ..mb("shared/bob/Team", None) },
+            Mailbox {
+                shared: true,
+                ..mb("shared/bob/Team", None)
+            },
         ];
         let c = mail_candidates(&boxes, &TreeRules::default());
         assert_eq!(by_name(&c, "INBOX").unwrap().folder_type, 2);
@@ -420,12 +529,18 @@ mod tests {
         assert_eq!(by_name(&c, "Sent").unwrap().folder_type, 5);
         assert_eq!(by_name(&c, "Junk").unwrap().folder_type, 12);
         assert_eq!(by_name(&c, "Outbox").unwrap().folder_type, 6);
-        assert_eq!(by_name(&c, "Outbox").unwrap().upstream.source, SOURCE_VIRTUAL);
+        assert_eq!(
+            by_name(&c, "Outbox").unwrap().upstream.source,
+            SOURCE_VIRTUAL
+        );
         assert!(by_name(&c, "Sent/2019").is_none());
         assert!(by_name(&c, "Trash/Old/Deeper").is_none());
         assert!(by_name(&c, "shared/bob/Team").is_none());
         let child = by_name(&c, "Projects/Ärger").unwrap();
-        assert_eq!((child.parent.as_deref(), child.display_name.as_str()), (Some("Projects"), "Ärger"));
+        assert_eq!(
+            (child.parent.as_deref(), child.display_name.as_str()),
+            (Some("Projects"), "Ärger")
+        );
         assert!(by_name(&c, "INBOX/Lists").is_some());
 
         let ids: Vec<i64> = (1..=c.len() as i64).collect();
@@ -435,7 +550,13 @@ mod tests {
         assert_eq!(aerger.parent_id, projects.server_id);
         assert_eq!(projects.parent_id, "0");
 
-        let old = mail_candidates(&boxes, &TreeRules { hide_inbox_children: true, ..Default::default() });
+        let old = mail_candidates(
+            &boxes,
+            &TreeRules {
+                hide_inbox_children: true,
+                ..Default::default()
+            },
+        );
         assert!(by_name(&old, "INBOX/Lists").is_none());
     }
 
@@ -448,8 +569,19 @@ mod tests {
             upstream_id: None,
             gone,
         };
-        let rows = vec![row(1, SOURCE_IMAP, "INBOX", false), row(2, SOURCE_IMAP, "Old", true), row(3, SOURCE_VIRTUAL, "Outbox", false)];
-        assert_eq!(resolve(&rows, "1"), Some(Resolved::Mail { folder_id: 1, mailbox: "INBOX".into(), alias: false }));
+        let rows = vec![
+            row(1, SOURCE_IMAP, "INBOX", false),
+            row(2, SOURCE_IMAP, "Old", true),
+            row(3, SOURCE_VIRTUAL, "Outbox", false),
+        ];
+        assert_eq!(
+            resolve(&rows, "1"),
+            Some(Resolved::Mail {
+                folder_id: 1,
+                mailbox: "INBOX".into(),
+                alias: false
+            })
+        );
         assert_eq!(resolve(&rows, "3"), Some(Resolved::Outbox));
         for forged in ["2", "4", "", "1:2", "-1", "01x", "99999999999999999999"] {
             assert_eq!(resolve(&rows, forged), None, "{forged}");
@@ -464,7 +596,10 @@ mod tests {
             ..Default::default()
         };
         assert!(rules.is_hidden("Secret", Some('/')));
-        assert!(rules.is_hidden("Secret/Deeper", Some('/')), "a hidden parent hides its children");
+        assert!(
+            rules.is_hidden("Secret/Deeper", Some('/')),
+            "a hidden parent hides its children"
+        );
         assert!(!rules.is_hidden("Secrets", Some('/')));
         assert!(rules.is_hidden("Archive2020/Old", Some('/')));
         assert!(!rules.is_hidden("Archive2020/New", Some('/')));
@@ -473,20 +608,63 @@ mod tests {
             mb("INBOX", Some(SpecialUse::Inbox)),
             mb("Secret", None),
             mb("Secret/Deeper", None),
-            Mailbox { shared: true, ..mb("shared/bob/Team", None) },
-            Mailbox { shared: true, ..mb("shared/bob/Other", None) },
+            Mailbox {
+                shared: true,
+                ..mb("shared/bob/Team", None)
+            },
+            Mailbox {
+                shared: true,
+                ..mb("shared/bob/Other", None)
+            },
         ];
         let c = mail_candidates(&boxes, &rules);
         assert!(by_name(&c, "Secret").is_none() && by_name(&c, "Secret/Deeper").is_none());
         let team = by_name(&c, "shared/bob/Team").expect("the alias is shown");
-        assert_eq!((team.display_name.as_str(), team.parent.as_deref(), team.folder_type), ("Team", None, 12));
-        assert!(by_name(&c, "shared/bob/Other").is_none(), "shared mailboxes without an alias stay out");
+        assert_eq!(
+            (
+                team.display_name.as_str(),
+                team.parent.as_deref(),
+                team.folder_type
+            ),
+            ("Team", None, 12)
+        );
+        assert!(
+            by_name(&c, "shared/bob/Other").is_none(),
+            "shared mailboxes without an alias stay out"
+        );
 
-        let row = |id, name: &str| FolderRow { folder_id: id, source: SOURCE_IMAP.into(), upstream_name: name.into(), upstream_id: None, gone: false };
-        let view = FolderView { rows: vec![row(1, "Secret/Deeper"), row(2, "shared/bob/Team"), row(3, "INBOX")], rules };
+        let row = |id, name: &str| FolderRow {
+            folder_id: id,
+            source: SOURCE_IMAP.into(),
+            upstream_name: name.into(),
+            upstream_id: None,
+            gone: false,
+        };
+        let view = FolderView {
+            rows: vec![
+                row(1, "Secret/Deeper"),
+                row(2, "shared/bob/Team"),
+                row(3, "INBOX"),
+            ],
+            rules,
+        };
         assert_eq!(view.resolve("1"), None, "hidden folders do not resolve");
-        assert_eq!(view.resolve("2"), Some(Resolved::Mail { folder_id: 2, mailbox: "shared/bob/Team".into(), alias: true }));
-        assert_eq!(view.resolve("3"), Some(Resolved::Mail { folder_id: 3, mailbox: "INBOX".into(), alias: false }));
+        assert_eq!(
+            view.resolve("2"),
+            Some(Resolved::Mail {
+                folder_id: 2,
+                mailbox: "shared/bob/Team".into(),
+                alias: true
+            })
+        );
+        assert_eq!(
+            view.resolve("3"),
+            Some(Resolved::Mail {
+                folder_id: 3,
+                mailbox: "INBOX".into(),
+                alias: false
+            })
+        );
     }
 
     #[test]
@@ -501,7 +679,11 @@ mod tests {
             color: None,
         };
         // The server lists the new calendar first; ids say which one came first.
-        let mut c = pim_candidates(&[cal("/u/a-new/"), cal("/u/calendar/")], &[], &TreeRules::default());
+        let mut c = pim_candidates(
+            &[cal("/u/a-new/"), cal("/u/calendar/")],
+            &[],
+            &TreeRules::default(),
+        );
         settle_default_pim_folders(&mut c, &[9, 4]);
         assert_eq!(c[0].folder_type, folder_type::USER_CALENDAR);
         assert_eq!(c[1].folder_type, folder_type::CALENDAR);
@@ -510,7 +692,10 @@ mod tests {
     #[test]
     fn fallback_names_and_upstream_outbox() {
         let boxes = vec![
-            Mailbox { special_use: None, ..mb("INBOX", None) },
+            Mailbox {
+                special_use: None,
+                ..mb("INBOX", None)
+            },
             mb("Sent Items", None),
             mb("Deleted Items", None),
             mb("Outbox", None),

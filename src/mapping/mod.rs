@@ -2,12 +2,12 @@
 //! which EAS folders, with which types, names and parents (and, from the mail and PIM
 //! issues on, the item conversions MIME / iCalendar / vCard ⇄ EAS).
 
+pub mod calendar;
+pub mod contacts;
 pub mod draft;
 pub mod email;
 pub mod folders;
 pub mod ical;
-pub mod timezone;
 pub mod pim;
-pub mod calendar;
 pub mod tasks;
-pub mod contacts;
+pub mod timezone;

@@ -94,27 +94,51 @@ impl Policy {
         let pw = self.device_password_enabled;
         let mut doc = Element::new(P::EASProvisionDoc)
             .text_child(P::DevicePasswordEnabled, b(pw))
-            .text_child(P::AlphanumericDevicePasswordRequired, b(pw && self.alphanumeric_password_required))
+            .text_child(
+                P::AlphanumericDevicePasswordRequired,
+                b(pw && self.alphanumeric_password_required),
+            )
             .text_child(P::PasswordRecoveryEnabled, "0")
             .text_child(P::RequireStorageCardEncryption, "0")
             .text_child(P::AttachmentsEnabled, b(self.attachments_enabled));
         if pw {
-            doc.push(Element::with_text(P::MinDevicePasswordLength, self.min_password_length.to_string()));
+            doc.push(Element::with_text(
+                P::MinDevicePasswordLength,
+                self.min_password_length.to_string(),
+            ));
         }
         // An empty value means "no limit" (MS-ASPROV 2.2.2.33, 2.2.2.32).
-        doc.push(optional(P::MaxInactivityTimeDeviceLock, self.max_inactivity_secs));
-        doc.push(optional(P::MaxDevicePasswordFailedAttempts, self.max_password_failed_attempts));
+        doc.push(optional(
+            P::MaxInactivityTimeDeviceLock,
+            self.max_inactivity_secs,
+        ));
+        doc.push(optional(
+            P::MaxDevicePasswordFailedAttempts,
+            self.max_password_failed_attempts,
+        ));
         doc.push(optional(P::MaxAttachmentSize, self.max_attachment_size));
-        doc.push(Element::with_text(P::AllowSimpleDevicePassword, b(self.allow_simple_password)));
-        doc.push(Element::with_text(P::DevicePasswordExpiration, self.device_password_expiration.to_string()));
-        doc.push(Element::with_text(P::DevicePasswordHistory, self.device_password_history.to_string()));
+        doc.push(Element::with_text(
+            P::AllowSimpleDevicePassword,
+            b(self.allow_simple_password),
+        ));
+        doc.push(Element::with_text(
+            P::DevicePasswordExpiration,
+            self.device_password_expiration.to_string(),
+        ));
+        doc.push(Element::with_text(
+            P::DevicePasswordHistory,
+            self.device_password_history.to_string(),
+        ));
         if version == ProtocolVersion::V12_0 {
             return doc;
         }
         let rest: &[(crate::wbxml::Tag, &str)] = &[
             (P::AllowStorageCard, "1"),
             (P::AllowCamera, b(self.allow_camera)),
-            (P::RequireDeviceEncryption, b(self.require_device_encryption)),
+            (
+                P::RequireDeviceEncryption,
+                b(self.require_device_encryption),
+            ),
             (P::AllowUnsignedApplications, "1"),
             (P::AllowUnsignedInstallationPackages, "1"),
             (P::MinDevicePasswordComplexCharacters, "1"),
@@ -149,7 +173,11 @@ impl Policy {
 }
 
 fn optional(tag: crate::wbxml::Tag, value: u32) -> Element {
-    if value == 0 { Element::new(tag) } else { Element::with_text(tag, value.to_string()) }
+    if value == 0 {
+        Element::new(tag)
+    } else {
+        Element::with_text(tag, value.to_string())
+    }
 }
 
 /// The result of checking a request's policy key against the device's state.
@@ -203,11 +231,20 @@ pub(crate) mod tests {
 
     #[test]
     fn key_checks() {
-        assert_eq!(check_key(&device(0, ""), None, "h"), KeyCheck::NotProvisioned);
+        assert_eq!(
+            check_key(&device(0, ""), None, "h"),
+            KeyCheck::NotProvisioned
+        );
         assert_eq!(check_key(&device(0, ""), Some(9), "h"), KeyCheck::Invalid);
-        assert_eq!(check_key(&device(5, "h"), Some(0), "h"), KeyCheck::NotProvisioned);
+        assert_eq!(
+            check_key(&device(5, "h"), Some(0), "h"),
+            KeyCheck::NotProvisioned
+        );
         assert_eq!(check_key(&device(5, "h"), Some(6), "h"), KeyCheck::Invalid);
-        assert_eq!(check_key(&device(5, "old"), Some(5), "h"), KeyCheck::Refresh);
+        assert_eq!(
+            check_key(&device(5, "old"), Some(5), "h"),
+            KeyCheck::Refresh
+        );
         assert_eq!(check_key(&device(5, "h"), Some(5), "h"), KeyCheck::Ok);
     }
 
@@ -217,7 +254,10 @@ pub(crate) mod tests {
         let old = wbxml::to_xml(&p.document(ProtocolVersion::V12_0));
         let new = wbxml::to_xml(&p.document(ProtocolVersion::V16_1));
         assert!(!old.contains("AllowCamera") && new.contains("AllowCamera"));
-        assert!(old.contains("<DevicePasswordEnabled>0</DevicePasswordEnabled>"), "{old}");
+        assert!(
+            old.contains("<DevicePasswordEnabled>0</DevicePasswordEnabled>"),
+            "{old}"
+        );
     }
 
     #[test]

@@ -181,7 +181,10 @@ impl Hub {
 
     /// Watchers running now and waiting requests now (for logs and tests).
     pub fn counts(&self) -> (usize, usize) {
-        (self.inner.watchers_running.load(Ordering::Relaxed), lock(&self.inner.devices).len())
+        (
+            self.inner.watchers_running.load(Ordering::Relaxed),
+            lock(&self.inner.devices).len(),
+        )
     }
 
     /// Upstream IMAP connections opened for watching so far.
@@ -209,7 +212,11 @@ impl Hub {
                         poke_mail: Notify::new(),
                         poke_dav: Notify::new(),
                     });
-                    tokio::spawn(run_watcher(inner.clone(), creds.login.clone(), user.clone()));
+                    tokio::spawn(run_watcher(
+                        inner.clone(),
+                        creds.login.clone(),
+                        user.clone(),
+                    ));
                     user
                 })
                 .clone();
@@ -279,8 +286,14 @@ impl Waiter {
     /// it, or the upstream turns out unreachable. May be called again after
     /// [`Outcome::Hierarchy`].
     pub async fn wait(&mut self, deadline: tokio::time::Instant) -> Outcome {
-        let needs_mail = self.targets.iter().any(|t| matches!(t.source, Source::Mail(_)));
-        let needs_dav = self.targets.iter().any(|t| matches!(t.source, Source::Dav(_)));
+        let needs_mail = self
+            .targets
+            .iter()
+            .any(|t| matches!(t.source, Source::Mail(_)));
+        let needs_dav = self
+            .targets
+            .iter()
+            .any(|t| matches!(t.source, Source::Dav(_)));
         loop {
             if *self.shutdown.borrow() {
                 return Outcome::Shutdown;
@@ -292,8 +305,11 @@ impl Waiter {
                 }
                 let ready = (!needs_mail || view.mail_ready) && (!needs_dav || view.dav_ready);
                 if ready {
-                    let now: Vec<Option<String>> = self.targets.iter().map(|t| tag_of(&view, t)).collect();
-                    let (base, hierarchy) = self.baseline.get_or_insert_with(|| (now.clone(), view.hierarchy));
+                    let now: Vec<Option<String>> =
+                        self.targets.iter().map(|t| tag_of(&view, t)).collect();
+                    let (base, hierarchy) = self
+                        .baseline
+                        .get_or_insert_with(|| (now.clone(), view.hierarchy));
                     if view.hierarchy != *hierarchy {
                         *hierarchy = view.hierarchy;
                         return Outcome::Hierarchy;
@@ -344,7 +360,10 @@ impl Drop for Waiter {
 fn tag_of(view: &View, target: &Target) -> Option<String> {
     match &target.source {
         Source::Mail(m) => view.mail.get(m).and_then(MailState::cursor),
-        Source::Dav(href) => view.dav.get(href).and_then(|d| d.sync_token.clone().or_else(|| d.ctag.clone())),
+        Source::Dav(href) => view
+            .dav
+            .get(href)
+            .and_then(|d| d.sync_token.clone().or_else(|| d.ctag.clone())),
         Source::Nothing => None,
     }
 }
@@ -356,11 +375,16 @@ fn tag_of(view: &View, target: &Target) -> Option<String> {
 /// counts, so that a phone that Pings a folder it does not sync is not woken forever.
 fn changed(target: &Target, now: Option<&str>, base: Option<&str>) -> bool {
     let Some(now) = now else { return false };
-    let device = target.device_cursor.as_deref().filter(|c| match target.source {
-        Source::Mail(_) => c.split_once(':').is_some_and(|(_, ms)| ms != "0" && !ms.is_empty()),
-        Source::Dav(_) => !c.is_empty(),
-        Source::Nothing => false,
-    });
+    let device = target
+        .device_cursor
+        .as_deref()
+        .filter(|c| match target.source {
+            Source::Mail(_) => c
+                .split_once(':')
+                .is_some_and(|(_, ms)| ms != "0" && !ms.is_empty()),
+            Source::Dav(_) => !c.is_empty(),
+            Source::Nothing => false,
+        });
     match device {
         Some(device) => device != now,
         None => base.is_some_and(|b| b != now),
@@ -410,7 +434,11 @@ fn apply(user: &UserWatch, events: &[WatchEvent]) {
     user.view.send_modify(|v| {
         for e in events {
             match e {
-                WatchEvent::Status { mailbox, uidvalidity, highestmodseq } => {
+                WatchEvent::Status {
+                    mailbox,
+                    uidvalidity,
+                    highestmodseq,
+                } => {
                     let s = v.mail.entry(mailbox.clone()).or_default();
                     s.uidvalidity = uidvalidity.or(s.uidvalidity);
                     s.highestmodseq = highestmodseq.or(s.highestmodseq);
@@ -424,7 +452,11 @@ fn apply(user: &UserWatch, events: &[WatchEvent]) {
 
 fn set_down(user: &UserWatch, mail: bool, down: bool) {
     user.view.send_if_modified(|v| {
-        let flag = if mail { &mut v.mail_down } else { &mut v.dav_down };
+        let flag = if mail {
+            &mut v.mail_down
+        } else {
+            &mut v.dav_down
+        };
         let modified = *flag != down;
         *flag = down;
         modified
@@ -463,10 +495,18 @@ async fn mail_loop(inner: &Inner, user: &UserWatch) {
 /// which `personal` NOTIFY does not cover, or before the first STATUS).
 fn unknown_mailboxes(user: &UserWatch) -> Vec<String> {
     let view = user.view.borrow();
-    lock(&user.mailboxes).iter().filter(|m| view.mail.get(*m).and_then(MailState::cursor).is_none()).cloned().collect()
+    lock(&user.mailboxes)
+        .iter()
+        .filter(|m| view.mail.get(*m).and_then(MailState::cursor).is_none())
+        .cloned()
+        .collect()
 }
 
-async fn watch_notify(inner: &Inner, user: &UserWatch, mut conn: WatchConn) -> Result<(), BackendError> {
+async fn watch_notify(
+    inner: &Inner,
+    user: &UserWatch,
+    mut conn: WatchConn,
+) -> Result<(), BackendError> {
     let events = conn.start_notify().await?;
     apply(user, &events);
     let missing = unknown_mailboxes(user);
@@ -515,7 +555,11 @@ async fn watch_notify(inner: &Inner, user: &UserWatch, mut conn: WatchConn) -> R
 
 /// Without NOTIFY: IDLE on INBOX; on any wake-up (or every poll interval) STATUS of the
 /// watched mailboxes and a LIST to notice hierarchy changes.
-async fn watch_idle(inner: &Inner, user: &UserWatch, mut conn: WatchConn) -> Result<(), BackendError> {
+async fn watch_idle(
+    inner: &Inner,
+    user: &UserWatch,
+    mut conn: WatchConn,
+) -> Result<(), BackendError> {
     let poll = Duration::from_secs(inner.settings.dav_poll_secs);
     let mut names: Option<Vec<String>> = None;
     loop {
@@ -551,13 +595,22 @@ async fn dav_loop(inner: &Inner, user: &UserWatch) {
             let mut all: HashMap<String, DavState> = HashMap::new();
             let mut failure = None;
             let mut polled = 0;
-            for (dav, kind) in [(&inner.calendars, DavKind::Calendar), (&inner.contacts, DavKind::Contacts)] {
+            for (dav, kind) in [
+                (&inner.calendars, DavKind::Calendar),
+                (&inner.contacts, DavKind::Contacts),
+            ] {
                 let Some(dav) = dav else { continue };
                 polled += 1;
                 match dav.collections(&creds, kind).await {
                     Ok(collections) => {
                         for c in collections {
-                            all.insert(c.href, DavState { sync_token: c.sync_token, ctag: c.ctag });
+                            all.insert(
+                                c.href,
+                                DavState {
+                                    sync_token: c.sync_token,
+                                    ctag: c.ctag,
+                                },
+                            );
                         }
                     }
                     Err(e) => failure = Some(e),
@@ -596,7 +649,11 @@ mod tests {
     use super::*;
 
     fn target(source: Source, device: Option<&str>) -> Target {
-        Target { id: "5".into(), source, device_cursor: device.map(str::to_string) }
+        Target {
+            id: "5".into(),
+            source,
+            device_cursor: device.map(str::to_string),
+        }
     }
 
     #[test]
@@ -619,7 +676,22 @@ mod tests {
 
     #[test]
     fn mail_cursor_needs_both_halves() {
-        assert_eq!(MailState { uidvalidity: Some(3), highestmodseq: Some(9) }.cursor().as_deref(), Some("3:9"));
-        assert_eq!(MailState { uidvalidity: None, highestmodseq: Some(9) }.cursor(), None);
+        assert_eq!(
+            MailState {
+                uidvalidity: Some(3),
+                highestmodseq: Some(9)
+            }
+            .cursor()
+            .as_deref(),
+            Some("3:9")
+        );
+        assert_eq!(
+            MailState {
+                uidvalidity: None,
+                highestmodseq: Some(9)
+            }
+            .cursor(),
+            None
+        );
     }
 }

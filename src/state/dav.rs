@@ -33,11 +33,12 @@ impl Store {
         folder_id: i64,
         hrefs: &[String],
     ) -> Result<HashMap<String, u64>, StoreError> {
-        let rows = sqlx::query("SELECT item_id, href FROM dav_items WHERE login = $1 AND folder_id = $2")
-            .bind(login)
-            .bind(folder_id)
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT item_id, href FROM dav_items WHERE login = $1 AND folder_id = $2")
+                .bind(login)
+                .bind(folder_id)
+                .fetch_all(self.pool())
+                .await?;
         let mut map = HashMap::with_capacity(rows.len());
         let mut next = 1i64;
         for r in &rows {
@@ -51,13 +52,15 @@ impl Store {
         }
         let mut tx = self.pool().begin().await?;
         for href in missing {
-            sqlx::query("INSERT INTO dav_items (login, folder_id, item_id, href) VALUES ($1, $2, $3, $4)")
-                .bind(login)
-                .bind(folder_id)
-                .bind(next)
-                .bind(href)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO dav_items (login, folder_id, item_id, href) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(login)
+            .bind(folder_id)
+            .bind(next)
+            .bind(href)
+            .execute(&mut *tx)
+            .await?;
             map.insert(href.clone(), next as u64);
             next += 1;
         }
@@ -66,13 +69,20 @@ impl Store {
     }
 
     /// The href behind an item number.
-    pub async fn dav_href(&self, login: &str, folder_id: i64, item_id: u64) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT href FROM dav_items WHERE login = $1 AND folder_id = $2 AND item_id = $3")
-            .bind(login)
-            .bind(folder_id)
-            .bind(item_id as i64)
-            .fetch_optional(self.pool())
-            .await?;
+    pub async fn dav_href(
+        &self,
+        login: &str,
+        folder_id: i64,
+        item_id: u64,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT href FROM dav_items WHERE login = $1 AND folder_id = $2 AND item_id = $3",
+        )
+        .bind(login)
+        .bind(folder_id)
+        .bind(item_id as i64)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(row.map(|r| r.try_get("href")).transpose()?)
     }
 }
@@ -84,11 +94,20 @@ mod tests {
     #[tokio::test]
     async fn numbers_are_stable_and_per_folder() {
         let (s, _dir) = temp_store().await;
-        let a = s.dav_item_ids("u", 7, &["/c/a.ics".into(), "/c/b.ics".into()]).await.unwrap();
-        let b = s.dav_item_ids("u", 7, &["/c/b.ics".into(), "/c/c.ics".into()]).await.unwrap();
+        let a = s
+            .dav_item_ids("u", 7, &["/c/a.ics".into(), "/c/b.ics".into()])
+            .await
+            .unwrap();
+        let b = s
+            .dav_item_ids("u", 7, &["/c/b.ics".into(), "/c/c.ics".into()])
+            .await
+            .unwrap();
         assert_eq!(a["/c/b.ics"], b["/c/b.ics"]);
         assert_eq!(b["/c/c.ics"], 3);
-        assert_eq!(s.dav_href("u", 7, a["/c/a.ics"]).await.unwrap().as_deref(), Some("/c/a.ics"));
+        assert_eq!(
+            s.dav_href("u", 7, a["/c/a.ics"]).await.unwrap().as_deref(),
+            Some("/c/a.ics")
+        );
         assert_eq!(s.dav_href("u", 8, 1).await.unwrap(), None);
         let other = s.dav_item_ids("u", 8, &["/c/a.ics".into()]).await.unwrap();
         assert_eq!(other["/c/a.ics"], 1);

@@ -143,8 +143,6 @@ macro_rules! device_select {
     };
 }
 
-
-
 fn device_from_row(row: &AnyRow) -> Result<Device, sqlx::Error> {
     Ok(Device {
         login: row.try_get("login")?,
@@ -213,10 +211,10 @@ impl Store {
     /// The stored state of one device of one account.
     pub async fn device(&self, login: &str, device_id: &str) -> Result<Option<Device>, StoreError> {
         let row = sqlx::query(device_select!("WHERE login = $1 AND device_id = $2"))
-        .bind(login)
-        .bind(device_id)
-        .fetch_optional(self.pool())
-        .await?;
+            .bind(login)
+            .bind(device_id)
+            .fetch_optional(self.pool())
+            .await?;
         Ok(row.as_ref().map(device_from_row).transpose()?)
     }
 
@@ -225,9 +223,9 @@ impl Store {
         let rows = match login {
             Some(login) => {
                 sqlx::query(device_select!("WHERE login = $1 ORDER BY last_seen DESC"))
-                .bind(login)
-                .fetch_all(self.pool())
-                .await?
+                    .bind(login)
+                    .fetch_all(self.pool())
+                    .await?
             }
             None => {
                 sqlx::query(device_select!("ORDER BY last_seen DESC"))
@@ -239,25 +237,37 @@ impl Store {
     }
 
     /// Stores the device's recovery password (Settings DevicePassword); empty clears it.
-    pub async fn set_recovery_password(&self, login: &str, device_id: &str, password: &str) -> Result<(), StoreError> {
+    pub async fn set_recovery_password(
+        &self,
+        login: &str,
+        device_id: &str,
+        password: &str,
+    ) -> Result<(), StoreError> {
         let value = (!password.is_empty()).then_some(password);
-        sqlx::query("UPDATE devices SET recovery_password = $3 WHERE login = $1 AND device_id = $2")
-            .bind(login)
-            .bind(device_id)
-            .bind(value)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE devices SET recovery_password = $3 WHERE login = $1 AND device_id = $2",
+        )
+        .bind(login)
+        .bind(device_id)
+        .bind(value)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
     /// Whether a recovery password is stored for the device (its value is not shown).
-    pub async fn has_recovery_password(&self, login: &str, device_id: &str) -> Result<bool, StoreError> {
-        let row: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT recovery_password FROM devices WHERE login = $1 AND device_id = $2")
-                .bind(login)
-                .bind(device_id)
-                .fetch_optional(self.pool())
-                .await?;
+    pub async fn has_recovery_password(
+        &self,
+        login: &str,
+        device_id: &str,
+    ) -> Result<bool, StoreError> {
+        let row: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT recovery_password FROM devices WHERE login = $1 AND device_id = $2",
+        )
+        .bind(login)
+        .bind(device_id)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(row.and_then(|r| r.0).is_some())
     }
 
@@ -347,11 +357,27 @@ impl Store {
 
     /// Asks for a remote wipe of the device (or of the account's data on it). Returns
     /// false when the device is unknown or already wiped.
-    pub async fn request_wipe(&self, login: &str, device_id: &str, account_only: bool) -> Result<bool, StoreError> {
-        let state = if account_only { WipeState::AccountPending } else { WipeState::Pending };
+    pub async fn request_wipe(
+        &self,
+        login: &str,
+        device_id: &str,
+        account_only: bool,
+    ) -> Result<bool, StoreError> {
+        let state = if account_only {
+            WipeState::AccountPending
+        } else {
+            WipeState::Pending
+        };
         let sql = "UPDATE devices SET wipe_state = $3, wipe_requested = $4, wipe_acknowledged = 0 \
                    WHERE login = $1 AND device_id = $2 AND wipe_state NOT IN ('wiped', 'account-wiped')";
-        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(state.as_str()).bind(now())).await
+        self.update_device(
+            sqlx::query(sql)
+                .bind(login)
+                .bind(device_id)
+                .bind(state.as_str())
+                .bind(now()),
+        )
+        .await
     }
 
     /// Cancels a wipe the device has not acknowledged yet. Returns false when there
@@ -359,7 +385,8 @@ impl Store {
     pub async fn cancel_wipe(&self, login: &str, device_id: &str) -> Result<bool, StoreError> {
         let sql = "UPDATE devices SET wipe_state = 'none', wipe_requested = 0 \
                    WHERE login = $1 AND device_id = $2 AND wipe_state IN ('pending', 'account-pending')";
-        self.update_device(sqlx::query(sql).bind(login).bind(device_id)).await
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id))
+            .await
     }
 
     /// The device acknowledged the wipe (MS-ASPROV 3.2.5.1.2.2): from now on it gets
@@ -368,54 +395,103 @@ impl Store {
         let sql = "UPDATE devices SET wipe_acknowledged = $3, wipe_state = CASE wipe_state \
                    WHEN 'pending' THEN 'wiped' WHEN 'account-pending' THEN 'account-wiped' ELSE wipe_state END \
                    WHERE login = $1 AND device_id = $2";
-        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(now())).await?;
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(now()))
+            .await?;
         Ok(())
     }
 
     /// Records the outcome of an access check.
-    pub async fn set_blocked(&self, login: &str, device_id: &str, blocked: bool) -> Result<(), StoreError> {
+    pub async fn set_blocked(
+        &self,
+        login: &str,
+        device_id: &str,
+        blocked: bool,
+    ) -> Result<(), StoreError> {
         let sql = "UPDATE devices SET blocked = $3 WHERE login = $1 AND device_id = $2";
-        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(blocked as i32)).await?;
+        self.update_device(
+            sqlx::query(sql)
+                .bind(login)
+                .bind(device_id)
+                .bind(blocked as i32),
+        )
+        .await?;
         Ok(())
     }
 
     /// The administrator's access decision: `""`, `"allow"` or `"block"`. Returns
     /// false when the device is unknown.
-    pub async fn set_access_override(&self, login: &str, device_id: &str, value: &str) -> Result<bool, StoreError> {
+    pub async fn set_access_override(
+        &self,
+        login: &str,
+        device_id: &str,
+        value: &str,
+    ) -> Result<bool, StoreError> {
         let sql = "UPDATE devices SET access_override = $3, \
                    blocked = CASE $3 WHEN 'block' THEN 1 WHEN 'allow' THEN 0 ELSE blocked END \
                    WHERE login = $1 AND device_id = $2";
-        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(value)).await
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(value))
+            .await
     }
 
     /// The device's own policy (`""`: inherit).
-    pub async fn set_policy_override(&self, login: &str, device_id: &str, policy: &str) -> Result<bool, StoreError> {
+    pub async fn set_policy_override(
+        &self,
+        login: &str,
+        device_id: &str,
+        policy: &str,
+    ) -> Result<bool, StoreError> {
         let sql = "UPDATE devices SET policy_override = $3 WHERE login = $1 AND device_id = $2";
-        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(policy)).await
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(policy))
+            .await
     }
 
     /// Enable / Disable PIN-lock (`None`: as the policy says).
-    pub async fn set_pin_lock(&self, login: &str, device_id: &str, on: Option<bool>) -> Result<bool, StoreError> {
+    pub async fn set_pin_lock(
+        &self,
+        login: &str,
+        device_id: &str,
+        on: Option<bool>,
+    ) -> Result<bool, StoreError> {
         let sql = "UPDATE devices SET pin_lock = $3 WHERE login = $1 AND device_id = $2";
-        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(on.map_or(-1, i32::from))).await
+        self.update_device(
+            sqlx::query(sql)
+                .bind(login)
+                .bind(device_id)
+                .bind(on.map_or(-1, i32::from)),
+        )
+        .await
     }
 
     /// Switches the protocol trace of a device on or off.
-    pub async fn set_trace(&self, login: &str, device_id: &str, on: bool) -> Result<bool, StoreError> {
+    pub async fn set_trace(
+        &self,
+        login: &str,
+        device_id: &str,
+        on: bool,
+    ) -> Result<bool, StoreError> {
         let sql = "UPDATE devices SET trace = $3 WHERE login = $1 AND device_id = $2";
-        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(on as i32)).await
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id).bind(on as i32))
+            .await
     }
 
     /// Forgets all sync state of a device (every collection, the folder hierarchy and
     /// the cached Sync request): its next FolderSync and Syncs start from key 0.
-    pub async fn forget_device_state(&self, login: &str, device_id: &str) -> Result<(), StoreError> {
+    pub async fn forget_device_state(
+        &self,
+        login: &str,
+        device_id: &str,
+    ) -> Result<(), StoreError> {
         self.forget_sync_state(login, device_id, None).await?;
         for sql in [
             "DELETE FROM folder_sync WHERE login = $1 AND device_id = $2",
             "DELETE FROM sync_cache WHERE login = $1 AND device_id = $2",
             "DELETE FROM ping_state WHERE login = $1 AND device_id = $2",
         ] {
-            sqlx::query(sql).bind(login).bind(device_id).execute(self.pool()).await?;
+            sqlx::query(sql)
+                .bind(login)
+                .bind(device_id)
+                .execute(self.pool())
+                .await?;
         }
         Ok(())
     }
@@ -425,7 +501,8 @@ impl Store {
     pub async fn remove_device(&self, login: &str, device_id: &str) -> Result<bool, StoreError> {
         self.forget_device_state(login, device_id).await?;
         let sql = "DELETE FROM devices WHERE login = $1 AND device_id = $2";
-        self.update_device(sqlx::query(sql).bind(login).bind(device_id)).await
+        self.update_device(sqlx::query(sql).bind(login).bind(device_id))
+            .await
     }
 }
 
@@ -451,15 +528,35 @@ mod tests {
         let d = store.device_seen(&seen("Provision")).await.unwrap();
         assert_eq!(d.policy_key, 0);
         assert_eq!(d.last_command, "Provision");
-        store.start_provisioning("alice@example.org", "ABC123", 77).await.unwrap();
-        assert_eq!(store.device("alice@example.org", "ABC123").await.unwrap().unwrap().pending_policy_key, 77);
-        store.set_policy_key("alice@example.org", "ABC123", 4_000_000_000, "h", "default").await.unwrap();
+        store
+            .start_provisioning("alice@example.org", "ABC123", 77)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .device("alice@example.org", "ABC123")
+                .await
+                .unwrap()
+                .unwrap()
+                .pending_policy_key,
+            77
+        );
+        store
+            .set_policy_key("alice@example.org", "ABC123", 4_000_000_000, "h", "default")
+            .await
+            .unwrap();
         let d = store.device_seen(&seen("FolderSync")).await.unwrap();
         assert_eq!(d.policy_key, 4_000_000_000);
         assert_eq!(d.pending_policy_key, 77);
         assert_eq!(d.last_command, "FolderSync");
-        let info = DeviceInfo { model: "iPhone15,2".into(), ..Default::default() };
-        store.set_device_info("alice@example.org", "ABC123", &info).await.unwrap();
+        let info = DeviceInfo {
+            model: "iPhone15,2".into(),
+            ..Default::default()
+        };
+        store
+            .set_device_info("alice@example.org", "ABC123", &info)
+            .await
+            .unwrap();
         let all = store.devices(Some("alice@example.org")).await.unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].info.model, "iPhone15,2");
@@ -470,32 +567,61 @@ mod tests {
     async fn wipe_pin_access_and_removal() {
         let (store, _dir) = temp_store().await;
         let (a, d) = ("alice@example.org", "ABC123");
-        assert!(!store.request_wipe(a, d, false).await.unwrap(), "unknown device");
+        assert!(
+            !store.request_wipe(a, d, false).await.unwrap(),
+            "unknown device"
+        );
         store.device_seen(&seen("Sync")).await.unwrap();
         let dev = store.device(a, d).await.unwrap().unwrap();
-        assert_eq!((dev.wipe(), dev.pin_lock, dev.trace, dev.access_override.as_str()), (WipeState::None, None, false, ""));
+        assert_eq!(
+            (
+                dev.wipe(),
+                dev.pin_lock,
+                dev.trace,
+                dev.access_override.as_str()
+            ),
+            (WipeState::None, None, false, "")
+        );
 
         // Wipe, cancel, wipe again, acknowledge: then it can no longer be cancelled.
         assert!(store.request_wipe(a, d, false).await.unwrap());
-        assert_eq!(store.device(a, d).await.unwrap().unwrap().wipe(), WipeState::Pending);
+        assert_eq!(
+            store.device(a, d).await.unwrap().unwrap().wipe(),
+            WipeState::Pending
+        );
         assert!(store.cancel_wipe(a, d).await.unwrap());
-        assert!(!store.cancel_wipe(a, d).await.unwrap(), "nothing left to cancel");
-        assert_eq!(store.device(a, d).await.unwrap().unwrap().wipe(), WipeState::None);
+        assert!(
+            !store.cancel_wipe(a, d).await.unwrap(),
+            "nothing left to cancel"
+        );
+        assert_eq!(
+            store.device(a, d).await.unwrap().unwrap().wipe(),
+            WipeState::None
+        );
         assert!(store.request_wipe(a, d, true).await.unwrap());
         store.wipe_acknowledged(a, d).await.unwrap();
         let dev = store.device(a, d).await.unwrap().unwrap();
         assert_eq!(dev.wipe(), WipeState::AccountWiped);
         assert!(dev.wipe_acknowledged > 0);
         assert!(!store.cancel_wipe(a, d).await.unwrap());
-        assert!(!store.request_wipe(a, d, false).await.unwrap(), "a wiped device stays wiped");
+        assert!(
+            !store.request_wipe(a, d, false).await.unwrap(),
+            "a wiped device stays wiped"
+        );
 
         assert!(store.set_pin_lock(a, d, Some(true)).await.unwrap());
         assert!(store.set_trace(a, d, true).await.unwrap());
         assert!(store.set_access_override(a, d, "block").await.unwrap());
         let dev = store.device(a, d).await.unwrap().unwrap();
-        assert_eq!((dev.pin_lock, dev.trace, dev.blocked), (Some(true), true, true));
+        assert_eq!(
+            (dev.pin_lock, dev.trace, dev.blocked),
+            (Some(true), true, true)
+        );
         store.set_pin_lock(a, d, Some(false)).await.unwrap();
-        assert_eq!(store.device(a, d).await.unwrap().unwrap().pin_lock, Some(false));
+        assert_eq!(
+            store.device(a, d).await.unwrap().unwrap().pin_lock,
+            Some(false)
+        );
 
         store.put_sync_cache(a, d, "<Sync/>").await.unwrap();
         assert!(store.remove_device(a, d).await.unwrap());

@@ -73,7 +73,10 @@ impl Store {
                 Ok(ids) => return Ok(ids),
                 Err(StoreError::Sql(e)) if is_retryable(&e) => {
                     last_err = Some(e);
-                    tokio::time::sleep(std::time::Duration::from_millis(rand::random::<u64>() % 50)).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(
+                        rand::random::<u64>() % 50,
+                    ))
+                    .await;
                 }
                 Err(e) => return Err(e),
             }
@@ -99,7 +102,9 @@ impl Store {
             .await?
             .try_get(0)?;
         if count != known.len() as i64 {
-            return Err(StoreError::Sql(sqlx::Error::Protocol("folder map changed".into())));
+            return Err(StoreError::Sql(sqlx::Error::Protocol(
+                "folder map changed".into(),
+            )));
         }
         for id in &plan.to_retire {
             sqlx::query("UPDATE folders SET gone = 1 WHERE login = $1 AND folder_id = $2")
@@ -158,7 +163,11 @@ impl Store {
     }
 
     /// The newest FolderSync key of a device, if it has one.
-    pub async fn latest_folder_key(&self, login: &str, device_id: &str) -> Result<Option<i64>, StoreError> {
+    pub async fn latest_folder_key(
+        &self,
+        login: &str,
+        device_id: &str,
+    ) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query(
             "SELECT MAX(sync_key) FROM folder_sync WHERE login = $1 AND device_id = $2",
         )
@@ -192,12 +201,14 @@ impl Store {
         .bind(super::now())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM folder_sync WHERE login = $1 AND device_id = $2 AND sync_key < $3")
-            .bind(login)
-            .bind(device_id)
-            .bind(keep_from)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM folder_sync WHERE login = $1 AND device_id = $2 AND sync_key < $3",
+        )
+        .bind(login)
+        .bind(device_id)
+        .bind(keep_from)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -209,12 +220,14 @@ impl Store {
         device_id: &str,
         keep_from: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM folder_sync WHERE login = $1 AND device_id = $2 AND sync_key < $3")
-            .bind(login)
-            .bind(device_id)
-            .bind(keep_from)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "DELETE FROM folder_sync WHERE login = $1 AND device_id = $2 AND sync_key < $3",
+        )
+        .bind(login)
+        .bind(device_id)
+        .bind(keep_from)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 }
@@ -277,7 +290,9 @@ fn is_retryable(e: &sqlx::Error) -> bool {
         sqlx::Error::Protocol(_) => true,
         sqlx::Error::Database(db) => {
             db.is_unique_violation()
-                || db.code().is_some_and(|c| c == "5" || c == "517" || c == "40001" || c == "40P01")
+                || db
+                    .code()
+                    .is_some_and(|c| c == "5" || c == "517" || c == "40001" || c == "40P01")
                 || db.message().contains("locked")
                 || db.message().contains("busy")
         }
@@ -312,13 +327,22 @@ fn plan_assignment(known: &[FolderRow], current: &[UpstreamFolder]) -> Plan {
     for (index, f) in current.iter().enumerate() {
         let free = |r: &&FolderRow| r.source == f.source && !taken.contains_key(&r.folder_id);
         let by_identity = f.upstream_id.as_ref().and_then(|uid| {
-            known.iter().filter(free).find(|r| r.upstream_id.as_ref() == Some(uid))
+            known
+                .iter()
+                .filter(free)
+                .find(|r| r.upstream_id.as_ref() == Some(uid))
         });
         let by_live_name = || {
-            known.iter().filter(free).find(|r| !r.gone && r.upstream_name == f.name && compatible(r, f))
+            known
+                .iter()
+                .filter(free)
+                .find(|r| !r.gone && r.upstream_name == f.name && compatible(r, f))
         };
         let by_gone_name = || {
-            known.iter().filter(free).find(|r| r.gone && r.upstream_name == f.name && compatible(r, f))
+            known
+                .iter()
+                .filter(free)
+                .find(|r| r.gone && r.upstream_name == f.name && compatible(r, f))
         };
         match by_identity.or_else(by_live_name).or_else(by_gone_name) {
             Some(r) => {
@@ -327,7 +351,11 @@ fn plan_assignment(known: &[FolderRow], current: &[UpstreamFolder]) -> Plan {
                 let unchanged =
                     !r.gone && r.upstream_name == f.name && r.upstream_id == f.upstream_id;
                 if !unchanged {
-                    writes.push(Write { index, folder_id: r.folder_id, insert: false });
+                    writes.push(Write {
+                        index,
+                        folder_id: r.folder_id,
+                        insert: false,
+                    });
                 }
             }
             None => {
@@ -335,7 +363,11 @@ fn plan_assignment(known: &[FolderRow], current: &[UpstreamFolder]) -> Plan {
                 next_id += 1;
                 taken.insert(id, true);
                 ids.push(id);
-                writes.push(Write { index, folder_id: id, insert: true });
+                writes.push(Write {
+                    index,
+                    folder_id: id,
+                    insert: true,
+                });
             }
         }
     }
@@ -344,7 +376,11 @@ fn plan_assignment(known: &[FolderRow], current: &[UpstreamFolder]) -> Plan {
         .filter(|r| !r.gone && !taken.contains_key(&r.folder_id))
         .map(|r| r.folder_id)
         .collect();
-    Plan { ids, writes, to_retire }
+    Plan {
+        ids,
+        writes,
+        to_retire,
+    }
 }
 
 #[cfg(test)]
@@ -353,7 +389,11 @@ mod tests {
     use crate::state::temp_store;
 
     fn imap(name: &str, id: Option<&str>) -> UpstreamFolder {
-        UpstreamFolder { source: "imap".into(), name: name.into(), upstream_id: id.map(Into::into) }
+        UpstreamFolder {
+            source: "imap".into(),
+            name: name.into(),
+            upstream_id: id.map(Into::into),
+        }
     }
 
     #[tokio::test]
@@ -361,32 +401,65 @@ mod tests {
         let (store, _dir) = temp_store().await;
         let login = "alice";
         let a = store
-            .assign_folder_ids(login, &[imap("INBOX", Some("g1")), imap("Sent", Some("g2")), imap("X", Some("g3"))])
+            .assign_folder_ids(
+                login,
+                &[
+                    imap("INBOX", Some("g1")),
+                    imap("Sent", Some("g2")),
+                    imap("X", Some("g3")),
+                ],
+            )
             .await
             .unwrap();
         assert_eq!(a, vec![1, 2, 3]);
         // Same view again: same ids, no writes needed.
         let b = store
-            .assign_folder_ids(login, &[imap("X", Some("g3")), imap("INBOX", Some("g1")), imap("Sent", Some("g2"))])
+            .assign_folder_ids(
+                login,
+                &[
+                    imap("X", Some("g3")),
+                    imap("INBOX", Some("g1")),
+                    imap("Sent", Some("g2")),
+                ],
+            )
             .await
             .unwrap();
         assert_eq!(b, vec![3, 1, 2]);
         // Names swapped outside airsync: each folder keeps its id by identity.
         let c = store
-            .assign_folder_ids(login, &[imap("INBOX", Some("g1")), imap("X", Some("g2")), imap("Sent", Some("g3"))])
+            .assign_folder_ids(
+                login,
+                &[
+                    imap("INBOX", Some("g1")),
+                    imap("X", Some("g2")),
+                    imap("Sent", Some("g3")),
+                ],
+            )
             .await
             .unwrap();
         assert_eq!(c, vec![1, 2, 3]);
         // X deleted upstream, then a new folder: the old id is not reused.
-        let d = store.assign_folder_ids(login, &[imap("INBOX", Some("g1")), imap("New", None)]).await.unwrap();
+        let d = store
+            .assign_folder_ids(login, &[imap("INBOX", Some("g1")), imap("New", None)])
+            .await
+            .unwrap();
         assert_eq!(d, vec![1, 4]);
         let rows = store.folder_rows(login).await.unwrap();
         assert!(rows.iter().find(|r| r.folder_id == 2).unwrap().gone);
         // A folder with the same name but another identity is a new folder.
-        let e = store.assign_folder_ids(login, &[imap("INBOX", Some("g1")), imap("X", Some("g9"))]).await.unwrap();
+        let e = store
+            .assign_folder_ids(login, &[imap("INBOX", Some("g1")), imap("X", Some("g9"))])
+            .await
+            .unwrap();
         assert_eq!(e, vec![1, 5]);
         // Other accounts have their own numbering.
-        assert_eq!(store.assign_folder_ids("bob", &[imap("INBOX", Some("g1"))]).await.unwrap(), vec![1]);
+        assert_eq!(
+            store
+                .assign_folder_ids("bob", &[imap("INBOX", Some("g1"))])
+                .await
+                .unwrap(),
+            vec![1]
+        );
     }
 
     #[tokio::test]
@@ -396,7 +469,10 @@ mod tests {
             .assign_folder_ids("a", &[imap("P", None), imap("P/Q", None), imap("PX", None)])
             .await
             .unwrap();
-        store.rename_folder_rows("a", ids[0], "P", "R", Some('/')).await.unwrap();
+        store
+            .rename_folder_rows("a", ids[0], "P", "R", Some('/'))
+            .await
+            .unwrap();
         let again = store
             .assign_folder_ids("a", &[imap("R", None), imap("R/Q", None), imap("PX", None)])
             .await
@@ -426,13 +502,28 @@ mod tests {
     #[tokio::test]
     async fn snapshots_keep_the_previous_key() {
         let (store, _dir) = temp_store().await;
-        store.put_folder_snapshot("a", "d", 1, "one", 1).await.unwrap();
-        store.put_folder_snapshot("a", "d", 2, "two", 1).await.unwrap();
-        assert_eq!(store.folder_snapshot("a", "d", 1).await.unwrap().as_deref(), Some("one"));
+        store
+            .put_folder_snapshot("a", "d", 1, "one", 1)
+            .await
+            .unwrap();
+        store
+            .put_folder_snapshot("a", "d", 2, "two", 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.folder_snapshot("a", "d", 1).await.unwrap().as_deref(),
+            Some("one")
+        );
         assert_eq!(store.latest_folder_key("a", "d").await.unwrap(), Some(2));
-        store.put_folder_snapshot("a", "d", 3, "three", 2).await.unwrap();
+        store
+            .put_folder_snapshot("a", "d", 3, "three", 2)
+            .await
+            .unwrap();
         assert_eq!(store.folder_snapshot("a", "d", 1).await.unwrap(), None);
-        assert_eq!(store.folder_snapshot("a", "d", 2).await.unwrap().as_deref(), Some("two"));
+        assert_eq!(
+            store.folder_snapshot("a", "d", 2).await.unwrap().as_deref(),
+            Some("two")
+        );
         assert_eq!(store.latest_folder_key("a", "x").await.unwrap(), None);
     }
 }

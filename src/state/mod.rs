@@ -45,7 +45,11 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         install_default_drivers();
         let is_sqlite = url.starts_with("sqlite:");
-        let url = if is_sqlite { sqlite_url(url)? } else { url.to_string() };
+        let url = if is_sqlite {
+            sqlite_url(url)?
+        } else {
+            url.to_string()
+        };
         let pool = AnyPoolOptions::new()
             .max_connections(if is_sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(10))
@@ -92,7 +96,10 @@ fn sqlite_url(url: &str) -> Result<String, StoreError> {
     if path == ":memory:" || path.contains('?') {
         return Ok(format!("sqlite:{path}"));
     }
-    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+    if let Some(dir) = std::path::Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
         let _ = std::fs::create_dir_all(dir);
     }
     Ok(format!("sqlite://{path}?mode=rwc"))
@@ -119,7 +126,10 @@ mod tests {
 
     #[test]
     fn sqlite_urls() {
-        assert_eq!(sqlite_url("sqlite:///var/x.db").unwrap(), "sqlite:///var/x.db?mode=rwc");
+        assert_eq!(
+            sqlite_url("sqlite:///var/x.db").unwrap(),
+            "sqlite:///var/x.db?mode=rwc"
+        );
         assert!(sqlite_url("sqlite://").is_err());
     }
 

@@ -159,9 +159,15 @@ impl Store {
     ) -> Result<(), StoreError> {
         for table in ["sync_state", "client_ids"] {
             let sql = match (table, collection_id.is_some()) {
-                ("sync_state", true) => "DELETE FROM sync_state WHERE login = $1 AND device_id = $2 AND collection_id = $3",
-                ("sync_state", false) => "DELETE FROM sync_state WHERE login = $1 AND device_id = $2",
-                (_, true) => "DELETE FROM client_ids WHERE login = $1 AND device_id = $2 AND collection_id = $3",
+                ("sync_state", true) => {
+                    "DELETE FROM sync_state WHERE login = $1 AND device_id = $2 AND collection_id = $3"
+                }
+                ("sync_state", false) => {
+                    "DELETE FROM sync_state WHERE login = $1 AND device_id = $2"
+                }
+                (_, true) => {
+                    "DELETE FROM client_ids WHERE login = $1 AND device_id = $2 AND collection_id = $3"
+                }
                 (_, false) => "DELETE FROM client_ids WHERE login = $1 AND device_id = $2",
             };
             let mut q = sqlx::query(sql).bind(login).bind(device_id);
@@ -219,7 +225,11 @@ impl Store {
     }
 
     /// The cached last Sync request of a device (JSON, owned by the Sync command).
-    pub async fn sync_cache(&self, login: &str, device_id: &str) -> Result<Option<String>, StoreError> {
+    pub async fn sync_cache(
+        &self,
+        login: &str,
+        device_id: &str,
+    ) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT request FROM sync_cache WHERE login = $1 AND device_id = $2")
             .bind(login)
             .bind(device_id)
@@ -228,7 +238,12 @@ impl Store {
         Ok(row.map(|r| r.try_get("request")).transpose()?)
     }
 
-    pub async fn put_sync_cache(&self, login: &str, device_id: &str, request: &str) -> Result<(), StoreError> {
+    pub async fn put_sync_cache(
+        &self,
+        login: &str,
+        device_id: &str,
+        request: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sync_cache (login, device_id, request) VALUES ($1, $2, $3) \
              ON CONFLICT (login, device_id) DO UPDATE SET request = $3",
@@ -242,22 +257,37 @@ impl Store {
     }
 
     /// The device's last Ping: heartbeat seconds and its folders (JSON, owned by Ping).
-    pub async fn ping_state(&self, login: &str, device_id: &str) -> Result<Option<(u32, String)>, StoreError> {
-        let row = sqlx::query("SELECT heartbeat, folders FROM ping_state WHERE login = $1 AND device_id = $2")
-            .bind(login)
-            .bind(device_id)
-            .fetch_optional(self.pool())
-            .await?;
+    pub async fn ping_state(
+        &self,
+        login: &str,
+        device_id: &str,
+    ) -> Result<Option<(u32, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT heartbeat, folders FROM ping_state WHERE login = $1 AND device_id = $2",
+        )
+        .bind(login)
+        .bind(device_id)
+        .fetch_optional(self.pool())
+        .await?;
         match row {
             None => Ok(None),
             Some(r) => {
                 let heartbeat: i64 = r.try_get("heartbeat")?;
-                Ok(Some((u32::try_from(heartbeat).unwrap_or(0), r.try_get("folders")?)))
+                Ok(Some((
+                    u32::try_from(heartbeat).unwrap_or(0),
+                    r.try_get("folders")?,
+                )))
             }
         }
     }
 
-    pub async fn put_ping_state(&self, login: &str, device_id: &str, heartbeat: u32, folders: &str) -> Result<(), StoreError> {
+    pub async fn put_ping_state(
+        &self,
+        login: &str,
+        device_id: &str,
+        heartbeat: u32,
+        folders: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO ping_state (login, device_id, heartbeat, folders) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (login, device_id) DO UPDATE SET heartbeat = $3, folders = $4",
@@ -279,28 +309,51 @@ mod tests {
     #[tokio::test]
     async fn keys_client_ids_and_cache() {
         let (s, _dir) = temp_store().await;
-        s.put_sync_snapshot("a", "d", "5", 1, b"one", 1).await.unwrap();
-        s.put_sync_snapshot("a", "d", "5", 2, &[0, 255, 1], 1).await.unwrap();
-        assert_eq!(s.sync_snapshot("a", "d", "5", 1).await.unwrap().as_deref(), Some(&b"one"[..]));
-        assert_eq!(s.sync_snapshot("a", "d", "5", 2).await.unwrap(), Some(vec![0, 255, 1]));
+        s.put_sync_snapshot("a", "d", "5", 1, b"one", 1)
+            .await
+            .unwrap();
+        s.put_sync_snapshot("a", "d", "5", 2, &[0, 255, 1], 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.sync_snapshot("a", "d", "5", 1).await.unwrap().as_deref(),
+            Some(&b"one"[..])
+        );
+        assert_eq!(
+            s.sync_snapshot("a", "d", "5", 2).await.unwrap(),
+            Some(vec![0, 255, 1])
+        );
         assert_eq!(s.latest_sync_key("a", "d", "5").await.unwrap(), Some(2));
         s.prune_sync_snapshots("a", "d", "5", 2).await.unwrap();
         assert_eq!(s.sync_snapshot("a", "d", "5", 1).await.unwrap(), None);
         assert_eq!(s.latest_sync_key("a", "d", "6").await.unwrap(), None);
 
         assert_eq!(s.client_add("a", "d", "5", "c1").await.unwrap(), None);
-        s.record_client_add("a", "d", "5", "c1", "5:10").await.unwrap();
-        s.record_client_add("a", "d", "5", "c1", "5:11").await.unwrap();
-        assert_eq!(s.client_add("a", "d", "5", "c1").await.unwrap().as_deref(), Some("5:10"));
+        s.record_client_add("a", "d", "5", "c1", "5:10")
+            .await
+            .unwrap();
+        s.record_client_add("a", "d", "5", "c1", "5:11")
+            .await
+            .unwrap();
+        assert_eq!(
+            s.client_add("a", "d", "5", "c1").await.unwrap().as_deref(),
+            Some("5:10")
+        );
 
         s.put_sync_cache("a", "d", "{}").await.unwrap();
         s.put_sync_cache("a", "d", "[1]").await.unwrap();
-        assert_eq!(s.sync_cache("a", "d").await.unwrap().as_deref(), Some("[1]"));
+        assert_eq!(
+            s.sync_cache("a", "d").await.unwrap().as_deref(),
+            Some("[1]")
+        );
 
         assert_eq!(s.ping_state("a", "d").await.unwrap(), None);
         s.put_ping_state("a", "d", 480, "[]").await.unwrap();
         s.put_ping_state("a", "d", 600, "[1]").await.unwrap();
-        assert_eq!(s.ping_state("a", "d").await.unwrap(), Some((600, "[1]".to_string())));
+        assert_eq!(
+            s.ping_state("a", "d").await.unwrap(),
+            Some((600, "[1]".to_string()))
+        );
 
         s.forget_sync_state("a", "d", Some("5")).await.unwrap();
         assert_eq!(s.latest_sync_key("a", "d", "5").await.unwrap(), None);

@@ -69,7 +69,11 @@ impl AdminApi {
 
 /// A server with `extra` appended to its configuration, in a fresh directory.
 pub fn server_with(stack: &Stack, extra: &str) -> Server {
-    let dir = tempfile::Builder::new().prefix("airsync-admin-").tempdir().unwrap().keep();
+    let dir = tempfile::Builder::new()
+        .prefix("airsync-admin-")
+        .tempdir()
+        .unwrap()
+        .keep();
     Server::start_in(stack, &dir, extra)
 }
 

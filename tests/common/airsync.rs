@@ -88,9 +88,10 @@ impl Server {
                     .split("addr=")
                     .nth(1)
                     .filter(|_| line.contains("listening"))
-                    && let Some(tx) = tx.take() {
-                        let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_string());
-                    }
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_string());
+                }
             }
         });
         let addr = match rx.recv_timeout(Duration::from_secs(30)) {

@@ -23,7 +23,8 @@ impl Dav {
         format!("{}/{}/{path}", self.base, self.user.replace('@', "%40"))
     }
     pub async fn put(&self, path: &str, body: &str) {
-        self.put_as(path, body, "text/calendar; charset=utf-8").await
+        self.put_as(path, body, "text/calendar; charset=utf-8")
+            .await
     }
     pub async fn put_as(&self, path: &str, body: &str, content_type: &str) {
         let r = self

@@ -248,7 +248,11 @@ fn missing_mailbox(e: Error, name: &str) -> Error {
 
 /// `MYRIGHTS mailbox` (RFC 4314 §3.8): the user's rights on a mailbox, `None` when the
 /// server has no ACL extension (then every mailbox the user sees is taken as writable).
-pub(crate) async fn my_rights(session: &mut Session, info: &ServerInfo, name: &str) -> Result<Option<String>, Error> {
+pub(crate) async fn my_rights(
+    session: &mut Session,
+    info: &ServerInfo,
+    name: &str,
+) -> Result<Option<String>, Error> {
     if !info.capabilities.has("ACL") {
         return Ok(None);
     }
@@ -257,7 +261,10 @@ pub(crate) async fn my_rights(session: &mut Session, info: &ServerInfo, name: &s
         .ok()
         .map_err(|e| missing_mailbox(e, name))?;
     // `* MYRIGHTS mailbox rights`
-    Ok(reply.data("MYRIGHTS").find_map(|t| t.get(1).and_then(Value::text)).map(|r| r.into_owned()))
+    Ok(reply
+        .data("MYRIGHTS")
+        .find_map(|t| t.get(1).and_then(Value::text))
+        .map(|r| r.into_owned()))
 }
 
 /// Runs a command on one or two mailbox names and requires OK.

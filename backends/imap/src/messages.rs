@@ -886,7 +886,11 @@ pub(crate) async fn fetch(
     for (meta, raw) in found {
         let raw = raw.unwrap_or_default();
         if raw.len() > max_message {
-            return Err(Error::TooLarge(format!("message {} has {} bytes", meta.uid, raw.len())));
+            return Err(Error::TooLarge(format!(
+                "message {} has {} bytes",
+                meta.uid,
+                raw.len()
+            )));
         }
         out.push(FetchedMessage { meta, raw });
     }
@@ -915,7 +919,8 @@ fn search_criteria(caps: &Capabilities, keys: &[SearchKey], now: i64) -> Result<
         out.push(match key {
             SearchKey::Text(t) => format!(
                 "TEXT {}",
-                search_string(caps, t).ok_or_else(|| Error::Invalid("search text cannot be sent".into()))?
+                search_string(caps, t)
+                    .ok_or_else(|| Error::Invalid("search text cannot be sent".into()))?
             ),
             SearchKey::Since(s) if within => format!("YOUNGER {}", (now - s).max(1)),
             SearchKey::Since(s) => format!("SINCE {}", search_date(*s)),
@@ -943,7 +948,14 @@ pub(crate) async fn search(
     now: i64,
 ) -> Result<SearchHits, Error> {
     let criteria = search_criteria(caps, keys, now)?;
-    let charset = if keys.iter().any(|k| matches!(k, SearchKey::Text(t) if !t.is_ascii())) { "UTF-8" } else { "US-ASCII" };
+    let charset = if keys
+        .iter()
+        .any(|k| matches!(k, SearchKey::Text(t) if !t.is_ascii()))
+    {
+        "UTF-8"
+    } else {
+        "US-ASCII"
+    };
     let sorted = caps.has("SORT");
     let cmd = if sorted {
         format!("UID SORT (REVERSE ARRIVAL) {charset} {criteria}")
@@ -970,7 +982,10 @@ async fn search_in(
                 && (kind.is_atom("SORT") || kind.is_atom("SEARCH"))
             {
                 for v in rest {
-                    found.push(v.number::<Uid>().ok_or_else(|| Error::Protocol("bad SEARCH/SORT".into()))?);
+                    found.push(
+                        v.number::<Uid>()
+                            .ok_or_else(|| Error::Protocol("bad SEARCH/SORT".into()))?,
+                    );
                 }
             }
             Ok(())
@@ -983,17 +998,30 @@ async fn search_in(
     let total = found.len();
     found.truncate(limit);
     if found.is_empty() {
-        return Ok(SearchHits { total, newest: Vec::new() });
+        return Ok(SearchHits {
+            total,
+            newest: Vec::new(),
+        });
     }
     let items = meta_items(sel.caps);
-    let cmds: Vec<String> =
-        uid_sets(&found, MAX_SET_LEN).into_iter().map(|set| format!("UID FETCH {set} ({items})")).collect();
+    let cmds: Vec<String> = uid_sets(&found, MAX_SET_LEN)
+        .into_iter()
+        .map(|set| format!("UID FETCH {set} ({items})"))
+        .collect();
     let mut col = Collector::default();
     let done = sel.run(session, &[], &cmds, true, |u| col.take(u)).await?;
     done.iter().try_for_each(ok)?;
     let mut metas = col.metas();
-    let mut newest: Vec<MessageMeta> = found.iter().filter_map(|u| metas.remove(u)).map(|(m, _)| m).collect();
-    newest.sort_by(|a, b| b.internal_date.cmp(&a.internal_date).then(b.uid.cmp(&a.uid)));
+    let mut newest: Vec<MessageMeta> = found
+        .iter()
+        .filter_map(|u| metas.remove(u))
+        .map(|(m, _)| m)
+        .collect();
+    newest.sort_by(|a, b| {
+        b.internal_date
+            .cmp(&a.internal_date)
+            .then(b.uid.cmp(&a.uid))
+    });
     Ok(SearchHits { total, newest })
 }
 
@@ -1030,7 +1058,10 @@ async fn fetch_items(
         }
         None => "",
     };
-    let cmds: Vec<String> = sets.into_iter().map(|set| format!("UID FETCH {set} ({items}{body})")).collect();
+    let cmds: Vec<String> = sets
+        .into_iter()
+        .map(|set| format!("UID FETCH {set} ({items}{body})"))
+        .collect();
     let mut col = Collector::default();
     let done = sel.run(session, &[], &cmds, true, |u| col.take(u)).await?;
     done.iter().try_for_each(ok)?;

@@ -175,7 +175,10 @@ impl ImapStore {
     }
 
     /// The cached server info, learnt on `session` if not known yet.
-    pub(crate) async fn server_info_on(&self, session: &mut Session) -> Result<Arc<ServerInfo>, BackendError> {
+    pub(crate) async fn server_info_on(
+        &self,
+        session: &mut Session,
+    ) -> Result<Arc<ServerInfo>, BackendError> {
         Ok(self.ensure_server_info(session).await?)
     }
 
@@ -465,9 +468,15 @@ impl MailStore for ImapStore {
         .await
     }
 
-    async fn my_rights(&self, creds: &Credentials, mailbox: &str) -> Result<Option<String>, BackendError> {
+    async fn my_rights(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+    ) -> Result<Option<String>, BackendError> {
         self.with_session(creds, "myrights", |session, info| {
-            on_session!(session, async move { mailboxes::my_rights(session, &info, mailbox).await })
+            on_session!(session, async move {
+                mailboxes::my_rights(session, &info, mailbox).await
+            })
         })
         .await
     }

@@ -216,7 +216,11 @@ pub trait MailStore: Send + Sync {
 
     /// The user's rights on a mailbox (RFC 4314 letters, e.g. "lrswipkxtecda"); `None`
     /// when the server has no ACLs, i.e. the user may do anything with what it sees.
-    async fn my_rights(&self, creds: &Credentials, mailbox: &str) -> Result<Option<String>, BackendError>;
+    async fn my_rights(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+    ) -> Result<Option<String>, BackendError>;
 
     /// Creates a mailbox. `Err(Conflict)` when it exists already.
     async fn create_mailbox(&self, creds: &Credentials, name: &str) -> Result<(), BackendError>;
@@ -507,15 +511,22 @@ impl DirectoryEntry {
         if q.is_empty() {
             return false;
         }
-        [&self.display_name, &self.first_name, &self.last_name, &self.alias]
-            .into_iter()
-            .chain(self.emails.iter())
-            .any(|f| f.to_lowercase().contains(&q))
+        [
+            &self.display_name,
+            &self.first_name,
+            &self.last_name,
+            &self.alias,
+        ]
+        .into_iter()
+        .chain(self.emails.iter())
+        .any(|f| f.to_lowercase().contains(&q))
     }
 
     /// Whether one of the entry's addresses is `address` (case-insensitive).
     pub fn has_address(&self, address: &str) -> bool {
-        self.emails.iter().any(|e| e.eq_ignore_ascii_case(address.trim()))
+        self.emails
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case(address.trim()))
     }
 }
 

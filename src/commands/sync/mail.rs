@@ -6,7 +6,8 @@ use airsync_model::{BackendError, FetchedMessage, MessageMeta, Uid};
 
 use crate::eas::ProtocolVersion;
 use crate::eas::sync::{
-    ClientCommand, CollectionRequest, CollectionResponse, ItemResponse, ServerCommand, SyncOptions, status,
+    ClientCommand, CollectionRequest, CollectionResponse, ItemResponse, ServerCommand, SyncOptions,
+    status,
 };
 use crate::error::Error;
 use crate::mapping::email::{self, ConvertOptions};
@@ -32,17 +33,29 @@ pub struct Access {
 }
 
 impl Access {
-    pub const FULL: Access = Access { change: true, delete: true, add: true };
+    pub const FULL: Access = Access {
+        change: true,
+        delete: true,
+        add: true,
+    };
 
     pub fn from_rights(rights: Option<&str>) -> Access {
         let Some(r) = rights else { return Access::FULL };
         let has = |c| r.contains(c);
-        Access { change: has('s') && has('w'), delete: has('t') && has('e'), add: has('i') }
+        Access {
+            change: has('s') && has('w'),
+            delete: has('t') && has('e'),
+            add: has('i'),
+        }
     }
 
     /// The user's rights on `mailbox`, asked upstream.
     pub async fn of(ctx: &RequestContext<'_>, mailbox: &str) -> Result<Access, Error> {
-        let rights = ctx.app.mail.my_rights(&ctx.principal.credentials, mailbox).await?;
+        let rights = ctx
+            .app
+            .mail
+            .my_rights(&ctx.principal.credentials, mailbox)
+            .await?;
         Ok(Access::from_rights(rights.as_deref()))
     }
 }
@@ -63,7 +76,10 @@ pub async fn sync(
         return super::start(ctx, req, answer).await;
     }
     let Some((key, mut snap)) = super::load(ctx, cid, &req.sync_key).await? else {
-        return Ok(CollectionResponse::status_only(req, status::INVALID_SYNC_KEY));
+        return Ok(CollectionResponse::status_only(
+            req,
+            status::INVALID_SYNC_KEY,
+        ));
     };
     let loaded_cursor = snap.cursor.clone();
     let filter_type = options.filter_type.unwrap_or(snap.filter_type);
@@ -80,17 +96,27 @@ pub async fn sync(
         }
         let response = match command {
             ClientCommand::Change { server_id, data } => {
-                client_change(ctx, req, mailbox, &options, &mut snap, &mut metas, server_id, data).await?
+                client_change(
+                    ctx, req, mailbox, &options, &mut snap, &mut metas, server_id, data,
+                )
+                .await?
             }
             ClientCommand::Delete { server_id } => {
                 if trash.is_none() {
                     trash = Some(trash_mailbox(ctx).await?);
                 }
-                let target = trash.clone().flatten().filter(|t| t != mailbox && req.deletes_as_moves.unwrap_or(true));
+                let target = trash
+                    .clone()
+                    .flatten()
+                    .filter(|t| t != mailbox && req.deletes_as_moves.unwrap_or(true));
                 client_delete(ctx, cid, mailbox, target.as_deref(), &mut snap, server_id).await?
             }
-            ClientCommand::Add { client_id, data } => client_add(ctx, cid, mailbox, &mut snap, client_id, data).await?,
-            ClientCommand::Fetch { server_id } => client_fetch(ctx, cid, mailbox, &options, server_id).await?,
+            ClientCommand::Add { client_id, data } => {
+                client_add(ctx, cid, mailbox, &mut snap, client_id, data).await?
+            }
+            ClientCommand::Fetch { server_id } => {
+                client_fetch(ctx, cid, mailbox, &options, server_id).await?
+            }
         };
         answer.responses.extend(response);
     }
@@ -99,13 +125,27 @@ pub async fn sync(
         let cutoff = plan::cutoff(filter_type, crate::state::now());
         let plan = plan::plan(&snap, cutoff, window);
         answer.more_available = plan.more_available;
-        answer.commands = server_commands(ctx, cid, key, mailbox, &options, &mut snap, &mut metas, &plan.ops).await?;
+        answer.commands = server_commands(
+            ctx, cid, key, mailbox, &options, &mut snap, &mut metas, &plan.ops,
+        )
+        .await?;
         if answer.more_available {
             // Read the next window ahead while the phone reads this one.
             let next = plan::plan(&snap, cutoff, window);
-            let uids: Vec<Uid> = next.ops.iter().filter(|op| matches!(op, Op::Add(_))).map(|op| op.key() as Uid).collect();
+            let uids: Vec<Uid> = next
+                .ops
+                .iter()
+                .filter(|op| matches!(op, Op::Add(_)))
+                .map(|op| op.key() as Uid)
+                .collect();
             let key = read_ahead_key(ctx, cid, key + 1, &snap);
-            ctx.app.prefetch.start(key, ctx.app.mail.clone(), ctx.principal.credentials.clone(), mailbox.to_string(), uids);
+            ctx.app.prefetch.start(
+                key,
+                ctx.app.mail.clone(),
+                ctx.principal.credentials.clone(),
+                mailbox.to_string(),
+                uids,
+            );
         }
     }
     tracing::debug!(target: "airsync", collection = cid, items = snap.items.len(), sent = answer.commands.len(),
@@ -127,7 +167,9 @@ pub async fn estimate(
     if sync_key == "0" {
         return Ok(Err(est::NOT_PRIMED));
     }
-    let Some((_, mut snap)) = super::load(ctx, cid, sync_key).await? else { return Ok(Err(est::INVALID_SYNC_KEY)) };
+    let Some((_, mut snap)) = super::load(ctx, cid, sync_key).await? else {
+        return Ok(Err(est::INVALID_SYNC_KEY));
+    };
     refresh(ctx, mailbox, &mut snap).await?;
     let cutoff = plan::cutoff(filter_type.unwrap_or(snap.filter_type), crate::state::now());
     Ok(Ok(plan::estimate(&snap, cutoff)))
@@ -145,16 +187,28 @@ pub async fn record_device_move(
     let (login, device) = (ctx.login(), ctx.device_id());
     for (key, bytes) in store.sync_snapshots(login, device, source.0).await? {
         if let Ok(mut snap) = Snapshot::decode(&bytes)
-            && snap.items.remove(&u64::from(source.1)).is_some() {
-                store.replace_sync_snapshot(login, device, source.0, key, &snap.encode()).await?;
-            }
+            && snap.items.remove(&u64::from(source.1)).is_some()
+        {
+            store
+                .replace_sync_snapshot(login, device, source.0, key, &snap.encode())
+                .await?;
+        }
     }
     if let Some((cid, meta)) = destination {
         for (key, bytes) in store.sync_snapshots(login, device, cid).await? {
             if let Ok(mut snap) = Snapshot::decode(&bytes) {
                 let up = upstream_of(meta);
-                snap.items.insert(u64::from(meta.uid), Item { device: Some(up.sig), upstream: Some(up), stale: false });
-                store.replace_sync_snapshot(login, device, cid, key, &snap.encode()).await?;
+                snap.items.insert(
+                    u64::from(meta.uid),
+                    Item {
+                        device: Some(up.sig),
+                        upstream: Some(up),
+                        stale: false,
+                    },
+                );
+                store
+                    .replace_sync_snapshot(login, device, cid, key, &snap.encode())
+                    .await?;
             }
         }
     }
@@ -162,14 +216,23 @@ pub async fn record_device_move(
 }
 
 /// The always-empty Outbox: keys advance like any collection, but it has no items.
-pub async fn sync_outbox(ctx: &RequestContext<'_>, req: &CollectionRequest) -> Result<CollectionResponse, Error> {
+pub async fn sync_outbox(
+    ctx: &RequestContext<'_>,
+    req: &CollectionRequest,
+) -> Result<CollectionResponse, Error> {
     let mut answer = CollectionResponse::status_only(req, status::SUCCESS);
     answer.class = req.class.clone();
     if req.sync_key == "0" {
         return super::start(ctx, req, answer).await;
     }
-    if super::load(ctx, &req.collection_id, &req.sync_key).await?.is_none() {
-        return Ok(CollectionResponse::status_only(req, status::INVALID_SYNC_KEY));
+    if super::load(ctx, &req.collection_id, &req.sync_key)
+        .await?
+        .is_none()
+    {
+        return Ok(CollectionResponse::status_only(
+            req,
+            status::INVALID_SYNC_KEY,
+        ));
     }
     Ok(answer)
 }
@@ -178,24 +241,41 @@ pub async fn sync_outbox(ctx: &RequestContext<'_>, req: &CollectionRequest) -> R
 /// Status 7 — the server's version wins — and the device's copy is put back: a refused
 /// Change is followed by a server Change with the true state, a refused Delete by a
 /// new Add of the item.
-fn refuse(command: &ClientCommand, access: Access, snap: &mut Snapshot, cid: &str) -> Option<ItemResponse> {
+fn refuse(
+    command: &ClientCommand,
+    access: Access,
+    snap: &mut Snapshot,
+    cid: &str,
+) -> Option<ItemResponse> {
     match command {
         ClientCommand::Change { server_id, .. } if !access.change => {
-            if let Some(item) = uid_of(cid, server_id).and_then(|u| snap.items.get_mut(&u64::from(u)))
-                && let (Some(_), Some(up)) = (item.device, item.upstream) {
-                    item.device = Some(!up.sig);
-                }
-            Some(ItemResponse::Change { server_id: server_id.clone(), status: status::CONFLICT })
+            if let Some(item) =
+                uid_of(cid, server_id).and_then(|u| snap.items.get_mut(&u64::from(u)))
+                && let (Some(_), Some(up)) = (item.device, item.upstream)
+            {
+                item.device = Some(!up.sig);
+            }
+            Some(ItemResponse::Change {
+                server_id: server_id.clone(),
+                status: status::CONFLICT,
+            })
         }
         ClientCommand::Delete { server_id } if !access.delete => {
-            if let Some(item) = uid_of(cid, server_id).and_then(|u| snap.items.get_mut(&u64::from(u))) {
+            if let Some(item) =
+                uid_of(cid, server_id).and_then(|u| snap.items.get_mut(&u64::from(u)))
+            {
                 item.device = None;
             }
-            Some(ItemResponse::Delete { server_id: server_id.clone(), status: status::CONFLICT })
+            Some(ItemResponse::Delete {
+                server_id: server_id.clone(),
+                status: status::CONFLICT,
+            })
         }
-        ClientCommand::Add { client_id, .. } if !access.add => {
-            Some(ItemResponse::Add { client_id: client_id.clone(), server_id: None, status: status::CONFLICT })
-        }
+        ClientCommand::Add { client_id, .. } if !access.add => Some(ItemResponse::Add {
+            client_id: client_id.clone(),
+            server_id: None,
+            status: status::CONFLICT,
+        }),
         _ => None,
     }
 }
@@ -210,7 +290,10 @@ fn parse_cursor(cursor: &str) -> Option<(u32, u64)> {
 }
 
 fn upstream_of(m: &MessageMeta) -> Upstream {
-    Upstream { sig: email::visible_flags_signature(&m.flags), date: m.internal_date }
+    Upstream {
+        sig: email::visible_flags_signature(&m.flags),
+        date: m.internal_date,
+    }
 }
 
 /// Brings the upstream side of the snapshot up to date: the QRESYNC delta when the
@@ -227,20 +310,24 @@ async fn refresh(
     let mut metas = HashMap::new();
     let known = parse_cursor(&snap.cursor);
     if let Some((uidvalidity, modseq)) = known.filter(|(_, m)| *m > 0)
-        && let Some(delta) = mail.changes_since(creds, mailbox, uidvalidity, modseq).await? {
-            for uid in delta.vanished {
-                if let Some(item) = snap.items.get_mut(&u64::from(uid)) {
-                    item.upstream = None;
-                }
+        && let Some(delta) = mail
+            .changes_since(creds, mailbox, uidvalidity, modseq)
+            .await?
+    {
+        for uid in delta.vanished {
+            if let Some(item) = snap.items.get_mut(&u64::from(uid)) {
+                item.upstream = None;
             }
-            for m in delta.changed {
-                snap.items.entry(u64::from(m.uid)).or_default().upstream = Some(upstream_of(&m));
-                metas.insert(m.uid, m);
-            }
-            snap.items.retain(|_, i| i.device.is_some() || i.upstream.is_some());
-            snap.cursor = cursor_of(delta.status.uidvalidity, delta.status.highestmodseq);
-            return Ok(metas);
         }
+        for m in delta.changed {
+            snap.items.entry(u64::from(m.uid)).or_default().upstream = Some(upstream_of(&m));
+            metas.insert(m.uid, m);
+        }
+        snap.items
+            .retain(|_, i| i.device.is_some() || i.upstream.is_some());
+        snap.cursor = cursor_of(delta.status.uidvalidity, delta.status.highestmodseq);
+        return Ok(metas);
+    }
     let listing = mail.list_messages(creds, mailbox, None).await?;
     let new_epoch = known.is_some_and(|(uv, _)| uv != listing.status.uidvalidity);
     for item in snap.items.values_mut() {
@@ -253,7 +340,8 @@ async fn refresh(
         snap.items.entry(u64::from(m.uid)).or_default().upstream = Some(upstream_of(&m));
         metas.insert(m.uid, m);
     }
-    snap.items.retain(|_, i| i.device.is_some() || i.upstream.is_some());
+    snap.items
+        .retain(|_, i| i.device.is_some() || i.upstream.is_some());
     snap.cursor = cursor_of(listing.status.uidvalidity, listing.status.highestmodseq);
     Ok(metas)
 }
@@ -287,11 +375,23 @@ fn mime_truncation_bytes(value: Option<u8>) -> Option<u32> {
 }
 
 /// Flags, dates and sizes of some messages.
-pub async fn fetch_meta(ctx: &RequestContext<'_>, mailbox: &str, uids: &[Uid]) -> Result<Vec<MessageMeta>, Error> {
-    Ok(ctx.app.mail.fetch_meta(&ctx.principal.credentials, mailbox, uids).await?)
+pub async fn fetch_meta(
+    ctx: &RequestContext<'_>,
+    mailbox: &str,
+    uids: &[Uid],
+) -> Result<Vec<MessageMeta>, Error> {
+    Ok(ctx
+        .app
+        .mail
+        .fetch_meta(&ctx.principal.credentials, mailbox, uids)
+        .await?)
 }
 
-pub fn convert_options(version: ProtocolVersion, options: &SyncOptions, server_id: String) -> ConvertOptions {
+pub fn convert_options(
+    version: ProtocolVersion,
+    options: &SyncOptions,
+    server_id: String,
+) -> ConvertOptions {
     ConvertOptions {
         version,
         body_preferences: options.body_preferences.clone(),
@@ -309,19 +409,40 @@ pub fn application_data(
     sid: &str,
     message: &FetchedMessage,
 ) -> Element {
-    match email::to_application_data(&message.raw, &message.meta, &convert_options(version, options, sid.to_string())) {
+    match email::to_application_data(
+        &message.raw,
+        &message.meta,
+        &convert_options(version, options, sid.to_string()),
+    ) {
         Ok(data) => data,
         Err(e) => {
             tracing::warn!(target: "airsync", server_id = sid, error = %e, "message could not be converted");
             Element::new(AirSync::ApplicationData)
                 .text_child(Email::Subject, "(this message could not be read)")
-                .text_child(Email::Read, if message.meta.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen")) { "1" } else { "0" })
+                .text_child(
+                    Email::Read,
+                    if message
+                        .meta
+                        .flags
+                        .iter()
+                        .any(|f| f.eq_ignore_ascii_case("\\Seen"))
+                    {
+                        "1"
+                    } else {
+                        "0"
+                    },
+                )
         }
     }
 }
 
 /// Where a read-ahead for the window the device asks for with `sync_key` is kept.
-fn read_ahead_key(ctx: &RequestContext<'_>, cid: &str, sync_key: i64, snap: &Snapshot) -> super::prefetch::Key {
+fn read_ahead_key(
+    ctx: &RequestContext<'_>,
+    cid: &str,
+    sync_key: i64,
+    snap: &Snapshot,
+) -> super::prefetch::Key {
     super::prefetch::Key {
         login: ctx.login().to_string(),
         device: ctx.device_id().to_string(),
@@ -344,11 +465,20 @@ async fn server_commands(
 ) -> Result<Vec<ServerCommand>, Error> {
     let creds = &ctx.principal.credentials;
     let key_uid = |k: u64| k as Uid;
-    let adds: Vec<Uid> = ops.iter().filter(|&op| matches!(op, Op::Add(_))).map(|op| key_uid(op.key())).collect();
+    let adds: Vec<Uid> = ops
+        .iter()
+        .filter(|&op| matches!(op, Op::Add(_)))
+        .map(|op| key_uid(op.key()))
+        .collect();
     let mut fetched: HashMap<Uid, FetchedMessage> = HashMap::new();
     if !adds.is_empty() {
         let key = read_ahead_key(ctx, cid, current_key, snap);
-        for mut m in ctx.app.prefetch.take(key, &ctx.app.mail, creds, mailbox, &adds).await? {
+        for mut m in ctx
+            .app
+            .prefetch
+            .take(key, &ctx.app.mail, creds, mailbox, &adds)
+            .await?
+        {
             // The delta of this very request knows newer flags than a read-ahead copy.
             if let Some(fresh) = metas.get(&m.meta.uid) {
                 m.meta = fresh.clone();
@@ -388,16 +518,25 @@ async fn server_commands(
                 // when the message is first offered to a device (see
                 // commands::meeting_response).
                 if is_inbox {
-                    crate::commands::meeting_response::apply_incoming_reply(ctx, &message.raw).await;
+                    crate::commands::meeting_response::apply_incoming_reply(ctx, &message.raw)
+                        .await;
                 }
-                commands.push(ServerCommand::Add { data: application_data(ctx.version, options, &sid, message), server_id: sid });
+                commands.push(ServerCommand::Add {
+                    data: application_data(ctx.version, options, &sid, message),
+                    server_id: sid,
+                });
             }
             Op::Change(_) => {
-                let Some(meta) = metas.get(&uid) else { continue };
+                let Some(meta) = metas.get(&uid) else {
+                    continue;
+                };
                 if let Some(item) = snap.items.get_mut(&op.key()) {
                     item.upstream = Some(upstream_of(meta));
                 }
-                commands.push(ServerCommand::Change { data: email::change_application_data(meta, ctx.version), server_id: sid });
+                commands.push(ServerCommand::Change {
+                    data: email::change_application_data(meta, ctx.version),
+                    server_id: sid,
+                });
             }
             Op::Delete(_) => commands.push(ServerCommand::Delete { server_id: sid }),
             Op::SoftDelete(_) => commands.push(ServerCommand::SoftDelete { server_id: sid }),
@@ -418,10 +557,21 @@ async fn client_change(
     server_id: &str,
     data: &Element,
 ) -> Result<Option<ItemResponse>, Error> {
-    let not_found = || Some(ItemResponse::Change { server_id: server_id.to_string(), status: status::OBJECT_NOT_FOUND });
-    let Some(uid) = uid_of(&req.collection_id, server_id) else { return Ok(not_found()) };
-    let Some(item) = snap.items.get(&u64::from(uid)).copied() else { return Ok(not_found()) };
-    let (Some(device_sig), Some(upstream)) = (item.device, item.upstream) else { return Ok(not_found()) };
+    let not_found = || {
+        Some(ItemResponse::Change {
+            server_id: server_id.to_string(),
+            status: status::OBJECT_NOT_FOUND,
+        })
+    };
+    let Some(uid) = uid_of(&req.collection_id, server_id) else {
+        return Ok(not_found());
+    };
+    let Some(item) = snap.items.get(&u64::from(uid)).copied() else {
+        return Ok(not_found());
+    };
+    let (Some(device_sig), Some(upstream)) = (item.device, item.upstream) else {
+        return Ok(not_found());
+    };
     // MS-ASCMD 2.2.3.34: Conflict 1 (the default) = the server's version wins. The
     // upstream changed since the device's copy: keep it; the device gets a Change.
     if options.conflict.unwrap_or(1) == 1 && upstream.sig != device_sig {
@@ -437,13 +587,23 @@ async fn client_change(
     };
     let change = email::flag_change(data, &meta.flags);
     if !change.add.is_empty() || !change.remove.is_empty() {
-        match ctx.app.mail.set_flags(creds, mailbox, &[uid], &change).await {
+        match ctx
+            .app
+            .mail
+            .set_flags(creds, mailbox, &[uid], &change)
+            .await
+        {
             Ok(()) => {}
             Err(BackendError::NotFound(_)) => return Ok(not_found()),
             Err(e) => return Err(e.into()),
         }
     }
-    let mut flags: Vec<String> = meta.flags.iter().filter(|f| !change.remove.iter().any(|r| r.eq_ignore_ascii_case(f))).cloned().collect();
+    let mut flags: Vec<String> = meta
+        .flags
+        .iter()
+        .filter(|f| !change.remove.iter().any(|r| r.eq_ignore_ascii_case(f)))
+        .cloned()
+        .collect();
     for f in &change.add {
         if !flags.iter().any(|x| x.eq_ignore_ascii_case(f)) {
             flags.push(f.clone());
@@ -452,13 +612,24 @@ async fn client_change(
     let updated = MessageMeta { flags, ..meta };
     let up = upstream_of(&updated);
     // The device already shows its own change: it must not come back as a server Change.
-    snap.items.insert(u64::from(uid), Item { device: Some(up.sig), upstream: Some(up), stale: false });
+    snap.items.insert(
+        u64::from(uid),
+        Item {
+            device: Some(up.sig),
+            upstream: Some(up),
+            stale: false,
+        },
+    );
     metas.insert(uid, updated);
     Ok(None)
 }
 
 async fn trash_mailbox(ctx: &RequestContext<'_>) -> Result<Option<String>, Error> {
-    let mailboxes = ctx.app.mail.list_mailboxes(&ctx.principal.credentials).await?;
+    let mailboxes = ctx
+        .app
+        .mail
+        .list_mailboxes(&ctx.principal.credentials)
+        .await?;
     Ok(folders::trash_mailbox(&mailboxes))
 }
 
@@ -472,14 +643,31 @@ async fn client_delete(
     snap: &mut Snapshot,
     server_id: &str,
 ) -> Result<Option<ItemResponse>, Error> {
-    let not_found = || Some(ItemResponse::Delete { server_id: server_id.to_string(), status: status::OBJECT_NOT_FOUND });
-    let Some(uid) = uid_of(cid, server_id) else { return Ok(not_found()) };
-    if snap.items.get(&u64::from(uid)).and_then(|i| i.device).is_none() {
+    let not_found = || {
+        Some(ItemResponse::Delete {
+            server_id: server_id.to_string(),
+            status: status::OBJECT_NOT_FOUND,
+        })
+    };
+    let Some(uid) = uid_of(cid, server_id) else {
+        return Ok(not_found());
+    };
+    if snap
+        .items
+        .get(&u64::from(uid))
+        .and_then(|i| i.device)
+        .is_none()
+    {
         return Ok(not_found());
     }
     let creds = &ctx.principal.credentials;
     let result = match trash {
-        Some(trash) => ctx.app.mail.move_messages(creds, mailbox, &[uid], trash).await.map(|_| ()),
+        Some(trash) => ctx
+            .app
+            .mail
+            .move_messages(creds, mailbox, &[uid], trash)
+            .await
+            .map(|_| ()),
         None => ctx.app.mail.delete_messages(creds, mailbox, &[uid]).await,
     };
     match result {
@@ -502,8 +690,17 @@ async fn client_add(
     data: &Element,
 ) -> Result<Option<ItemResponse>, Error> {
     let store = &ctx.app.store;
-    let respond = |server_id: Option<String>, status| Some(ItemResponse::Add { client_id: client_id.to_string(), server_id, status });
-    if let Some(existing) = store.client_add(ctx.login(), ctx.device_id(), cid, client_id).await? {
+    let respond = |server_id: Option<String>, status| {
+        Some(ItemResponse::Add {
+            client_id: client_id.to_string(),
+            server_id,
+            status,
+        })
+    };
+    if let Some(existing) = store
+        .client_add(ctx.login(), ctx.device_id(), cid, client_id)
+        .await?
+    {
         if let Some(uid) = uid_of(cid, &existing) {
             let item = snap.items.entry(u64::from(uid)).or_default();
             item.device = item.upstream.map(|u| u.sig);
@@ -522,16 +719,38 @@ async fn client_add(
     };
     let flags = vec!["\\Draft".to_string(), "\\Seen".to_string()];
     let now = crate::state::now();
-    let uid = ctx.app.mail.append(&ctx.principal.credentials, mailbox, &flags, Some(now), &draft).await?;
+    let uid = ctx
+        .app
+        .mail
+        .append(
+            &ctx.principal.credentials,
+            mailbox,
+            &flags,
+            Some(now),
+            &draft,
+        )
+        .await?;
     let Some(uid) = uid else {
         // Without APPENDUID the new message's UID is unknown; it reaches the device as a
         // server Add instead, and the client's copy is answered as not created.
         return Ok(respond(None, status::SERVER_ERROR));
     };
     let sid = server_id(cid, uid);
-    store.record_client_add(ctx.login(), ctx.device_id(), cid, client_id, &sid).await?;
-    let up = Upstream { sig: email::visible_flags_signature(&flags), date: now };
-    snap.items.insert(u64::from(uid), Item { device: Some(up.sig), upstream: Some(up), stale: false });
+    store
+        .record_client_add(ctx.login(), ctx.device_id(), cid, client_id, &sid)
+        .await?;
+    let up = Upstream {
+        sig: email::visible_flags_signature(&flags),
+        date: now,
+    };
+    snap.items.insert(
+        u64::from(uid),
+        Item {
+            device: Some(up.sig),
+            upstream: Some(up),
+            stale: false,
+        },
+    );
     Ok(respond(Some(sid), status::SUCCESS))
 }
 
@@ -542,10 +761,24 @@ async fn client_fetch(
     options: &SyncOptions,
     server_id: &str,
 ) -> Result<Option<ItemResponse>, Error> {
-    let not_found = || Some(ItemResponse::Fetch { server_id: server_id.to_string(), status: status::OBJECT_NOT_FOUND, data: None });
-    let Some(uid) = uid_of(cid, server_id) else { return Ok(not_found()) };
-    let messages = ctx.app.mail.fetch_messages(&ctx.principal.credentials, mailbox, &[uid]).await?;
-    let Some(message) = messages.first() else { return Ok(not_found()) };
+    let not_found = || {
+        Some(ItemResponse::Fetch {
+            server_id: server_id.to_string(),
+            status: status::OBJECT_NOT_FOUND,
+            data: None,
+        })
+    };
+    let Some(uid) = uid_of(cid, server_id) else {
+        return Ok(not_found());
+    };
+    let messages = ctx
+        .app
+        .mail
+        .fetch_messages(&ctx.principal.credentials, mailbox, &[uid])
+        .await?;
+    let Some(message) = messages.first() else {
+        return Ok(not_found());
+    };
     Ok(Some(ItemResponse::Fetch {
         server_id: server_id.to_string(),
         status: status::SUCCESS,
@@ -560,7 +793,16 @@ mod tests {
     #[test]
     fn server_ids_are_checked_against_the_collection() {
         assert_eq!(uid_of("5", "5:42"), Some(42));
-        for forged in ["6:42", "5:", "5:x", "5:-1", "5:1:2", "42", "", "5:99999999999"] {
+        for forged in [
+            "6:42",
+            "5:",
+            "5:x",
+            "5:-1",
+            "5:1:2",
+            "42",
+            "",
+            "5:99999999999",
+        ] {
             assert_eq!(uid_of("5", forged), None, "{forged}");
         }
     }
@@ -569,8 +811,22 @@ mod tests {
     fn rights() {
         assert_eq!(Access::from_rights(None), Access::FULL);
         assert_eq!(Access::from_rights(Some("lrswipkxtecda")), Access::FULL);
-        assert_eq!(Access::from_rights(Some("lr")), Access { change: false, delete: false, add: false });
-        assert_eq!(Access::from_rights(Some("lrs")), Access { change: false, delete: false, add: false });
+        assert_eq!(
+            Access::from_rights(Some("lr")),
+            Access {
+                change: false,
+                delete: false,
+                add: false
+            }
+        );
+        assert_eq!(
+            Access::from_rights(Some("lrs")),
+            Access {
+                change: false,
+                delete: false,
+                add: false
+            }
+        );
     }
 
     #[test]

@@ -10,17 +10,17 @@
 
 pub mod mail;
 pub mod pim;
-pub mod prefetch;
 pub mod plan;
+pub mod prefetch;
 pub mod snapshot;
 
 use crate::eas::sync::{
     CollectionRequest, CollectionResponse, SyncOptions, SyncRequest, SyncResponse, status,
 };
 use crate::error::Error;
-use snapshot::Snapshot;
 use crate::mapping::folders::Resolved;
 use crate::wbxml::Element;
+use snapshot::Snapshot;
 
 use super::{Reply, RequestContext};
 
@@ -39,7 +39,9 @@ pub async fn run(ctx: &RequestContext<'_>, document: Option<Element>) -> Result<
     };
     let response = apply(ctx, &request).await?;
     let response = match wait_seconds(&request) {
-        Some(secs) if nothing_happened(&request, &response) => hang(ctx, &request, response, secs).await?,
+        Some(secs) if nothing_happened(&request, &response) => {
+            hang(ctx, &request, response, secs).await?
+        }
         _ => response,
     };
     Ok(Reply::Wbxml(response.to_element()))
@@ -48,7 +50,10 @@ pub async fn run(ctx: &RequestContext<'_>, document: Option<Element>) -> Result<
 /// How long a Sync may wait for changes: HeartbeatInterval (seconds, 14.0+) or Wait
 /// (minutes, 12.x); `apply` has already refused values out of range.
 fn wait_seconds(request: &SyncRequest) -> Option<u64> {
-    request.heartbeat_interval.map(u64::from).or(request.wait.map(|m| u64::from(m) * 60))
+    request
+        .heartbeat_interval
+        .map(u64::from)
+        .or(request.wait.map(|m| u64::from(m) * 60))
 }
 
 /// The Sync changed nothing on either side and every collection kept its key: there is
@@ -62,7 +67,10 @@ fn nothing_happened(request: &SyncRequest, response: &SyncResponse) -> bool {
                 && r.commands.is_empty()
                 && r.responses.is_empty()
                 && !r.more_available
-                && request.collections.iter().any(|c| c.collection_id == r.collection_id && c.sync_key == r.sync_key)
+                && request
+                    .collections
+                    .iter()
+                    .any(|c| c.collection_id == r.collection_id && c.sync_key == r.sync_key)
         })
 }
 
@@ -77,9 +85,18 @@ async fn hang(
 ) -> Result<SyncResponse, Error> {
     use crate::push::Outcome;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
-    let ids: Vec<String> = request.collections.iter().map(|c| c.collection_id.clone()).collect();
-    let Some(targets) = push_targets(ctx, &ids).await? else { return Ok(unchanged) };
-    let mut waiter = ctx.app.push.register(&ctx.principal.credentials, ctx.device_id(), targets);
+    let ids: Vec<String> = request
+        .collections
+        .iter()
+        .map(|c| c.collection_id.clone())
+        .collect();
+    let Some(targets) = push_targets(ctx, &ids).await? else {
+        return Ok(unchanged);
+    };
+    let mut waiter = ctx
+        .app
+        .push
+        .register(&ctx.principal.credentials, ctx.device_id(), targets);
     loop {
         match waiter.wait(deadline).await {
             // Run again: the changes, or Status 12 for a folder that went away, or
@@ -98,7 +115,10 @@ async fn hang(
 
 /// What push watches for these collections, with the cursor of the device's latest
 /// key of each; `None` when one of them does not resolve (the hierarchy changed).
-pub async fn push_targets(ctx: &RequestContext<'_>, ids: &[String]) -> Result<Option<Vec<crate::push::Target>>, Error> {
+pub async fn push_targets(
+    ctx: &RequestContext<'_>,
+    ids: &[String],
+) -> Result<Option<Vec<crate::push::Target>>, Error> {
     use crate::push::{Source, Target};
     let view = ctx.folder_view().await?;
     let mut targets = Vec::with_capacity(ids.len());
@@ -110,11 +130,20 @@ pub async fn push_targets(ctx: &RequestContext<'_>, ids: &[String]) -> Result<Op
             Some(Resolved::Outbox) => Source::Nothing,
         };
         let store = &ctx.app.store;
-        let device_cursor = match store.latest_sync_key(ctx.login(), ctx.device_id(), id).await? {
-            Some(key) => load(ctx, id, &key.to_string()).await?.map(|(_, snap)| snap.cursor),
+        let device_cursor = match store
+            .latest_sync_key(ctx.login(), ctx.device_id(), id)
+            .await?
+        {
+            Some(key) => load(ctx, id, &key.to_string())
+                .await?
+                .map(|(_, snap)| snap.cursor),
             None => None,
         };
-        targets.push(Target { id: id.clone(), source, device_cursor });
+        targets.push(Target {
+            id: id.clone(),
+            source,
+            device_cursor,
+        });
     }
     Ok(Some(targets))
 }
@@ -150,9 +179,15 @@ async fn complete_from_cache(
         .await?
         .and_then(|json| serde_json::from_str(&json).ok());
     if request.empty || request.partial {
-        let Some(cached) = cached else { return Ok(Err(status::RESEND_FULL_REQUEST)) };
+        let Some(cached) = cached else {
+            return Ok(Err(status::RESEND_FULL_REQUEST));
+        };
         for c in &cached.collections {
-            match request.collections.iter_mut().find(|r| r.collection_id == c.collection_id) {
+            match request
+                .collections
+                .iter_mut()
+                .find(|r| r.collection_id == c.collection_id)
+            {
                 // Partial: what the client sent wins, the cache fills the gaps.
                 Some(r) => {
                     r.options = r.options.take().or_else(|| c.options.clone());
@@ -177,15 +212,24 @@ async fn complete_from_cache(
     Ok(Ok(request))
 }
 
-async fn remember(ctx: &RequestContext<'_>, request: &SyncRequest, response: &SyncResponse) -> Result<(), Error> {
+async fn remember(
+    ctx: &RequestContext<'_>,
+    request: &SyncRequest,
+    response: &SyncResponse,
+) -> Result<(), Error> {
     let collections = request
         .collections
         .iter()
         .map(|c| {
-            let answered = response.collections.iter().find(|r| r.collection_id == c.collection_id);
+            let answered = response
+                .collections
+                .iter()
+                .find(|r| r.collection_id == c.collection_id);
             CachedCollection {
                 collection_id: c.collection_id.clone(),
-                sync_key: answered.map(|r| r.sync_key.clone()).unwrap_or_else(|| c.sync_key.clone()),
+                sync_key: answered
+                    .map(|r| r.sync_key.clone())
+                    .unwrap_or_else(|| c.sync_key.clone()),
                 class: c.class.clone(),
                 deletes_as_moves: c.deletes_as_moves,
                 get_changes: c.get_changes,
@@ -194,9 +238,15 @@ async fn remember(ctx: &RequestContext<'_>, request: &SyncRequest, response: &Sy
             }
         })
         .collect();
-    let cached = CachedRequest { collections, window_size: request.window_size };
+    let cached = CachedRequest {
+        collections,
+        window_size: request.window_size,
+    };
     let json = serde_json::to_string(&cached).unwrap_or_default();
-    ctx.app.store.put_sync_cache(ctx.login(), ctx.device_id(), &json).await?;
+    ctx.app
+        .store
+        .put_sync_cache(ctx.login(), ctx.device_id(), &json)
+        .await?;
     Ok(())
 }
 
@@ -217,7 +267,10 @@ async fn apply(ctx: &RequestContext<'_>, request: &SyncRequest) -> Result<SyncRe
     {
         return Ok(SyncResponse::error(status::INVALID_WAIT, Some(limit)));
     }
-    let (min_wait, max_wait) = (bounds.min_heartbeat_secs.div_ceil(60).max(1), (bounds.max_heartbeat_secs / 60).max(1));
+    let (min_wait, max_wait) = (
+        bounds.min_heartbeat_secs.div_ceil(60).max(1),
+        (bounds.max_heartbeat_secs / 60).max(1),
+    );
     if let Some(w) = request.wait
         && let Some(limit) = out_of_range(w, min_wait, max_wait)
     {
@@ -247,18 +300,42 @@ async fn start(
     mut answer: CollectionResponse,
 ) -> Result<CollectionResponse, Error> {
     let (store, cid) = (&ctx.app.store, req.collection_id.as_str());
-    let key = store.latest_sync_key(ctx.login(), ctx.device_id(), cid).await?.unwrap_or(0) + 1;
-    let filter_type = req.options.as_ref().and_then(|o| o.filter_type).unwrap_or(0);
-    let snap = Snapshot { filter_type, ..Default::default() };
-    store.put_sync_snapshot(ctx.login(), ctx.device_id(), cid, key, &snap.encode(), key).await?;
+    let key = store
+        .latest_sync_key(ctx.login(), ctx.device_id(), cid)
+        .await?
+        .unwrap_or(0)
+        + 1;
+    let filter_type = req
+        .options
+        .as_ref()
+        .and_then(|o| o.filter_type)
+        .unwrap_or(0);
+    let snap = Snapshot {
+        filter_type,
+        ..Default::default()
+    };
+    store
+        .put_sync_snapshot(ctx.login(), ctx.device_id(), cid, key, &snap.encode(), key)
+        .await?;
     answer.sync_key = key.to_string();
     Ok(answer)
 }
 
 /// Snapshot N, or `None` when the device's key is unknown or unreadable (Status 3).
-async fn load(ctx: &RequestContext<'_>, cid: &str, sync_key: &str) -> Result<Option<(i64, Snapshot)>, Error> {
-    let Ok(key) = sync_key.parse::<i64>() else { return Ok(None) };
-    let Some(bytes) = ctx.app.store.sync_snapshot(ctx.login(), ctx.device_id(), cid, key).await? else {
+async fn load(
+    ctx: &RequestContext<'_>,
+    cid: &str,
+    sync_key: &str,
+) -> Result<Option<(i64, Snapshot)>, Error> {
+    let Ok(key) = sync_key.parse::<i64>() else {
+        return Ok(None);
+    };
+    let Some(bytes) = ctx
+        .app
+        .store
+        .sync_snapshot(ctx.login(), ctx.device_id(), cid, key)
+        .await?
+    else {
         return Ok(None);
     };
     match Snapshot::decode(&bytes) {
@@ -288,14 +365,27 @@ async fn finish(
 ) -> Result<CollectionResponse, Error> {
     let (store, cid) = (&ctx.app.store, answer.collection_id.clone());
     if answer.commands.is_empty() && answer.responses.is_empty() && req.commands.is_empty() {
-        store.prune_sync_snapshots(ctx.login(), ctx.device_id(), &cid, key).await?;
+        store
+            .prune_sync_snapshots(ctx.login(), ctx.device_id(), &cid, key)
+            .await?;
         if snap.cursor != loaded_cursor {
-            store.replace_sync_snapshot(ctx.login(), ctx.device_id(), &cid, key, &snap.encode()).await?;
+            store
+                .replace_sync_snapshot(ctx.login(), ctx.device_id(), &cid, key, &snap.encode())
+                .await?;
         }
         answer.sync_key = key.to_string();
         return Ok(answer);
     }
-    store.put_sync_snapshot(ctx.login(), ctx.device_id(), &cid, key + 1, &snap.encode(), key).await?;
+    store
+        .put_sync_snapshot(
+            ctx.login(),
+            ctx.device_id(),
+            &cid,
+            key + 1,
+            &snap.encode(),
+            key,
+        )
+        .await?;
     answer.sync_key = (key + 1).to_string();
     Ok(answer)
 }
@@ -319,12 +409,30 @@ async fn sync_collection(
 ) -> Result<CollectionResponse, Error> {
     let result = match folder {
         Resolved::Mail { mailbox, alias, .. } => {
-            let access = if *alias { mail::Access::of(ctx, mailbox).await? } else { mail::Access::FULL };
+            let access = if *alias {
+                mail::Access::of(ctx, mailbox).await?
+            } else {
+                mail::Access::FULL
+            };
             mail::sync(ctx, request, mailbox, access, window).await
         }
         Resolved::Outbox => mail::sync_outbox(ctx, request).await,
-        Resolved::Pim { folder_id, class, href } => {
-            pim::sync(ctx, request, &pim::PimFolder { folder_id: *folder_id, class: *class, href }, window).await
+        Resolved::Pim {
+            folder_id,
+            class,
+            href,
+        } => {
+            pim::sync(
+                ctx,
+                request,
+                &pim::PimFolder {
+                    folder_id: *folder_id,
+                    class: *class,
+                    href,
+                },
+                window,
+            )
+            .await
         }
     };
     match result {
@@ -335,9 +443,9 @@ async fn sync_collection(
             tracing::warn!(target: "airsync", collection = %request.collection_id, %reason, "upstream unavailable during Sync");
             Ok(CollectionResponse::status_only(request, status::RETRY))
         }
-        Err(Error::Backend(airsync_model::BackendError::NotFound(_))) => {
-            Ok(CollectionResponse::status_only(request, status::FOLDER_HIERARCHY_CHANGED))
-        }
+        Err(Error::Backend(airsync_model::BackendError::NotFound(_))) => Ok(
+            CollectionResponse::status_only(request, status::FOLDER_HIERARCHY_CHANGED),
+        ),
         Err(e) => Err(e),
     }
 }

@@ -7,7 +7,10 @@ use std::collections::HashMap;
 
 use airsync_model::{BackendError, DavObject, DavStore};
 
-use crate::eas::sync::{ClientCommand, CollectionRequest, CollectionResponse, ItemResponse, ServerCommand, SyncOptions, status};
+use crate::eas::sync::{
+    ClientCommand, CollectionRequest, CollectionResponse, ItemResponse, ServerCommand, SyncOptions,
+    status,
+};
 use crate::error::Error;
 use crate::mapping::folders::PimClass;
 use crate::mapping::pim::ConvertError;
@@ -33,7 +36,10 @@ impl PimFolder<'_> {
 }
 
 /// The DAV upstream that holds a class: CardDAV for contacts, CalDAV for the rest.
-pub fn dav_for<'c>(ctx: &'c RequestContext<'_>, class: PimClass) -> Result<&'c dyn DavStore, Error> {
+pub fn dav_for<'c>(
+    ctx: &'c RequestContext<'_>,
+    class: PimClass,
+) -> Result<&'c dyn DavStore, Error> {
     let dav = match class {
         PimClass::Contacts => ctx.app.contacts.as_deref(),
         _ => ctx.app.calendars.as_deref(),
@@ -44,7 +50,9 @@ pub fn dav_for<'c>(ctx: &'c RequestContext<'_>, class: PimClass) -> Result<&'c d
 /// The item's signature: its ETag (every upstream change gives a new one).
 fn sig(etag: &str) -> u32 {
     // FNV-1a: stable across builds and processes, unlike std's hasher.
-    etag.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+    etag.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// Dates of items that are inside and outside a FilterType window.
@@ -64,7 +72,10 @@ pub async fn sync(
         return super::start(ctx, req, answer).await;
     }
     let Some((key, mut snap)) = super::load(ctx, &req.collection_id, &req.sync_key).await? else {
-        return Ok(CollectionResponse::status_only(req, status::INVALID_SYNC_KEY));
+        return Ok(CollectionResponse::status_only(
+            req,
+            status::INVALID_SYNC_KEY,
+        ));
     };
     let loaded_cursor = snap.cursor.clone();
     snap.filter_type = options.filter_type.unwrap_or(snap.filter_type);
@@ -75,17 +86,25 @@ pub async fn sync(
                 client_add(ctx, req, folder, &mut snap, &mut etags, client_id, data).await?
             }
             ClientCommand::Change { server_id, data } => {
-                client_change(ctx, req, folder, &options, &mut snap, &mut etags, server_id, data).await?
+                client_change(
+                    ctx, req, folder, &options, &mut snap, &mut etags, server_id, data,
+                )
+                .await?
             }
-            ClientCommand::Delete { server_id } => client_delete(ctx, req, folder, &mut snap, server_id).await?,
-            ClientCommand::Fetch { server_id } => client_fetch(ctx, req, folder, &options, server_id).await?,
+            ClientCommand::Delete { server_id } => {
+                client_delete(ctx, req, folder, &mut snap, server_id).await?
+            }
+            ClientCommand::Fetch { server_id } => {
+                client_fetch(ctx, req, folder, &options, server_id).await?
+            }
         };
         answer.responses.extend(response);
     }
     if req.get_changes.unwrap_or(true) {
         let p = plan::plan(&snap, cutoff(folder.class, snap.filter_type), window);
         answer.more_available = p.more_available;
-        answer.commands = server_commands(ctx, req, folder, &options, &mut snap, &etags, &p.ops).await?;
+        answer.commands =
+            server_commands(ctx, req, folder, &options, &mut snap, &etags, &p.ops).await?;
     }
     super::finish(ctx, req, key, &loaded_cursor, &snap, answer).await
 }
@@ -111,12 +130,17 @@ pub async fn estimate(
     if sync_key == "0" {
         return Ok(Err(est::NOT_PRIMED));
     }
-    let Some((_, mut snap)) = super::load(ctx, cid, sync_key).await? else { return Ok(Err(est::INVALID_SYNC_KEY)) };
+    let Some((_, mut snap)) = super::load(ctx, cid, sync_key).await? else {
+        return Ok(Err(est::INVALID_SYNC_KEY));
+    };
     if let Some(f) = filter_type {
         snap.filter_type = f;
     }
     refresh(ctx, folder, &mut snap).await?;
-    Ok(Ok(plan::estimate(&snap, cutoff(folder.class, snap.filter_type))))
+    Ok(Ok(plan::estimate(
+        &snap,
+        cutoff(folder.class, snap.filter_type),
+    )))
 }
 
 /// Brings the upstream side of the snapshot up to date: the sync-collection delta when
@@ -148,10 +172,15 @@ async fn refresh(
     };
     let mut hrefs: Vec<String> = changed.iter().map(|(h, _)| h.clone()).collect();
     hrefs.extend(removed.iter().cloned());
-    let ids = store.dav_item_ids(ctx.login(), folder.folder_id, &hrefs).await?;
+    let ids = store
+        .dav_item_ids(ctx.login(), folder.folder_id, &hrefs)
+        .await?;
     for (href, etag) in changed {
         let id = ids[&href];
-        snap.items.entry(id).or_default().upstream = Some(Upstream { sig: sig(&etag), date: IN_WINDOW });
+        snap.items.entry(id).or_default().upstream = Some(Upstream {
+            sig: sig(&etag),
+            date: IN_WINDOW,
+        });
         seen.insert(id, (href, etag));
     }
     for href in removed {
@@ -162,18 +191,31 @@ async fn refresh(
     snap.cursor = token.unwrap_or_default();
     // MS-ASCMD 2.2.3.69.2: a calendar FilterType keeps events that overlap the window,
     // recurring ones by any of their instances (the server's time-range query).
-    if let (PimClass::Calendar, Some(start)) = (folder.class, plan::cutoff(snap.filter_type, crate::state::now())) {
-        let inside = dav.time_range(creds, folder.href, "VEVENT", start, None).await?;
+    if let (PimClass::Calendar, Some(start)) = (
+        folder.class,
+        plan::cutoff(snap.filter_type, crate::state::now()),
+    ) {
+        let inside = dav
+            .time_range(creds, folder.href, "VEVENT", start, None)
+            .await?;
         let inside_hrefs: Vec<String> = inside.into_iter().map(|(h, _)| h).collect();
-        let inside_ids = store.dav_item_ids(ctx.login(), folder.folder_id, &inside_hrefs).await?;
-        let inside: std::collections::HashSet<u64> = inside_hrefs.iter().map(|h| inside_ids[h]).collect();
+        let inside_ids = store
+            .dav_item_ids(ctx.login(), folder.folder_id, &inside_hrefs)
+            .await?;
+        let inside: std::collections::HashSet<u64> =
+            inside_hrefs.iter().map(|h| inside_ids[h]).collect();
         for (id, item) in snap.items.iter_mut() {
             if let Some(up) = item.upstream.as_mut() {
-                up.date = if inside.contains(id) { IN_WINDOW } else { OUT_OF_WINDOW };
+                up.date = if inside.contains(id) {
+                    IN_WINDOW
+                } else {
+                    OUT_OF_WINDOW
+                };
             }
         }
     }
-    snap.items.retain(|_, i| i.device.is_some() || i.upstream.is_some());
+    snap.items
+        .retain(|_, i| i.device.is_some() || i.upstream.is_some());
     Ok(seen)
 }
 
@@ -194,11 +236,18 @@ fn calendar_options(ctx: &RequestContext<'_>, options: &SyncOptions) -> calendar
 }
 
 /// Upstream object → ApplicationData.
-fn to_eas(ctx: &RequestContext<'_>, class: PimClass, options: &SyncOptions, data: &[u8]) -> Result<Element, ConvertError> {
+fn to_eas(
+    ctx: &RequestContext<'_>,
+    class: PimClass,
+    options: &SyncOptions,
+    data: &[u8],
+) -> Result<Element, ConvertError> {
     match class {
         PimClass::Calendar => calendar::event_to_eas(data, &calendar_options(ctx, options)),
         PimClass::Tasks => tasks::task_to_eas(data, &calendar_options(ctx, options)),
-        PimClass::Contacts => crate::mapping::contacts::contact_to_eas(data, &contact_options(ctx, options)),
+        PimClass::Contacts => {
+            crate::mapping::contacts::contact_to_eas(data, &contact_options(ctx, options))
+        }
     }
 }
 
@@ -211,13 +260,20 @@ fn from_eas(
     existing: Option<&[u8]>,
 ) -> Result<Vec<u8>, ConvertError> {
     match class {
-        PimClass::Calendar => calendar::eas_to_event(data, existing, &calendar_options(ctx, options)),
+        PimClass::Calendar => {
+            calendar::eas_to_event(data, existing, &calendar_options(ctx, options))
+        }
         PimClass::Tasks => tasks::eas_to_task(data, existing, &calendar_options(ctx, options)),
-        PimClass::Contacts => crate::mapping::contacts::eas_to_contact(data, existing, &contact_options(ctx, options)),
+        PimClass::Contacts => {
+            crate::mapping::contacts::eas_to_contact(data, existing, &contact_options(ctx, options))
+        }
     }
 }
 
-fn contact_options(ctx: &RequestContext<'_>, options: &SyncOptions) -> crate::mapping::contacts::ContactOptions {
+fn contact_options(
+    ctx: &RequestContext<'_>,
+    options: &SyncOptions,
+) -> crate::mapping::contacts::ContactOptions {
     crate::mapping::contacts::ContactOptions {
         version: ctx.version,
         body_preferences: options.body_preferences.clone(),
@@ -242,7 +298,10 @@ async fn fetch_one(
     folder: &PimFolder<'_>,
     href: &str,
 ) -> Result<Option<DavObject>, Error> {
-    let objects = folder.dav(ctx)?.fetch(&ctx.principal.credentials, folder.href, &[href.to_string()]).await?;
+    let objects = folder
+        .dav(ctx)?
+        .fetch(&ctx.principal.credentials, folder.href, &[href.to_string()])
+        .await?;
     Ok(objects.into_iter().next())
 }
 
@@ -259,10 +318,17 @@ async fn server_commands(
     let store = &ctx.app.store;
     // Adds and Changes both carry the whole item: fetch them in one multiget.
     let mut hrefs = HashMap::new();
-    for op in ops.iter().filter(|op| matches!(op, Op::Add(_) | Op::Change(_))) {
+    for op in ops
+        .iter()
+        .filter(|op| matches!(op, Op::Add(_) | Op::Change(_)))
+    {
         let href = match etags.get(&op.key()) {
             Some((h, _)) => Some(h.clone()),
-            None => store.dav_href(ctx.login(), folder.folder_id, op.key()).await?,
+            None => {
+                store
+                    .dav_href(ctx.login(), folder.folder_id, op.key())
+                    .await?
+            }
         };
         if let Some(h) = href {
             hrefs.insert(h, op.key());
@@ -271,7 +337,11 @@ async fn server_commands(
     let wanted: Vec<String> = hrefs.keys().cloned().collect();
     let mut objects: HashMap<u64, DavObject> = HashMap::new();
     if !wanted.is_empty() {
-        for o in folder.dav(ctx)?.fetch(&ctx.principal.credentials, folder.href, &wanted).await? {
+        for o in folder
+            .dav(ctx)?
+            .fetch(&ctx.principal.credentials, folder.href, &wanted)
+            .await?
+        {
             if let Some(id) = hrefs.get(&o.href) {
                 objects.insert(*id, o);
             }
@@ -291,11 +361,14 @@ async fn server_commands(
                     continue;
                 };
                 if let Some(item) = snap.items.get_mut(&id)
-                    && let Some(up) = item.upstream.as_mut() {
-                        up.sig = sig(&object.etag);
-                    }
+                    && let Some(up) = item.upstream.as_mut()
+                {
+                    up.sig = sig(&object.etag);
+                }
                 match to_eas(ctx, folder.class, options, &object.data) {
-                    Ok(data) if matches!(op, Op::Add(_)) => commands.push(ServerCommand::Add { server_id, data }),
+                    Ok(data) if matches!(op, Op::Add(_)) => {
+                        commands.push(ServerCommand::Add { server_id, data })
+                    }
                     Ok(data) => commands.push(ServerCommand::Change { server_id, data }),
                     Err(e) => {
                         // One object that cannot be converted must not block its folder:
@@ -322,13 +395,23 @@ async fn client_add(
     data: &Element,
 ) -> Result<Option<ItemResponse>, Error> {
     let (store, cid) = (&ctx.app.store, req.collection_id.as_str());
-    let respond = |server_id: Option<String>, status| Some(ItemResponse::Add { client_id: client_id.to_string(), server_id, status });
-    if let Some(existing) = store.client_add(ctx.login(), ctx.device_id(), cid, client_id).await? {
+    let respond = |server_id: Option<String>, status| {
+        Some(ItemResponse::Add {
+            client_id: client_id.to_string(),
+            server_id,
+            status,
+        })
+    };
+    if let Some(existing) = store
+        .client_add(ctx.login(), ctx.device_id(), cid, client_id)
+        .await?
+    {
         // A repeated Add: the same ServerId, and the item is not sent back as new.
         if let Some(id) = item_of(cid, &existing)
-            && let Some(item) = snap.items.get_mut(&id) {
-                item.device = item.upstream.map(|u| u.sig);
-            }
+            && let Some(item) = snap.items.get_mut(&id)
+        {
+            item.device = item.upstream.map(|u| u.sig);
+        }
         return Ok(respond(Some(existing), status::SUCCESS));
     }
     let options = req.options.clone().unwrap_or_default();
@@ -336,16 +419,41 @@ async fn client_add(
         return Ok(respond(None, status::CONVERSION_ERROR));
     };
     let (content_type, extension) = media(folder.class);
-    let name = format!("{:016x}{:016x}.{extension}", rand::random::<u64>(), rand::random::<u64>());
+    let name = format!(
+        "{:016x}{:016x}.{extension}",
+        rand::random::<u64>(),
+        rand::random::<u64>()
+    );
     let (href, etag) = folder
         .dav(ctx)?
-        .put(&ctx.principal.credentials, folder.href, &name, &object, content_type, None)
+        .put(
+            &ctx.principal.credentials,
+            folder.href,
+            &name,
+            &object,
+            content_type,
+            None,
+        )
         .await?;
-    let id = store.dav_item_ids(ctx.login(), folder.folder_id, std::slice::from_ref(&href)).await?[&href];
+    let id = store
+        .dav_item_ids(ctx.login(), folder.folder_id, std::slice::from_ref(&href))
+        .await?[&href];
     let server_id = format!("{cid}:{id}");
-    store.record_client_add(ctx.login(), ctx.device_id(), cid, client_id, &server_id).await?;
-    let up = Upstream { sig: sig(&etag), date: IN_WINDOW };
-    snap.items.insert(id, Item { device: Some(up.sig), upstream: Some(up), stale: false });
+    store
+        .record_client_add(ctx.login(), ctx.device_id(), cid, client_id, &server_id)
+        .await?;
+    let up = Upstream {
+        sig: sig(&etag),
+        date: IN_WINDOW,
+    };
+    snap.items.insert(
+        id,
+        Item {
+            device: Some(up.sig),
+            upstream: Some(up),
+            stale: false,
+        },
+    );
     etags.insert(id, (href, etag));
     Ok(respond(Some(server_id), status::SUCCESS))
 }
@@ -361,9 +469,21 @@ async fn client_change(
     server_id: &str,
     data: &Element,
 ) -> Result<Option<ItemResponse>, Error> {
-    let failed = |status| Some(ItemResponse::Change { server_id: server_id.to_string(), status });
-    let Some(id) = item_of(&req.collection_id, server_id) else { return Ok(failed(status::OBJECT_NOT_FOUND)) };
-    let Some(Item { device: Some(device_sig), upstream: Some(upstream), .. }) = snap.items.get(&id).copied() else {
+    let failed = |status| {
+        Some(ItemResponse::Change {
+            server_id: server_id.to_string(),
+            status,
+        })
+    };
+    let Some(id) = item_of(&req.collection_id, server_id) else {
+        return Ok(failed(status::OBJECT_NOT_FOUND));
+    };
+    let Some(Item {
+        device: Some(device_sig),
+        upstream: Some(upstream),
+        ..
+    }) = snap.items.get(&id).copied()
+    else {
         return Ok(failed(status::OBJECT_NOT_FOUND));
     };
     let server_wins = options.conflict.unwrap_or(1) == 1;
@@ -372,21 +492,48 @@ async fn client_change(
         // sent to the device as a Change.
         return Ok(None);
     }
-    let Some(href) = ctx.app.store.dav_href(ctx.login(), folder.folder_id, id).await? else {
+    let Some(href) = ctx
+        .app
+        .store
+        .dav_href(ctx.login(), folder.folder_id, id)
+        .await?
+    else {
         return Ok(failed(status::OBJECT_NOT_FOUND));
     };
     let dav = folder.dav(ctx)?;
     let (content_type, _) = media(folder.class);
     // Lossless: the device's fields are written into the upstream object as it is now.
     for _attempt in 0..2 {
-        let Some(current) = fetch_one(ctx, folder, &href).await? else { return Ok(failed(status::OBJECT_NOT_FOUND)) };
+        let Some(current) = fetch_one(ctx, folder, &href).await? else {
+            return Ok(failed(status::OBJECT_NOT_FOUND));
+        };
         let Ok(object) = from_eas(ctx, folder.class, options, data, Some(&current.data)) else {
             return Ok(failed(status::CONVERSION_ERROR));
         };
-        match dav.put(&ctx.principal.credentials, folder.href, resource_name(&href), &object, content_type, Some(&current.etag)).await {
+        match dav
+            .put(
+                &ctx.principal.credentials,
+                folder.href,
+                resource_name(&href),
+                &object,
+                content_type,
+                Some(&current.etag),
+            )
+            .await
+        {
             Ok((href, etag)) => {
-                let up = Upstream { sig: sig(&etag), date: upstream.date };
-                snap.items.insert(id, Item { device: Some(up.sig), upstream: Some(up), stale: false });
+                let up = Upstream {
+                    sig: sig(&etag),
+                    date: upstream.date,
+                };
+                snap.items.insert(
+                    id,
+                    Item {
+                        device: Some(up.sig),
+                        upstream: Some(up),
+                        stale: false,
+                    },
+                );
                 etags.insert(id, (href, etag));
                 return Ok(None);
             }
@@ -407,13 +554,29 @@ async fn client_delete(
     snap: &mut Snapshot,
     server_id: &str,
 ) -> Result<Option<ItemResponse>, Error> {
-    let not_found = || Some(ItemResponse::Delete { server_id: server_id.to_string(), status: status::OBJECT_NOT_FOUND });
-    let Some(id) = item_of(&req.collection_id, server_id) else { return Ok(not_found()) };
+    let not_found = || {
+        Some(ItemResponse::Delete {
+            server_id: server_id.to_string(),
+            status: status::OBJECT_NOT_FOUND,
+        })
+    };
+    let Some(id) = item_of(&req.collection_id, server_id) else {
+        return Ok(not_found());
+    };
     if snap.items.get(&id).and_then(|i| i.device).is_none() {
         return Ok(not_found());
     }
-    if let Some(href) = ctx.app.store.dav_href(ctx.login(), folder.folder_id, id).await? {
-        match folder.dav(ctx)?.delete(&ctx.principal.credentials, &href, None).await {
+    if let Some(href) = ctx
+        .app
+        .store
+        .dav_href(ctx.login(), folder.folder_id, id)
+        .await?
+    {
+        match folder
+            .dav(ctx)?
+            .delete(&ctx.principal.credentials, &href, None)
+            .await
+        {
             Ok(()) | Err(BackendError::NotFound(_)) => {}
             Err(e) => return Err(e.into()),
         }
@@ -429,14 +592,41 @@ async fn client_fetch(
     options: &SyncOptions,
     server_id: &str,
 ) -> Result<Option<ItemResponse>, Error> {
-    let not_found = || Some(ItemResponse::Fetch { server_id: server_id.to_string(), status: status::OBJECT_NOT_FOUND, data: None });
-    let Some(id) = item_of(&req.collection_id, server_id) else { return Ok(not_found()) };
-    let Some(href) = ctx.app.store.dav_href(ctx.login(), folder.folder_id, id).await? else { return Ok(not_found()) };
-    let Some(object) = fetch_one(ctx, folder, &href).await? else { return Ok(not_found()) };
-    Ok(Some(match to_eas(ctx, folder.class, options, &object.data) {
-        Ok(data) => ItemResponse::Fetch { server_id: server_id.to_string(), status: status::SUCCESS, data: Some(data) },
-        Err(_) => ItemResponse::Fetch { server_id: server_id.to_string(), status: status::CONVERSION_ERROR, data: None },
-    }))
+    let not_found = || {
+        Some(ItemResponse::Fetch {
+            server_id: server_id.to_string(),
+            status: status::OBJECT_NOT_FOUND,
+            data: None,
+        })
+    };
+    let Some(id) = item_of(&req.collection_id, server_id) else {
+        return Ok(not_found());
+    };
+    let Some(href) = ctx
+        .app
+        .store
+        .dav_href(ctx.login(), folder.folder_id, id)
+        .await?
+    else {
+        return Ok(not_found());
+    };
+    let Some(object) = fetch_one(ctx, folder, &href).await? else {
+        return Ok(not_found());
+    };
+    Ok(Some(
+        match to_eas(ctx, folder.class, options, &object.data) {
+            Ok(data) => ItemResponse::Fetch {
+                server_id: server_id.to_string(),
+                status: status::SUCCESS,
+                data: Some(data),
+            },
+            Err(_) => ItemResponse::Fetch {
+                server_id: server_id.to_string(),
+                status: status::CONVERSION_ERROR,
+                data: None,
+            },
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -57,21 +57,33 @@ fn all_ops(s: &Snapshot, cutoff: Option<i64>) -> Vec<Op> {
         }
     }
     adds.sort_by(|a, b| b.cmp(a));
-    deletes.into_iter().chain(soft).chain(changes).chain(adds.into_iter().map(|(_, k)| Op::Add(k))).collect()
+    deletes
+        .into_iter()
+        .chain(soft)
+        .chain(changes)
+        .chain(adds.into_iter().map(|(_, k)| Op::Add(k)))
+        .collect()
 }
 
 /// The next window of operations.
 pub fn plan(s: &Snapshot, cutoff: Option<i64>, window: usize) -> Plan {
     let mut ops = all_ops(s, cutoff);
     // A stale copy and the new item of the same key never travel in one response.
-    let stale: Vec<u64> = ops.iter().filter_map(|op| match op {
-        Op::Delete(k) if s.items.get(k).is_some_and(|i| i.stale) => Some(*k),
-        _ => None,
-    }).collect();
+    let stale: Vec<u64> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Delete(k) if s.items.get(k).is_some_and(|i| i.stale) => Some(*k),
+            _ => None,
+        })
+        .collect();
     ops.retain(|op| !matches!(op, Op::Add(k) if stale.contains(k)));
-    let more_available = ops.len() > window || !stale.is_empty() && s.items.values().any(|i| i.stale && i.upstream.is_some());
+    let more_available = ops.len() > window
+        || !stale.is_empty() && s.items.values().any(|i| i.stale && i.upstream.is_some());
     ops.truncate(window);
-    Plan { ops, more_available }
+    Plan {
+        ops,
+        more_available,
+    }
 }
 
 /// How many operations the device still needs (GetItemEstimate).
@@ -82,7 +94,9 @@ pub fn estimate(s: &Snapshot, cutoff: Option<i64>) -> usize {
 /// Records that `op` reached the device.
 pub fn applied(s: &mut Snapshot, op: Op) {
     let key = op.key();
-    let Some(item) = s.items.get_mut(&key) else { return };
+    let Some(item) = s.items.get_mut(&key) else {
+        return;
+    };
     match op {
         Op::Add(_) | Op::Change(_) => item.device = item.upstream.map(|u| u.sig),
         Op::Delete(_) | Op::SoftDelete(_) => {
@@ -117,7 +131,11 @@ mod tests {
     use crate::commands::sync::snapshot::Upstream;
 
     fn item(device: Option<u32>, up: Option<(u32, i64)>) -> Item {
-        Item { device, upstream: up.map(|(sig, date)| Upstream { sig, date }), stale: false }
+        Item {
+            device,
+            upstream: up.map(|(sig, date)| Upstream { sig, date }),
+            stale: false,
+        }
     }
 
     #[test]
@@ -130,7 +148,10 @@ mod tests {
         s.items.insert(5, item(None, Some((5, 500)))); // new, newest
         s.items.insert(6, item(Some(6), Some((6, 5)))); // left the window → SoftDelete
         let p = plan(&s, Some(10), 4);
-        assert_eq!(p.ops, vec![Op::Delete(1), Op::SoftDelete(6), Op::Change(2), Op::Add(5)]);
+        assert_eq!(
+            p.ops,
+            vec![Op::Delete(1), Op::SoftDelete(6), Op::Change(2), Op::Add(5)]
+        );
         assert!(p.more_available);
         assert_eq!(estimate(&s, Some(10)), 5);
         for op in p.ops {
@@ -147,10 +168,20 @@ mod tests {
     #[test]
     fn stale_copy_is_deleted_before_the_new_item_comes() {
         let mut s = Snapshot::default();
-        s.items.insert(7, Item { device: Some(1), upstream: Some(Upstream { sig: 9, date: 1 }), stale: true });
+        s.items.insert(
+            7,
+            Item {
+                device: Some(1),
+                upstream: Some(Upstream { sig: 9, date: 1 }),
+                stale: true,
+            },
+        );
         let p = plan(&s, None, 100);
         assert_eq!(p.ops, vec![Op::Delete(7)]);
-        assert!(p.more_available, "the new item 7 follows in the next response");
+        assert!(
+            p.more_available,
+            "the new item 7 follows in the next response"
+        );
         applied(&mut s, Op::Delete(7));
         assert_eq!(plan(&s, None, 100).ops, vec![Op::Add(7)]);
     }

@@ -34,7 +34,8 @@ impl Default for Prefetch {
             cache: Cache::builder()
                 // Weighed in KiB: at most 128 MiB of messages held ahead.
                 .weigher(|_, v: &Arc<Vec<FetchedMessage>>| {
-                    (v.iter().map(|m| m.raw.len()).sum::<usize>() / 1024).min(u32::MAX as usize) as u32
+                    (v.iter().map(|m| m.raw.len()).sum::<usize>() / 1024).min(u32::MAX as usize)
+                        as u32
                 })
                 .max_capacity(128 * 1024)
                 .time_to_live(Duration::from_secs(60))
@@ -45,13 +46,24 @@ impl Default for Prefetch {
 
 impl Prefetch {
     /// Starts fetching `uids` for `key` in the background.
-    pub fn start(&self, key: Key, mail: Arc<dyn MailStore>, creds: Credentials, mailbox: String, uids: Vec<Uid>) {
+    pub fn start(
+        &self,
+        key: Key,
+        mail: Arc<dyn MailStore>,
+        creds: Credentials,
+        mailbox: String,
+        uids: Vec<Uid>,
+    ) {
         if uids.is_empty() {
             return;
         }
         let cache = self.cache.clone();
         tokio::spawn(async move {
-            let load = async move { mail.fetch_messages(&creds, &mailbox, &uids).await.map(Arc::new) };
+            let load = async move {
+                mail.fetch_messages(&creds, &mailbox, &uids)
+                    .await
+                    .map(Arc::new)
+            };
             if let Err(e) = cache.try_get_with(key, load).await {
                 tracing::debug!(target: "airsync", error = %e, "read-ahead failed; the next Sync fetches itself");
             }
@@ -70,17 +82,37 @@ impl Prefetch {
     ) -> Result<Vec<FetchedMessage>, BackendError> {
         // A finished read-ahead is taken, a running one awaited; without one, this
         // window is fetched now.
-        let (m, c, mb, wanted) = (mail.clone(), creds.clone(), mailbox.to_string(), uids.to_vec());
+        let (m, c, mb, wanted) = (
+            mail.clone(),
+            creds.clone(),
+            mailbox.to_string(),
+            uids.to_vec(),
+        );
         let load = async move { m.fetch_messages(&c, &mb, &wanted).await.map(Arc::new) };
-        let ahead = self.cache.try_get_with(key.clone(), load).await.map_err(|e| (*e).clone())?;
+        let ahead = self
+            .cache
+            .try_get_with(key.clone(), load)
+            .await
+            .map_err(|e| (*e).clone())?;
         self.cache.invalidate(&key).await;
         let mut by_uid: std::collections::HashMap<Uid, &FetchedMessage> =
             ahead.iter().map(|m| (m.meta.uid, m)).collect();
-        let missing: Vec<Uid> = uids.iter().copied().filter(|u| !by_uid.contains_key(u)).collect();
-        let fetched = if missing.is_empty() { Vec::new() } else { mail.fetch_messages(creds, mailbox, &missing).await? };
+        let missing: Vec<Uid> = uids
+            .iter()
+            .copied()
+            .filter(|u| !by_uid.contains_key(u))
+            .collect();
+        let fetched = if missing.is_empty() {
+            Vec::new()
+        } else {
+            mail.fetch_messages(creds, mailbox, &missing).await?
+        };
         for m in &fetched {
             by_uid.insert(m.meta.uid, m);
         }
-        Ok(uids.iter().filter_map(|u| by_uid.get(u).map(|m| (*m).clone())).collect())
+        Ok(uids
+            .iter()
+            .filter_map(|u| by_uid.get(u).map(|m| (*m).clone()))
+            .collect())
     }
 }

@@ -96,13 +96,27 @@ impl Snapshot {
             let device = if tag & 1 != 0 { Some(r.u32()?) } else { None };
             let upstream = if tag & 2 != 0 {
                 let sig = r.u32()?;
-                Some(Upstream { sig, date: unzigzag(r.varint()?) })
+                Some(Upstream {
+                    sig,
+                    date: unzigzag(r.varint()?),
+                })
             } else {
                 None
             };
-            items.insert(key, Item { device, upstream, stale: tag & 4 != 0 });
+            items.insert(
+                key,
+                Item {
+                    device,
+                    upstream,
+                    stale: tag & 4 != 0,
+                },
+            );
         }
-        Ok(Snapshot { cursor, filter_type, items })
+        Ok(Snapshot {
+            cursor,
+            filter_type,
+            items,
+        })
     }
 }
 
@@ -160,18 +174,32 @@ mod tests {
 
     #[test]
     fn round_trip_and_size() {
-        let mut s = Snapshot { cursor: "1700000000:98765".into(), filter_type: 3, items: BTreeMap::new() };
+        let mut s = Snapshot {
+            cursor: "1700000000:98765".into(),
+            filter_type: 3,
+            items: BTreeMap::new(),
+        };
         for uid in 1..=10_000u64 {
             s.items.insert(
                 uid,
                 Item {
                     device: (uid % 3 != 0).then_some(uid as u32 * 7),
-                    upstream: (uid % 5 != 0).then_some(Upstream { sig: uid as u32, date: 1_700_000_000 + uid as i64 * 60 }),
+                    upstream: (uid % 5 != 0).then_some(Upstream {
+                        sig: uid as u32,
+                        date: 1_700_000_000 + uid as i64 * 60,
+                    }),
                     stale: uid == 77,
                 },
             );
         }
-        s.items.insert(u64::MAX, Item { device: None, upstream: Some(Upstream { sig: 0, date: -5 }), stale: false });
+        s.items.insert(
+            u64::MAX,
+            Item {
+                device: None,
+                upstream: Some(Upstream { sig: 0, date: -5 }),
+                stale: false,
+            },
+        );
         let bytes = s.encode();
         assert!(bytes.len() < 120_000, "{} bytes", bytes.len());
         assert_eq!(Snapshot::decode(&bytes).unwrap(), s);

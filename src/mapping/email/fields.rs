@@ -215,7 +215,9 @@ impl MessageKind {
     pub(crate) fn message_class(&self) -> &'static str {
         match self {
             MessageKind::Note => "IPM.Note",
-            MessageKind::Meeting { method } if method == "CANCEL" => "IPM.Schedule.Meeting.Canceled",
+            MessageKind::Meeting { method } if method == "CANCEL" => {
+                "IPM.Schedule.Meeting.Canceled"
+            }
             MessageKind::Meeting { .. } => "IPM.Schedule.Meeting.Request",
             MessageKind::Smime => "IPM.Note.SMIME",
             MessageKind::SmimeSigned => "IPM.Note.SMIME.MultipartSigned",

@@ -141,13 +141,20 @@ fn bodies(msg: Option<&Message<'_>>, raw: &[u8]) -> body::Bodies {
 /// The text/calendar part of a message: (METHOD upper case, iCalendar bytes). The
 /// METHOD comes from the Content-Type parameter, else from the object itself.
 fn calendar_of(msg: &Message<'_>) -> Option<(String, Vec<u8>)> {
-    let part = msg.parts.iter().find(|p| p.is_content_type("text", "calendar"))?;
+    let part = msg
+        .parts
+        .iter()
+        .find(|p| p.is_content_type("text", "calendar"))?;
     let text = part.text_contents()?.as_bytes().to_vec();
     let method = part
         .content_type()
         .and_then(|ct| ct.attribute("method"))
         .map(str::to_ascii_uppercase)
-        .or_else(|| crate::mapping::ical::parse(&text)?.text("METHOD").map(|m| m.to_ascii_uppercase()))
+        .or_else(|| {
+            crate::mapping::ical::parse(&text)?
+                .text("METHOD")
+                .map(|m| m.to_ascii_uppercase())
+        })
         .unwrap_or_default();
     Some((method, text))
 }
@@ -160,7 +167,10 @@ pub fn message_id(raw: &[u8]) -> Option<String> {
 /// The first From address of a message.
 pub fn from_address(raw: &[u8]) -> Option<String> {
     let msg = parse(raw)?;
-    fields::mailboxes(msg.from()).into_iter().next().map(|m| m.address)
+    fields::mailboxes(msg.from())
+        .into_iter()
+        .next()
+        .map(|m| m.address)
 }
 
 /// The iTIP object a message carries (iMIP, RFC 6047): (METHOD, iCalendar bytes).
@@ -171,7 +181,11 @@ pub fn calendar_part(raw: &[u8]) -> Option<(String, Vec<u8>)> {
 /// The Email:MeetingRequest element (MS-ASEMAIL 2.2.2.48) of a meeting message
 /// (METHOD REQUEST or CANCEL); None for other messages and for calendar parts that
 /// cannot be read (the message is then an ordinary IPM.Note).
-fn meeting_request_element(kind: &fields::MessageKind, msg: &Message<'_>, version: ProtocolVersion) -> Option<Element> {
+fn meeting_request_element(
+    kind: &fields::MessageKind,
+    msg: &Message<'_>,
+    version: ProtocolVersion,
+) -> Option<Element> {
     if !matches!(kind, fields::MessageKind::Meeting { .. }) {
         return None;
     }
