@@ -44,19 +44,6 @@ impl Raw {
         format!("{}/{}/{path}", self.base, self.user.replace('@', "%40"))
     }
 
-    async fn put(&self, path: &str, body: String, content_type: &'static str) {
-        let r = self
-            .client
-            .put(self.url(path))
-            .basic_auth(&self.user, Some(&self.password))
-            .header("Content-Type", content_type)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "PUT {path}: {}", r.status());
-    }
-
     async fn report(&self, url: &str, depth: &str, body: String) -> String {
         let r = self
             .client
@@ -113,7 +100,7 @@ impl Raw {
                     .collect::<String>()
             );
             let reply = self.report(&url, "1", body).await;
-            objects += reply.matches("BEGIN:V").count() / if calendar { 2 } else { 1 };
+            objects += reply.matches(if calendar { "BEGIN:VEVENT" } else { "BEGIN:VCARD" }).count();
         }
         objects
     }
@@ -128,22 +115,15 @@ fn rss_peak_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-async fn seed(
-    raw: &Raw,
-    collection: &str,
-    make: fn(usize) -> String,
-    ext: &str,
-    content_type: &'static str,
-) {
-    let t = Instant::now();
+/// Writes the objects straight into Radicale's file storage: PUTting 5,000 objects one
+/// by one takes Radicale a quarter of an hour on this machine, and the set-up is not
+/// what is measured. Radicale reads its collections from these files.
+fn seed(stack: &Stack, user: &str, collection: &str, make: fn(usize) -> String, ext: &str) {
+    let dir = stack.dir.join("radicale/collections/collection-root").join(user).join(collection);
+    assert!(dir.is_dir(), "no Radicale collection at {}", dir.display());
     for i in 0..OBJECTS {
-        raw.put(&format!("{collection}b{i}.{ext}"), make(i), content_type)
-            .await;
+        std::fs::write(dir.join(format!("b{i}.{ext}")), make(i)).unwrap();
     }
-    eprintln!(
-        "seeded {OBJECTS} objects in {collection} in {:?}",
-        t.elapsed()
-    );
 }
 
 async fn airsync_sync(phone: &Phone, kind: u8) -> (usize, Duration) {
@@ -176,22 +156,8 @@ async fn main() {
         user: user.clone(),
         password: pw.clone(),
     };
-    seed(
-        &raw,
-        "calendar/",
-        event,
-        "ics",
-        "text/calendar; charset=utf-8",
-    )
-    .await;
-    seed(
-        &raw,
-        "contacts/",
-        contact,
-        "vcf",
-        "text/vcard; charset=utf-8",
-    )
-    .await;
+    seed(stack, &user, "calendar", event, "ics");
+    seed(stack, &user, "contacts", contact, "vcf");
 
     let t = Instant::now();
     let n = raw.read_all("calendar/", true).await;
