@@ -100,7 +100,13 @@ impl Raw {
                     .collect::<String>()
             );
             let reply = self.report(&url, "1", body).await;
-            objects += reply.matches(if calendar { "BEGIN:VEVENT" } else { "BEGIN:VCARD" }).count();
+            objects += reply
+                .matches(if calendar {
+                    "BEGIN:VEVENT"
+                } else {
+                    "BEGIN:VCARD"
+                })
+                .count();
         }
         objects
     }
@@ -119,7 +125,11 @@ fn rss_peak_kib(pid: u32) -> u64 {
 /// by one takes Radicale a quarter of an hour on this machine, and the set-up is not
 /// what is measured. Radicale reads its collections from these files.
 fn seed(stack: &Stack, user: &str, collection: &str, make: fn(usize) -> String, ext: &str) {
-    let dir = stack.dir.join("radicale/collections/collection-root").join(user).join(collection);
+    let dir = stack
+        .dir
+        .join("radicale/collections/collection-root")
+        .join(user)
+        .join(collection);
     assert!(dir.is_dir(), "no Radicale collection at {}", dir.display());
     for i in 0..OBJECTS {
         std::fs::write(dir.join(format!("b{i}.{ext}")), make(i)).unwrap();

@@ -11,20 +11,8 @@ use airsync::wbxml::pages::{
 use base64::Engine;
 use common::Stack;
 use common::airsync::Server;
-use common::eas::{Cmd, Phone, collection, https_client, mail_options};
+use common::eas::{Cmd, collection, mail_options};
 use common::imap::{Imap, message};
-
-async fn phone(server: &Server, stack: &Stack, user: &str, password: &str, device: &str) -> Phone {
-    let mut p = Phone::new(
-        https_client(&stack.ca_cert),
-        &server.base_url,
-        user,
-        password,
-        device,
-    );
-    p.provision().await;
-    p
-}
 
 fn wait_for_messages(stack: &Stack, user: &str, password: &str, mailbox: &str, n: usize) {
     let mut imap = Imap::login(stack.imap_port, user, password);
@@ -76,7 +64,7 @@ async fn delivered_mail_syncs_in_every_body_type_with_its_attachment() {
     wait_for_messages(stack, &bob, &bob_pw, "INBOX", 1);
 
     for (device, body_type) in [("BODYHTML", 2u8), ("BODYPLAIN", 1), ("BODYMIME", 4)] {
-        let p = phone(&server, stack, &bob, &bob_pw, device).await;
+        let p = server.phone(stack, &bob, &bob_pw, device).await;
         let inbox = p.folder_id(2).await;
         let (_, cmds) = p.sync_all(&inbox, 50, mail_options(body_type, None)).await;
         let adds: Vec<_> = cmds
@@ -156,7 +144,7 @@ async fn changes_flow_both_ways() {
         &message("carol@example.org", &user, "flag me", "body"),
         "",
     );
-    let p = phone(&server, stack, &user, &pw, "CHANGES1").await;
+    let p = server.phone(stack, &user, &pw, "CHANGES1").await;
     let inbox = p.folder_id(2).await;
     let (key, cmds) = p.sync_all(&inbox, 50, mail_options(1, Some(200))).await;
     let id = cmds[0].server_id().to_string();
@@ -259,7 +247,7 @@ async fn delete_moves_to_trash_and_moveitems_moves() {
         &message("x@example.org", &user, "move me", "2"),
         "",
     );
-    let p = phone(&server, stack, &user, &pw, "MOVES1").await;
+    let p = server.phone(stack, &user, &pw, "MOVES1").await;
     let inbox = p.folder_id(2).await;
     let archive = p.folder_id_by_name("Archive2026").await;
     let opts = mail_options(1, Some(100));
@@ -350,7 +338,7 @@ async fn repeated_requests_never_duplicate() {
         .map(|i| message("x@example.org", &user, &format!("m{i}"), "b"))
         .collect();
     imap.append_many("INBOX", &msgs, "");
-    let p = phone(&server, stack, &user, &pw, "RETRY1").await;
+    let p = server.phone(stack, &user, &pw, "RETRY1").await;
     let inbox = p.folder_id(2).await;
     let opts = mail_options(1, Some(100));
     let first = p
@@ -446,7 +434,7 @@ async fn kill_between_syncs_loses_and_doubles_nothing() {
         .map(|i| message("x@example.org", &user, &format!("c{i}"), "b"))
         .collect();
     imap.append_many("INBOX", &msgs, "");
-    let mut p = phone(&server, stack, &user, &pw, "CRASH1").await;
+    let mut p = server.phone(stack, &user, &pw, "CRASH1").await;
     let inbox = p.folder_id(2).await;
     let opts = mail_options(1, Some(100));
     let mut key = p
@@ -513,7 +501,7 @@ async fn ten_thousand_messages_arrive_exactly_once() {
         .map(|i| message("bulk@example.org", &user, &format!("bulk {i}"), "x"))
         .collect();
     imap.append_many("INBOX", &msgs, "");
-    let p = phone(&server, stack, &user, &pw, "TENK1").await;
+    let p = server.phone(stack, &user, &pw, "TENK1").await;
     let inbox = p.folder_id(2).await;
     let (_, cmds) = p.sync_all(&inbox, 100, mail_options(1, Some(256))).await;
     let mut uids: Vec<u32> = cmds
@@ -547,9 +535,9 @@ async fn ids_of_another_account_are_not_found() {
         &message("x@example.org", &bob, "secret", "bob only"),
         "",
     );
-    let pb = phone(&server, stack, &bob, &bob_pw, "FORGEB").await;
+    let pb = server.phone(stack, &bob, &bob_pw, "FORGEB").await;
     let bobs5 = pb.folder_id_by_name("Bobs19").await;
-    let pa = phone(&server, stack, &alice, &alice_pw, "FORGEA").await;
+    let pa = server.phone(stack, &alice, &alice_pw, "FORGEA").await;
     pa.folder_id(2).await;
     // Bob's folder id does not exist in Alice's map: Status 12 for Sync...
     let s = pa

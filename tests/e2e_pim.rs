@@ -9,19 +9,7 @@ use airsync::wbxml::pages::{AirSync as A, Calendar as C, Tasks as T};
 use common::Stack;
 use common::airsync::Server;
 use common::dav::Dav;
-use common::eas::{Cmd, Phone, collection, folder_changes, https_client};
-
-async fn phone(server: &Server, stack: &Stack, user: &str, password: &str, device: &str) -> Phone {
-    let mut p = Phone::new(
-        https_client(&stack.ca_cert),
-        &server.base_url,
-        user,
-        password,
-        device,
-    );
-    p.provision().await;
-    p
-}
+use common::eas::{Cmd, collection, folder_changes};
 
 const EVENT: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:upstream-1@test\r\n\
 DTSTAMP:20261120T100000Z\r\nDTSTART;TZID=Europe/Berlin:20261201T090000\r\nDTEND;TZID=Europe/Berlin:20261201T100000\r\n\
@@ -38,7 +26,7 @@ async fn calendar_both_ways() {
     let dav = Dav::new(stack, &user, &pw);
     dav.put("calendar/upstream-1.ics", EVENT).await;
     let server = Server::start(stack);
-    let p = phone(&server, stack, &user, &pw, "CAL1").await;
+    let p = server.phone(stack, &user, &pw, "CAL1").await;
     let a = p.folder_sync("0").await;
     let (_, _, folders, _, _) = folder_changes(a.body.as_ref().unwrap());
     let cal = folders
@@ -212,7 +200,7 @@ async fn tasks_both_ways() {
     let dav = Dav::new(stack, &user, &pw);
     dav.put("tasks/t1.ics", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VTODO\r\nUID:t1@test\r\nDTSTAMP:20261120T100000Z\r\nSUMMARY:Buy milk\r\nPRIORITY:1\r\nEND:VTODO\r\nEND:VCALENDAR\r\n").await;
     let server = Server::start(stack);
-    let p = phone(&server, stack, &user, &pw, "TASK1").await;
+    let p = server.phone(stack, &user, &pw, "TASK1").await;
     let a = p.folder_sync("0").await;
     let (_, _, folders, _, _) = folder_changes(a.body.as_ref().unwrap());
     let tasks = folders
@@ -264,7 +252,7 @@ async fn calendar_folders_created_renamed_deleted_from_the_device() {
     let stack = Stack::get();
     let (user, pw) = stack.new_user("calfolders");
     let server = Server::start(stack);
-    let p = phone(&server, stack, &user, &pw, "CALF1").await;
+    let p = server.phone(stack, &user, &pw, "CALF1").await;
     let a = p.folder_sync("0").await;
     let (_, key, _, _, _) = folder_changes(a.body.as_ref().unwrap());
     let create = Element::new(F::FolderCreate)
@@ -339,7 +327,7 @@ PHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQV
     dav.put_as("contacts/c1.vcf", vcard, "text/vcard; charset=utf-8")
         .await;
     let server = Server::start(stack);
-    let p = phone(&server, stack, &user, &pw, "CONTACT1").await;
+    let p = server.phone(stack, &user, &pw, "CONTACT1").await;
     let a = p.folder_sync("0").await;
     let (_, _, folders, _, _) = folder_changes(a.body.as_ref().unwrap());
     let contacts = folders
@@ -424,7 +412,7 @@ async fn calendar_survives_a_crash_between_syncs() {
         .await;
     }
     let mut server = Server::start(stack);
-    let mut p = phone(&server, stack, &user, &pw, "CALCRASH").await;
+    let mut p = server.phone(stack, &user, &pw, "CALCRASH").await;
     let a = p.folder_sync("0").await;
     let (_, _, folders, _, _) = folder_changes(a.body.as_ref().unwrap());
     let cal = folders

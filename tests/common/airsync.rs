@@ -109,6 +109,17 @@ impl Server {
         }
     }
 
+    /// A phone of `user`, provisioned against this server.
+    pub async fn phone(
+        &self,
+        stack: &Stack,
+        user: &str,
+        password: &str,
+        device: &str,
+    ) -> super::eas::Phone {
+        super::eas::Phone::provisioned(&stack.ca_cert, &self.base_url, user, password, device).await
+    }
+
     /// The process id of the running server.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
