@@ -136,15 +136,8 @@ async fn calendar_both_ways() {
             vec![add()],
         ))
         .await;
-    let sid = |s: &common::eas::Synced| {
-        s.responses
-            .iter()
-            .find(|r| r.tag == A::Add)
-            .map(|r| (text(r, A::Status), text(r, A::ServerId)))
-            .unwrap()
-    };
-    assert_eq!(sid(&r1).0, "1");
-    assert_eq!(sid(&r1), sid(&r2));
+    assert_eq!(r1.add_result().0, "1");
+    assert_eq!(r1.add_result(), r2.add_result());
     assert!(r2.commands.is_empty(), "{:?}", r2.commands);
     let objects = dav.all("calendar/").await;
     assert_eq!(

@@ -306,6 +306,17 @@ impl Synced {
             })
             .collect()
     }
+    /// The (Status, ServerId) of the response to the client's Add.
+    pub fn add_result(&self) -> (String, String) {
+        let r = self
+            .responses
+            .iter()
+            .find(|r| r.tag == A::Add)
+            .expect("an Add response");
+        let text = |t| r.child_text(t).map(|s| s.into_owned()).unwrap_or_default();
+        (text(A::Status), text(A::ServerId))
+    }
+
     pub fn add_ids(&self) -> Vec<String> {
         self.commands
             .iter()

@@ -5,114 +5,15 @@
 //! own user with `tests/stack/add-user.sh DIR user pass` (or the script named by
 //! `AIRSYNC_TEST_ADD_USER`), so tests run in parallel without seeing each other's mail.
 
-use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use airsync_imap::{ImapConfig, ImapStore};
 use airsync_model::{BackendError, CredentialCheck, Credentials, MailStore, SpecialUse};
 
-/// The running stack, read from `$AIRSYNC_TEST_STACK/stack.env`.
-struct Stack {
-    imap_port: u16,
-    imaps_port: u16,
-    ca_cert: PathBuf,
-    dir: PathBuf,
-}
+mod common;
 
-fn stack() -> Stack {
-    let dir = std::env::var("AIRSYNC_TEST_STACK").unwrap_or_else(|_| {
-        panic!(
-            "AIRSYNC_TEST_STACK is not set: these tests need a running Dovecot. Start the test \
-             stack (tests/stack) and set AIRSYNC_TEST_STACK to its directory (holding stack.env)."
-        )
-    });
-    let path = PathBuf::from(&dir).join("stack.env");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let env: HashMap<&str, &str> = text
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim(), v.trim().trim_matches('"')))
-        .collect();
-    let get = |k: &str| -> &str {
-        env.get(k)
-            .copied()
-            .unwrap_or_else(|| panic!("{} lacks {k}", path.display()))
-    };
-    Stack {
-        imap_port: get("IMAP_PORT").parse().expect("IMAP_PORT"),
-        imaps_port: get("IMAPS_PORT").parse().expect("IMAPS_PORT"),
-        ca_cert: get("CA_CERT").into(),
-        dir: get("DIR").into(),
-    }
-}
-
-impl Stack {
-    /// Creates a fresh user for one test and returns its credentials.
-    fn user(&self, name: &str) -> Credentials {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let login = format!(
-            "{name}-{}-{}@example.org",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        let password = format!("pw-{login}");
-        let script = std::env::var("AIRSYNC_TEST_ADD_USER")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/stack/add-user.sh")
-            });
-        let status = std::process::Command::new(&script)
-            .arg(&self.dir)
-            .arg(&login)
-            .arg(&password)
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        assert!(status.success(), "{} failed", script.display());
-        Credentials::new(login, password)
-    }
-
-    fn config(&self) -> ImapConfig {
-        let mut c = ImapConfig::new(format!("imap://127.0.0.1:{}", self.imap_port));
-        c.connect_timeout = Duration::from_secs(5);
-        c.command_timeout = Duration::from_secs(10);
-        c
-    }
-
-    fn store(&self) -> ImapStore {
-        ImapStore::new(self.config()).expect("store")
-    }
-}
-
-/// A tiny blocking IMAP client for test set-up only: logs in and runs commands that the
-/// backend does not offer yet (APPEND).
-fn imap_setup(stack: &Stack, creds: &Credentials, commands: &[&[u8]]) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", stack.imap_port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut r = BufReader::new(s.try_clone().unwrap());
-    let mut run = |tag: &str, cmd: &[u8]| {
-        s.write_all(format!("{tag} ").as_bytes()).unwrap();
-        s.write_all(cmd).unwrap();
-        s.write_all(b"\r\n").unwrap();
-        loop {
-            let mut line = String::new();
-            assert!(r.read_line(&mut line).unwrap() > 0, "connection closed");
-            if let Some(rest) = line.strip_prefix(&format!("{tag} ")) {
-                assert!(rest.starts_with("OK"), "{tag}: {line}");
-                return;
-            }
-        }
-    };
-    let login = format!("LOGIN \"{}\" \"{}\"", creds.login, creds.password);
-    run("L", login.as_bytes());
-    for (i, cmd) in commands.iter().enumerate() {
-        run(&format!("C{i}"), cmd);
-    }
-    run("Z", b"LOGOUT");
-}
+use common::stack;
 
 /// APPEND with a non-synchronising literal (LITERAL+, RFC 7888).
 fn append_cmd(mailbox: &str, msg: &str) -> Vec<u8> {
@@ -224,8 +125,7 @@ async fn status_counts_messages_and_modseq() {
     assert!(before.uidvalidity > 0);
     let modseq = before.highestmodseq.expect("Dovecot offers CONDSTORE");
 
-    imap_setup(
-        &stack,
+    stack.imap(
         &alice,
         &[&append_cmd("INBOX", MESSAGE), &append_cmd("INBOX", MESSAGE)],
     );
@@ -415,7 +315,7 @@ async fn other_users_mailboxes_are_marked_shared() {
         return;
     }
     let grant = format!("SETACL INBOX \"{}\" lr", alice.login);
-    imap_setup(&stack, &bob, &[grant.as_bytes()]);
+    stack.imap(&bob, &[grant.as_bytes()]);
     let list = store.list_mailboxes(&alice).await.unwrap();
     let shared: Vec<_> = list.iter().filter(|m| m.shared).collect();
     assert!(
