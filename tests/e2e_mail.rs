@@ -589,3 +589,173 @@ async fn ids_of_another_account_are_not_found() {
     );
     assert_eq!(imap.count("Bobs19"), 1, "Bob's message is untouched");
 }
+
+/// A message of a thread: `id` is its own Message-ID, `refs` the References header.
+fn thread_message(user: &str, subject: &str, id: &str, refs: &str) -> Vec<u8> {
+    let refs = if refs.is_empty() {
+        String::new()
+    } else {
+        format!("References: {refs}\r\nIn-Reply-To: {refs}\r\n")
+    };
+    format!(
+        "From: x@example.org\r\nTo: {user}\r\nSubject: {subject}\r\n\
+         Date: Thu, 26 Nov 2026 10:00:00 +0000\r\nMessage-ID: {id}\r\n{refs}\
+         Content-Type: text/plain\r\n\r\nbody of {subject}\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn conversation_move_takes_the_thread_and_its_future_messages() {
+    let stack = Stack::get();
+    let (user, pw) = stack.new_user("convmove");
+    let server = Server::start(stack);
+    stack.doveadm(&["mailbox", "create", "-u", &user, "Project", "Older"]);
+    let root_id = format!("<{}@thread>", common::imap::rand_id());
+    let mut imap = Imap::login(stack.imap_port, &user, &pw);
+    imap.append("INBOX", &thread_message(&user, "plan", &root_id, ""), "");
+    imap.append(
+        "INBOX",
+        &thread_message(&user, "Re: plan", "<r1@thread>", &root_id),
+        "",
+    );
+    imap.append(
+        "INBOX",
+        &message("x@example.org", &user, "unrelated", "u"),
+        "",
+    );
+    imap.append(
+        "Older",
+        &thread_message(&user, "Re: plan (filed)", "<r2@thread>", &root_id),
+        "",
+    );
+    imap.append(
+        "Sent",
+        &thread_message(&user, "Re: plan (sent)", "<s1@thread>", &root_id),
+        "\\Seen",
+    );
+
+    let p = server.phone(stack, &user, &pw, "CONVMOVE1").await;
+    let inbox = p.folder_id(2).await;
+    let project = p.folder_id_by_name("Project").await;
+    let opts = mail_options(1, Some(100));
+    let (key, cmds) = p.sync_all(&inbox, 50, opts.clone()).await;
+    let conversation = |subject: &str| -> Vec<u8> {
+        cmds.iter()
+            .find_map(|c| match c {
+                Cmd::Add(_, d) if text(d, E::Subject) == subject => d
+                    .first(airsync::wbxml::pages::Email2::ConversationId)
+                    .and_then(|e| e.bytes())
+                    .map(|b| b.into_owned()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no ConversationId for {subject}"))
+    };
+    let conv = conversation("plan");
+    assert_eq!(conv, conversation("Re: plan"), "one thread, one id");
+    assert_ne!(conv, conversation("unrelated"));
+
+    let move_op = |conv: &[u8], always: bool| {
+        let mut op = Element::new(I::Move)
+            .child(Element::with_opaque(I::ConversationId, conv.to_vec()))
+            .text_child(I::DstFldId, project.clone());
+        if always {
+            op.push(Element::new(I::Options).child(Element::new(I::MoveAlways)));
+        }
+        Element::new(I::ItemOperations).child(op)
+    };
+    let status_of = |a: &common::eas::Answer| {
+        let m = a
+            .body
+            .as_ref()
+            .unwrap()
+            .first(I::Response)
+            .unwrap()
+            .first(I::Move)
+            .unwrap();
+        text(m, I::Status)
+    };
+    // MS-ASCMD 2.2.3.118: MoveAlways is required.
+    let a = p.post("ItemOperations", &move_op(&conv, false)).await;
+    assert_eq!(status_of(&a), "155", "{}", a.xml());
+    assert_eq!(imap.count("Project"), 0);
+    // A conversation this account was never shown is not found.
+    let a = p.post("ItemOperations", &move_op(&[7u8; 16], true)).await;
+    assert_eq!(status_of(&a), "6", "{}", a.xml());
+
+    let a = p.post("ItemOperations", &move_op(&conv, true)).await;
+    assert_eq!(status_of(&a), "1", "{}", a.xml());
+    let m = a
+        .body
+        .as_ref()
+        .unwrap()
+        .first(I::Response)
+        .unwrap()
+        .first(I::Move)
+        .unwrap();
+    assert_eq!(
+        m.first(I::ConversationId)
+            .and_then(|e| e.bytes())
+            .unwrap()
+            .into_owned(),
+        conv,
+        "the answer names the conversation"
+    );
+    assert_eq!(
+        imap.count("Project"),
+        3,
+        "both INBOX messages and the filed one"
+    );
+    assert_eq!(imap.count("INBOX"), 1, "the unrelated message stays");
+    assert_eq!(imap.count("Older"), 0);
+    assert_eq!(imap.count("Sent"), 1, "Sent Items are never moved");
+
+    // The device learns of it through ordinary Sync: two Deletes in INBOX.
+    let s = p
+        .sync_one(collection(
+            &inbox,
+            &key,
+            Some(50),
+            Some(opts.clone()),
+            vec![],
+        ))
+        .await;
+    let deletes = s
+        .commands
+        .iter()
+        .filter(|c| matches!(c, Cmd::Delete(_) | Cmd::SoftDelete(_)))
+        .count();
+    assert_eq!(deletes, 2, "{:?}", s.commands);
+
+    // A later message of the conversation goes to Project, never shows in INBOX.
+    stack.deliver(
+        "x@example.org",
+        &user,
+        &thread_message(&user, "Re: plan (later)", "<r3@thread>", &root_id),
+    );
+    wait_for_messages(stack, &user, &pw, "INBOX", 2);
+    let s2 = p
+        .sync_one(collection(
+            &inbox,
+            &s.sync_key,
+            Some(50),
+            Some(opts.clone()),
+            vec![],
+        ))
+        .await;
+    assert!(s2.adds().is_empty(), "{:?}", s2.commands);
+    assert_eq!(imap.count("INBOX"), 1);
+    let (_, project_cmds) = p.sync_all(&project, 50, opts).await;
+    let subjects: Vec<String> = project_cmds
+        .iter()
+        .filter_map(|c| match c {
+            Cmd::Add(_, d) => Some(text(d, E::Subject)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(subjects.len(), 4, "{subjects:?}");
+    assert!(
+        subjects.iter().any(|s| s == "Re: plan (later)"),
+        "{subjects:?}"
+    );
+}

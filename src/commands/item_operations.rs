@@ -1,5 +1,5 @@
 //! ItemOperations (MS-ASCMD 2.2.1.10): fetches a whole message (by ServerId or LongId)
-//! or an attachment (by FileReference), empties a folder, or moves a conversation.
+//! or an attachment (by FileReference), empties a folder, or moves a conversation (see `conversation.rs`).
 //! Fetching never marks a message read (the backend uses BODY.PEEK).
 //!
 //! Attachments come base64-encoded inside the WBXML by default, or as separate binary
@@ -49,11 +49,19 @@ pub async fn run(
                 collection_id,
                 delete_sub_folders,
             } => empty_folder(ctx, &view, &collection_id, delete_sub_folders).await?,
-            Operation::Move { dst_fld_id, .. } => {
-                // Conversation moves need a conversation index upstream; not offered yet.
-                Element::new(I::Move)
-                    .text_child(I::Status, status::PROTOCOL_ERROR.to_string())
-                    .text_child(I::DstFldId, dst_fld_id)
+            Operation::Move {
+                conversation_id,
+                dst_fld_id,
+                move_always,
+            } => {
+                super::conversation::move_conversation(
+                    ctx,
+                    &view,
+                    &conversation_id,
+                    &dst_fld_id,
+                    move_always,
+                )
+                .await?
             }
         };
         response.push(answer);

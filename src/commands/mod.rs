@@ -3,6 +3,7 @@
 //! dispatch table.
 
 mod compose;
+mod conversation;
 mod folder_ops;
 mod folder_sync;
 mod get_item_estimate;

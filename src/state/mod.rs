@@ -4,6 +4,7 @@
 //! `migrations/` are written in the subset both engines share.
 
 mod admin;
+mod conversations;
 mod dav;
 mod devices;
 mod folders;

@@ -913,26 +913,47 @@ fn search_string(caps: &Capabilities, s: &str) -> Option<String> {
 /// instant as `YOUNGER`/`OLDER` seconds from now; otherwise `SINCE`/`BEFORE`, which have
 /// day granularity (UTC days).
 fn search_criteria(caps: &Capabilities, keys: &[SearchKey], now: i64) -> Result<String, Error> {
-    let within = caps.has("WITHIN");
     let mut out = Vec::new();
     for key in keys {
-        out.push(match key {
-            SearchKey::Text(t) => format!(
-                "TEXT {}",
-                search_string(caps, t)
-                    .ok_or_else(|| Error::Invalid("search text cannot be sent".into()))?
-            ),
-            SearchKey::Since(s) if within => format!("YOUNGER {}", (now - s).max(1)),
-            SearchKey::Since(s) => format!("SINCE {}", search_date(*s)),
-            SearchKey::Before(b) if within && *b > now => "ALL".into(),
-            SearchKey::Before(b) if within => format!("OLDER {}", (now - b).max(0) + 1),
-            SearchKey::Before(b) => format!("BEFORE {}", search_date(*b)),
-        });
+        out.push(search_key(caps, key, now)?);
     }
     if out.is_empty() {
         out.push("ALL".into());
     }
     Ok(out.join(" "))
+}
+
+/// One search key (see [`search_criteria`]).
+fn search_key(caps: &Capabilities, key: &SearchKey, now: i64) -> Result<String, Error> {
+    let within = caps.has("WITHIN");
+    let string = |s: &str| {
+        search_string(caps, s).ok_or_else(|| Error::Invalid("search text cannot be sent".into()))
+    };
+    Ok(match key {
+        SearchKey::Text(t) => format!("TEXT {}", string(t)?),
+        SearchKey::Since(s) if within => format!("YOUNGER {}", (now - s).max(1)),
+        SearchKey::Since(s) => format!("SINCE {}", search_date(*s)),
+        SearchKey::Before(b) if within && *b > now => "ALL".into(),
+        SearchKey::Before(b) if within => format!("OLDER {}", (now - b).max(0) + 1),
+        SearchKey::Before(b) => format!("BEFORE {}", search_date(*b)),
+        SearchKey::Header(name, value) => {
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+                return Err(Error::Invalid("bad header field name".into()));
+            }
+            format!("HEADER {name} {}", string(value)?)
+        }
+        // RFC 3501 OR takes two keys: a chain of ORs for longer lists; an empty list
+        // matches nothing.
+        SearchKey::AnyOf(keys) => match keys.split_first() {
+            None => "NOT ALL".into(),
+            Some((first, [])) => search_key(caps, first, now)?,
+            Some((first, rest)) => format!(
+                "OR {} ({})",
+                search_key(caps, first, now)?,
+                search_key(caps, &SearchKey::AnyOf(rest.to_vec()), now)?
+            ),
+        },
+    })
 }
 
 /// A search (see [`airsync_model::MailStore::search`]): `UID SORT (REVERSE ARRIVAL)` where
@@ -950,7 +971,7 @@ pub(crate) async fn search(
     let criteria = search_criteria(caps, keys, now)?;
     let charset = if keys
         .iter()
-        .any(|k| matches!(k, SearchKey::Text(t) if !t.is_ascii()))
+        .any(|k| matches!(k, SearchKey::Text(t) | SearchKey::Header(_, t) if !t.is_ascii()))
     {
         "UTF-8"
     } else {
@@ -1589,5 +1610,32 @@ mod tests {
         assert!(!o.absorb(&raw::parse_frame_for_tests(b"* 2 FETCH (UID 4)\r\n")));
         assert!(Opened::default().status().is_err());
         let _ = atom("x");
+    }
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::*;
+
+    #[test]
+    fn header_and_any_of_render_as_nested_ors() {
+        let caps = Capabilities::new(["IMAP4rev1"]);
+        let root = "a@b".to_string();
+        let keys = [SearchKey::AnyOf(vec![
+            SearchKey::Header("Message-ID".into(), root.clone()),
+            SearchKey::Header("References".into(), root.clone()),
+            SearchKey::Header("In-Reply-To".into(), root),
+        ])];
+        assert_eq!(
+            search_criteria(&caps, &keys, 0).unwrap(),
+            "OR HEADER Message-ID \"a@b\" (OR HEADER References \"a@b\" (HEADER In-Reply-To \"a@b\"))"
+        );
+        assert_eq!(
+            search_criteria(&caps, &[SearchKey::AnyOf(vec![])], 0).unwrap(),
+            "NOT ALL"
+        );
+        assert!(
+            search_criteria(&caps, &[SearchKey::Header("X: y".into(), "v".into())], 0).is_err()
+        );
     }
 }

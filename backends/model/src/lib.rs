@@ -180,6 +180,10 @@ pub enum SearchKey {
     Since(i64),
     /// Received (INTERNALDATE) before this instant, Unix seconds.
     Before(i64),
+    /// The named header field contains the text (IMAP `HEADER`).
+    Header(String, String),
+    /// At least one of the keys matches (IMAP `OR`); an empty list matches nothing.
+    AnyOf(Vec<SearchKey>),
 }
 
 /// What a search found in one mailbox: how many matched in all, and the metadata of

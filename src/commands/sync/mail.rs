@@ -497,6 +497,8 @@ async fn server_commands(
             metas.insert(m.uid, m);
         }
     }
+    // New messages of an always-moved conversation go to its folder instead.
+    crate::commands::conversation::apply_always_move(ctx, cid, mailbox, &mut fetched).await?;
     let is_inbox = mailbox.eq_ignore_ascii_case("INBOX");
     let mut commands = Vec::with_capacity(ops.len());
     for &op in ops {
@@ -542,6 +544,9 @@ async fn server_commands(
             Op::SoftDelete(_) => commands.push(ServerCommand::SoftDelete { server_id: sid }),
         }
         plan::applied(snap, op);
+    }
+    if ctx.version >= ProtocolVersion::V14_0 {
+        crate::commands::conversation::remember(ctx, fetched.values()).await?;
     }
     Ok(commands)
 }

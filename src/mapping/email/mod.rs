@@ -164,6 +164,28 @@ pub fn message_id(raw: &[u8]) -> Option<String> {
     parse(raw)?.message_id().map(str::to_string)
 }
 
+/// The conversation a message belongs to: its Email2:ConversationId and the Message-ID
+/// of the thread's root, which is what the id is a hash of. Only the header block is
+/// parsed. None for a message with no Message-ID, References or In-Reply-To (such a
+/// message is a conversation of its own that nothing else can join).
+pub fn conversation(raw: &[u8]) -> Option<([u8; 16], String)> {
+    let end = header_end(raw);
+    let msg = parse(&raw[..end])?;
+    let root = fields::thread_root_id(&msg)?;
+    Some((fields::conversation_id(Some(&msg), 0), root))
+}
+
+/// The length of the header block including the blank line that ends it (the whole
+/// message when it has no body).
+fn header_end(raw: &[u8]) -> usize {
+    let crlf = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
+    let lf = raw.windows(2).position(|w| w == b"\n\n").map(|p| p + 2);
+    match (crlf, lf) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b).unwrap_or(raw.len()),
+    }
+}
+
 /// The first From address of a message.
 pub fn from_address(raw: &[u8]) -> Option<String> {
     let msg = parse(raw)?;

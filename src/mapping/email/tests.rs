@@ -875,3 +875,22 @@ fn libwbxml_reads_a_full_sync_response() {
         assert!(xml.contains(needle), "{needle} missing from:\n{xml}");
     }
 }
+
+#[test]
+fn conversation_names_the_thread_root_and_matches_the_synced_id() {
+    let root = b"Message-ID: <root@x.org>\r\nSubject: hi\r\n\r\nbody\r\n\r\nmore";
+    let reply = b"Message-ID: <r1@x.org>\r\nIn-Reply-To: <root@x.org>\r\nSubject: Re: hi\r\n\r\nok";
+    let deeper =
+        b"Message-ID: <r2@x.org>\nReferences: <root@x.org> <r1@x.org>\nSubject: Re: hi\n\nok";
+    let (id, name) = conversation(root).unwrap();
+    assert_eq!(name, "root@x.org");
+    assert_eq!(conversation(reply).unwrap(), (id, name.clone()));
+    assert_eq!(conversation(deeper).unwrap(), (id, name));
+    // The id is the one a device receives in Sync.
+    let app = convert(reply, &[], &opts(ProtocolVersion::V16_1, vec![]));
+    let conv = app.first(Email2::ConversationId).unwrap();
+    assert!(matches!(&conv.children[..], [Node::Opaque(b)] if b[..] == id[..]));
+    let other = b"Message-ID: <other@x.org>\r\n\r\nx";
+    assert_ne!(conversation(other).unwrap().0, id);
+    assert!(conversation(b"Subject: no ids\r\n\r\nx").is_none());
+}
