@@ -71,19 +71,30 @@ fn status_of(body: Option<&Element>) -> String {
         .unwrap_or_default()
 }
 
+/// The device's INBOX id from a FolderSync; retried like a phone would when the
+/// upstream is busy (thousands of first logins at once make Dovecot slow).
 async fn inbox_of(p: &Phone) -> String {
-    let a = p
-        .post(
-            "FolderSync",
-            &Element::new(F::FolderSync).text_child(F::SyncKey, "0"),
-        )
-        .await;
-    let (_, _, adds, _, _) = common::eas::folder_changes(a.body.as_ref().expect("FolderSync body"));
-    adds.iter()
-        .find(|f| f.kind == 2)
-        .expect("INBOX")
-        .server_id
-        .clone()
+    for attempt in 0.. {
+        let a = p
+            .post(
+                "FolderSync",
+                &Element::new(F::FolderSync).text_child(F::SyncKey, "0"),
+            )
+            .await;
+        let Some(body) = a.body.as_ref().filter(|_| a.status == 200) else {
+            assert!(attempt < 60, "FolderSync kept failing: HTTP {}", a.status);
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            continue;
+        };
+        let (_, _, adds, _, _) = common::eas::folder_changes(body);
+        return adds
+            .iter()
+            .find(|f| f.kind == 2)
+            .expect("INBOX")
+            .server_id
+            .clone();
+    }
+    unreachable!()
 }
 
 fn message(to: &str, n: usize) -> Vec<u8> {
@@ -227,8 +238,9 @@ async fn scale(stack: &'static Stack, server: &Server) {
     let mut waiting = Vec::new();
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
     let mut n = 0;
-    for (user, pw) in &accounts {
-        for d in 0..devices {
+    // Device-major order: a user's devices do not all start at once.
+    for d in 0..devices {
+        for (user, pw) in &accounts {
             let phone = Phone::new(
                 clients[n / 500].clone(),
                 &server.base_url,

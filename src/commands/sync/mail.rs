@@ -86,7 +86,20 @@ pub async fn sync(
     snap.filter_type = filter_type;
 
     let started = std::time::Instant::now();
-    let mut metas = refresh(ctx, mailbox, &mut snap).await?;
+    // Within a long initial sync the device asks for window after window; the delta
+    // read for the previous one is moments old, so a request without client commands
+    // skips it (prefetch.rs, FRESH_FOR).
+    let skip_delta = req.commands.is_empty()
+        && ctx
+            .app
+            .prefetch
+            .take_fresh(&read_ahead_key(ctx, cid, key, &snap))
+            .await;
+    let mut metas = if skip_delta {
+        HashMap::new()
+    } else {
+        refresh(ctx, mailbox, &mut snap).await?
+    };
     let refreshed = started.elapsed();
     let mut trash: Option<Option<String>> = None;
     for command in &req.commands {
@@ -139,6 +152,7 @@ pub async fn sync(
                 .map(|op| op.key() as Uid)
                 .collect();
             let key = read_ahead_key(ctx, cid, key + 1, &snap);
+            ctx.app.prefetch.mark_fresh(key.clone()).await;
             ctx.app.prefetch.start(
                 key,
                 ctx.app.mail.clone(),

@@ -26,7 +26,16 @@ pub struct Key {
 /// Windows fetched ahead, bounded by size and time.
 pub struct Prefetch {
     cache: Cache<Key, Arc<Vec<FetchedMessage>>>,
+    /// Windows whose Sync may skip the upstream delta: the previous answer ended with
+    /// MoreAvailable moments ago, so the device is still draining changes the server
+    /// already knows of.
+    fresh: Cache<Key, ()>,
 }
+
+/// How long after a MoreAvailable answer the next window may skip the upstream delta.
+/// Changes made meanwhile are not lost: the snapshot's cursor stays where it was, and
+/// the first Sync after this reads the delta from there.
+const FRESH_FOR: Duration = Duration::from_secs(2);
 
 impl Default for Prefetch {
     fn default() -> Self {
@@ -40,11 +49,25 @@ impl Default for Prefetch {
                 .max_capacity(128 * 1024)
                 .time_to_live(Duration::from_secs(60))
                 .build(),
+            fresh: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(FRESH_FOR)
+                .build(),
         }
     }
 }
 
 impl Prefetch {
+    /// The Sync that answered with MoreAvailable marks the device's next window.
+    pub async fn mark_fresh(&self, key: Key) {
+        self.fresh.insert(key, ()).await;
+    }
+
+    /// True (once) when the window's Sync may skip the upstream delta.
+    pub async fn take_fresh(&self, key: &Key) -> bool {
+        self.fresh.remove(key).await.is_some()
+    }
+
     /// Starts fetching `uids` for `key` in the background.
     pub fn start(
         &self,
