@@ -486,3 +486,46 @@ async fn idle_fallback_and_graceful_shutdown() {
     assert_eq!(r.status, "1", "{r:?}");
     assert!(stop.elapsed() < Duration::from_secs(8));
 }
+
+#[tokio::test]
+async fn own_changes_do_not_wake_the_device() {
+    let stack = Stack::get();
+    let (user, pw) = stack.new_user("ownchange");
+    let server = start(stack, PUSH);
+    let mut imap = common::imap::Imap::login(stack.imap_port, &user, &pw);
+    imap.append("INBOX", &message(&user, "flag-me"), "");
+    imap.append("INBOX", &message(&user, "delete-me"), "");
+    let p = phone(&server, stack, &user, &pw, "OWNCHG1").await;
+    let inbox = p.folder_id(2).await;
+    let opts = mail_options(1, Some(1000));
+    let (key, cmds) = p.sync_all(&inbox, 100, opts.clone()).await;
+    assert_eq!(cmds.len(), 2);
+    // Read one message, delete the other, from the device.
+    let read = Element::new(A::Change)
+        .text_child(A::ServerId, cmds[0].server_id())
+        .child(Element::new(A::ApplicationData).text_child(E::Read, "1"));
+    let delete = Element::new(A::Delete).text_child(A::ServerId, cmds[1].server_id());
+    let s = p
+        .sync_one(collection(
+            &inbox,
+            &key,
+            Some(100),
+            Some(opts),
+            vec![read, delete],
+        ))
+        .await;
+    assert_eq!(s.status, "1");
+    // The device's own changes are no news to it: the Ping runs to its expiry.
+    let r = ping(&p, Some(3), &[(inbox.as_str(), "Email")]).await;
+    assert_eq!(r.status, "1", "{r:?}");
+    // A change by someone else still wakes it.
+    let waiting = spawn_ping(&p, 30, &[(inbox.as_str(), "Email")]);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    imap.append("INBOX", &message(&user, "from-elsewhere"), "");
+    let r = waiting.await.unwrap();
+    assert_eq!(
+        (r.status.as_str(), r.folders.clone()),
+        ("2", vec![inbox]),
+        "{r:?}"
+    );
+}

@@ -133,6 +133,12 @@ pub async fn sync(
         };
         answer.responses.extend(response);
     }
+    if !req.commands.is_empty() {
+        // The device's own STOREs and MOVEs raised HIGHESTMODSEQ: read them back now,
+        // so that the cursor the device keeps includes them and a Ping does not wake
+        // it for its own change. Changes made by others meanwhile are found too.
+        metas.extend(refresh(ctx, mailbox, &mut snap).await?);
+    }
 
     if req.get_changes.unwrap_or(true) {
         let cutoff = plan::cutoff(filter_type, crate::state::now());
