@@ -194,7 +194,10 @@ pub struct Imap {
     pub url: String,
     /// An extra trust anchor (PEM) for the upstream's certificate, e.g. a private CA.
     pub ca_file: Option<PathBuf>,
-    /// Idle upstream connections per user are closed after this many seconds.
+    /// Idle upstream connections per user are closed after this many seconds. Phones
+    /// work in bursts (a Ping wakes, a Sync, a new Ping) and then wait for minutes on
+    /// the user's one watcher connection; a short idle time keeps the upstream at about
+    /// one connection per waiting user.
     #[serde(default = "default_pool_idle")]
     pub pool_idle_secs: u64,
     #[serde(default = "default_pool_max")]
@@ -488,7 +491,7 @@ fn default_store_url() -> String {
     "sqlite:///var/lib/airsync/airsync.db".into()
 }
 fn default_pool_idle() -> u64 {
-    300
+    60
 }
 fn default_pool_max() -> usize {
     4
