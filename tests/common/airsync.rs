@@ -31,13 +31,22 @@ impl Server {
     }
 
     /// Starts airsync on `dir` (its config and database), e.g. after a restart.
-    /// `extra` is appended to the generated configuration.
+    /// `extra` is appended to the generated configuration; a `[store]` table in it
+    /// replaces the default SQLite file in `dir` (e.g. a shared PostgreSQL).
     pub fn start_in(stack: &Stack, dir: &Path, extra: &str) -> Server {
         let config = dir.join("airsync.toml");
+        let store = if extra.lines().any(|l| l.trim() == "[store]") {
+            String::new()
+        } else {
+            format!(
+                "[store]\nurl = \"sqlite://{}\"\n",
+                dir.join("airsync.db").display()
+            )
+        };
         let text = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"{cert}\"\ntls_key = \"{key}\"\n\
              [log]\nlevel = \"{log}\"\n\
-             [store]\nurl = \"sqlite://{db}\"\n\
+             {store}\
              [imap]\nurl = \"imap://127.0.0.1:{imap}\"\n\
              [caldav]\nurl = \"http://127.0.0.1:{dav}/\"\n\
              [carddav]\nurl = \"http://127.0.0.1:{dav}/\"\n\
@@ -46,7 +55,6 @@ impl Server {
              [auth]\ndefault_domain = \"{domain}\"\n{extra}",
             cert = stack.server_cert.display(),
             key = stack.server_key.display(),
-            db = dir.join("airsync.db").display(),
             imap = stack.imap_port,
             dav = stack.dav_port,
             submission = stack.submission_port,
