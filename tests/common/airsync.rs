@@ -32,16 +32,13 @@ impl Server {
 
     /// Starts airsync on `dir` (its config and database), e.g. after a restart.
     /// `extra` is appended to the generated configuration; a `[store]` table in it
-    /// replaces the default SQLite file in `dir` (e.g. a shared PostgreSQL).
+    /// replaces the default store (e.g. a PostgreSQL shared by several servers).
     pub fn start_in(stack: &Stack, dir: &Path, extra: &str) -> Server {
         let config = dir.join("airsync.toml");
         let store = if extra.lines().any(|l| l.trim() == "[store]") {
             String::new()
         } else {
-            format!(
-                "[store]\nurl = \"sqlite://{}\"\n",
-                dir.join("airsync.db").display()
-            )
+            format!("[store]\nurl = \"{}\"\n", default_store(stack, dir))
         };
         let text = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"{cert}\"\ntls_key = \"{key}\"\n\
@@ -175,6 +172,26 @@ impl Server {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// The store of a server in `dir`: an SQLite file there, or with
+/// `AIRSYNC_TEST_STORE=postgres` a PostgreSQL schema of the stack's, made on the first
+/// start in `dir` and kept for restarts (so that any e2e test file can be run on
+/// PostgreSQL: `AIRSYNC_TEST_STORE=postgres cargo test --test e2e_mail`).
+fn default_store(stack: &Stack, dir: &Path) -> String {
+    match std::env::var("AIRSYNC_TEST_STORE").as_deref() {
+        Ok("postgres") => {
+            let remembered = dir.join("pg-store.url");
+            if let Ok(url) = std::fs::read_to_string(&remembered) {
+                return url;
+            }
+            let url = stack.new_pg_store();
+            std::fs::write(&remembered, &url).unwrap();
+            url
+        }
+        Ok("") | Ok("sqlite") | Err(_) => format!("sqlite://{}", dir.join("airsync.db").display()),
+        Ok(other) => panic!("AIRSYNC_TEST_STORE={other:?}: use sqlite or postgres"),
     }
 }
 
