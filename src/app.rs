@@ -109,6 +109,9 @@ impl App {
             contacts.clone(),
             metrics.clone(),
         );
+        if store.engine() == crate::state::Engine::Postgres {
+            push.join_cluster(&store).await?;
+        }
         let mail: Arc<dyn MailStore> = imap;
         let directory = crate::directory::sources(&settings.directory, contacts.as_ref());
         let prefetch = Default::default();

@@ -8,10 +8,13 @@ mod common;
 use std::time::{Duration, Instant};
 
 use airsync::wbxml::Element;
-use airsync::wbxml::pages::{AirSync as A, Email as E, Ping as P};
+use airsync::wbxml::pages::{AirSync as A, Email as E};
 use common::Stack;
 use common::airsync::Server;
-use common::eas::{Answer, Phone, collection, https_client, mail_options, parse_sync, send};
+use common::eas::{
+    Phone, clone_phone, collection, empty_ping, https_client, mail_options, parse_sync, ping,
+    spawn_ping,
+};
 
 /// Short heartbeats and a 1 s DAV poll, so that every test is quick.
 const PUSH: &str = "[push]\nmin_heartbeat_secs = 1\ndav_poll_secs = 1\n";
@@ -35,102 +38,6 @@ async fn phone(server: &Server, stack: &Stack, user: &str, password: &str, devic
     );
     p.provision().await;
     p
-}
-
-fn ping_doc(heartbeat: Option<u32>, folders: &[(&str, &str)]) -> Element {
-    let mut doc = Element::new(P::Ping);
-    if let Some(h) = heartbeat {
-        doc.push(Element::with_text(P::HeartbeatInterval, h.to_string()));
-    }
-    if !folders.is_empty() {
-        let mut fs = Element::new(P::Folders);
-        for (id, class) in folders {
-            fs.push(
-                Element::new(P::Folder)
-                    .text_child(P::Id, *id)
-                    .text_child(P::Class, *class),
-            );
-        }
-        doc.push(fs);
-    }
-    doc
-}
-
-/// A Ping answer: Status and the folders it names.
-#[derive(Debug)]
-struct Pinged {
-    status: String,
-    folders: Vec<String>,
-    heartbeat: Option<String>,
-    took: Duration,
-}
-
-fn pinged(a: &Answer, took: Duration) -> Pinged {
-    assert_eq!(a.status, 200, "Ping HTTP status; {}", a.xml());
-    let body = a.body.as_ref().expect("Ping body");
-    Pinged {
-        status: body
-            .child_text(P::Status)
-            .map(|s| s.into_owned())
-            .unwrap_or_default(),
-        folders: body
-            .first(P::Folders)
-            .map(|f| {
-                f.all(P::Folder)
-                    .filter_map(|e| e.text().map(|t| t.into_owned()))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        heartbeat: body
-            .child_text(P::HeartbeatInterval)
-            .map(|s| s.into_owned()),
-        took,
-    }
-}
-
-async fn ping(p: &Phone, heartbeat: Option<u32>, folders: &[(&str, &str)]) -> Pinged {
-    let started = Instant::now();
-    let a = p.post("Ping", &ping_doc(heartbeat, folders)).await;
-    pinged(&a, started.elapsed())
-}
-
-/// A Ping with no body at all (MS-ASCMD: repeat the last one).
-async fn empty_ping(p: &Phone) -> Pinged {
-    let started = Instant::now();
-    let a = send(p.request(reqwest::Method::POST, &p.url("Ping"))).await;
-    pinged(&a, started.elapsed())
-}
-
-/// Starts a Ping in the background.
-fn spawn_ping(
-    p: &Phone,
-    heartbeat: u32,
-    folders: &[(&str, &str)],
-) -> tokio::task::JoinHandle<Pinged> {
-    let p = clone_phone(p);
-    let folders: Vec<(String, String)> = folders
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
-    tokio::spawn(async move {
-        let f: Vec<(&str, &str)> = folders
-            .iter()
-            .map(|(a, b)| (a.as_str(), b.as_str()))
-            .collect();
-        ping(&p, Some(heartbeat), &f).await
-    })
-}
-
-fn clone_phone(p: &Phone) -> Phone {
-    let mut c = Phone::new(
-        p.client.clone(),
-        &p.base_url,
-        &p.user,
-        &p.password,
-        &p.device_id,
-    );
-    c.policy_key = p.policy_key;
-    c
 }
 
 fn message(to: &str, subject: &str) -> Vec<u8> {

@@ -17,6 +17,8 @@ fn reply(response: PingResponse) -> Result<Reply, Error> {
 }
 
 pub async fn run(ctx: &RequestContext<'_>, document: Option<Element>) -> Result<Reply, Error> {
+    // A new Ping ends the device's waiting Ping or hanging Sync, on every node.
+    ctx.app.push.supersede(ctx.login(), ctx.device_id()).await;
     let Ok(request) = PingRequest::parse(document.as_ref()) else {
         return reply(PingResponse::Status(status::SYNTAX_ERROR));
     };

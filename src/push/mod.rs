@@ -17,9 +17,11 @@
 //! backoff, and while it cannot reach the upstream it says so in the view, and waiting
 //! requests answer so that the phone retries later.
 
+mod cluster;
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use airsync_imap::{ImapStore, WatchConn, WatchEvent};
@@ -99,6 +101,8 @@ struct Inner {
     shutdown: watch::Sender<bool>,
     watchers_running: AtomicUsize,
     metrics: Arc<crate::metrics::Metrics>,
+    /// Set on a PostgreSQL store: the other nodes sharing it.
+    cluster: OnceLock<cluster::Cluster>,
 }
 
 /// The push hub of a process: watchers by user, waiting requests by device.
@@ -162,6 +166,7 @@ impl Hub {
                 shutdown,
                 watchers_running: AtomicUsize::new(0),
                 metrics,
+                cluster: OnceLock::new(),
             }),
         }
     }
@@ -171,11 +176,24 @@ impl Hub {
         self.inner.shutdown.send_replace(true);
     }
 
-    /// Ends the waiting request of this device, if any (a new Ping or Sync came in).
-    pub fn supersede(&self, login: &str, device_id: &str) {
-        let devices = lock(&self.inner.devices);
-        if let Some((_, end)) = devices.get(&(login.to_string(), device_id.to_string())) {
-            end.notify_one();
+    /// Several nodes share `store` (PostgreSQL): from now on a device's new request on
+    /// any node ends its waiting request on this one, and this node's tell the others
+    /// ([`cluster`]). Call once, before serving.
+    pub async fn join_cluster(
+        &self,
+        store: &crate::state::Store,
+    ) -> Result<(), crate::state::StoreError> {
+        let joined = cluster::Cluster::join(store, self.inner.clone()).await?;
+        let _ = self.inner.cluster.set(joined);
+        Ok(())
+    }
+
+    /// Ends the waiting request of this device, if any (a new Ping or Sync came in),
+    /// here and, with several nodes, on the others.
+    pub async fn supersede(&self, login: &str, device_id: &str) {
+        end_waiting(&self.inner, login, device_id);
+        if let Some(cluster) = self.inner.cluster.get() {
+            cluster.announce(login, device_id).await;
         }
     }
 
@@ -388,6 +406,14 @@ fn changed(target: &Target, now: Option<&str>, base: Option<&str>) -> bool {
     match device {
         Some(device) => device != now,
         None => base.is_some_and(|b| b != now),
+    }
+}
+
+/// Ends this node's waiting request of the device, if it holds one.
+fn end_waiting(inner: &Inner, login: &str, device_id: &str) {
+    let devices = lock(&inner.devices);
+    if let Some((_, end)) = devices.get(&(login.to_string(), device_id.to_string())) {
+        end.notify_one();
     }
 }
 

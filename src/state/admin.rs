@@ -263,79 +263,80 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::temp_store;
+    use crate::state::test_stores;
 
     #[tokio::test]
     async fn overrides_folders_aliases_audit() {
-        let (s, _dir) = temp_store().await;
-        assert_eq!(
-            s.overrides(Scope::Account, "a@x").await.unwrap(),
-            Overrides::default()
-        );
-        s.set_override(Scope::Account, "a@x", Setting::DeviceRules, Some("!x*, *"))
-            .await
-            .unwrap();
-        s.set_override(Scope::Account, "a@x", Setting::Access, Some("deny"))
-            .await
-            .unwrap();
-        s.set_override(Scope::Domain, "x", Setting::Policy, Some("strict"))
-            .await
-            .unwrap();
-        let o = s.overrides(Scope::Account, "a@x").await.unwrap();
-        assert_eq!(
-            (o.access.as_deref(), o.device_rules.as_deref(), o.policy),
-            (Some("deny"), Some("!x*, *"), None)
-        );
-        s.set_override(Scope::Account, "a@x", Setting::Access, None)
-            .await
-            .unwrap();
-        assert_eq!(
-            s.overrides(Scope::Account, "a@x").await.unwrap().access,
-            None
-        );
-        assert_eq!(
-            s.overrides(Scope::Domain, "x")
+        for (s, _db) in test_stores().await {
+            assert_eq!(
+                s.overrides(Scope::Account, "a@x").await.unwrap(),
+                Overrides::default()
+            );
+            s.set_override(Scope::Account, "a@x", Setting::DeviceRules, Some("!x*, *"))
                 .await
-                .unwrap()
-                .policy
-                .as_deref(),
-            Some("strict")
-        );
+                .unwrap();
+            s.set_override(Scope::Account, "a@x", Setting::Access, Some("deny"))
+                .await
+                .unwrap();
+            s.set_override(Scope::Domain, "x", Setting::Policy, Some("strict"))
+                .await
+                .unwrap();
+            let o = s.overrides(Scope::Account, "a@x").await.unwrap();
+            assert_eq!(
+                (o.access.as_deref(), o.device_rules.as_deref(), o.policy),
+                (Some("deny"), Some("!x*, *"), None)
+            );
+            s.set_override(Scope::Account, "a@x", Setting::Access, None)
+                .await
+                .unwrap();
+            assert_eq!(
+                s.overrides(Scope::Account, "a@x").await.unwrap().access,
+                None
+            );
+            assert_eq!(
+                s.overrides(Scope::Domain, "x")
+                    .await
+                    .unwrap()
+                    .policy
+                    .as_deref(),
+                Some("strict")
+            );
 
-        s.set_folder_hidden("a@x", "Junk", true).await.unwrap();
-        s.set_folder_hidden("a@x", "Junk", true).await.unwrap();
-        s.set_folder_hidden("a@x", "Archive", true).await.unwrap();
-        assert_eq!(s.hidden_folders("a@x").await.unwrap(), ["Archive", "Junk"]);
-        s.set_folder_hidden("a@x", "Junk", false).await.unwrap();
-        assert_eq!(s.hidden_folders("a@x").await.unwrap(), ["Archive"]);
+            s.set_folder_hidden("a@x", "Junk", true).await.unwrap();
+            s.set_folder_hidden("a@x", "Junk", true).await.unwrap();
+            s.set_folder_hidden("a@x", "Archive", true).await.unwrap();
+            assert_eq!(s.hidden_folders("a@x").await.unwrap(), ["Archive", "Junk"]);
+            s.set_folder_hidden("a@x", "Junk", false).await.unwrap();
+            assert_eq!(s.hidden_folders("a@x").await.unwrap(), ["Archive"]);
 
-        s.put_folder_alias("a@x", "Team", "shared/b@x/INBOX")
-            .await
-            .unwrap();
-        s.put_folder_alias("a@x", "Team", "shared/c@x/INBOX")
-            .await
-            .unwrap();
-        assert_eq!(
-            s.folder_aliases("a@x").await.unwrap(),
-            [("Team".to_string(), "shared/c@x/INBOX".to_string())]
-        );
-        assert!(s.remove_folder_alias("a@x", "Team").await.unwrap());
-        assert!(!s.remove_folder_alias("a@x", "Team").await.unwrap());
+            s.put_folder_alias("a@x", "Team", "shared/b@x/INBOX")
+                .await
+                .unwrap();
+            s.put_folder_alias("a@x", "Team", "shared/c@x/INBOX")
+                .await
+                .unwrap();
+            assert_eq!(
+                s.folder_aliases("a@x").await.unwrap(),
+                [("Team".to_string(), "shared/c@x/INBOX".to_string())]
+            );
+            assert!(s.remove_folder_alias("a@x", "Team").await.unwrap());
+            assert!(!s.remove_folder_alias("a@x", "Team").await.unwrap());
 
-        s.audit("cli:root", "wipe", "a@x", "D1", "").await.unwrap();
-        s.audit("api", "cancel-wipe", "b@x", "D2", "")
-            .await
-            .unwrap();
-        let all = s.audit_log(None, 10).await.unwrap();
-        assert_eq!(all.len(), 2);
-        assert_eq!(
-            all[0].action, "cancel-wipe",
-            "newest first, also within one second"
-        );
-        let mine = s.audit_log(Some("a@x"), 10).await.unwrap();
-        assert_eq!(
-            (mine.len(), mine[0].admin.as_str(), mine[0].action.as_str()),
-            (1, "cli:root", "wipe")
-        );
+            s.audit("cli:root", "wipe", "a@x", "D1", "").await.unwrap();
+            s.audit("api", "cancel-wipe", "b@x", "D2", "")
+                .await
+                .unwrap();
+            let all = s.audit_log(None, 10).await.unwrap();
+            assert_eq!(all.len(), 2);
+            assert_eq!(
+                all[0].action, "cancel-wipe",
+                "newest first, also within one second"
+            );
+            let mine = s.audit_log(Some("a@x"), 10).await.unwrap();
+            assert_eq!(
+                (mine.len(), mine[0].admin.as_str(), mine[0].action.as_str()),
+                (1, "cli:root", "wipe")
+            );
+        }
     }
 }

@@ -89,27 +89,28 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::state::temp_store;
+    use crate::state::test_stores;
 
     #[tokio::test]
     async fn numbers_are_stable_and_per_folder() {
-        let (s, _dir) = temp_store().await;
-        let a = s
-            .dav_item_ids("u", 7, &["/c/a.ics".into(), "/c/b.ics".into()])
-            .await
-            .unwrap();
-        let b = s
-            .dav_item_ids("u", 7, &["/c/b.ics".into(), "/c/c.ics".into()])
-            .await
-            .unwrap();
-        assert_eq!(a["/c/b.ics"], b["/c/b.ics"]);
-        assert_eq!(b["/c/c.ics"], 3);
-        assert_eq!(
-            s.dav_href("u", 7, a["/c/a.ics"]).await.unwrap().as_deref(),
-            Some("/c/a.ics")
-        );
-        assert_eq!(s.dav_href("u", 8, 1).await.unwrap(), None);
-        let other = s.dav_item_ids("u", 8, &["/c/a.ics".into()]).await.unwrap();
-        assert_eq!(other["/c/a.ics"], 1);
+        for (s, _db) in test_stores().await {
+            let a = s
+                .dav_item_ids("u", 7, &["/c/a.ics".into(), "/c/b.ics".into()])
+                .await
+                .unwrap();
+            let b = s
+                .dav_item_ids("u", 7, &["/c/b.ics".into(), "/c/c.ics".into()])
+                .await
+                .unwrap();
+            assert_eq!(a["/c/b.ics"], b["/c/b.ics"]);
+            assert_eq!(b["/c/c.ics"], 3);
+            assert_eq!(
+                s.dav_href("u", 7, a["/c/a.ics"]).await.unwrap().as_deref(),
+                Some("/c/a.ics")
+            );
+            assert_eq!(s.dav_href("u", 8, 1).await.unwrap(), None);
+            let other = s.dav_item_ids("u", 8, &["/c/a.ics".into()]).await.unwrap();
+            assert_eq!(other["/c/a.ics"], 1);
+        }
     }
 }

@@ -509,7 +509,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::temp_store;
+    use crate::state::test_stores;
 
     fn seen<'a>(cmd: &'a str) -> DeviceSeen<'a> {
         DeviceSeen {
@@ -524,109 +524,111 @@ mod tests {
 
     #[tokio::test]
     async fn device_lifecycle() {
-        let (store, _dir) = temp_store().await;
-        let d = store.device_seen(&seen("Provision")).await.unwrap();
-        assert_eq!(d.policy_key, 0);
-        assert_eq!(d.last_command, "Provision");
-        store
-            .start_provisioning("alice@example.org", "ABC123", 77)
-            .await
-            .unwrap();
-        assert_eq!(
+        for (store, _db) in test_stores().await {
+            let d = store.device_seen(&seen("Provision")).await.unwrap();
+            assert_eq!(d.policy_key, 0);
+            assert_eq!(d.last_command, "Provision");
             store
-                .device("alice@example.org", "ABC123")
+                .start_provisioning("alice@example.org", "ABC123", 77)
                 .await
-                .unwrap()
-                .unwrap()
-                .pending_policy_key,
-            77
-        );
-        store
-            .set_policy_key("alice@example.org", "ABC123", 4_000_000_000, "h", "default")
-            .await
-            .unwrap();
-        let d = store.device_seen(&seen("FolderSync")).await.unwrap();
-        assert_eq!(d.policy_key, 4_000_000_000);
-        assert_eq!(d.pending_policy_key, 77);
-        assert_eq!(d.last_command, "FolderSync");
-        let info = DeviceInfo {
-            model: "iPhone15,2".into(),
-            ..Default::default()
-        };
-        store
-            .set_device_info("alice@example.org", "ABC123", &info)
-            .await
-            .unwrap();
-        let all = store.devices(Some("alice@example.org")).await.unwrap();
-        assert_eq!(all.len(), 1);
-        assert_eq!(all[0].info.model, "iPhone15,2");
-        assert!(store.devices(Some("bob")).await.unwrap().is_empty());
+                .unwrap();
+            assert_eq!(
+                store
+                    .device("alice@example.org", "ABC123")
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .pending_policy_key,
+                77
+            );
+            store
+                .set_policy_key("alice@example.org", "ABC123", 4_000_000_000, "h", "default")
+                .await
+                .unwrap();
+            let d = store.device_seen(&seen("FolderSync")).await.unwrap();
+            assert_eq!(d.policy_key, 4_000_000_000);
+            assert_eq!(d.pending_policy_key, 77);
+            assert_eq!(d.last_command, "FolderSync");
+            let info = DeviceInfo {
+                model: "iPhone15,2".into(),
+                ..Default::default()
+            };
+            store
+                .set_device_info("alice@example.org", "ABC123", &info)
+                .await
+                .unwrap();
+            let all = store.devices(Some("alice@example.org")).await.unwrap();
+            assert_eq!(all.len(), 1);
+            assert_eq!(all[0].info.model, "iPhone15,2");
+            assert!(store.devices(Some("bob")).await.unwrap().is_empty());
+        }
     }
 
     #[tokio::test]
     async fn wipe_pin_access_and_removal() {
-        let (store, _dir) = temp_store().await;
-        let (a, d) = ("alice@example.org", "ABC123");
-        assert!(
-            !store.request_wipe(a, d, false).await.unwrap(),
-            "unknown device"
-        );
-        store.device_seen(&seen("Sync")).await.unwrap();
-        let dev = store.device(a, d).await.unwrap().unwrap();
-        assert_eq!(
-            (
-                dev.wipe(),
-                dev.pin_lock,
-                dev.trace,
-                dev.access_override.as_str()
-            ),
-            (WipeState::None, None, false, "")
-        );
+        for (store, _db) in test_stores().await {
+            let (a, d) = ("alice@example.org", "ABC123");
+            assert!(
+                !store.request_wipe(a, d, false).await.unwrap(),
+                "unknown device"
+            );
+            store.device_seen(&seen("Sync")).await.unwrap();
+            let dev = store.device(a, d).await.unwrap().unwrap();
+            assert_eq!(
+                (
+                    dev.wipe(),
+                    dev.pin_lock,
+                    dev.trace,
+                    dev.access_override.as_str()
+                ),
+                (WipeState::None, None, false, "")
+            );
 
-        // Wipe, cancel, wipe again, acknowledge: then it can no longer be cancelled.
-        assert!(store.request_wipe(a, d, false).await.unwrap());
-        assert_eq!(
-            store.device(a, d).await.unwrap().unwrap().wipe(),
-            WipeState::Pending
-        );
-        assert!(store.cancel_wipe(a, d).await.unwrap());
-        assert!(
-            !store.cancel_wipe(a, d).await.unwrap(),
-            "nothing left to cancel"
-        );
-        assert_eq!(
-            store.device(a, d).await.unwrap().unwrap().wipe(),
-            WipeState::None
-        );
-        assert!(store.request_wipe(a, d, true).await.unwrap());
-        store.wipe_acknowledged(a, d).await.unwrap();
-        let dev = store.device(a, d).await.unwrap().unwrap();
-        assert_eq!(dev.wipe(), WipeState::AccountWiped);
-        assert!(dev.wipe_acknowledged > 0);
-        assert!(!store.cancel_wipe(a, d).await.unwrap());
-        assert!(
-            !store.request_wipe(a, d, false).await.unwrap(),
-            "a wiped device stays wiped"
-        );
+            // Wipe, cancel, wipe again, acknowledge: then it can no longer be cancelled.
+            assert!(store.request_wipe(a, d, false).await.unwrap());
+            assert_eq!(
+                store.device(a, d).await.unwrap().unwrap().wipe(),
+                WipeState::Pending
+            );
+            assert!(store.cancel_wipe(a, d).await.unwrap());
+            assert!(
+                !store.cancel_wipe(a, d).await.unwrap(),
+                "nothing left to cancel"
+            );
+            assert_eq!(
+                store.device(a, d).await.unwrap().unwrap().wipe(),
+                WipeState::None
+            );
+            assert!(store.request_wipe(a, d, true).await.unwrap());
+            store.wipe_acknowledged(a, d).await.unwrap();
+            let dev = store.device(a, d).await.unwrap().unwrap();
+            assert_eq!(dev.wipe(), WipeState::AccountWiped);
+            assert!(dev.wipe_acknowledged > 0);
+            assert!(!store.cancel_wipe(a, d).await.unwrap());
+            assert!(
+                !store.request_wipe(a, d, false).await.unwrap(),
+                "a wiped device stays wiped"
+            );
 
-        assert!(store.set_pin_lock(a, d, Some(true)).await.unwrap());
-        assert!(store.set_trace(a, d, true).await.unwrap());
-        assert!(store.set_access_override(a, d, "block").await.unwrap());
-        let dev = store.device(a, d).await.unwrap().unwrap();
-        assert_eq!(
-            (dev.pin_lock, dev.trace, dev.blocked),
-            (Some(true), true, true)
-        );
-        store.set_pin_lock(a, d, Some(false)).await.unwrap();
-        assert_eq!(
-            store.device(a, d).await.unwrap().unwrap().pin_lock,
-            Some(false)
-        );
+            assert!(store.set_pin_lock(a, d, Some(true)).await.unwrap());
+            assert!(store.set_trace(a, d, true).await.unwrap());
+            assert!(store.set_access_override(a, d, "block").await.unwrap());
+            let dev = store.device(a, d).await.unwrap().unwrap();
+            assert_eq!(
+                (dev.pin_lock, dev.trace, dev.blocked),
+                (Some(true), true, true)
+            );
+            store.set_pin_lock(a, d, Some(false)).await.unwrap();
+            assert_eq!(
+                store.device(a, d).await.unwrap().unwrap().pin_lock,
+                Some(false)
+            );
 
-        store.put_sync_cache(a, d, "<Sync/>").await.unwrap();
-        assert!(store.remove_device(a, d).await.unwrap());
-        assert!(store.device(a, d).await.unwrap().is_none());
-        assert!(store.sync_cache(a, d).await.unwrap().is_none());
-        assert!(!store.remove_device(a, d).await.unwrap());
+            store.put_sync_cache(a, d, "<Sync/>").await.unwrap();
+            assert!(store.remove_device(a, d).await.unwrap());
+            assert!(store.device(a, d).await.unwrap().is_none());
+            assert!(store.sync_cache(a, d).await.unwrap().is_none());
+            assert!(!store.remove_device(a, d).await.unwrap());
+        }
     }
 }

@@ -386,7 +386,7 @@ fn plan_assignment(known: &[FolderRow], current: &[UpstreamFolder]) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::temp_store;
+    use crate::state::test_stores;
 
     fn imap(name: &str, id: Option<&str>) -> UpstreamFolder {
         UpstreamFolder {
@@ -398,132 +398,138 @@ mod tests {
 
     #[tokio::test]
     async fn ids_are_stable_across_renames_deletes_and_swaps() {
-        let (store, _dir) = temp_store().await;
-        let login = "alice";
-        let a = store
-            .assign_folder_ids(
-                login,
-                &[
-                    imap("INBOX", Some("g1")),
-                    imap("Sent", Some("g2")),
-                    imap("X", Some("g3")),
-                ],
-            )
-            .await
-            .unwrap();
-        assert_eq!(a, vec![1, 2, 3]);
-        // Same view again: same ids, no writes needed.
-        let b = store
-            .assign_folder_ids(
-                login,
-                &[
-                    imap("X", Some("g3")),
-                    imap("INBOX", Some("g1")),
-                    imap("Sent", Some("g2")),
-                ],
-            )
-            .await
-            .unwrap();
-        assert_eq!(b, vec![3, 1, 2]);
-        // Names swapped outside airsync: each folder keeps its id by identity.
-        let c = store
-            .assign_folder_ids(
-                login,
-                &[
-                    imap("INBOX", Some("g1")),
-                    imap("X", Some("g2")),
-                    imap("Sent", Some("g3")),
-                ],
-            )
-            .await
-            .unwrap();
-        assert_eq!(c, vec![1, 2, 3]);
-        // X deleted upstream, then a new folder: the old id is not reused.
-        let d = store
-            .assign_folder_ids(login, &[imap("INBOX", Some("g1")), imap("New", None)])
-            .await
-            .unwrap();
-        assert_eq!(d, vec![1, 4]);
-        let rows = store.folder_rows(login).await.unwrap();
-        assert!(rows.iter().find(|r| r.folder_id == 2).unwrap().gone);
-        // A folder with the same name but another identity is a new folder.
-        let e = store
-            .assign_folder_ids(login, &[imap("INBOX", Some("g1")), imap("X", Some("g9"))])
-            .await
-            .unwrap();
-        assert_eq!(e, vec![1, 5]);
-        // Other accounts have their own numbering.
-        assert_eq!(
-            store
-                .assign_folder_ids("bob", &[imap("INBOX", Some("g1"))])
+        for (store, _db) in test_stores().await {
+            let login = "alice";
+            let a = store
+                .assign_folder_ids(
+                    login,
+                    &[
+                        imap("INBOX", Some("g1")),
+                        imap("Sent", Some("g2")),
+                        imap("X", Some("g3")),
+                    ],
+                )
                 .await
-                .unwrap(),
-            vec![1]
-        );
+                .unwrap();
+            assert_eq!(a, vec![1, 2, 3]);
+            // Same view again: same ids, no writes needed.
+            let b = store
+                .assign_folder_ids(
+                    login,
+                    &[
+                        imap("X", Some("g3")),
+                        imap("INBOX", Some("g1")),
+                        imap("Sent", Some("g2")),
+                    ],
+                )
+                .await
+                .unwrap();
+            assert_eq!(b, vec![3, 1, 2]);
+            // Names swapped outside airsync: each folder keeps its id by identity.
+            let c = store
+                .assign_folder_ids(
+                    login,
+                    &[
+                        imap("INBOX", Some("g1")),
+                        imap("X", Some("g2")),
+                        imap("Sent", Some("g3")),
+                    ],
+                )
+                .await
+                .unwrap();
+            assert_eq!(c, vec![1, 2, 3]);
+            // X deleted upstream, then a new folder: the old id is not reused.
+            let d = store
+                .assign_folder_ids(login, &[imap("INBOX", Some("g1")), imap("New", None)])
+                .await
+                .unwrap();
+            assert_eq!(d, vec![1, 4]);
+            let rows = store.folder_rows(login).await.unwrap();
+            assert!(rows.iter().find(|r| r.folder_id == 2).unwrap().gone);
+            // A folder with the same name but another identity is a new folder.
+            let e = store
+                .assign_folder_ids(login, &[imap("INBOX", Some("g1")), imap("X", Some("g9"))])
+                .await
+                .unwrap();
+            assert_eq!(e, vec![1, 5]);
+            // Other accounts have their own numbering.
+            assert_eq!(
+                store
+                    .assign_folder_ids("bob", &[imap("INBOX", Some("g1"))])
+                    .await
+                    .unwrap(),
+                vec![1]
+            );
+        }
     }
 
     #[tokio::test]
     async fn renames_through_airsync_keep_ids_without_upstream_identity() {
-        let (store, _dir) = temp_store().await;
-        let ids = store
-            .assign_folder_ids("a", &[imap("P", None), imap("P/Q", None), imap("PX", None)])
-            .await
-            .unwrap();
-        store
-            .rename_folder_rows("a", ids[0], "P", "R", Some('/'))
-            .await
-            .unwrap();
-        let again = store
-            .assign_folder_ids("a", &[imap("R", None), imap("R/Q", None), imap("PX", None)])
-            .await
-            .unwrap();
-        assert_eq!(again, ids);
+        for (store, _db) in test_stores().await {
+            let ids = store
+                .assign_folder_ids("a", &[imap("P", None), imap("P/Q", None), imap("PX", None)])
+                .await
+                .unwrap();
+            store
+                .rename_folder_rows("a", ids[0], "P", "R", Some('/'))
+                .await
+                .unwrap();
+            let again = store
+                .assign_folder_ids("a", &[imap("R", None), imap("R/Q", None), imap("PX", None)])
+                .await
+                .unwrap();
+            assert_eq!(again, ids);
+        }
     }
 
     #[tokio::test]
     async fn concurrent_assignment_agrees() {
-        let (store, _dir) = temp_store().await;
-        let view: Vec<_> = (0..20).map(|i| imap(&format!("F{i}"), None)).collect();
-        let tasks: Vec<_> = (0..6)
-            .map(|_| {
-                let store = store.clone();
-                let view = view.clone();
-                tokio::spawn(async move { store.assign_folder_ids("carol", &view).await.unwrap() })
-            })
-            .collect();
-        let mut results = Vec::new();
-        for t in tasks {
-            results.push(t.await.unwrap());
+        for (store, _db) in test_stores().await {
+            let view: Vec<_> = (0..20).map(|i| imap(&format!("F{i}"), None)).collect();
+            let tasks: Vec<_> = (0..6)
+                .map(|_| {
+                    let store = store.clone();
+                    let view = view.clone();
+                    tokio::spawn(
+                        async move { store.assign_folder_ids("carol", &view).await.unwrap() },
+                    )
+                })
+                .collect();
+            let mut results = Vec::new();
+            for t in tasks {
+                results.push(t.await.unwrap());
+            }
+            assert!(results.windows(2).all(|w| w[0] == w[1]), "{results:?}");
+            assert_eq!(store.folder_rows("carol").await.unwrap().len(), 20);
         }
-        assert!(results.windows(2).all(|w| w[0] == w[1]), "{results:?}");
-        assert_eq!(store.folder_rows("carol").await.unwrap().len(), 20);
     }
 
     #[tokio::test]
     async fn snapshots_keep_the_previous_key() {
-        let (store, _dir) = temp_store().await;
-        store
-            .put_folder_snapshot("a", "d", 1, "one", 1)
-            .await
-            .unwrap();
-        store
-            .put_folder_snapshot("a", "d", 2, "two", 1)
-            .await
-            .unwrap();
-        assert_eq!(
-            store.folder_snapshot("a", "d", 1).await.unwrap().as_deref(),
-            Some("one")
-        );
-        assert_eq!(store.latest_folder_key("a", "d").await.unwrap(), Some(2));
-        store
-            .put_folder_snapshot("a", "d", 3, "three", 2)
-            .await
-            .unwrap();
-        assert_eq!(store.folder_snapshot("a", "d", 1).await.unwrap(), None);
-        assert_eq!(
-            store.folder_snapshot("a", "d", 2).await.unwrap().as_deref(),
-            Some("two")
-        );
-        assert_eq!(store.latest_folder_key("a", "x").await.unwrap(), None);
+        for (store, _db) in test_stores().await {
+            store
+                .put_folder_snapshot("a", "d", 1, "one", 1)
+                .await
+                .unwrap();
+            store
+                .put_folder_snapshot("a", "d", 2, "two", 1)
+                .await
+                .unwrap();
+            assert_eq!(
+                store.folder_snapshot("a", "d", 1).await.unwrap().as_deref(),
+                Some("one")
+            );
+            assert_eq!(store.latest_folder_key("a", "d").await.unwrap(), Some(2));
+            store
+                .put_folder_snapshot("a", "d", 3, "three", 2)
+                .await
+                .unwrap();
+            assert_eq!(store.folder_snapshot("a", "d", 1).await.unwrap(), None);
+            assert_eq!(
+                store.folder_snapshot("a", "d", 2).await.unwrap().as_deref(),
+                Some("two")
+            );
+            assert_eq!(store.latest_folder_key("a", "x").await.unwrap(), None);
+        }
     }
 }

@@ -1,7 +1,11 @@
 //! What airsync keeps of its own: devices and policy keys, stable folder ids and sync
 //! state (design.md, "State model"). One SQL dialect serves SQLite (the default) and
-//! PostgreSQL (several nodes) through sqlx's `any` driver; the migrations in
-//! `migrations/` are written in the subset both engines share.
+//! PostgreSQL (several nodes) through sqlx's `any` driver, which hands the SQL to the
+//! engine unchanged: the migrations in `migrations/` and every query are written in
+//! the subset both engines share — `$N` placeholders, `ON CONFLICT … DO UPDATE/NOTHING`,
+//! BIGINT for every number that can exceed 2^31, INTEGER 0/1 for flags, BYTEA for
+//! bytes (SQLite stores them as blobs), no AUTOINCREMENT (ids are handed out by
+//! airsync). The unit tests of this module run on both engines (see `test_stores`).
 
 mod admin;
 mod conversations;
@@ -35,17 +39,39 @@ pub enum StoreError {
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// Which database engine a store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// One file, one node.
+    Sqlite,
+    /// Shared by several nodes.
+    Postgres,
+}
+
 /// The shared handle to the database; cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    engine: Engine,
+    /// The connection URL (it may hold a password: never logged), for connections
+    /// outside the pool such as the PostgreSQL listener of `push::cluster`.
+    url: std::sync::Arc<str>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("engine", &self.engine)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `url` and brings its schema up to date.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         install_default_drivers();
-        let is_sqlite = url.starts_with("sqlite:");
+        let engine = engine_of(url)?;
+        let is_sqlite = engine == Engine::Sqlite;
         let url = if is_sqlite {
             sqlite_url(url)?
         } else {
@@ -70,18 +96,48 @@ impl Store {
             // WAL lets readers run beside the writer; it is a property of the file.
             pool.execute("PRAGMA journal_mode = WAL").await?;
         }
+        // On PostgreSQL the migrator holds an advisory lock: nodes starting together
+        // migrate one after the other.
         MIGRATOR.run(&pool).await?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            engine,
+            url: url.into(),
+        })
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The connection URL; holds the password, if any: never log it.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
     /// A trivial round trip, for readiness checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+}
+
+/// The engine a store URL names.
+fn engine_of(url: &str) -> Result<Engine, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Engine::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Engine::Postgres)
+    } else {
+        Err(StoreError::BadUrl(
+            url.split_once("://")
+                .map_or("?", |(scheme, _)| scheme)
+                .into(),
+        ))
     }
 }
 
@@ -119,6 +175,59 @@ pub(crate) async fn temp_store() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/t.db", dir.path().display());
     (Store::connect(&url).await.unwrap(), dir)
+}
+
+/// What keeps a test store alive: its SQLite directory, or nothing (a PostgreSQL
+/// schema of the test stack, left for the stack to be thrown away with).
+#[cfg(test)]
+pub(crate) enum TestDb {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres,
+}
+
+/// A fresh store on every engine the test run has: SQLite always, and PostgreSQL
+/// when the test stack is there (`AIRSYNC_TEST_STACK`, whose `PG_URL` must then be
+/// set: a stack without PostgreSQL fails the test). Each PostgreSQL store lives in a
+/// schema of its own, so tests run in parallel on one database.
+#[cfg(test)]
+pub(crate) async fn test_stores() -> Vec<(Store, TestDb)> {
+    let (sqlite, dir) = temp_store().await;
+    let mut stores = vec![(sqlite, TestDb::Sqlite(dir))];
+    if let Some(url) = test_pg_url() {
+        let url = pg_test_schema(&url).await;
+        stores.push((Store::connect(&url).await.unwrap(), TestDb::Postgres));
+    }
+    stores
+}
+
+/// `PG_URL` of the test stack, if a stack is configured.
+#[cfg(test)]
+fn test_pg_url() -> Option<String> {
+    let dir = std::env::var_os("AIRSYNC_TEST_STACK").filter(|d| !d.is_empty())?;
+    let env = std::path::Path::new(&dir).join("stack.env");
+    let text = std::fs::read_to_string(&env)
+        .unwrap_or_else(|e| panic!("AIRSYNC_TEST_STACK is set but {}: {e}", env.display()));
+    let url = text
+        .lines()
+        .find_map(|l| l.strip_prefix("PG_URL="))
+        .unwrap_or_else(|| panic!("{} has no PG_URL: restart the stack", env.display()));
+    Some(url.trim().to_string())
+}
+
+/// Creates a new schema in the database of `url` and returns a URL whose connections
+/// use it.
+#[cfg(test)]
+pub(crate) async fn pg_test_schema(url: &str) -> String {
+    use sqlx::Connection;
+    let schema = format!("t_{}", hex::encode(rand::random::<[u8; 8]>()));
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    // The name is ours (hex), not input.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options[search_path]={schema}")
 }
 
 #[cfg(test)]

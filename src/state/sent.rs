@@ -44,21 +44,22 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::state::temp_store;
+    use crate::state::test_stores;
 
     #[tokio::test]
     async fn a_key_is_claimed_once_per_account() {
-        let (s, _dir) = temp_store().await;
-        assert!(s.claim_send("a", "c1").await.unwrap());
-        assert!(!s.claim_send("a", "c1").await.unwrap());
-        assert!(s.claim_send("b", "c1").await.unwrap());
-        s.release_send("a", "c1").await.unwrap();
-        assert!(s.claim_send("a", "c1").await.unwrap());
-        s.mark_sent("a", "c1").await.unwrap();
-        s.release_send("a", "c1").await.unwrap();
-        assert!(
-            !s.claim_send("a", "c1").await.unwrap(),
-            "a sent message is never released"
-        );
+        for (s, _db) in test_stores().await {
+            assert!(s.claim_send("a", "c1").await.unwrap());
+            assert!(!s.claim_send("a", "c1").await.unwrap());
+            assert!(s.claim_send("b", "c1").await.unwrap());
+            s.release_send("a", "c1").await.unwrap();
+            assert!(s.claim_send("a", "c1").await.unwrap());
+            s.mark_sent("a", "c1").await.unwrap();
+            s.release_send("a", "c1").await.unwrap();
+            assert!(
+                !s.claim_send("a", "c1").await.unwrap(),
+                "a sent message is never released"
+            );
+        }
     }
 }

@@ -304,59 +304,60 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::state::temp_store;
+    use crate::state::test_stores;
 
     #[tokio::test]
     async fn keys_client_ids_and_cache() {
-        let (s, _dir) = temp_store().await;
-        s.put_sync_snapshot("a", "d", "5", 1, b"one", 1)
-            .await
-            .unwrap();
-        s.put_sync_snapshot("a", "d", "5", 2, &[0, 255, 1], 1)
-            .await
-            .unwrap();
-        assert_eq!(
-            s.sync_snapshot("a", "d", "5", 1).await.unwrap().as_deref(),
-            Some(&b"one"[..])
-        );
-        assert_eq!(
-            s.sync_snapshot("a", "d", "5", 2).await.unwrap(),
-            Some(vec![0, 255, 1])
-        );
-        assert_eq!(s.latest_sync_key("a", "d", "5").await.unwrap(), Some(2));
-        s.prune_sync_snapshots("a", "d", "5", 2).await.unwrap();
-        assert_eq!(s.sync_snapshot("a", "d", "5", 1).await.unwrap(), None);
-        assert_eq!(s.latest_sync_key("a", "d", "6").await.unwrap(), None);
+        for (s, _db) in test_stores().await {
+            s.put_sync_snapshot("a", "d", "5", 1, b"one", 1)
+                .await
+                .unwrap();
+            s.put_sync_snapshot("a", "d", "5", 2, &[0, 255, 1], 1)
+                .await
+                .unwrap();
+            assert_eq!(
+                s.sync_snapshot("a", "d", "5", 1).await.unwrap().as_deref(),
+                Some(&b"one"[..])
+            );
+            assert_eq!(
+                s.sync_snapshot("a", "d", "5", 2).await.unwrap(),
+                Some(vec![0, 255, 1])
+            );
+            assert_eq!(s.latest_sync_key("a", "d", "5").await.unwrap(), Some(2));
+            s.prune_sync_snapshots("a", "d", "5", 2).await.unwrap();
+            assert_eq!(s.sync_snapshot("a", "d", "5", 1).await.unwrap(), None);
+            assert_eq!(s.latest_sync_key("a", "d", "6").await.unwrap(), None);
 
-        assert_eq!(s.client_add("a", "d", "5", "c1").await.unwrap(), None);
-        s.record_client_add("a", "d", "5", "c1", "5:10")
-            .await
-            .unwrap();
-        s.record_client_add("a", "d", "5", "c1", "5:11")
-            .await
-            .unwrap();
-        assert_eq!(
-            s.client_add("a", "d", "5", "c1").await.unwrap().as_deref(),
-            Some("5:10")
-        );
+            assert_eq!(s.client_add("a", "d", "5", "c1").await.unwrap(), None);
+            s.record_client_add("a", "d", "5", "c1", "5:10")
+                .await
+                .unwrap();
+            s.record_client_add("a", "d", "5", "c1", "5:11")
+                .await
+                .unwrap();
+            assert_eq!(
+                s.client_add("a", "d", "5", "c1").await.unwrap().as_deref(),
+                Some("5:10")
+            );
 
-        s.put_sync_cache("a", "d", "{}").await.unwrap();
-        s.put_sync_cache("a", "d", "[1]").await.unwrap();
-        assert_eq!(
-            s.sync_cache("a", "d").await.unwrap().as_deref(),
-            Some("[1]")
-        );
+            s.put_sync_cache("a", "d", "{}").await.unwrap();
+            s.put_sync_cache("a", "d", "[1]").await.unwrap();
+            assert_eq!(
+                s.sync_cache("a", "d").await.unwrap().as_deref(),
+                Some("[1]")
+            );
 
-        assert_eq!(s.ping_state("a", "d").await.unwrap(), None);
-        s.put_ping_state("a", "d", 480, "[]").await.unwrap();
-        s.put_ping_state("a", "d", 600, "[1]").await.unwrap();
-        assert_eq!(
-            s.ping_state("a", "d").await.unwrap(),
-            Some((600, "[1]".to_string()))
-        );
+            assert_eq!(s.ping_state("a", "d").await.unwrap(), None);
+            s.put_ping_state("a", "d", 480, "[]").await.unwrap();
+            s.put_ping_state("a", "d", 600, "[1]").await.unwrap();
+            assert_eq!(
+                s.ping_state("a", "d").await.unwrap(),
+                Some((600, "[1]".to_string()))
+            );
 
-        s.forget_sync_state("a", "d", Some("5")).await.unwrap();
-        assert_eq!(s.latest_sync_key("a", "d", "5").await.unwrap(), None);
-        assert_eq!(s.client_add("a", "d", "5", "c1").await.unwrap(), None);
+            s.forget_sync_state("a", "d", Some("5")).await.unwrap();
+            assert_eq!(s.latest_sync_key("a", "d", "5").await.unwrap(), None);
+            assert_eq!(s.client_add("a", "d", "5", "c1").await.unwrap(), None);
+        }
     }
 }

@@ -31,13 +31,19 @@ impl Server {
     }
 
     /// Starts airsync on `dir` (its config and database), e.g. after a restart.
-    /// `extra` is appended to the generated configuration.
+    /// `extra` is appended to the generated configuration; a `[store]` table in it
+    /// replaces the default store (e.g. a PostgreSQL shared by several servers).
     pub fn start_in(stack: &Stack, dir: &Path, extra: &str) -> Server {
         let config = dir.join("airsync.toml");
+        let store = if extra.lines().any(|l| l.trim() == "[store]") {
+            String::new()
+        } else {
+            format!("[store]\nurl = \"{}\"\n", default_store(stack, dir))
+        };
         let text = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"{cert}\"\ntls_key = \"{key}\"\n\
              [log]\nlevel = \"{log}\"\n\
-             [store]\nurl = \"sqlite://{db}\"\n\
+             {store}\
              [imap]\nurl = \"imap://127.0.0.1:{imap}\"\n\
              [caldav]\nurl = \"http://127.0.0.1:{dav}/\"\n\
              [carddav]\nurl = \"http://127.0.0.1:{dav}/\"\n\
@@ -46,7 +52,6 @@ impl Server {
              [auth]\ndefault_domain = \"{domain}\"\n{extra}",
             cert = stack.server_cert.display(),
             key = stack.server_key.display(),
-            db = dir.join("airsync.db").display(),
             imap = stack.imap_port,
             dav = stack.dav_port,
             submission = stack.submission_port,
@@ -167,6 +172,26 @@ impl Server {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// The store of a server in `dir`: an SQLite file there, or with
+/// `AIRSYNC_TEST_STORE=postgres` a PostgreSQL schema of the stack's, made on the first
+/// start in `dir` and kept for restarts (so that any e2e test file can be run on
+/// PostgreSQL: `AIRSYNC_TEST_STORE=postgres cargo test --test e2e_mail`).
+fn default_store(stack: &Stack, dir: &Path) -> String {
+    match std::env::var("AIRSYNC_TEST_STORE").as_deref() {
+        Ok("postgres") => {
+            let remembered = dir.join("pg-store.url");
+            if let Ok(url) = std::fs::read_to_string(&remembered) {
+                return url;
+            }
+            let url = stack.new_pg_store();
+            std::fs::write(&remembered, &url).unwrap();
+            url
+        }
+        Ok("") | Ok("sqlite") | Err(_) => format!("sqlite://{}", dir.join("airsync.db").display()),
+        Ok(other) => panic!("AIRSYNC_TEST_STORE={other:?}: use sqlite or postgres"),
     }
 }
 

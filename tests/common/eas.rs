@@ -2,7 +2,9 @@
 //! with airsync's own codec; the codec's interoperability is proven separately
 //! against libwbxml and captured traffic (tests/wbxml_fixtures.rs).
 
-use airsync::wbxml::pages::{FolderHierarchy as F, Provision as P};
+use std::time::{Duration, Instant};
+
+use airsync::wbxml::pages::{FolderHierarchy as F, Ping as PG, Provision as P};
 use airsync::wbxml::{self, Element};
 use base64::Engine;
 
@@ -470,5 +472,114 @@ impl Phone {
             .unwrap_or_else(|| panic!("no folder {name}"))
             .server_id
             .clone()
+    }
+}
+
+// ---------------------------------------------------------------- Ping
+
+pub fn ping_doc(heartbeat: Option<u32>, folders: &[(&str, &str)]) -> Element {
+    let mut doc = Element::new(PG::Ping);
+    if let Some(h) = heartbeat {
+        doc.push(Element::with_text(PG::HeartbeatInterval, h.to_string()));
+    }
+    if !folders.is_empty() {
+        let mut fs = Element::new(PG::Folders);
+        for (id, class) in folders {
+            fs.push(
+                Element::new(PG::Folder)
+                    .text_child(PG::Id, *id)
+                    .text_child(PG::Class, *class),
+            );
+        }
+        doc.push(fs);
+    }
+    doc
+}
+
+/// A Ping answer: Status and the folders it names.
+#[derive(Debug)]
+pub struct Pinged {
+    pub status: String,
+    pub folders: Vec<String>,
+    pub heartbeat: Option<String>,
+    pub took: Duration,
+}
+
+pub fn pinged(a: &Answer, took: Duration) -> Pinged {
+    assert_eq!(a.status, 200, "Ping HTTP status; {}", a.xml());
+    let body = a.body.as_ref().expect("Ping body");
+    Pinged {
+        status: body
+            .child_text(PG::Status)
+            .map(|s| s.into_owned())
+            .unwrap_or_default(),
+        folders: body
+            .first(PG::Folders)
+            .map(|f| {
+                f.all(PG::Folder)
+                    .filter_map(|e| e.text().map(|t| t.into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        heartbeat: body
+            .child_text(PG::HeartbeatInterval)
+            .map(|s| s.into_owned()),
+        took,
+    }
+}
+
+pub async fn ping(p: &Phone, heartbeat: Option<u32>, folders: &[(&str, &str)]) -> Pinged {
+    let started = Instant::now();
+    let a = p.post("Ping", &ping_doc(heartbeat, folders)).await;
+    pinged(&a, started.elapsed())
+}
+
+/// A Ping with no body at all (MS-ASCMD: repeat the last one).
+pub async fn empty_ping(p: &Phone) -> Pinged {
+    let started = Instant::now();
+    let a = send(p.request(reqwest::Method::POST, &p.url("Ping"))).await;
+    pinged(&a, started.elapsed())
+}
+
+/// Starts a Ping in the background.
+pub fn spawn_ping(
+    p: &Phone,
+    heartbeat: u32,
+    folders: &[(&str, &str)],
+) -> tokio::task::JoinHandle<Pinged> {
+    let p = clone_phone(p);
+    let folders: Vec<(String, String)> = folders
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    tokio::spawn(async move {
+        let f: Vec<(&str, &str)> = folders
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        ping(&p, Some(heartbeat), &f).await
+    })
+}
+
+/// The same phone again (for a request in the background).
+pub fn clone_phone(p: &Phone) -> Phone {
+    p.at(&p.base_url)
+}
+
+impl Phone {
+    /// The same device — user, DeviceId, policy key — talking to the server at
+    /// `base_url` (another node of a several-node set-up).
+    pub fn at(&self, base_url: &str) -> Phone {
+        let mut c = Phone::new(
+            self.client.clone(),
+            base_url,
+            &self.user,
+            &self.password,
+            &self.device_id,
+        );
+        c.device_type = self.device_type.clone();
+        c.version = self.version.clone();
+        c.policy_key = self.policy_key;
+        c
     }
 }

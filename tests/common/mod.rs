@@ -211,6 +211,32 @@ impl Stack {
         (login, password)
     }
 
+    /// A fresh, empty schema in the stack's PostgreSQL database, and the `[store] url`
+    /// that uses it: airsync servers given the same URL share one store (several
+    /// nodes); each test gets its own, so tests run in parallel.
+    pub fn new_pg_store(&self) -> String {
+        let seq = USER_SEQ.fetch_add(1, Ordering::Relaxed);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let schema = format!("t_{}_{seq}_{nanos:x}", std::process::id());
+        let psql: Vec<&str> = self.var("PSQL").split_whitespace().collect();
+        let out = Command::new(psql[0])
+            .args(&psql[1..])
+            .args(["-qtA", "-v", "ON_ERROR_STOP=1", "-c"])
+            .arg(format!("CREATE SCHEMA {schema}"))
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", psql[0]));
+        assert!(
+            out.status.success(),
+            "CREATE SCHEMA failed: {}{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log_tail("postgresql.log", 20)
+        );
+        format!("{}?options[search_path]={schema}", self.var("PG_URL"))
+    }
+
     /// Adds or updates a user (tests/stack/add-user.sh): same login and password for
     /// IMAP, ManageSieve, SMTP submission and Radicale.
     pub fn add_user(&self, login: &str, password: &str) {

@@ -77,7 +77,7 @@ if ! getent passwd "${MAIL_USER}" >/dev/null; then
 fi
 
 # Users the packages create and the stack relies on.
-for u in dovecot dovenull postfix; do
+for u in dovecot dovenull postfix postgres; do
   getent passwd "${u}" >/dev/null || { echo "install.sh: system user ${u} missing" >&2; exit 1; }
 done
 getent group postdrop >/dev/null || { echo "install.sh: group postdrop missing" >&2; exit 1; }

@@ -55,7 +55,7 @@ read_pid() {
   printf '%s' "${pid}"
 }
 
-# stack_pid KIND DIR: pid of the running dovecot|postfix|radicale master of the
+# stack_pid KIND DIR: pid of the running dovecot|postfix|radicale|postgres master of the
 # stack in DIR, or nothing. The pid file alone is not trusted (a stale one may name
 # an unrelated process by now): the process must also belong to DIR.
 stack_pid() {
@@ -64,6 +64,7 @@ stack_pid() {
     dovecot) file=${dir}/dovecot/run/master.pid want="${dir}/dovecot/dovecot.conf" ;;
     postfix) file=${dir}/postfix-spool/pid/master.pid want="MAIL_CONFIG=${dir}/postfix" ;;
     radicale) file=${dir}/radicale/radicale.pid want="${dir}/radicale/config" ;;
+    postgres) file=${dir}/pg/data/postmaster.pid want="${dir}/pg/data" ;;
     *) die "stack_pid: unknown kind ${kind}" ;;
   esac
   pid=$(read_pid "${file}")
@@ -130,4 +131,12 @@ wait_for() {
     fi
     sleep 0.05
   done
+}
+
+# pg_bindir: the directory of the newest PostgreSQL server binaries the Debian
+# packages installed (/usr/lib/postgresql/<version>/bin), or nothing.
+pg_bindir() {
+  local d
+  d=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  [[ -x ${d}/initdb && -x ${d}/postgres ]] && printf '%s' "${d}"
 }

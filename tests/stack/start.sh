@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Start the test stack in DIR: a private Dovecot (IMAP/IMAPS/LMTP/ManageSieve),
-# Radicale (CalDAV/CardDAV) and Postfix (SMTP in, submission out), all on 127.0.0.1,
-# with a test CA. Writes DIR/stack.env and prints it. See tests/stack/README.md.
+# Radicale (CalDAV/CardDAV), Postfix (SMTP in, submission out) and PostgreSQL (the
+# store of the several-node tests), all on 127.0.0.1, with a test CA. Writes DIR/stack.env and prints it. See tests/stack/README.md.
 #
 #   tests/stack/start.sh DIR
 #
 # DIR is created if missing. An existing DIR of a stopped stack is reused: mail,
 # users, collections and the CA survive (scripts/demo.sh relies on that); configs
 # and ports are written afresh. Ports are free ones picked at start, unless fixed by
-# AIRSYNC_STACK_<NAME>_PORT (NAME: IMAP IMAPS LMTP SIEVE SMTP SUBMISSION SMTPS DAV).
+# AIRSYNC_STACK_<NAME>_PORT (NAME: IMAP IMAPS LMTP SIEVE SMTP SUBMISSION SMTPS DAV PG).
 # Needs root (Postfix's master and Dovecot's privilege separation) and the packages
 # from tests/stack/install.sh.
 set -euo pipefail
@@ -26,7 +26,7 @@ phase() {
 }
 
 # Refuse to start twice in one DIR.
-for kind in dovecot postfix radicale; do
+for kind in dovecot postfix radicale postgres; do
   if [[ -n $(stack_pid "${kind}" "${DIR}") ]]; then
     die "a stack is already running in ${DIR} (stop it with tests/stack/stop.sh ${DIR})"
   fi
@@ -51,7 +51,7 @@ if command -v runuser >/dev/null 2>&1 && ! runuser -u "${STACK_MAIL_USER}" -- te
 fi
 
 # ---------------------------------------------------------------- ports
-port_names=(IMAP IMAPS LMTP SIEVE SMTP SUBMISSION SMTPS DAV)
+port_names=(IMAP IMAPS LMTP SIEVE SMTP SUBMISSION SMTPS DAV PG)
 mapfile -t picked < <(free_ports "${#port_names[@]}")
 declare -A PORT
 for i in "${!port_names[@]}"; do
@@ -62,6 +62,49 @@ for i in "${!port_names[@]}"; do
 done
 
 phase "ports"
+# ---------------------------------------------------------------- PostgreSQL
+# A private cluster for the several-node tests, started first and in the background
+# (initdb takes about a second, once per DIR): the unprivileged package user
+# `postgres` owns DIR/pg/data; the server listens on 127.0.0.1 with password
+# (SCRAM) logins and keeps its unix socket in DIR/pg/run, where local logins are
+# trusted. Durability is off: a test database never outlives a crash.
+PG_BIN=$(pg_bindir) || true
+[[ -n ${PG_BIN} ]] || die "PostgreSQL server binaries missing under /usr/lib/postgresql: run tests/stack/install.sh"
+getent passwd postgres >/dev/null || die "user postgres missing: run tests/stack/install.sh"
+PG_USER=airsync
+PG_PASSWORD=airsync-secret
+PG_DB=airsync
+PG_RUN=${DIR}/pg/run
+start_postgres() {
+  mkdir -p "${DIR}/pg/run"
+  chown postgres:postgres "${DIR}/pg" "${PG_RUN}"
+  chmod 0700 "${DIR}/pg"
+  if [[ ! -s ${DIR}/pg/data/PG_VERSION ]]; then
+    rm -rf "${DIR}/pg/data"
+    local pwfile=${DIR}/pg/pwfile
+    (umask 077 && printf '%s\n' "${PG_PASSWORD}" >"${pwfile}")
+    chown postgres:postgres "${pwfile}"
+    runuser -u postgres -- "${PG_BIN}/initdb" -D "${DIR}/pg/data" -U "${PG_USER}" \
+      --pwfile="${pwfile}" --auth-local=trust --auth-host=scram-sha-256 \
+      -E UTF8 --locale=C.UTF-8 --no-sync --no-instructions </dev/null >>"${DIR}/postgresql.log" 2>&1 || return 1
+    rm -f "${pwfile}"
+  fi
+  runuser -u postgres -- setsid "${PG_BIN}/postgres" -D "${DIR}/pg/data" \
+    -c listen_addresses=127.0.0.1 -p "${PORT[PG]}" -c unix_socket_directories="${PG_RUN}" \
+    -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+    </dev/null >>"${DIR}/postgresql.log" 2>&1 &
+  local deadline=$((SECONDS + 20))
+  until "${PG_BIN}/pg_isready" -q -h "${PG_RUN}" -p "${PORT[PG]}" -U "${PG_USER}" -d postgres; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.05
+  done
+  local psql=("${PG_BIN}/psql" -h "${PG_RUN}" -p "${PORT[PG]}" -U "${PG_USER}" -d postgres -qtA)
+  if [[ $("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '${PG_DB}'") != 1 ]]; then
+    "${psql[@]}" -c "CREATE DATABASE ${PG_DB}" >>"${DIR}/postgresql.log" 2>&1 || return 1
+  fi
+}
+start_postgres </dev/null >>"${DIR}/postgresql.log" 2>&1 &
+pg_job=$!
 # ---------------------------------------------------------------- TLS
 # A small CA and a server certificate signed by it: rustls and Python reject a lone
 # self-signed certificate used as its own trust anchor. Kept across restarts of the
@@ -467,6 +510,10 @@ IMAPS_URL=imaps://127.0.0.1:${PORT[IMAPS]}
 SUBMISSION_URL=smtp://127.0.0.1:${PORT[SUBMISSION]}
 SMTPS_URL=smtps://127.0.0.1:${PORT[SMTPS]}
 DAV_URL=http://127.0.0.1:${PORT[DAV]}/
+PG_PORT=${PORT[PG]}
+PG_URL=postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${PORT[PG]}/${PG_DB}
+PG_SOCKET_DIR=${PG_RUN}
+PSQL="${PG_BIN}/psql -h ${PG_RUN} -p ${PORT[PG]} -U ${PG_USER} -d ${PG_DB}"
 CA_CERT=${DIR}/tls/ca.pem
 SERVER_CERT=${DIR}/tls/server.pem
 SERVER_KEY=${DIR}/tls/server.key
@@ -477,6 +524,7 @@ POSTFIX_CONFIG_DIR=${DIR}/postfix
 DOVECOT_LOG=${DIR}/dovecot.log
 POSTFIX_LOG=${DIR}/postfix.log
 RADICALE_LOG=${DIR}/radicale.log
+POSTGRES_LOG=${DIR}/postgresql.log
 ALICE_LOGIN=alice@${MAIL_DOMAIN}
 ALICE_PASSWORD=alice-secret
 BOB_LOGIN=bob@${MAIL_DOMAIN}
@@ -501,6 +549,9 @@ phase "waiting for Postfix submission"
 wait_for "Postfix submission" smtp "${PORT[SUBMISSION]}" "${DIR}/postfix.log"
 phase "waiting for Postfix SMTPS"
 wait_for "Postfix SMTPS" tcp "${PORT[SMTPS]}" "${DIR}/postfix.log"
+
+phase "waiting for PostgreSQL"
+wait "${pg_job}" || { log_tail "${DIR}/postgresql.log"; die "PostgreSQL did not start"; }
 
 phase "all answering"
 # ---------------------------------------------------------------- users

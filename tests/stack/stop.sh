@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stop the stack started in DIR by start.sh: Dovecot, Postfix and Radicale, each
+# Stop the stack started in DIR by start.sh: Dovecot, Postfix, Radicale and PostgreSQL, each
 # through its own pid file (never by process name, so other stacks and any system
 # instance are untouched). Leaves DIR in place. Safe on a half-started or stopped
 # stack.
@@ -31,12 +31,16 @@ status=0
 pf_pid=$(stack_pid postfix "${DIR}")
 dc_pid=$(stack_pid dovecot "${DIR}")
 rad_pid=$(stack_pid radicale "${DIR}")
+pg_pid=$(stack_pid postgres "${DIR}")
 for pid in "${pf_pid}" "${dc_pid}" "${rad_pid}"; do
   if pid_alive "${pid}"; then kill -TERM "${pid}" 2>/dev/null || true; fi
 done
+# PostgreSQL: SIGINT is its "fast" shutdown (SIGTERM would wait for clients to leave).
+if pid_alive "${pg_pid}"; then kill -INT "${pg_pid}" 2>/dev/null || true; fi
 wait_gone postfix "${pf_pid}"
 wait_gone dovecot "${dc_pid}"
 wait_gone radicale "${rad_pid}"
+wait_gone postgres "${pg_pid}"
 rm -f "${DIR}/radicale/radicale.pid"
 
 # A daemon of this stack that outlived its master (only if something went wrong):
@@ -46,7 +50,7 @@ for p in /proc/[0-9]*; do
   pid=${p#/proc/}
   exe=$(readlink "${p}/exe" 2>/dev/null || true)
   case ${exe} in
-    /usr/sbin/dovecot | /usr/lib/dovecot/* | /usr/lib/postfix/* | */python3*) ;;
+    /usr/sbin/dovecot | /usr/lib/dovecot/* | /usr/lib/postfix/* | */python3* | /usr/lib/postgresql/*) ;;
     *) continue ;;
   esac
   cwd=$(readlink "${p}/cwd" 2>/dev/null || true)

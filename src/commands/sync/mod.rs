@@ -31,7 +31,7 @@ const DEFAULT_WINDOW: usize = 100;
 
 pub async fn run(ctx: &RequestContext<'_>, document: Option<Element>) -> Result<Reply, Error> {
     // A new Sync ends the device's waiting Ping or hanging Sync.
-    ctx.app.push.supersede(ctx.login(), ctx.device_id());
+    ctx.app.push.supersede(ctx.login(), ctx.device_id()).await;
     let request = SyncRequest::parse(document.as_ref())?;
     let request = match complete_from_cache(ctx, request).await? {
         Ok(r) => r,
