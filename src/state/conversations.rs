@@ -78,33 +78,34 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::state::temp_store;
+    use crate::state::test_stores;
 
     #[tokio::test]
     async fn roots_are_kept_per_account_and_always_moves_listed() {
-        let (s, _dir) = temp_store().await;
-        let batch: Vec<(String, String)> = (0..450)
-            .map(|i| (format!("{i:032x}"), format!("root{i}@x")))
-            .collect();
-        s.remember_conversations("a", &batch).await.unwrap();
-        // A second sighting never changes the root.
-        s.remember_conversations("a", &[(batch[7].0.clone(), "other@x".into())])
-            .await
-            .unwrap();
-        assert_eq!(
-            s.conversation_root("a", &batch[7].0)
+        for (s, _db) in test_stores().await {
+            let batch: Vec<(String, String)> = (0..450)
+                .map(|i| (format!("{i:032x}"), format!("root{i}@x")))
+                .collect();
+            s.remember_conversations("a", &batch).await.unwrap();
+            // A second sighting never changes the root.
+            s.remember_conversations("a", &[(batch[7].0.clone(), "other@x".into())])
                 .await
-                .unwrap()
-                .as_deref(),
-            Some("root7@x")
-        );
-        assert_eq!(s.conversation_root("b", &batch[7].0).await.unwrap(), None);
-        assert!(s.always_moves("a").await.unwrap().is_empty());
-        s.set_always_move("a", &batch[449].0, 12).await.unwrap();
-        assert_eq!(
-            s.always_moves("a").await.unwrap(),
-            vec![(batch[449].0.clone(), 12)]
-        );
-        assert!(s.always_moves("b").await.unwrap().is_empty());
+                .unwrap();
+            assert_eq!(
+                s.conversation_root("a", &batch[7].0)
+                    .await
+                    .unwrap()
+                    .as_deref(),
+                Some("root7@x")
+            );
+            assert_eq!(s.conversation_root("b", &batch[7].0).await.unwrap(), None);
+            assert!(s.always_moves("a").await.unwrap().is_empty());
+            s.set_always_move("a", &batch[449].0, 12).await.unwrap();
+            assert_eq!(
+                s.always_moves("a").await.unwrap(),
+                vec![(batch[449].0.clone(), 12)]
+            );
+            assert!(s.always_moves("b").await.unwrap().is_empty());
+        }
     }
 }
