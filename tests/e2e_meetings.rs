@@ -12,7 +12,7 @@ use airsync::wbxml::pages::{Calendar as Cal, ComposeMail as C, Email as E, Meeti
 use common::Stack;
 use common::airsync::Server;
 use common::dav::Dav;
-use common::eas::{Cmd, Phone, https_client, mail_options};
+use common::eas::{Cmd, Phone, https_client, mail_options, ping_doc};
 use common::imap::rand_id;
 
 async fn phone(server: &Server, stack: &Stack, user: &str, password: &str) -> Phone {
@@ -53,13 +53,41 @@ fn event(
 }
 
 fn imip(from: &str, to: &str, summary: &str, ics: &str) -> Vec<u8> {
+    itip_mail(from, to, &format!("Invitation: {summary}"), "REQUEST", ics)
+}
+
+/// An iMIP message (RFC 6047): a short text and the text/calendar part with `method`.
+fn itip_mail(from: &str, to: &str, subject: &str, method: &str, ics: &str) -> Vec<u8> {
     format!(
-        "From: {from}\r\nTo: {to}\r\nSubject: Invitation: {summary}\r\nMessage-ID: <{}@test>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nYou are invited.\r\n\
-         --b\r\nContent-Type: text/calendar; charset=utf-8; method=REQUEST\r\n\r\n{ics}\r\n--b--\r\n",
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{}@test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nA calendar message.\r\n\
+         --b\r\nContent-Type: text/calendar; charset=utf-8; method={method}\r\n\r\n{ics}\r\n--b--\r\n",
         rand_id()
     )
     .into_bytes()
+}
+
+/// An attendee's iTIP REPLY to the meeting `uid` of [`event`].
+fn reply_ics(uid: &str, organizer: &str, attendee: &str, partstat: &str, stamp: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
+         DTSTAMP:{stamp}\r\nSEQUENCE:0\r\nDTSTART;TZID=Europe/Berlin:20261126T100000\r\n\
+         ORGANIZER:mailto:{organizer}\r\nATTENDEE;PARTSTAT={partstat}:mailto:{attendee}\r\n\
+         END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+/// The PARTSTAT of `who` in an iCalendar text.
+fn partstat_of(ics: &str, who: &str) -> String {
+    let unfolded = ics.replace("\r\n ", "");
+    let line = unfolded
+        .lines()
+        .find(|l| l.starts_with("ATTENDEE") && l.contains(&format!("mailto:{who}")))
+        .unwrap_or_default();
+    line.split(';')
+        .find_map(|p| p.strip_prefix("PARTSTAT="))
+        .map(|p| p.split(':').next().unwrap_or(p).to_string())
+        .unwrap_or_default()
 }
 
 async fn respond(p: &Phone, inbox: &str, request_id: &str, answer: u8) -> Element {
@@ -282,4 +310,108 @@ async fn an_invitation_sent_from_the_phone_reaches_the_attendee_as_a_meeting_req
         text(data.first(E::MeetingRequest).unwrap(), E::StartTime),
         "2026-11-26T09:00:00.000Z"
     );
+}
+
+/// The object at `path` once `who` has `partstat` in it, or after 15 s as it is then.
+async fn until_partstat(dav: &Dav, path: &str, who: &str, partstat: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let now = dav.get(path).await.unwrap();
+        if partstat_of(&now, who) == partstat || std::time::Instant::now() > deadline {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_reply_reaches_the_organizers_calendar_while_her_device_only_waits() {
+    let stack = Stack::get();
+    let (alice, alice_pw) = stack.new_user("push-org");
+    let (bob, _) = stack.new_user("push-bob");
+    let (carol, _) = stack.new_user("push-carol");
+    let server = Server::start_in(
+        stack,
+        &tempfile::Builder::new()
+            .prefix("airsync-meet-")
+            .tempdir()
+            .unwrap()
+            .keep(),
+        "[push]\nmin_heartbeat_secs = 1\ndav_poll_secs = 1\n",
+    );
+    let uid = format!("push-{}", rand_id());
+    let alice_dav = Dav::new(stack, &alice, &alice_pw);
+    let with_carol = event(&uid, "Push meeting", &alice, &bob, true, None).replace(
+        "END:VEVENT",
+        &format!("ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{carol}\r\nEND:VEVENT"),
+    );
+    alice_dav.put("calendar/push.ics", &with_carol).await;
+
+    let pa = phone(&server, stack, &alice, &alice_pw).await;
+    let inbox = pa.folder_id(2).await;
+    let calendar = pa.folder_id(8).await;
+    let ping = ping_doc(
+        Some(120),
+        &[(inbox.as_str(), "Email"), (calendar.as_str(), "Calendar")],
+    );
+
+    // Alice's device waits in a Ping; Bob's REPLY arrives through the MTA; her event
+    // shows his answer while the device never syncs INBOX.
+    let waiting = pa.post("Ping", &ping);
+    let arrive = async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let accepted = reply_ics(&uid, &alice, &bob, "ACCEPTED", "20261102T100000Z");
+        let (a, b) = (alice.clone(), bob.clone());
+        tokio::task::spawn_blocking(move || {
+            stack.deliver(&b, &a, &itip_mail(&b, &a, "Accepted", "REPLY", &accepted))
+        })
+        .await
+        .unwrap();
+        until_partstat(&alice_dav, "calendar/push.ics", &bob, "ACCEPTED").await
+    };
+    let (pinged, after) = tokio::join!(waiting, arrive);
+    assert_eq!(partstat_of(&after, &bob), "ACCEPTED", "{after}");
+    assert!(
+        pinged.xml().contains("<Status>2</Status>"),
+        "the Ping saw the change: {}",
+        pinged.xml()
+    );
+
+    // A REPLY that arrives late with an older DTSTAMP does not overwrite Bob's answer;
+    // Carol's newer one, delivered after it, shows that the watcher has looked at both.
+    let waiting = pa.post("Ping", &ping);
+    let arrive = async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let stale = reply_ics(&uid, &alice, &bob, "DECLINED", "20261102T090000Z");
+        let carols = reply_ics(&uid, &alice, &carol, "TENTATIVE", "20261102T110000Z");
+        let (a, b, c) = (alice.clone(), bob.clone(), carol.clone());
+        tokio::task::spawn_blocking(move || {
+            stack.deliver(&b, &a, &itip_mail(&b, &a, "Declined", "REPLY", &stale));
+            stack.deliver(&c, &a, &itip_mail(&c, &a, "Tentative", "REPLY", &carols));
+        })
+        .await
+        .unwrap();
+        until_partstat(&alice_dav, "calendar/push.ics", &carol, "TENTATIVE").await
+    };
+    let (_, after) = tokio::join!(waiting, arrive);
+    assert_eq!(partstat_of(&after, &carol), "TENTATIVE", "{after}");
+    assert_eq!(
+        partstat_of(&after, &bob),
+        "ACCEPTED",
+        "a stale REPLY lost: {after}"
+    );
+
+    // Now the device syncs INBOX: Sync sees the three REPLYs again and applies none of
+    // them a second time.
+    stack.wait_for_messages(&alice, "INBOX", &["ALL"], 3, Duration::from_secs(20));
+    let (_, cmds) = pa.sync_all(&inbox, 50, mail_options(1, None)).await;
+    assert_eq!(cmds.len(), 3);
+    let final_copy = alice_dav.get("calendar/push.ics").await.unwrap();
+    assert_eq!(final_copy, after, "nothing was written again");
+    let applied = server
+        .log()
+        .lines()
+        .filter(|l| l.contains("meeting reply applied") && l.contains(&uid))
+        .count();
+    assert_eq!(applied, 2, "Bob's and Carol's replies, each once");
 }

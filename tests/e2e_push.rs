@@ -11,7 +11,9 @@ use airsync::wbxml::Element;
 use airsync::wbxml::pages::{AirSync as A, Email as E, Ping as P};
 use common::Stack;
 use common::airsync::Server;
-use common::eas::{Answer, Phone, collection, https_client, mail_options, parse_sync, send};
+use common::eas::{
+    Answer, Phone, collection, https_client, mail_options, parse_sync, ping_doc, send,
+};
 
 /// Short heartbeats and a 1 s DAV poll, so that every test is quick.
 const PUSH: &str = "[push]\nmin_heartbeat_secs = 1\ndav_poll_secs = 1\n";
@@ -35,25 +37,6 @@ async fn phone(server: &Server, stack: &Stack, user: &str, password: &str, devic
     );
     p.provision().await;
     p
-}
-
-fn ping_doc(heartbeat: Option<u32>, folders: &[(&str, &str)]) -> Element {
-    let mut doc = Element::new(P::Ping);
-    if let Some(h) = heartbeat {
-        doc.push(Element::with_text(P::HeartbeatInterval, h.to_string()));
-    }
-    if !folders.is_empty() {
-        let mut fs = Element::new(P::Folders);
-        for (id, class) in folders {
-            fs.push(
-                Element::new(P::Folder)
-                    .text_child(P::Id, *id)
-                    .text_child(P::Class, *class),
-            );
-        }
-        doc.push(fs);
-    }
-    doc
 }
 
 /// A Ping answer: Status and the folders it names.

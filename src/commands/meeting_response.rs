@@ -11,9 +11,9 @@
 //!   per request version and answer.
 //! * The request mail goes to Deleted Items, as Exchange does.
 //!
-//! Also here: an incoming REPLY in the organizer's mailbox is applied to the
-//! organizer's event ([`apply_incoming_reply`]), when the message is first offered to
-//! a device by Sync.
+//! Also here: Sync's hook for an incoming REPLY in the organizer's INBOX
+//! ([`apply_incoming_reply`], the work is in [`crate::scheduling`]; the push watcher
+//! applies the same REPLY as soon as it arrives).
 
 use airsync_model::{BackendError, DavKind, DavStore};
 use chrono::Utc;
@@ -340,79 +340,16 @@ async fn send_reply(
     }
 }
 
-/// An incoming iTIP REPLY (in `raw`, from `sender`) applied to the organizer's own
-/// event: the event with the reply's UID is looked up around the reply's DTSTART in
-/// the account's calendars, and only the sender's own ATTENDEE line is taken from the
-/// reply (nobody can answer for someone else). Errors are logged, never fatal: the
-/// message itself is delivered to the device all the same.
+/// An incoming iTIP REPLY in the organizer's INBOX applied to the organizer's event
+/// (see [`crate::scheduling`]). Errors are logged, never fatal: the message itself is
+/// delivered to the device all the same.
 pub async fn apply_incoming_reply(ctx: &RequestContext<'_>, raw: &[u8]) {
-    let Some((method, ics)) = email::calendar_part(raw) else {
+    let Some(dav) = ctx.app.calendars.as_deref() else {
         return;
     };
-    if method != "REPLY" {
-        return;
-    }
-    if let Err(e) = try_apply_reply(ctx, raw, &ics).await {
+    if let Err(e) =
+        crate::scheduling::apply_incoming_reply(dav, &ctx.principal.credentials, raw).await
+    {
         tracing::warn!(target: "airsync", login = ctx.login(), error = %e, "a meeting reply could not be applied");
     }
-}
-
-async fn try_apply_reply(ctx: &RequestContext<'_>, raw: &[u8], ics: &[u8]) -> Result<(), Error> {
-    let Some(sender) = email::from_address(raw) else {
-        return Ok(());
-    };
-    let Some(uid) = crate::mapping::calendar::event_uid(ics) else {
-        return Ok(());
-    };
-    let Some(dav) = ctx.app.calendars.as_deref() else {
-        return Ok(());
-    };
-    let creds = &ctx.principal.credentials;
-    let start = meeting::reply_start(ics);
-    for col in dav.collections(creds, DavKind::Calendar).await? {
-        if !col
-            .components
-            .iter()
-            .any(|k| k.eq_ignore_ascii_case("VEVENT"))
-        {
-            continue;
-        }
-        let candidates = match start {
-            Some(t) => {
-                dav.time_range(creds, &col.href, "VEVENT", t - 86_400, Some(t + 86_400))
-                    .await?
-            }
-            None => dav.list(creds, &col.href).await?.members,
-        };
-        let hrefs: Vec<String> = candidates.into_iter().map(|(h, _)| h).collect();
-        if hrefs.is_empty() {
-            continue;
-        }
-        for object in dav.fetch(creds, &col.href, &hrefs).await? {
-            if crate::mapping::calendar::event_uid(&object.data).as_deref() != Some(uid.as_str()) {
-                continue;
-            }
-            let Some(updated) = meeting::apply_reply(&object.data, ics, &sender) else {
-                return Ok(());
-            };
-            let name = object
-                .href
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            dav.put(
-                creds,
-                &col.href,
-                &name,
-                &updated,
-                "text/calendar; charset=utf-8",
-                Some(&object.etag),
-            )
-            .await?;
-            tracing::info!(target: "airsync", login = ctx.login(), %uid, %sender, "meeting reply applied");
-            return Ok(());
-        }
-    }
-    Ok(())
 }

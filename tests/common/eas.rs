@@ -2,7 +2,7 @@
 //! with airsync's own codec; the codec's interoperability is proven separately
 //! against libwbxml and captured traffic (tests/wbxml_fixtures.rs).
 
-use airsync::wbxml::pages::{FolderHierarchy as F, Provision as P};
+use airsync::wbxml::pages::{FolderHierarchy as F, Ping, Provision as P};
 use airsync::wbxml::{self, Element};
 use base64::Engine;
 
@@ -471,4 +471,24 @@ impl Phone {
             .server_id
             .clone()
     }
+}
+
+/// A Ping request: an optional HeartbeatInterval and (CollectionId, Class) folders.
+pub fn ping_doc(heartbeat: Option<u32>, folders: &[(&str, &str)]) -> Element {
+    let mut doc = Element::new(Ping::Ping);
+    if let Some(h) = heartbeat {
+        doc.push(Element::with_text(Ping::HeartbeatInterval, h.to_string()));
+    }
+    if !folders.is_empty() {
+        let mut fs = Element::new(Ping::Folders);
+        for (id, class) in folders {
+            fs.push(
+                Element::new(Ping::Folder)
+                    .text_child(Ping::Id, *id)
+                    .text_child(Ping::Class, *class),
+            );
+        }
+        doc.push(fs);
+    }
+    doc
 }

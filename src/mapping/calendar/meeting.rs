@@ -379,11 +379,29 @@ pub fn reply_start(reply_ics: &[u8]) -> Option<i64> {
     Some(w.utc.and_utc().timestamp())
 }
 
+/// The ATTENDEE parameter that remembers the DTSTAMP of the last REPLY applied to that
+/// attendee (the same idea as Apple CalendarServer's X-CALENDARSERVER-DTSTAMP): it is
+/// what makes a REPLY seen twice (by the push watcher and by Sync) count once, and a
+/// REPLY that arrives late with an older DTSTAMP lose against a newer one.
+pub const REPLY_STAMP_PARAM: &str = "X-AIRSYNC-REPLY-DTSTAMP";
+
+fn sequence_of(c: &Component) -> i64 {
+    c.text("SEQUENCE")
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn stamp_of(value: Option<&str>) -> Option<NaiveDateTime> {
+    crate::mapping::timezone::parse_local(value?.trim())
+}
+
 /// An incoming REPLY applied to the organizer's event: the PARTSTAT of the
 /// `sender`'s ATTENDEE line is copied onto the same attendee of the matching VEVENT
 /// (same RECURRENCE-ID, or the series); other attendees' lines in the reply are
-/// ignored (nobody answers for someone else). None when the reply changes nothing
-/// (already applied, another event, an attendee the event does not have).
+/// ignored (nobody answers for someone else). None when the reply changes nothing:
+/// another event, an attendee the event does not have, or a stale reply (RFC 5546
+/// 2.1.5: a SEQUENCE older than the event's answers an outdated version; a DTSTAMP not
+/// newer than the last one applied to that attendee is a duplicate or arrived late).
 pub fn apply_reply(event: &[u8], reply_ics: &[u8], sender: &str) -> Option<Vec<u8>> {
     let mut cal = ical::parse(event)?;
     let reply = ical::parse(reply_ics)?;
@@ -411,6 +429,11 @@ pub fn apply_reply(event: &[u8], reply_ics: &[u8], sender: &str) -> Option<Vec<u
                 })
             });
         let Some(i) = target else { continue };
+        if sequence_of(r) < sequence_of(&cal.children[i]) {
+            continue;
+        }
+        let stamp = r.text("DTSTAMP");
+        let stamp_at = stamp_of(stamp.as_deref());
         for a in r.props_named("ATTENDEE") {
             let Some(partstat) = a.param("PARTSTAT") else {
                 continue;
@@ -422,15 +445,24 @@ pub fn apply_reply(event: &[u8], reply_ics: &[u8], sender: &str) -> Option<Vec<u
             for mine in cal.children[i]
                 .props
                 .iter_mut()
-                .filter(|p| p.name == "ATTENDEE")
+                .filter(|p| p.name == "ATTENDEE" && mailto(&p.value).eq_ignore_ascii_case(&who))
             {
-                if mailto(&mine.value).eq_ignore_ascii_case(&who)
-                    && mine.param("PARTSTAT") != Some(partstat)
-                {
-                    mine.set_param("PARTSTAT", partstat);
-                    mine.remove_param("RSVP");
-                    changed = true;
+                let applied = stamp_of(mine.param(REPLY_STAMP_PARAM));
+                let newer = match (stamp_at, applied) {
+                    (Some(new), Some(old)) => new > old,
+                    // No DTSTAMP to order by: only a different answer is news.
+                    (None, _) => mine.param("PARTSTAT") != Some(partstat),
+                    (Some(_), None) => true,
+                };
+                if !newer {
+                    continue;
                 }
+                mine.set_param("PARTSTAT", partstat);
+                mine.remove_param("RSVP");
+                if let (Some(s), Some(_)) = (&stamp, stamp_at) {
+                    mine.set_param(REPLY_STAMP_PARAM, s.trim());
+                }
+                changed = true;
             }
         }
     }
@@ -590,6 +622,10 @@ ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:carol@example.org\r\nEND:VEVENT\r\nEND:VCA
             "10:00 Berlin = 09:00 UTC"
         );
 
+        assert!(
+            updated.contains("X-AIRSYNC-REPLY-DTSTAMP=20261102T080000Z"),
+            "the applied reply's DTSTAMP is remembered: {updated}"
+        );
         let mine = String::from_utf8(
             attendee_copy(REQUEST.as_bytes(), &["bob@example.org".into()], "TENTATIVE").unwrap(),
         )
@@ -598,5 +634,51 @@ ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:carol@example.org\r\nEND:VEVENT\r\nEND:VCA
             !mine.contains("METHOD") && mine.contains("PARTSTAT=TENTATIVE"),
             "{mine}"
         );
+    }
+
+    /// Bob's REPLY with `partstat`, DTSTAMP `stamp` and SEQUENCE `seq`.
+    fn bob_reply(partstat: &str, stamp: &str, seq: u32) -> Vec<u8> {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:meet-1@example.org\r\n\
+             DTSTAMP:{stamp}\r\nSEQUENCE:{seq}\r\nORGANIZER:mailto:alice@example.org\r\n\
+             ATTENDEE;PARTSTAT={partstat}:mailto:bob@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn bob_partstat(ics: &[u8]) -> String {
+        let cal = ical::parse(ics).unwrap();
+        let ev = cal.children.iter().find(|c| c.name == "VEVENT").unwrap();
+        ev.props_named("ATTENDEE")
+            .find(|a| a.value.contains("bob@"))
+            .and_then(|a| a.param("PARTSTAT"))
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn a_reply_counts_once_and_a_stale_one_loses() {
+        let organizer_copy = REQUEST.replace("METHOD:REQUEST\r\n", "");
+        let accepted = bob_reply("ACCEPTED", "20261102T100000Z", 0);
+        let after = apply_reply(organizer_copy.as_bytes(), &accepted, "bob@example.org").unwrap();
+        assert_eq!(bob_partstat(&after), "ACCEPTED");
+        // The same REPLY again (the watcher and Sync both saw it): nothing to write.
+        assert!(apply_reply(&after, &accepted, "bob@example.org").is_none());
+        // An older REPLY that arrived late does not overwrite the newer answer.
+        let older = bob_reply("DECLINED", "20261102T090000Z", 0);
+        assert!(apply_reply(&after, &older, "bob@example.org").is_none());
+        // A newer one does.
+        let newer = bob_reply("DECLINED", "20261102T110000Z", 0);
+        let declined = apply_reply(&after, &newer, "bob@example.org").unwrap();
+        assert_eq!(bob_partstat(&declined), "DECLINED");
+        // A REPLY to an older version of the event (lower SEQUENCE) is stale, however new.
+        let bumped = String::from_utf8(declined)
+            .unwrap()
+            .replace("SEQUENCE:0", "SEQUENCE:2");
+        let outdated = bob_reply("ACCEPTED", "20261103T080000Z", 1);
+        assert!(apply_reply(bumped.as_bytes(), &outdated, "bob@example.org").is_none());
+        let current = bob_reply("ACCEPTED", "20261103T080000Z", 2);
+        let ok = apply_reply(bumped.as_bytes(), &current, "bob@example.org").unwrap();
+        assert_eq!(bob_partstat(&ok), "ACCEPTED");
     }
 }
