@@ -12,7 +12,7 @@ use airsync::wbxml::pages::{Calendar as Cal, ComposeMail as C, Email as E, Meeti
 use common::Stack;
 use common::airsync::Server;
 use common::dav::Dav;
-use common::eas::{Cmd, Phone, https_client, mail_options, ping_doc};
+use common::eas::{Cmd, Phone, body_text, https_client, mail_options, ping_doc};
 use common::imap::rand_id;
 
 async fn phone(server: &Server, stack: &Stack, user: &str, password: &str) -> Phone {
@@ -79,7 +79,7 @@ fn reply_ics(uid: &str, organizer: &str, attendee: &str, partstat: &str, stamp: 
 
 /// The PARTSTAT of `who` in an iCalendar text.
 fn partstat_of(ics: &str, who: &str) -> String {
-    let unfolded = ics.replace("\r\n ", "");
+    let unfolded = ics.replace("\r\n", "\n").replace("\n ", "");
     let line = unfolded
         .lines()
         .find(|l| l.starts_with("ATTENDEE") && l.contains(&format!("mailto:{who}")))
@@ -414,4 +414,193 @@ async fn a_reply_reaches_the_organizers_calendar_while_her_device_only_waits() {
         .filter(|l| l.contains("meeting reply applied") && l.contains(&uid))
         .count();
     assert_eq!(applied, 2, "Bob's and Carol's replies, each once");
+}
+
+/// A device's Sync of a calendar: (ServerId, ApplicationData) of every item.
+async fn calendar_items(p: &Phone) -> (String, Vec<(String, Element)>) {
+    let cal = p.folder_id(8).await;
+    let (_, cmds) = p
+        .sync_all(
+            &cal,
+            50,
+            Element::new(airsync::wbxml::pages::AirSync::Options),
+        )
+        .await;
+    let items = cmds
+        .into_iter()
+        .filter_map(|c| match c {
+            Cmd::Add(id, d) => Some((id, d)),
+            _ => None,
+        })
+        .collect();
+    (cal, items)
+}
+
+fn smart(command: airsync::wbxml::Tag, client_id: &str, source: Element, mime: String) -> Element {
+    Element::new(command)
+        .text_child(C::ClientId, client_id)
+        .child(Element::new(C::SaveInSentItems))
+        .child(source)
+        .child(Element::with_opaque(C::Mime, mime.into_bytes()))
+}
+
+#[tokio::test]
+async fn forwarding_one_occurrence_of_a_meeting_sends_a_meeting_request_for_it() {
+    let stack = Stack::get();
+    let (bob, bob_pw) = stack.new_user("fwd-org");
+    let (alice, alice_pw) = stack.new_user("fwd-alice");
+    let (carol, carol_pw) = stack.new_user("fwd-carol");
+    let server = Server::start(stack);
+    let uid = format!("weekly-{}", rand_id());
+    // Bob organizes a weekly meeting, six Mondays from 2 November 2026, 10:00 Berlin.
+    let series = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
+         DTSTAMP:20261020T090000Z\r\nSEQUENCE:0\r\nDTSTART;TZID=Europe/Berlin:20261102T100000\r\n\
+         DTEND;TZID=Europe/Berlin:20261102T110000\r\nRRULE:FREQ=WEEKLY;COUNT=6\r\n\
+         SUMMARY:Weekly sync\r\nLOCATION:Room 7\r\nDESCRIPTION:Agenda: the numbers\r\n\
+         ORGANIZER;CN=Bob:mailto:{bob}\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:{alice}\r\n\
+         END:VEVENT\r\nEND:VCALENDAR\r\n"
+    );
+    Dav::new(stack, &bob, &bob_pw)
+        .put("calendar/weekly.ics", &series)
+        .await;
+    let pb = phone(&server, stack, &bob, &bob_pw).await;
+    let (cal, items) = calendar_items(&pb).await;
+    assert_eq!(items.len(), 1);
+    let item = items[0].0.clone();
+    let inbox = pb.folder_id(2).await;
+    let source = |folder: &str, item: &str, instance: Option<&str>| {
+        let mut s = Element::new(C::Source)
+            .text_child(C::FolderId, folder)
+            .text_child(C::ItemId, item);
+        if let Some(i) = instance {
+            s = s.text_child(C::InstanceId, i);
+        }
+        s
+    };
+    let mime = |to: &str, subject: &str, text: &str| {
+        format!(
+            "From: {bob}\r\nTo: {to}\r\nSubject: {subject}\r\nContent-Type: text/plain\r\n\r\n{text}\r\n"
+        )
+    };
+    // The third Monday, 16 November: 10:00 Berlin (CET) is 09:00 UTC.
+    let third = "2026-11-16T09:00:00.000Z";
+
+    // Ids the account does not have, or an instant that is no occurrence: Status 150,
+    // and nothing is sent.
+    let marker = rand_id();
+    for (n, bad) in [
+        source(&cal, &format!("{cal}:999999"), None),
+        source(&cal, &item, Some("2026-11-16T10:00:00.000Z")),
+        source(&cal, &item, Some("2026-12-14T09:00:00.000Z")),
+        source(&inbox, &item, Some(third)),
+        source("99999", "99999:1", None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let doc = smart(
+            C::SmartForward,
+            &format!("bad-{n}"),
+            bad,
+            mime(&carol, &format!("bad {marker}"), "x"),
+        );
+        let a = pb.post("SmartForward", &doc).await;
+        assert!(a.xml().contains("<Status>150</Status>"), "{n}: {}", a.xml());
+    }
+
+    // Bob forwards the third occurrence to Carol.
+    let doc = smart(
+        C::SmartForward,
+        "fwd-1",
+        source(&cal, &item, Some(third)),
+        mime(&carol, "FW: Weekly sync", "Join us that week."),
+    );
+    let a = pb.post("SmartForward", &doc).await;
+    assert_eq!((a.status, a.body.is_none()), (200, true), "{}", a.xml());
+    // And replies about the series to Alice.
+    let doc = smart(
+        C::SmartReply,
+        "re-1",
+        source(&cal, &item, None),
+        mime(&alice, "RE: Weekly sync", "Can we move it?"),
+    );
+    let a = pb.post("SmartReply", &doc).await;
+    assert_eq!((a.status, a.body.is_none()), (200, true), "{}", a.xml());
+
+    // Carol's device: a meeting request for that occurrence only.
+    stack.wait_for_messages(&carol, "INBOX", &["ALL"], 1, Duration::from_secs(20));
+    let pc = phone(&server, stack, &carol, &carol_pw).await;
+    let carol_inbox = pc.folder_id(2).await;
+    let (_, cmds) = pc.sync_all(&carol_inbox, 50, mail_options(1, None)).await;
+    assert_eq!(cmds.len(), 1, "only the good forward arrived: {cmds:?}");
+    let Cmd::Add(request_id, data) = &cmds[0] else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(text(data, E::MessageClass), "IPM.Schedule.Meeting.Request");
+    let m = data.first(E::MeetingRequest).expect("MeetingRequest");
+    assert_eq!(text(m, E::StartTime), third);
+    assert_eq!(text(m, E::EndTime), "2026-11-16T10:00:00.000Z");
+    assert_eq!(text(m, E::InstanceType), "3", "one occurrence");
+    assert_eq!(text(m, E::RecurrenceId), third);
+    assert!(m.first(E::Recurrences).is_none(), "not the series");
+    assert_eq!(text(m, E::Organizer), format!("\"Bob\" <{bob}>"));
+    assert_eq!(text(m, E::ResponseRequested), "1");
+    let body = body_text(data);
+    assert!(
+        body.starts_with("Join us that week.")
+            && body.contains("Where: Room 7")
+            && body.contains("Agenda: the numbers"),
+        "{body}"
+    );
+
+    // Carol accepts: the occurrence is in her calendar and Bob gets her REPLY for it.
+    let r = respond(&pc, &carol_inbox, request_id, 1).await;
+    assert_eq!(text(&r, M::Status), "1");
+    let carol_events = Dav::new(stack, &carol, &carol_pw).all("calendar/").await;
+    assert_eq!(carol_events.len(), 1);
+    assert!(
+        carol_events[0].contains("DTSTART;TZID=Europe/Berlin:20261116T100000")
+            && !carol_events[0].contains("FREQ=WEEKLY")
+            && partstat_of(&carol_events[0], &carol) == "ACCEPTED",
+        "{}",
+        carol_events[0]
+    );
+    let replies = stack.wait_for_messages(
+        &bob,
+        "INBOX",
+        &["HEADER", "Subject", "Accepted: Weekly sync"],
+        1,
+        Duration::from_secs(20),
+    );
+    assert_eq!(replies.len(), 1);
+
+    // Alice gets a plain reply quoting the appointment, no meeting request.
+    stack.wait_for_messages(&alice, "INBOX", &["ALL"], 1, Duration::from_secs(20));
+    let pa = phone(&server, stack, &alice, &alice_pw).await;
+    let alice_inbox = pa.folder_id(2).await;
+    let (_, cmds) = pa.sync_all(&alice_inbox, 50, mail_options(1, None)).await;
+    let Some(Cmd::Add(_, data)) = cmds.first() else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(text(data, E::MessageClass), "IPM.Note");
+    let body = body_text(data);
+    assert!(
+        body.starts_with("Can we move it?")
+            && body.contains("> When: Monday, 2 November 2026 10:00-11:00 (UTC+01:00)")
+            && body.contains("> Agenda: the numbers"),
+        "{body}"
+    );
+
+    // Nothing of the refused attempts reached anyone.
+    let (sink, _) = stack.sink();
+    for (user, mailbox) in [(&carol, "INBOX"), (&sink, "INBOX"), (&bob, "Sent")] {
+        assert!(
+            stack
+                .search(user, mailbox, &["HEADER", "Subject", &marker])
+                .is_empty(),
+            "{user}/{mailbox}"
+        );
+    }
+    assert_eq!(stack.search(&bob, "Sent", &["ALL"]).len(), 2);
 }

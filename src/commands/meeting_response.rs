@@ -28,6 +28,7 @@ use crate::wbxml::Element;
 
 use super::compose::{login_address, own_addresses, submit_once};
 use super::sync::mail::uid_of;
+use super::sync::pim::{PimFolder, object_by_server_id};
 use super::{Reply, RequestContext};
 
 pub async fn run(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, Error> {
@@ -106,27 +107,23 @@ async fn respond(ctx: &RequestContext<'_>, r: &Request) -> Result<Outcome, Error
         Some(Resolved::Pim {
             folder_id,
             class: PimClass::Calendar,
-            ..
+            href,
         }) => {
-            let Some(n) = r
-                .request_id
-                .split_once(':')
-                .filter(|(f, _)| *f == cid)
-                .and_then(|(_, n)| n.parse::<u64>().ok())
-            else {
+            let folder = PimFolder {
+                folder_id,
+                class: PimClass::Calendar,
+                href: &href,
+            };
+            let Some(o) = object_by_server_id(ctx, &folder, &cid, &r.request_id).await? else {
                 return Ok(invalid());
             };
-            let Some(href) = ctx.app.store.dav_href(ctx.login(), folder_id, n).await? else {
-                return Ok(invalid());
-            };
-            let collection = href.rsplit_once('/').map_or("/", |(c, _)| c).to_string() + "/";
-            let objects = calendars(ctx)?
-                .fetch(creds, &collection, std::slice::from_ref(&href))
-                .await?;
-            let Some(o) = objects.into_iter().next() else {
-                return Ok(invalid());
-            };
-            (Found::Event { folder_id, href }, o.data)
+            (
+                Found::Event {
+                    folder_id,
+                    href: o.href,
+                },
+                o.data,
+            )
         }
         _ => return Ok(invalid()),
     };

@@ -83,6 +83,7 @@ async fn look(
         // First look (or INBOX was recreated): only what arrived lately.
         _ => (1, Some(crate::state::now() - CATCH_UP.as_secs() as i64)),
     };
+    tracing::debug!(target: "airsync", login = %creds.login, from, uidnext = now.uidnext, "push: looking for meeting replies in INBOX");
     if now.uidnext <= from {
         return Ok(now);
     }

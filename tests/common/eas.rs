@@ -492,3 +492,17 @@ pub fn ping_doc(heartbeat: Option<u32>, folders: &[(&str, &str)]) -> Element {
     }
     doc
 }
+
+/// The AirSyncBase Body Data of an item, as text.
+pub fn body_text(data: &Element) -> String {
+    let body = data
+        .first(airsync::wbxml::pages::AirSyncBase::Body)
+        .expect("Body");
+    String::from_utf8_lossy(
+        &body
+            .first(airsync::wbxml::pages::AirSyncBase::Data)
+            .and_then(|d| d.bytes())
+            .unwrap_or_default(),
+    )
+    .into_owned()
+}

@@ -293,6 +293,29 @@ fn resource_name(href: &str) -> &str {
     href.rsplit('/').next().unwrap_or(href)
 }
 
+/// The object a device's ServerId names in `folder` (CollectionId `cid`). The id is
+/// untrusted: it is looked up only in this account's map of this folder. `None` when
+/// it is not an id of this folder or the object is gone.
+pub async fn object_by_server_id(
+    ctx: &RequestContext<'_>,
+    folder: &PimFolder<'_>,
+    cid: &str,
+    server_id: &str,
+) -> Result<Option<DavObject>, Error> {
+    let Some(id) = item_of(cid, server_id) else {
+        return Ok(None);
+    };
+    let Some(href) = ctx
+        .app
+        .store
+        .dav_href(ctx.login(), folder.folder_id, id)
+        .await?
+    else {
+        return Ok(None);
+    };
+    fetch_one(ctx, folder, &href).await
+}
+
 async fn fetch_one(
     ctx: &RequestContext<'_>,
     folder: &PimFolder<'_>,
@@ -599,18 +622,8 @@ async fn client_fetch(
             data: None,
         })
     };
-    let Some(id) = item_of(&req.collection_id, server_id) else {
-        return Ok(not_found());
-    };
-    let Some(href) = ctx
-        .app
-        .store
-        .dav_href(ctx.login(), folder.folder_id, id)
-        .await?
+    let Some(object) = object_by_server_id(ctx, folder, &req.collection_id, server_id).await?
     else {
-        return Ok(not_found());
-    };
-    let Some(object) = fetch_one(ctx, folder, &href).await? else {
         return Ok(not_found());
     };
     Ok(Some(

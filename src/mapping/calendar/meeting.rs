@@ -278,7 +278,10 @@ fn set_partstat(ev: &mut Component, users: &[String], partstat: &str) -> bool {
 
 /// The user's copy of the event: the request without METHOD, every VEVENT with the
 /// user's PARTSTAT (an attendee line is added when the user was invited through a
-/// list or an alias).
+/// list or an alias). A request for one occurrence only (a lone VEVENT with
+/// RECURRENCE-ID, as a forwarded occurrence is) is filed as an event of its own,
+/// without the RECURRENCE-ID: CalDAV servers such as Radicale refuse an object whose
+/// series master is missing.
 pub fn attendee_copy(
     ics: &[u8],
     users: &[String],
@@ -294,6 +297,10 @@ pub fn attendee_copy(
                 Prop::new("ATTENDEE", format!("mailto:{me}")).with_param("PARTSTAT", partstat),
             );
         }
+    }
+    let mut events = cal.children.iter_mut().filter(|c| c.name == "VEVENT");
+    if let (Some(only), None) = (events.next(), events.next()) {
+        only.remove("RECURRENCE-ID");
     }
     Ok(cal.to_text().into_bytes())
 }
@@ -467,6 +474,123 @@ pub fn apply_reply(event: &[u8], reply_ics: &[u8], sender: &str) -> Option<Vec<u
         }
     }
     changed.then(|| cal.to_text().into_bytes())
+}
+
+/// The iTIP REQUEST a SmartForward of a calendar item carries (MS-ASCMD 3.1.5.7:
+/// forwarding a meeting keeps its organizer): the event (or the one occurrence) as the
+/// user holds it, METHOD:REQUEST and a fresh DTSTAMP. An appointment without ORGANIZER
+/// becomes a meeting the user organizes. When the user is the organizer, the
+/// `recipients` not yet invited become attendees asked to reply (the organizer
+/// forwarding invites, as Exchange does); an attendee's forward leaves the list as it is
+/// and the organizer learns of the new people from their replies. airsync's own
+/// bookkeeping on attendee lines does not leave the server.
+pub fn forward_request(
+    event: &[u8],
+    users: &[String],
+    recipients: &[String],
+    now: NaiveDateTime,
+) -> Result<Vec<u8>, ConvertError> {
+    let mut cal = parse_cal(event)?;
+    cal.remove("METHOD");
+    let at = cal
+        .props
+        .iter()
+        .position(|p| p.name == "PRODID" || p.name == "VERSION")
+        .map_or(0, |i| i + 1);
+    cal.props.insert(at, Prop::new("METHOD", "REQUEST"));
+    let me = users.first().cloned().unwrap_or_default();
+    for ev in cal.children.iter_mut().filter(|c| c.name == "VEVENT") {
+        ev.set(Prop::new("DTSTAMP", pim::compact_utc(now)));
+        if ev.prop("ORGANIZER").is_none() {
+            ev.props
+                .push(Prop::new("ORGANIZER", format!("mailto:{me}")));
+        }
+        let organizer = ev
+            .prop("ORGANIZER")
+            .map(|o| mailto(&o.value))
+            .unwrap_or_default();
+        for a in ev.props.iter_mut().filter(|p| p.name == "ATTENDEE") {
+            if a.param(REPLY_STAMP_PARAM).is_some() {
+                a.remove_param(REPLY_STAMP_PARAM);
+            }
+        }
+        if !users.iter().any(|u| u.eq_ignore_ascii_case(&organizer)) {
+            continue;
+        }
+        for r in recipients {
+            let invited = r.eq_ignore_ascii_case(&organizer)
+                || ev
+                    .props_named("ATTENDEE")
+                    .any(|a| mailto(&a.value).eq_ignore_ascii_case(r));
+            if !invited {
+                ev.props.push(
+                    Prop::new("ATTENDEE", format!("mailto:{r}"))
+                        .with_param("ROLE", "REQ-PARTICIPANT")
+                        .with_param("PARTSTAT", "NEEDS-ACTION")
+                        .with_param("RSVP", "TRUE"),
+                );
+            }
+        }
+    }
+    Ok(cal.to_text().into_bytes())
+}
+
+/// A calendar item as the original message a SmartReply / SmartForward quotes: From
+/// the organizer, To the attendees, the SUMMARY as Subject, and a plain text of When,
+/// Where and the DESCRIPTION (what Outlook shows above a forwarded appointment).
+pub fn quotable(event: &[u8], opts: &CalendarOptions) -> Result<Vec<u8>, ConvertError> {
+    let cal = parse_cal(event)?;
+    let mi = master_index(&cal, "VEVENT").ok_or(ConvertError::Missing("VEVENT"))?;
+    let ev = &cal.children[mi];
+    let ctx = Ctx {
+        cal: &cal,
+        opts,
+        dflt: default_zone(opts),
+    };
+    let (start, end) = span(&ctx, ev).ok_or(ConvertError::Missing("DTSTART"))?;
+    let one_line = |s: String| s.replace(['\r', '\n'], " ");
+    let when = if start.all_day {
+        start.local.format("%A, %-d %B %Y (all day)").to_string()
+    } else {
+        let offset = (start.local - start.utc).num_minutes();
+        let end_local = start.zone.to_local(end);
+        format!(
+            "{}-{} (UTC{}{:02}:{:02})",
+            start.local.format("%A, %-d %B %Y %H:%M"),
+            end_local.format("%H:%M"),
+            if offset < 0 { '-' } else { '+' },
+            offset.abs() / 60,
+            offset.abs() % 60
+        )
+    };
+    let mut text = format!("When: {when}\r\n");
+    if let Some(loc) = ev.prop("LOCATION") {
+        text.push_str(&format!("Where: {}\r\n", one_line(loc.text_value())));
+    }
+    if let Some(d) = ev.prop("DESCRIPTION") {
+        text.push_str("\r\n");
+        text.push_str(&d.text_value().replace("\r\n", "\n").replace('\n', "\r\n"));
+        text.push_str("\r\n");
+    }
+    let organizer = ev.prop("ORGANIZER").map(|o| mailto(&o.value));
+    let attendees: Vec<String> = ev
+        .props_named("ATTENDEE")
+        .map(|a| mailto(&a.value))
+        .collect();
+    let mut head = String::new();
+    if let Some(o) = organizer {
+        head.push_str(&format!("From: {}\r\n", one_line(o)));
+    }
+    if !attendees.is_empty() {
+        head.push_str(&format!("To: {}\r\n", one_line(attendees.join(", "))));
+    }
+    let summary = ev
+        .prop("SUMMARY")
+        .map(|p| p.text_value())
+        .unwrap_or_default();
+    head.push_str(&format!("Subject: {}\r\n", one_line(summary)));
+    head.push_str("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
+    Ok([head.into_bytes(), text.into_bytes()].concat())
 }
 
 /// An iMIP message (RFC 6047) carrying `ics` with `method`: a short text and the
