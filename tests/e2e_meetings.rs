@@ -12,7 +12,7 @@ use airsync::wbxml::pages::{Calendar as Cal, ComposeMail as C, Email as E, Meeti
 use common::Stack;
 use common::airsync::Server;
 use common::dav::Dav;
-use common::eas::{Cmd, Phone, body_text, https_client, mail_options, ping_doc};
+use common::eas::{Cmd, Phone, body_text, collection, https_client, mail_options, ping_doc};
 use common::imap::rand_id;
 
 async fn phone(server: &Server, stack: &Stack, user: &str, password: &str) -> Phone {
@@ -603,4 +603,180 @@ async fn forwarding_one_occurrence_of_a_meeting_sends_a_meeting_request_for_it()
         );
     }
     assert_eq!(stack.search(&bob, "Sent", &["ALL"]).len(), 2);
+}
+
+/// What a phone sends for its meeting: the event data of a calendar Add or Change.
+fn phone_meeting(uid: &str, organizer: &str, attendee: &str, start: &str, end: &str) -> Element {
+    Element::new(airsync::wbxml::pages::AirSync::ApplicationData)
+        .text_child(Cal::Subject, "Phone planning")
+        .text_child(Cal::StartTime, start)
+        .text_child(Cal::EndTime, end)
+        .text_child(Cal::AllDayEvent, "0")
+        .text_child(Cal::BusyStatus, "2")
+        .text_child(Cal::Sensitivity, "0")
+        .text_child(Cal::MeetingStatus, "1")
+        .text_child(Cal::OrganizerEmail, organizer)
+        .text_child(Cal::ClientUid, uid)
+        .child(
+            Element::new(Cal::Attendees).child(
+                Element::new(Cal::Attendee)
+                    .text_child(Cal::Email, attendee)
+                    .text_child(Cal::Name, "Bob")
+                    .text_child(Cal::AttendeeType, "1"),
+            ),
+        )
+}
+
+/// The iTIP REQUEST the phone mails for its meeting (what iOS and Android send).
+fn phone_request(
+    uid: &str,
+    organizer: &str,
+    attendee: &str,
+    seq: u32,
+    start: &str,
+    end: &str,
+) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//phone//EN\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
+         DTSTAMP:2026112{seq}T080000Z\r\nSEQUENCE:{seq}\r\nDTSTART:{start}\r\nDTEND:{end}\r\nSUMMARY:Phone planning\r\n\
+         ORGANIZER:mailto:{organizer}\r\nATTENDEE;CN=Bob;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{attendee}\r\n\
+         END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+/// Bob's device answers the one meeting request in his INBOX; the StartTime it showed.
+async fn accept_the_request(pb: &Phone) -> String {
+    let inbox = pb.folder_id(2).await;
+    let (_, cmds) = pb.sync_all(&inbox, 50, mail_options(1, None)).await;
+    let adds: Vec<(String, Element)> = cmds
+        .into_iter()
+        .filter_map(|c| match c {
+            Cmd::Add(id, d) => Some((id, d)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(adds.len(), 1, "{adds:?}");
+    let (id, data) = &adds[0];
+    assert_eq!(text(data, E::MessageClass), "IPM.Schedule.Meeting.Request");
+    let start = text(data.first(E::MeetingRequest).unwrap(), E::StartTime);
+    assert_eq!(text(&respond(pb, &inbox, id, 1).await, M::Status), "1");
+    start
+}
+
+#[tokio::test]
+async fn a_meeting_made_and_moved_on_the_phone_reaches_the_attendee_and_comes_back_answered() {
+    let stack = Stack::get();
+    let (alice, alice_pw) = stack.new_user("made-org");
+    let (bob, bob_pw) = stack.new_user("made-att");
+    let server = Server::start(stack);
+    let uid = format!("made-{}", rand_id());
+    let pa = phone(&server, stack, &alice, &alice_pw).await;
+    let pb = phone(&server, stack, &bob, &bob_pw).await;
+    let cal = pa.folder_id(8).await;
+    let options = || Element::new(airsync::wbxml::pages::AirSync::Options);
+    let first = pa.sync_one(collection(&cal, "0", None, None, vec![])).await;
+
+    // 1. The phone files the meeting in Alice's calendar and mails the invitation.
+    let (start, end) = ("20261203T090000Z", "20261203T100000Z");
+    let add = Element::new(airsync::wbxml::pages::AirSync::Add)
+        .text_child(airsync::wbxml::pages::AirSync::ClientId, "m-1")
+        .child(phone_meeting(&uid, &alice, &bob, start, end));
+    let added = pa
+        .sync_one(collection(
+            &cal,
+            &first.sync_key,
+            Some(50),
+            Some(options()),
+            vec![add],
+        ))
+        .await;
+    let (status, server_id) = added.add_result();
+    assert_eq!(status, "1");
+    let send = |seq: u32, start: &str, end: &str| {
+        let ics = phone_request(&uid, &alice, &bob, seq, start, end);
+        Element::new(C::SendMail)
+            .text_child(C::ClientId, format!("{uid}-{seq}"))
+            .child(Element::new(C::SaveInSentItems))
+            .child(Element::with_opaque(
+                C::Mime,
+                imip(&alice, &bob, "Phone planning", &ics),
+            ))
+    };
+    let a = pa.post("SendMail", &send(0, start, end)).await;
+    assert_eq!((a.status, a.body.is_none()), (200, true), "{}", a.xml());
+
+    // 2. Bob's device sees the request at the right time and accepts; his answer comes
+    // back to Alice and her event (the one her phone made) shows it.
+    stack.wait_for_messages(&bob, "INBOX", &["ALL"], 1, Duration::from_secs(20));
+    assert_eq!(accept_the_request(&pb).await, "2026-12-03T09:00:00.000Z");
+    stack.wait_for_messages(&alice, "INBOX", &["ALL"], 1, Duration::from_secs(20));
+    let alice_inbox = pa.folder_id(2).await;
+    pa.sync_all(&alice_inbox, 50, mail_options(1, None)).await;
+    let alice_dav = Dav::new(stack, &alice, &alice_pw);
+    let mine = |all: Vec<String>| {
+        all.into_iter()
+            .find(|o| o.contains(&uid))
+            .expect("the event")
+    };
+    let event = mine(alice_dav.all("calendar/").await);
+    assert_eq!(partstat_of(&event, &bob), "ACCEPTED", "{event}");
+
+    // 3. The phone learns Bob's answer, then moves the meeting to the afternoon and
+    // mails the update.
+    let learned = pa
+        .sync_one(collection(
+            &cal,
+            &added.sync_key,
+            Some(50),
+            Some(options()),
+            vec![],
+        ))
+        .await;
+    let status = learned.commands.iter().find_map(|c| match c {
+        Cmd::Change(_, d) => d
+            .first(Cal::Attendees)
+            .and_then(|a| a.first(Cal::Attendee).map(|x| text(x, Cal::AttendeeStatus))),
+        _ => None,
+    });
+    assert_eq!(status.as_deref(), Some("3"), "{:?}", learned.commands);
+    let (start, end) = ("20261203T130000Z", "20261203T140000Z");
+    let change = Element::new(airsync::wbxml::pages::AirSync::Change)
+        .text_child(airsync::wbxml::pages::AirSync::ServerId, server_id)
+        .child(phone_meeting(&uid, &alice, &bob, start, end));
+    let changed = pa
+        .sync_one(collection(
+            &cal,
+            &learned.sync_key,
+            Some(50),
+            Some(options()),
+            vec![change],
+        ))
+        .await;
+    assert_eq!(changed.status, "1");
+    let a = pa.post("SendMail", &send(1, start, end)).await;
+    assert_eq!((a.status, a.body.is_none()), (200, true), "{}", a.xml());
+
+    // 4. Bob's device sees the new time and accepts again: his calendar holds the
+    // meeting once, at the new time; Alice's event has the new time and his answer.
+    stack.wait_for_messages(
+        &bob,
+        "INBOX",
+        &["HEADER", "Subject", "Phone planning"],
+        1,
+        Duration::from_secs(20),
+    );
+    assert_eq!(accept_the_request(&pb).await, "2026-12-03T13:00:00.000Z");
+    let bobs: Vec<String> = Dav::new(stack, &bob, &bob_pw)
+        .all("calendar/")
+        .await
+        .into_iter()
+        .filter(|o| o.contains(&uid))
+        .collect();
+    assert_eq!(bobs.len(), 1, "{bobs:?}");
+    assert!(bobs[0].contains("DTSTART:20261203T130000Z"), "{}", bobs[0]);
+    stack.wait_for_messages(&alice, "INBOX", &["ALL"], 2, Duration::from_secs(20));
+    pa.sync_all(&alice_inbox, 50, mail_options(1, None)).await;
+    let event = mine(alice_dav.all("calendar/").await);
+    assert!(event.contains("DTSTART:20261203T130000Z"), "{event}");
+    assert_eq!(partstat_of(&event, &bob), "ACCEPTED", "{event}");
 }
