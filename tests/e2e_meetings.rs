@@ -350,6 +350,15 @@ async fn a_reply_reaches_the_organizers_calendar_while_her_device_only_waits() {
     let pa = phone(&server, stack, &alice, &alice_pw).await;
     let inbox = pa.folder_id(2).await;
     let calendar = pa.folder_id(8).await;
+    // The device is in step with both folders, as a phone is before it Pings.
+    let (_, before) = pa.sync_all(&inbox, 50, mail_options(1, None)).await;
+    assert!(before.is_empty());
+    pa.sync_all(
+        &calendar,
+        50,
+        Element::new(airsync::wbxml::pages::AirSync::Options),
+    )
+    .await;
     let ping = ping_doc(
         Some(120),
         &[(inbox.as_str(), "Email"), (calendar.as_str(), "Calendar")],

@@ -293,6 +293,19 @@ fn resource_name(href: &str) -> &str {
     href.rsplit('/').next().unwrap_or(href)
 }
 
+/// The href of item `id` of `folder` in the account's map.
+async fn href_of(
+    ctx: &RequestContext<'_>,
+    folder: &PimFolder<'_>,
+    id: u64,
+) -> Result<Option<String>, Error> {
+    Ok(ctx
+        .app
+        .store
+        .dav_href(ctx.login(), folder.folder_id, id)
+        .await?)
+}
+
 /// The object a device's ServerId names in `folder` (CollectionId `cid`). The id is
 /// untrusted: it is looked up only in this account's map of this folder. `None` when
 /// it is not an id of this folder or the object is gone.
@@ -305,12 +318,7 @@ pub async fn object_by_server_id(
     let Some(id) = item_of(cid, server_id) else {
         return Ok(None);
     };
-    let Some(href) = ctx
-        .app
-        .store
-        .dav_href(ctx.login(), folder.folder_id, id)
-        .await?
-    else {
+    let Some(href) = href_of(ctx, folder, id).await? else {
         return Ok(None);
     };
     fetch_one(ctx, folder, &href).await
@@ -515,12 +523,7 @@ async fn client_change(
         // sent to the device as a Change.
         return Ok(None);
     }
-    let Some(href) = ctx
-        .app
-        .store
-        .dav_href(ctx.login(), folder.folder_id, id)
-        .await?
-    else {
+    let Some(href) = href_of(ctx, folder, id).await? else {
         return Ok(failed(status::OBJECT_NOT_FOUND));
     };
     let dav = folder.dav(ctx)?;
@@ -589,12 +592,7 @@ async fn client_delete(
     if snap.items.get(&id).and_then(|i| i.device).is_none() {
         return Ok(not_found());
     }
-    if let Some(href) = ctx
-        .app
-        .store
-        .dav_href(ctx.login(), folder.folder_id, id)
-        .await?
-    {
+    if let Some(href) = href_of(ctx, folder, id).await? {
         match folder
             .dav(ctx)?
             .delete(&ctx.principal.credentials, &href, None)

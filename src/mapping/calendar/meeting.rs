@@ -20,7 +20,7 @@ use base64::Engine;
 use chrono::{Datelike, NaiveDateTime};
 
 use super::{
-    CalendarOptions, ConvertError, Ctx, busy_status, default_zone, master_index, parse_cal,
+    CalendarOptions, ConvertError, Ctx, When, busy_status, default_zone, master_index, parse_cal,
     read_when, reminder_alarm, span,
 };
 use crate::eas::ProtocolVersion;
@@ -92,6 +92,21 @@ fn mailto(v: &str) -> String {
     super::mailto(v)
 }
 
+/// The series master (or single event) of `cal`: its index, start and end (UTC).
+fn master_span(
+    cal: &Component,
+    opts: &CalendarOptions,
+) -> Result<(usize, When, NaiveDateTime), ConvertError> {
+    let mi = master_index(cal, "VEVENT").ok_or(ConvertError::Missing("VEVENT"))?;
+    let ctx = Ctx {
+        cal,
+        opts,
+        dflt: default_zone(opts),
+    };
+    let (start, end) = span(&ctx, &cal.children[mi]).ok_or(ConvertError::Missing("DTSTART"))?;
+    Ok((mi, start, end))
+}
+
 /// The Email:MeetingRequest element (MS-ASEMAIL 2.2.2.48) of an iTIP REQUEST or
 /// CANCEL, children in schema order.
 pub fn meeting_request_element(
@@ -99,14 +114,8 @@ pub fn meeting_request_element(
     opts: &CalendarOptions,
 ) -> Result<Element, ConvertError> {
     let cal = parse_cal(ics)?;
-    let mi = master_index(&cal, "VEVENT").ok_or(ConvertError::Missing("VEVENT"))?;
+    let (mi, start, end) = master_span(&cal, opts)?;
     let ev = &cal.children[mi];
-    let ctx = Ctx {
-        cal: &cal,
-        opts,
-        dflt: default_zone(opts),
-    };
-    let (start, end) = span(&ctx, ev).ok_or(ConvertError::Missing("DTSTART"))?;
     let long = pim::long_utc;
     let mut el = Element::new(E::MeetingRequest);
     el.push(Element::with_text(
@@ -540,14 +549,8 @@ pub fn forward_request(
 /// Where and the DESCRIPTION (what Outlook shows above a forwarded appointment).
 pub fn quotable(event: &[u8], opts: &CalendarOptions) -> Result<Vec<u8>, ConvertError> {
     let cal = parse_cal(event)?;
-    let mi = master_index(&cal, "VEVENT").ok_or(ConvertError::Missing("VEVENT"))?;
+    let (mi, start, end) = master_span(&cal, opts)?;
     let ev = &cal.children[mi];
-    let ctx = Ctx {
-        cal: &cal,
-        opts,
-        dflt: default_zone(opts),
-    };
-    let (start, end) = span(&ctx, ev).ok_or(ConvertError::Missing("DTSTART"))?;
     let one_line = |s: String| s.replace(['\r', '\n'], " ");
     let when = if start.all_day {
         start.local.format("%A, %-d %B %Y (all day)").to_string()

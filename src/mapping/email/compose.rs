@@ -17,6 +17,9 @@
 //!   with `> ` on reply; the HTML original inside a `<blockquote>`). A forward also
 //!   carries the original's attachments, as Exchange does. A reply gets In-Reply-To
 //!   and References when the device did not set them.
+//! * **A forwarded meeting** ([`Original::ForwardMeeting`]) also carries its iTIP
+//!   REQUEST as the last alternative, `text/calendar; method=REQUEST` beside the plain
+//!   and HTML text (RFC 6047 2.4), so the recipients' clients show a meeting request.
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
