@@ -17,6 +17,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod policy;
 pub mod push;
+pub mod scheduling;
 pub mod settings;
 pub mod sieve;
 pub mod state;

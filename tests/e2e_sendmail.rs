@@ -11,7 +11,7 @@ use airsync::wbxml::pages::{AirSyncBase as B, ComposeMail as C, Email as E, Item
 use base64::Engine;
 use common::Stack;
 use common::airsync::Server;
-use common::eas::{Cmd, Phone, https_client, mail_options};
+use common::eas::{Cmd, Phone, body_text, https_client, mail_options};
 use common::imap::{Imap, rand_id};
 
 async fn phone(server: &Server, stack: &Stack, user: &str, password: &str, version: &str) -> Phone {
@@ -74,17 +74,6 @@ async fn inbox_adds(p: &Phone) -> (String, Vec<(String, Element)>) {
         })
         .collect();
     (inbox, adds)
-}
-
-fn body_text(data: &Element) -> String {
-    let body = data.first(B::Body).expect("Body");
-    String::from_utf8_lossy(
-        &body
-            .first(B::Data)
-            .and_then(|d| d.bytes())
-            .unwrap_or_default(),
-    )
-    .into_owned()
 }
 
 #[tokio::test]

@@ -3,6 +3,16 @@
 //! submitted once per ClientId, kept in Sent when asked, and the original is marked
 //! answered or forwarded.
 //!
+//! The Source of a SmartReply / SmartForward may also be a calendar item (FolderId a
+//! Calendar CollectionId, ItemId the event's ServerId, InstanceId one occurrence of a
+//! series). Its When / Where / description are quoted below the new text; a
+//! SmartForward also carries the event — or only that occurrence, with its
+//! RECURRENCE-ID — as a `text/calendar; method=REQUEST` part, so that the recipients
+//! get a meeting request (MS-ASCMD 3.1.5.7), as Exchange sends. A SmartReply goes to
+//! whom the device addressed, as a plain reply: a REQUEST sent back to the organizer
+//! would invite them to their own meeting. Ids outside the account's own folder map, and
+//! an InstanceId that is no occurrence of the series, are Status 150 (ItemNotFound).
+//!
 //! Idempotence: the ClientId (or, without one, the message's own Message-ID) is
 //! claimed in the store *before* the SMTP submission and released only when the MTA
 //! refused the message. A retry after a lost answer, or after a crash anywhere
@@ -17,11 +27,13 @@ use airsync_model::{BackendError, FlagChange, Uid};
 use crate::eas::Command;
 use crate::eas::compose_mail::{self, ComposeRequest, Source};
 use crate::error::Error;
+use crate::mapping::calendar::{self, meeting};
 use crate::mapping::email::compose::{self, ComposeError, Original, Prepared};
-use crate::mapping::folders::{self, Resolved};
+use crate::mapping::folders::{self, PimClass, Resolved};
 use crate::wbxml::Element;
 
 use super::sync::mail::uid_of;
+use super::sync::pim::{PimFolder, object_by_server_id};
 use super::{Reply, RequestContext};
 
 /// Statuses (MS-ASCMD 2.2.2).
@@ -87,18 +99,27 @@ pub fn login_address(ctx: &RequestContext<'_>) -> String {
     }
 }
 
-/// A message of the account's, found by a device-supplied Source (untrusted: it is
-/// resolved only in the account's own folder map).
+/// A message of the account's, found by a device-supplied Source.
 pub struct SourceMessage {
     pub mailbox: String,
     pub uid: Uid,
     pub raw: Vec<u8>,
 }
 
-pub async fn find_source(
+/// What a SmartReply / SmartForward Source names.
+enum SourceItem {
+    Message(SourceMessage),
+    /// A calendar item (MS-ASCMD 2.2.3.173 Source with a Calendar FolderId): the event,
+    /// or only the occurrence InstanceId names.
+    Event(Vec<u8>),
+}
+
+/// Resolves a device-supplied Source. The ids are untrusted: they are looked up only in
+/// the account's own folder map; anything else is not found.
+async fn find_source(
     ctx: &RequestContext<'_>,
     source: &Source,
-) -> Result<Option<SourceMessage>, Error> {
+) -> Result<Option<SourceItem>, Error> {
     let (folder, item) = match (&source.folder_id, &source.item_id, &source.long_id) {
         (Some(f), Some(i), _) => (f.clone(), i.clone()),
         // LongIds (from Search) name the message as "{CollectionId}:{UID}".
@@ -113,22 +134,62 @@ pub async fn find_source(
         _ => return Ok(None),
     };
     let view = ctx.folder_view().await?;
-    let Some(Resolved::Mail { mailbox, .. }) = view.resolve(&folder) else {
-        return Ok(None);
-    };
-    let Some(uid) = uid_of(&folder, &item) else {
-        return Ok(None);
-    };
-    let mut messages = ctx
-        .app
-        .mail
-        .fetch_messages(&ctx.principal.credentials, &mailbox, &[uid])
-        .await?;
-    Ok(messages.pop().map(|m| SourceMessage {
-        mailbox,
-        uid,
-        raw: m.raw,
-    }))
+    match view.resolve(&folder) {
+        Some(Resolved::Mail { mailbox, .. }) => {
+            let Some(uid) = uid_of(&folder, &item) else {
+                return Ok(None);
+            };
+            let mut messages = ctx
+                .app
+                .mail
+                .fetch_messages(&ctx.principal.credentials, &mailbox, &[uid])
+                .await?;
+            Ok(messages.pop().map(|m| {
+                SourceItem::Message(SourceMessage {
+                    mailbox,
+                    uid,
+                    raw: m.raw,
+                })
+            }))
+        }
+        Some(Resolved::Pim {
+            folder_id,
+            class: PimClass::Calendar,
+            href,
+        }) => {
+            let pim = PimFolder {
+                folder_id,
+                class: PimClass::Calendar,
+                href: &href,
+            };
+            let Some(object) = object_by_server_id(ctx, &pim, &folder, &item).await? else {
+                return Ok(None);
+            };
+            let Some(instance) = &source.instance_id else {
+                return Ok(Some(SourceItem::Event(object.data)));
+            };
+            // MS-ASCMD 2.2.3.92.2: InstanceId is the occurrence's start (dateTime).
+            let Some(at) = crate::mapping::pim::parse_eas_datetime(instance) else {
+                return Ok(None);
+            };
+            let opts = crate::mapping::calendar::CalendarOptions::new(ctx.version);
+            Ok(calendar::occurrence(&object.data, at, &opts)
+                .ok()
+                .flatten()
+                .map(SourceItem::Event))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Why a message cannot be sent, as a SendMail Status (MS-ASCMD 2.2.2).
+fn refused(ctx: &RequestContext<'_>, e: ComposeError) -> Error {
+    tracing::info!(target: "airsync", login = ctx.login(), error = %e, "message refused");
+    Error::Send(match e {
+        ComposeError::Unreadable => status::INVALID_MIME,
+        ComposeError::NoRecipients => status::NO_RECIPIENT,
+        ComposeError::FromNotAllowed(_) => status::ACCESS_DENIED,
+    })
 }
 
 async fn send(
@@ -136,35 +197,53 @@ async fn send(
     command: Command,
     req: ComposeRequest,
 ) -> Result<(), Error> {
-    let original = match (&req.source, req.replace_mime) {
-        (Some(source), _) => Some(
+    let original = match &req.source {
+        Some(source) => Some(
             find_source(ctx, source)
                 .await?
                 .ok_or(Error::Send(status::ITEM_NOT_FOUND))?,
         ),
-        (None, _) => None,
-    };
-    let kind = match (&original, command, req.replace_mime) {
-        (Some(o), Command::SmartReply, false) => Original::Reply(&o.raw),
-        (Some(o), Command::SmartForward, false) => Original::Forward(&o.raw),
-        _ => Original::None,
+        None => None,
     };
     let allowed = own_addresses(ctx).await?;
-    let prepared = compose::prepare(
-        &req.mime,
-        kind,
-        &allowed,
-        &login_address(ctx),
-        chrono::Utc::now(),
-    )
-    .map_err(|e| {
-        tracing::info!(target: "airsync", login = ctx.login(), error = %e, "message refused");
-        Error::Send(match e {
-            ComposeError::Unreadable => status::INVALID_MIME,
-            ComposeError::NoRecipients => status::NO_RECIPIENT,
-            ComposeError::FromNotAllowed(_) => status::ACCESS_DENIED,
-        })
-    })?;
+    let now = chrono::Utc::now();
+    // A calendar item is quoted as Outlook shows it; forwarded, it also carries the
+    // meeting request.
+    let (quoted, request) = match &original {
+        Some(SourceItem::Event(ics)) if !req.replace_mime => {
+            let opts = crate::mapping::calendar::CalendarOptions::new(ctx.version);
+            let quoted =
+                meeting::quotable(ics, &opts).map_err(|_| Error::Send(status::ITEM_NOT_FOUND))?;
+            let request = (command == Command::SmartForward)
+                .then(|| {
+                    meeting::forward_request(
+                        ics,
+                        &allowed,
+                        &compose::recipients(&req.mime),
+                        now.naive_utc(),
+                    )
+                })
+                .transpose()
+                .map_err(|_| Error::Send(status::ITEM_NOT_FOUND))?;
+            (Some(quoted), request)
+        }
+        _ => (None, None),
+    };
+    let kind = match (&original, command, req.replace_mime) {
+        (_, _, true) | (None, _, _) => Original::None,
+        (Some(SourceItem::Message(o)), Command::SmartReply, _) => Original::Reply(&o.raw),
+        (Some(SourceItem::Message(o)), _, _) => Original::Forward(&o.raw),
+        (Some(SourceItem::Event(_)), _, _) => match (&quoted, &request) {
+            (Some(q), Some(r)) => Original::ForwardMeeting {
+                original: q,
+                request: r,
+            },
+            (Some(q), None) => Original::Reply(q),
+            _ => Original::None,
+        },
+    };
+    let prepared = compose::prepare(&req.mime, kind, &allowed, &login_address(ctx), now)
+        .map_err(|e| refused(ctx, e))?;
     let key = req
         .client_id
         .as_ref()
@@ -174,25 +253,25 @@ async fn send(
     if req.save_in_sent {
         save_sent(ctx, &prepared.sent_copy).await;
     }
-    if let Some(o) = &original {
+    if let Some(SourceItem::Message(o)) = &original
+        && command != Command::SendMail
+    {
         let flag = if command == Command::SmartReply {
             "\\Answered"
         } else {
             "$Forwarded"
         };
-        if command != Command::SendMail {
-            let change = FlagChange {
-                add: vec![flag.to_string()],
-                remove: vec![],
-            };
-            if let Err(e) = ctx
-                .app
-                .mail
-                .set_flags(&ctx.principal.credentials, &o.mailbox, &[o.uid], &change)
-                .await
-            {
-                tracing::warn!(target: "airsync", login = ctx.login(), error = %e, "could not flag the original");
-            }
+        let change = FlagChange {
+            add: vec![flag.to_string()],
+            remove: vec![],
+        };
+        if let Err(e) = ctx
+            .app
+            .mail
+            .set_flags(&ctx.principal.credentials, &o.mailbox, &[o.uid], &change)
+            .await
+        {
+            tracing::warn!(target: "airsync", login = ctx.login(), error = %e, "could not flag the original");
         }
     }
     Ok(())

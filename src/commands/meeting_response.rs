@@ -11,9 +11,9 @@
 //!   per request version and answer.
 //! * The request mail goes to Deleted Items, as Exchange does.
 //!
-//! Also here: an incoming REPLY in the organizer's mailbox is applied to the
-//! organizer's event ([`apply_incoming_reply`]), when the message is first offered to
-//! a device by Sync.
+//! Also here: Sync's hook for an incoming REPLY in the organizer's INBOX
+//! ([`apply_incoming_reply`], the work is in [`crate::scheduling`]; the push watcher
+//! applies the same REPLY as soon as it arrives).
 
 use airsync_model::{BackendError, DavKind, DavStore};
 use chrono::Utc;
@@ -28,6 +28,7 @@ use crate::wbxml::Element;
 
 use super::compose::{login_address, own_addresses, submit_once};
 use super::sync::mail::uid_of;
+use super::sync::pim::{PimFolder, object_by_server_id};
 use super::{Reply, RequestContext};
 
 pub async fn run(ctx: &RequestContext<'_>, document: Element) -> Result<Reply, Error> {
@@ -106,27 +107,23 @@ async fn respond(ctx: &RequestContext<'_>, r: &Request) -> Result<Outcome, Error
         Some(Resolved::Pim {
             folder_id,
             class: PimClass::Calendar,
-            ..
+            href,
         }) => {
-            let Some(n) = r
-                .request_id
-                .split_once(':')
-                .filter(|(f, _)| *f == cid)
-                .and_then(|(_, n)| n.parse::<u64>().ok())
-            else {
+            let folder = PimFolder {
+                folder_id,
+                class: PimClass::Calendar,
+                href: &href,
+            };
+            let Some(o) = object_by_server_id(ctx, &folder, &cid, &r.request_id).await? else {
                 return Ok(invalid());
             };
-            let Some(href) = ctx.app.store.dav_href(ctx.login(), folder_id, n).await? else {
-                return Ok(invalid());
-            };
-            let collection = href.rsplit_once('/').map_or("/", |(c, _)| c).to_string() + "/";
-            let objects = calendars(ctx)?
-                .fetch(creds, &collection, std::slice::from_ref(&href))
-                .await?;
-            let Some(o) = objects.into_iter().next() else {
-                return Ok(invalid());
-            };
-            (Found::Event { folder_id, href }, o.data)
+            (
+                Found::Event {
+                    folder_id,
+                    href: o.href,
+                },
+                o.data,
+            )
         }
         _ => return Ok(invalid()),
     };
@@ -340,79 +337,16 @@ async fn send_reply(
     }
 }
 
-/// An incoming iTIP REPLY (in `raw`, from `sender`) applied to the organizer's own
-/// event: the event with the reply's UID is looked up around the reply's DTSTART in
-/// the account's calendars, and only the sender's own ATTENDEE line is taken from the
-/// reply (nobody can answer for someone else). Errors are logged, never fatal: the
-/// message itself is delivered to the device all the same.
+/// An incoming iTIP REPLY in the organizer's INBOX applied to the organizer's event
+/// (see [`crate::scheduling`]). Errors are logged, never fatal: the message itself is
+/// delivered to the device all the same.
 pub async fn apply_incoming_reply(ctx: &RequestContext<'_>, raw: &[u8]) {
-    let Some((method, ics)) = email::calendar_part(raw) else {
+    let Some(dav) = ctx.app.calendars.as_deref() else {
         return;
     };
-    if method != "REPLY" {
-        return;
-    }
-    if let Err(e) = try_apply_reply(ctx, raw, &ics).await {
+    if let Err(e) =
+        crate::scheduling::apply_incoming_reply(dav, &ctx.principal.credentials, raw).await
+    {
         tracing::warn!(target: "airsync", login = ctx.login(), error = %e, "a meeting reply could not be applied");
     }
-}
-
-async fn try_apply_reply(ctx: &RequestContext<'_>, raw: &[u8], ics: &[u8]) -> Result<(), Error> {
-    let Some(sender) = email::from_address(raw) else {
-        return Ok(());
-    };
-    let Some(uid) = crate::mapping::calendar::event_uid(ics) else {
-        return Ok(());
-    };
-    let Some(dav) = ctx.app.calendars.as_deref() else {
-        return Ok(());
-    };
-    let creds = &ctx.principal.credentials;
-    let start = meeting::reply_start(ics);
-    for col in dav.collections(creds, DavKind::Calendar).await? {
-        if !col
-            .components
-            .iter()
-            .any(|k| k.eq_ignore_ascii_case("VEVENT"))
-        {
-            continue;
-        }
-        let candidates = match start {
-            Some(t) => {
-                dav.time_range(creds, &col.href, "VEVENT", t - 86_400, Some(t + 86_400))
-                    .await?
-            }
-            None => dav.list(creds, &col.href).await?.members,
-        };
-        let hrefs: Vec<String> = candidates.into_iter().map(|(h, _)| h).collect();
-        if hrefs.is_empty() {
-            continue;
-        }
-        for object in dav.fetch(creds, &col.href, &hrefs).await? {
-            if crate::mapping::calendar::event_uid(&object.data).as_deref() != Some(uid.as_str()) {
-                continue;
-            }
-            let Some(updated) = meeting::apply_reply(&object.data, ics, &sender) else {
-                return Ok(());
-            };
-            let name = object
-                .href
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            dav.put(
-                creds,
-                &col.href,
-                &name,
-                &updated,
-                "text/calendar; charset=utf-8",
-                Some(&object.etag),
-            )
-            .await?;
-            tracing::info!(target: "airsync", login = ctx.login(), %uid, %sender, "meeting reply applied");
-            return Ok(());
-        }
-    }
-    Ok(())
 }

@@ -1284,6 +1284,65 @@ fn apply_exceptions(
     Ok(())
 }
 
+/// A new override of `master` for its occurrence at `t` (UTC): the master's properties
+/// named in `keep` (every one but the recurrence and time lines when `keep` is None),
+/// then RECURRENCE-ID, DTSTART and DTEND written as the master writes its times.
+fn new_override(
+    cal: &Component,
+    master: &Component,
+    keep: Option<&[&str]>,
+    t: NaiveDateTime,
+    target: &Target,
+    all_day: bool,
+) -> Component {
+    const SERIES_ONLY: [&str; 8] = [
+        "RRULE",
+        "RDATE",
+        "EXRULE",
+        "EXDATE",
+        "RECURRENCE-ID",
+        "DTSTART",
+        "DTEND",
+        "DURATION",
+    ];
+    let mut ov = Component::new("VEVENT");
+    match keep {
+        Some(names) => {
+            for name in names {
+                for p in master.props_named(name) {
+                    ov.props.push(p.clone());
+                }
+            }
+        }
+        None => {
+            ov.props = master
+                .props
+                .iter()
+                .filter(|p| !SERIES_ONLY.contains(&p.name.as_str()))
+                .cloned()
+                .collect();
+            ov.children = master.children.clone();
+        }
+    }
+    let ctx = Ctx {
+        cal,
+        opts: &CalendarOptions::new(ProtocolVersion::V16_1),
+        dflt: target.zone.clone(),
+    };
+    let dur = span(&ctx, master).map_or(Duration::zero(), |(s, e)| e - s.utc);
+    let rid = if all_day {
+        Prop::new("RECURRENCE-ID", ical_date(target.zone.to_local(t))).with_param("VALUE", "DATE")
+    } else if let Some(id) = &target.tzid {
+        Prop::new("RECURRENCE-ID", ical_local(target.zone.to_local(t))).with_param("TZID", id)
+    } else {
+        Prop::new("RECURRENCE-ID", pim::compact_utc(t))
+    };
+    ov.props.push(rid);
+    write_when(&mut ov, "DTSTART", t, all_day, target, cal);
+    write_when(&mut ov, "DTEND", t + dur, all_day, target, cal);
+    ov
+}
+
 fn upsert_override(
     cal: &mut Component,
     uid: &Option<String>,
@@ -1296,9 +1355,7 @@ fn upsert_override(
         Some(i) => i,
         None => {
             let mi = master_index(cal, "VEVENT").ok_or(ConvertError::Missing("VEVENT"))?;
-            let master = cal.children[mi].clone();
-            let mut ov = Component::new("VEVENT");
-            for name in [
+            let keep = [
                 "UID",
                 "DTSTAMP",
                 "SUMMARY",
@@ -1306,36 +1363,105 @@ fn upsert_override(
                 "CLASS",
                 "TRANSP",
                 "ORGANIZER",
-            ] {
-                for p in master.props_named(name) {
-                    ov.props.push(p.clone());
-                }
-            }
-            let ctx = Ctx {
-                cal,
-                opts: &CalendarOptions::new(ProtocolVersion::V16_1),
-                dflt: target.zone.clone(),
-            };
-            let dur = span(&ctx, &master).map_or(Duration::zero(), |(s, e)| e - s.utc);
-            let rid = if all_day {
-                Prop::new("RECURRENCE-ID", ical_date(target.zone.to_local(t)))
-                    .with_param("VALUE", "DATE")
-            } else if let Some(id) = &target.tzid {
-                Prop::new("RECURRENCE-ID", ical_local(target.zone.to_local(t)))
-                    .with_param("TZID", id)
-            } else {
-                Prop::new("RECURRENCE-ID", pim::compact_utc(t))
-            };
-            ov.props.push(rid);
-            let snapshot = cal.clone();
-            write_when(&mut ov, "DTSTART", t, all_day, target, &snapshot);
-            write_when(&mut ov, "DTEND", t + dur, all_day, target, &snapshot);
+            ];
+            let ov = new_override(cal, &cal.children[mi], Some(&keep), t, target, all_day);
             cal.children.push(ov);
             cal.children.len() - 1
         }
     };
     let snapshot = cal.clone();
     apply_common(&mut cal.children[idx], ex, target, &snapshot, false)
+}
+
+/// How the series at `mi` writes its times, and whether it is all-day.
+fn series_start(
+    cal: &Component,
+    mi: usize,
+    opts: &CalendarOptions,
+) -> Result<(Target, bool), ConvertError> {
+    let start = cal.children[mi]
+        .prop("DTSTART")
+        .cloned()
+        .ok_or(ConvertError::Missing("DTSTART"))?;
+    let w = read_when(cal, &start, &default_zone(opts)).ok_or(ConvertError::Missing("DTSTART"))?;
+    let target = Target {
+        tzid: start.param("TZID").map(str::to_string),
+        zone: w.zone,
+    };
+    Ok((target, w.all_day))
+}
+
+/// One occurrence of a recurring event, its original start `instance` (UTC; an EAS
+/// InstanceId), as a calendar of its own: the series' override for it when there is
+/// one, else a copy of the master placed at that time (RECURRENCE-ID, DTSTART, DTEND,
+/// no recurrence rules). The VTIMEZONEs and the calendar's properties but METHOD are
+/// kept. `None` when the series has no occurrence starting then (an EXDATE, a time
+/// off the rule, or no series at all).
+pub fn occurrence(
+    ics: &[u8],
+    instance: NaiveDateTime,
+    opts: &CalendarOptions,
+) -> Result<Option<Vec<u8>>, ConvertError> {
+    let cal = parse_cal(ics)?;
+    let mi = master_index(&cal, "VEVENT").ok_or(ConvertError::Missing("VEVENT"))?;
+    let (target, all_day) = series_start(&cal, mi, opts)?;
+    let master = &cal.children[mi];
+    let uid = master.text("UID");
+    let event = match override_index(&cal, &uid, instance, &target.zone) {
+        Some(i) => cal.children[i].clone(),
+        None => {
+            let mut series = Component::new("VCALENDAR");
+            series.props = cal.props.clone();
+            series.children = cal
+                .children
+                .iter()
+                .filter(|c| c.name == "VTIMEZONE")
+                .cloned()
+                .chain(std::iter::once(master.clone()))
+                .collect();
+            if !series_has_occurrence(&series.to_text(), instance, all_day, &target.zone) {
+                return Ok(None);
+            }
+            new_override(&cal, master, None, instance, &target, all_day)
+        }
+    };
+    let mut out = Component::new("VCALENDAR");
+    out.props = cal.props.clone();
+    out.remove("METHOD");
+    out.children = cal
+        .children
+        .iter()
+        .filter(|c| c.name == "VTIMEZONE")
+        .cloned()
+        .chain(std::iter::once(event))
+        .collect();
+    Ok(Some(out.to_text().into_bytes()))
+}
+
+/// Whether the series (a calendar holding only its master) has an occurrence starting
+/// at `instance` (UTC; for an all-day series, on that day in `zone`). Expanded by
+/// calcard up to a bound; a series with no RRULE or RDATE has none.
+fn series_has_occurrence(text: &str, instance: NaiveDateTime, all_day: bool, zone: &Zone) -> bool {
+    if !text.contains("RRULE") && !text.contains("RDATE") {
+        return false;
+    }
+    let Ok(cal) = calcard::icalendar::ICalendar::parse(text) else {
+        return false;
+    };
+    const LIMIT: usize = 20_000;
+    let Ok(expanded) =
+        std::panic::catch_unwind(|| cal.expand_dates(calcard::common::timezone::Tz::UTC, LIMIT))
+    else {
+        return false;
+    };
+    let day = zone.to_local(instance).date();
+    expanded.events.iter().any(|e| {
+        if all_day {
+            e.start.naive_local().date() == day
+        } else {
+            e.start.naive_utc() == instance
+        }
+    })
 }
 
 /// 16.x: a Change of one instance (`airsyncbase:InstanceId` beside the ServerId,
@@ -1350,18 +1476,9 @@ pub fn eas_instance_change(
     let mut cal = parse_cal(existing)?;
     let mi = master_index(&cal, "VEVENT").ok_or(ConvertError::Missing("VEVENT"))?;
     let t = pim::parse_eas_datetime(instance_id).ok_or(ConvertError::BadValue("InstanceId"))?;
-    let start = cal.children[mi]
-        .prop("DTSTART")
-        .cloned()
-        .ok_or(ConvertError::Missing("DTSTART"))?;
-    let dflt = default_zone(opts);
-    let w = read_when(&cal, &start, &dflt).ok_or(ConvertError::Missing("DTSTART"))?;
-    let target = Target {
-        tzid: start.param("TZID").map(str::to_string),
-        zone: w.zone,
-    };
+    let (target, all_day) = series_start(&cal, mi, opts)?;
     let uid = cal.children[mi].text("UID");
-    upsert_override(&mut cal, &uid, t, data, &target, w.all_day)?;
+    upsert_override(&mut cal, &uid, t, data, &target, all_day)?;
     Ok(cal.to_text().into_bytes())
 }
 
@@ -1374,20 +1491,16 @@ pub fn eas_instance_delete(
     let mut cal = parse_cal(existing)?;
     let mi = master_index(&cal, "VEVENT").ok_or(ConvertError::Missing("VEVENT"))?;
     let t = pim::parse_eas_datetime(instance_id).ok_or(ConvertError::BadValue("InstanceId"))?;
-    let start = cal.children[mi]
-        .prop("DTSTART")
-        .cloned()
-        .ok_or(ConvertError::Missing("DTSTART"))?;
-    let w = read_when(&cal, &start, &default_zone(opts)).ok_or(ConvertError::Missing("DTSTART"))?;
+    let (target, all_day) = series_start(&cal, mi, opts)?;
     let uid = cal.children[mi].text("UID");
-    if let Some(i) = override_index(&cal, &uid, t, &w.zone) {
+    if let Some(i) = override_index(&cal, &uid, t, &target.zone) {
         cal.children.remove(i);
     }
     let mi = master_index(&cal, "VEVENT").ok_or(ConvertError::Missing("VEVENT"))?;
-    let p = if w.all_day {
-        Prop::new("EXDATE", ical_date(w.zone.to_local(t))).with_param("VALUE", "DATE")
-    } else if let Some(id) = start.param("TZID") {
-        Prop::new("EXDATE", ical_local(w.zone.to_local(t))).with_param("TZID", id)
+    let p = if all_day {
+        Prop::new("EXDATE", ical_date(target.zone.to_local(t))).with_param("VALUE", "DATE")
+    } else if let Some(id) = &target.tzid {
+        Prop::new("EXDATE", ical_local(target.zone.to_local(t))).with_param("TZID", id)
     } else {
         Prop::new("EXDATE", pim::compact_utc(t))
     };

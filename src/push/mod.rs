@@ -16,6 +16,9 @@
 //! request of its user and stops [`GRACE`] after the last one ended; it reconnects with
 //! backoff, and while it cannot reach the upstream it says so in the view, and waiting
 //! requests answer so that the phone retries later.
+//!
+//! The watcher also applies incoming meeting replies as they land in INBOX
+//! ([`replies`]), so an organizer's calendar is current while any device is connected.
 
 mod cluster;
 
@@ -29,6 +32,8 @@ use airsync_model::{BackendError, Credentials, DavKind, DavStore};
 use tokio::sync::{Notify, watch};
 
 use crate::settings::Push as PushSettings;
+
+mod replies;
 
 /// How long a watcher outlives its last waiting request: a phone re-Pings right after
 /// its Sync, and the connection is worth keeping for that.
@@ -225,7 +230,13 @@ impl Hub {
                         creds: Mutex::new(creds.clone()),
                         waiters: AtomicUsize::new(0),
                         idle_since: Mutex::new(Instant::now()),
-                        mailboxes: Mutex::new(BTreeSet::new()),
+                        // INBOX always: incoming meeting replies are applied from here
+                        // (see `replies`).
+                        mailboxes: Mutex::new(if inner.calendars.is_some() {
+                            BTreeSet::from(["INBOX".to_string()])
+                        } else {
+                            BTreeSet::new()
+                        }),
                         dav_wanted: AtomicBool::new(false),
                         poke_mail: Notify::new(),
                         poke_dav: Notify::new(),
@@ -430,6 +441,7 @@ async fn run_watcher(inner: Arc<Inner>, login: String, user: Arc<UserWatch>) {
     tokio::select! {
         _ = mail_loop(&inner, &user) => {}
         _ = dav_loop(&inner, &user) => {}
+        _ = replies::run(&inner, &user) => {}
         _ = until_unused(&inner, &login, &user) => {}
         _ = shutdown.wait_for(|s| *s) => {
             lock(&inner.users).remove(&login);

@@ -583,3 +583,17 @@ impl Phone {
         c
     }
 }
+
+/// The AirSyncBase Body Data of an item, as text.
+pub fn body_text(data: &Element) -> String {
+    let body = data
+        .first(airsync::wbxml::pages::AirSyncBase::Body)
+        .expect("Body");
+    String::from_utf8_lossy(
+        &body
+            .first(airsync::wbxml::pages::AirSyncBase::Data)
+            .and_then(|d| d.bytes())
+            .unwrap_or_default(),
+    )
+    .into_owned()
+}

@@ -264,6 +264,11 @@ plugin {
 protocol imap {
   mail_plugins = \$mail_plugins imap_acl
   mail_max_userip_connections = 1000
+  # Every imap process of every stack on the machine runs as airsync-test; past
+  # fs.inotify.max_user_instances (128 by default) Dovecot stops using inotify and
+  # notices new mail for IDLE/NOTIFY only by polling at this interval (30 s by
+  # default), which made push tests slow or flaky on a busy machine.
+  mailbox_idle_check_interval = 1 secs
 }
 protocol lmtp {
   mail_plugins = \$mail_plugins sieve

@@ -293,6 +293,37 @@ fn resource_name(href: &str) -> &str {
     href.rsplit('/').next().unwrap_or(href)
 }
 
+/// The href of item `id` of `folder` in the account's map.
+async fn href_of(
+    ctx: &RequestContext<'_>,
+    folder: &PimFolder<'_>,
+    id: u64,
+) -> Result<Option<String>, Error> {
+    Ok(ctx
+        .app
+        .store
+        .dav_href(ctx.login(), folder.folder_id, id)
+        .await?)
+}
+
+/// The object a device's ServerId names in `folder` (CollectionId `cid`). The id is
+/// untrusted: it is looked up only in this account's map of this folder. `None` when
+/// it is not an id of this folder or the object is gone.
+pub async fn object_by_server_id(
+    ctx: &RequestContext<'_>,
+    folder: &PimFolder<'_>,
+    cid: &str,
+    server_id: &str,
+) -> Result<Option<DavObject>, Error> {
+    let Some(id) = item_of(cid, server_id) else {
+        return Ok(None);
+    };
+    let Some(href) = href_of(ctx, folder, id).await? else {
+        return Ok(None);
+    };
+    fetch_one(ctx, folder, &href).await
+}
+
 async fn fetch_one(
     ctx: &RequestContext<'_>,
     folder: &PimFolder<'_>,
@@ -492,12 +523,7 @@ async fn client_change(
         // sent to the device as a Change.
         return Ok(None);
     }
-    let Some(href) = ctx
-        .app
-        .store
-        .dav_href(ctx.login(), folder.folder_id, id)
-        .await?
-    else {
+    let Some(href) = href_of(ctx, folder, id).await? else {
         return Ok(failed(status::OBJECT_NOT_FOUND));
     };
     let dav = folder.dav(ctx)?;
@@ -566,12 +592,7 @@ async fn client_delete(
     if snap.items.get(&id).and_then(|i| i.device).is_none() {
         return Ok(not_found());
     }
-    if let Some(href) = ctx
-        .app
-        .store
-        .dav_href(ctx.login(), folder.folder_id, id)
-        .await?
-    {
+    if let Some(href) = href_of(ctx, folder, id).await? {
         match folder
             .dav(ctx)?
             .delete(&ctx.principal.credentials, &href, None)
@@ -599,18 +620,8 @@ async fn client_fetch(
             data: None,
         })
     };
-    let Some(id) = item_of(&req.collection_id, server_id) else {
-        return Ok(not_found());
-    };
-    let Some(href) = ctx
-        .app
-        .store
-        .dav_href(ctx.login(), folder.folder_id, id)
-        .await?
+    let Some(object) = object_by_server_id(ctx, folder, &req.collection_id, server_id).await?
     else {
-        return Ok(not_found());
-    };
-    let Some(object) = fetch_one(ctx, folder, &href).await? else {
         return Ok(not_found());
     };
     Ok(Some(

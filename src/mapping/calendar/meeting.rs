@@ -20,7 +20,7 @@ use base64::Engine;
 use chrono::{Datelike, NaiveDateTime};
 
 use super::{
-    CalendarOptions, ConvertError, Ctx, busy_status, default_zone, master_index, parse_cal,
+    CalendarOptions, ConvertError, Ctx, When, busy_status, default_zone, master_index, parse_cal,
     read_when, reminder_alarm, span,
 };
 use crate::eas::ProtocolVersion;
@@ -92,6 +92,21 @@ fn mailto(v: &str) -> String {
     super::mailto(v)
 }
 
+/// The series master (or single event) of `cal`: its index, start and end (UTC).
+fn master_span(
+    cal: &Component,
+    opts: &CalendarOptions,
+) -> Result<(usize, When, NaiveDateTime), ConvertError> {
+    let mi = master_index(cal, "VEVENT").ok_or(ConvertError::Missing("VEVENT"))?;
+    let ctx = Ctx {
+        cal,
+        opts,
+        dflt: default_zone(opts),
+    };
+    let (start, end) = span(&ctx, &cal.children[mi]).ok_or(ConvertError::Missing("DTSTART"))?;
+    Ok((mi, start, end))
+}
+
 /// The Email:MeetingRequest element (MS-ASEMAIL 2.2.2.48) of an iTIP REQUEST or
 /// CANCEL, children in schema order.
 pub fn meeting_request_element(
@@ -99,14 +114,8 @@ pub fn meeting_request_element(
     opts: &CalendarOptions,
 ) -> Result<Element, ConvertError> {
     let cal = parse_cal(ics)?;
-    let mi = master_index(&cal, "VEVENT").ok_or(ConvertError::Missing("VEVENT"))?;
+    let (mi, start, end) = master_span(&cal, opts)?;
     let ev = &cal.children[mi];
-    let ctx = Ctx {
-        cal: &cal,
-        opts,
-        dflt: default_zone(opts),
-    };
-    let (start, end) = span(&ctx, ev).ok_or(ConvertError::Missing("DTSTART"))?;
     let long = pim::long_utc;
     let mut el = Element::new(E::MeetingRequest);
     el.push(Element::with_text(
@@ -278,7 +287,10 @@ fn set_partstat(ev: &mut Component, users: &[String], partstat: &str) -> bool {
 
 /// The user's copy of the event: the request without METHOD, every VEVENT with the
 /// user's PARTSTAT (an attendee line is added when the user was invited through a
-/// list or an alias).
+/// list or an alias). A request for one occurrence only (a lone VEVENT with
+/// RECURRENCE-ID, as a forwarded occurrence is) is filed as an event of its own,
+/// without the RECURRENCE-ID: CalDAV servers such as Radicale refuse an object whose
+/// series master is missing.
 pub fn attendee_copy(
     ics: &[u8],
     users: &[String],
@@ -294,6 +306,10 @@ pub fn attendee_copy(
                 Prop::new("ATTENDEE", format!("mailto:{me}")).with_param("PARTSTAT", partstat),
             );
         }
+    }
+    let mut events = cal.children.iter_mut().filter(|c| c.name == "VEVENT");
+    if let (Some(only), None) = (events.next(), events.next()) {
+        only.remove("RECURRENCE-ID");
     }
     Ok(cal.to_text().into_bytes())
 }
@@ -379,11 +395,29 @@ pub fn reply_start(reply_ics: &[u8]) -> Option<i64> {
     Some(w.utc.and_utc().timestamp())
 }
 
+/// The ATTENDEE parameter that remembers the DTSTAMP of the last REPLY applied to that
+/// attendee (the same idea as Apple CalendarServer's X-CALENDARSERVER-DTSTAMP): it is
+/// what makes a REPLY seen twice (by the push watcher and by Sync) count once, and a
+/// REPLY that arrives late with an older DTSTAMP lose against a newer one.
+pub const REPLY_STAMP_PARAM: &str = "X-AIRSYNC-REPLY-DTSTAMP";
+
+fn sequence_of(c: &Component) -> i64 {
+    c.text("SEQUENCE")
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn stamp_of(value: Option<&str>) -> Option<NaiveDateTime> {
+    crate::mapping::timezone::parse_local(value?.trim())
+}
+
 /// An incoming REPLY applied to the organizer's event: the PARTSTAT of the
 /// `sender`'s ATTENDEE line is copied onto the same attendee of the matching VEVENT
 /// (same RECURRENCE-ID, or the series); other attendees' lines in the reply are
-/// ignored (nobody answers for someone else). None when the reply changes nothing
-/// (already applied, another event, an attendee the event does not have).
+/// ignored (nobody answers for someone else). None when the reply changes nothing:
+/// another event, an attendee the event does not have, or a stale reply (RFC 5546
+/// 2.1.5: a SEQUENCE older than the event's answers an outdated version; a DTSTAMP not
+/// newer than the last one applied to that attendee is a duplicate or arrived late).
 pub fn apply_reply(event: &[u8], reply_ics: &[u8], sender: &str) -> Option<Vec<u8>> {
     let mut cal = ical::parse(event)?;
     let reply = ical::parse(reply_ics)?;
@@ -411,6 +445,11 @@ pub fn apply_reply(event: &[u8], reply_ics: &[u8], sender: &str) -> Option<Vec<u
                 })
             });
         let Some(i) = target else { continue };
+        if sequence_of(r) < sequence_of(&cal.children[i]) {
+            continue;
+        }
+        let stamp = r.text("DTSTAMP");
+        let stamp_at = stamp_of(stamp.as_deref());
         for a in r.props_named("ATTENDEE") {
             let Some(partstat) = a.param("PARTSTAT") else {
                 continue;
@@ -422,19 +461,139 @@ pub fn apply_reply(event: &[u8], reply_ics: &[u8], sender: &str) -> Option<Vec<u
             for mine in cal.children[i]
                 .props
                 .iter_mut()
-                .filter(|p| p.name == "ATTENDEE")
+                .filter(|p| p.name == "ATTENDEE" && mailto(&p.value).eq_ignore_ascii_case(&who))
             {
-                if mailto(&mine.value).eq_ignore_ascii_case(&who)
-                    && mine.param("PARTSTAT") != Some(partstat)
-                {
-                    mine.set_param("PARTSTAT", partstat);
-                    mine.remove_param("RSVP");
-                    changed = true;
+                let applied = stamp_of(mine.param(REPLY_STAMP_PARAM));
+                let newer = match (stamp_at, applied) {
+                    (Some(new), Some(old)) => new > old,
+                    // No DTSTAMP to order by: only a different answer is news.
+                    (None, _) => mine.param("PARTSTAT") != Some(partstat),
+                    (Some(_), None) => true,
+                };
+                if !newer {
+                    continue;
                 }
+                mine.set_param("PARTSTAT", partstat);
+                mine.remove_param("RSVP");
+                if let (Some(s), Some(_)) = (&stamp, stamp_at) {
+                    mine.set_param(REPLY_STAMP_PARAM, s.trim());
+                }
+                changed = true;
             }
         }
     }
     changed.then(|| cal.to_text().into_bytes())
+}
+
+/// The iTIP REQUEST a SmartForward of a calendar item carries (MS-ASCMD 3.1.5.7:
+/// forwarding a meeting keeps its organizer): the event (or the one occurrence) as the
+/// user holds it, METHOD:REQUEST and a fresh DTSTAMP. An appointment without ORGANIZER
+/// becomes a meeting the user organizes. When the user is the organizer, the
+/// `recipients` not yet invited become attendees asked to reply (the organizer
+/// forwarding invites, as Exchange does); an attendee's forward leaves the list as it is
+/// and the organizer learns of the new people from their replies. airsync's own
+/// bookkeeping on attendee lines does not leave the server.
+pub fn forward_request(
+    event: &[u8],
+    users: &[String],
+    recipients: &[String],
+    now: NaiveDateTime,
+) -> Result<Vec<u8>, ConvertError> {
+    let mut cal = parse_cal(event)?;
+    cal.remove("METHOD");
+    let at = cal
+        .props
+        .iter()
+        .position(|p| p.name == "PRODID" || p.name == "VERSION")
+        .map_or(0, |i| i + 1);
+    cal.props.insert(at, Prop::new("METHOD", "REQUEST"));
+    let me = users.first().cloned().unwrap_or_default();
+    for ev in cal.children.iter_mut().filter(|c| c.name == "VEVENT") {
+        ev.set(Prop::new("DTSTAMP", pim::compact_utc(now)));
+        if ev.prop("ORGANIZER").is_none() {
+            ev.props
+                .push(Prop::new("ORGANIZER", format!("mailto:{me}")));
+        }
+        let organizer = ev
+            .prop("ORGANIZER")
+            .map(|o| mailto(&o.value))
+            .unwrap_or_default();
+        for a in ev.props.iter_mut().filter(|p| p.name == "ATTENDEE") {
+            if a.param(REPLY_STAMP_PARAM).is_some() {
+                a.remove_param(REPLY_STAMP_PARAM);
+            }
+        }
+        if !users.iter().any(|u| u.eq_ignore_ascii_case(&organizer)) {
+            continue;
+        }
+        for r in recipients {
+            let invited = r.eq_ignore_ascii_case(&organizer)
+                || ev
+                    .props_named("ATTENDEE")
+                    .any(|a| mailto(&a.value).eq_ignore_ascii_case(r));
+            if !invited {
+                ev.props.push(
+                    Prop::new("ATTENDEE", format!("mailto:{r}"))
+                        .with_param("ROLE", "REQ-PARTICIPANT")
+                        .with_param("PARTSTAT", "NEEDS-ACTION")
+                        .with_param("RSVP", "TRUE"),
+                );
+            }
+        }
+    }
+    Ok(cal.to_text().into_bytes())
+}
+
+/// A calendar item as the original message a SmartReply / SmartForward quotes: From
+/// the organizer, To the attendees, the SUMMARY as Subject, and a plain text of When,
+/// Where and the DESCRIPTION (what Outlook shows above a forwarded appointment).
+pub fn quotable(event: &[u8], opts: &CalendarOptions) -> Result<Vec<u8>, ConvertError> {
+    let cal = parse_cal(event)?;
+    let (mi, start, end) = master_span(&cal, opts)?;
+    let ev = &cal.children[mi];
+    let one_line = |s: String| s.replace(['\r', '\n'], " ");
+    let when = if start.all_day {
+        start.local.format("%A, %-d %B %Y (all day)").to_string()
+    } else {
+        let offset = (start.local - start.utc).num_minutes();
+        let end_local = start.zone.to_local(end);
+        format!(
+            "{}-{} (UTC{}{:02}:{:02})",
+            start.local.format("%A, %-d %B %Y %H:%M"),
+            end_local.format("%H:%M"),
+            if offset < 0 { '-' } else { '+' },
+            offset.abs() / 60,
+            offset.abs() % 60
+        )
+    };
+    let mut text = format!("When: {when}\r\n");
+    if let Some(loc) = ev.prop("LOCATION") {
+        text.push_str(&format!("Where: {}\r\n", one_line(loc.text_value())));
+    }
+    if let Some(d) = ev.prop("DESCRIPTION") {
+        text.push_str("\r\n");
+        text.push_str(&d.text_value().replace("\r\n", "\n").replace('\n', "\r\n"));
+        text.push_str("\r\n");
+    }
+    let organizer = ev.prop("ORGANIZER").map(|o| mailto(&o.value));
+    let attendees: Vec<String> = ev
+        .props_named("ATTENDEE")
+        .map(|a| mailto(&a.value))
+        .collect();
+    let mut head = String::new();
+    if let Some(o) = organizer {
+        head.push_str(&format!("From: {}\r\n", one_line(o)));
+    }
+    if !attendees.is_empty() {
+        head.push_str(&format!("To: {}\r\n", one_line(attendees.join(", "))));
+    }
+    let summary = ev
+        .prop("SUMMARY")
+        .map(|p| p.text_value())
+        .unwrap_or_default();
+    head.push_str(&format!("Subject: {}\r\n", one_line(summary)));
+    head.push_str("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
+    Ok([head.into_bytes(), text.into_bytes()].concat())
 }
 
 /// An iMIP message (RFC 6047) carrying `ics` with `method`: a short text and the
@@ -590,6 +749,10 @@ ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:carol@example.org\r\nEND:VEVENT\r\nEND:VCA
             "10:00 Berlin = 09:00 UTC"
         );
 
+        assert!(
+            updated.contains("X-AIRSYNC-REPLY-DTSTAMP=20261102T080000Z"),
+            "the applied reply's DTSTAMP is remembered: {updated}"
+        );
         let mine = String::from_utf8(
             attendee_copy(REQUEST.as_bytes(), &["bob@example.org".into()], "TENTATIVE").unwrap(),
         )
@@ -598,5 +761,51 @@ ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:carol@example.org\r\nEND:VEVENT\r\nEND:VCA
             !mine.contains("METHOD") && mine.contains("PARTSTAT=TENTATIVE"),
             "{mine}"
         );
+    }
+
+    /// Bob's REPLY with `partstat`, DTSTAMP `stamp` and SEQUENCE `seq`.
+    fn bob_reply(partstat: &str, stamp: &str, seq: u32) -> Vec<u8> {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:meet-1@example.org\r\n\
+             DTSTAMP:{stamp}\r\nSEQUENCE:{seq}\r\nORGANIZER:mailto:alice@example.org\r\n\
+             ATTENDEE;PARTSTAT={partstat}:mailto:bob@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn bob_partstat(ics: &[u8]) -> String {
+        let cal = ical::parse(ics).unwrap();
+        let ev = cal.children.iter().find(|c| c.name == "VEVENT").unwrap();
+        ev.props_named("ATTENDEE")
+            .find(|a| a.value.contains("bob@"))
+            .and_then(|a| a.param("PARTSTAT"))
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn a_reply_counts_once_and_a_stale_one_loses() {
+        let organizer_copy = REQUEST.replace("METHOD:REQUEST\r\n", "");
+        let accepted = bob_reply("ACCEPTED", "20261102T100000Z", 0);
+        let after = apply_reply(organizer_copy.as_bytes(), &accepted, "bob@example.org").unwrap();
+        assert_eq!(bob_partstat(&after), "ACCEPTED");
+        // The same REPLY again (the watcher and Sync both saw it): nothing to write.
+        assert!(apply_reply(&after, &accepted, "bob@example.org").is_none());
+        // An older REPLY that arrived late does not overwrite the newer answer.
+        let older = bob_reply("DECLINED", "20261102T090000Z", 0);
+        assert!(apply_reply(&after, &older, "bob@example.org").is_none());
+        // A newer one does.
+        let newer = bob_reply("DECLINED", "20261102T110000Z", 0);
+        let declined = apply_reply(&after, &newer, "bob@example.org").unwrap();
+        assert_eq!(bob_partstat(&declined), "DECLINED");
+        // A REPLY to an older version of the event (lower SEQUENCE) is stale, however new.
+        let bumped = String::from_utf8(declined)
+            .unwrap()
+            .replace("SEQUENCE:0", "SEQUENCE:2");
+        let outdated = bob_reply("ACCEPTED", "20261103T080000Z", 1);
+        assert!(apply_reply(bumped.as_bytes(), &outdated, "bob@example.org").is_none());
+        let current = bob_reply("ACCEPTED", "20261103T080000Z", 2);
+        let ok = apply_reply(bumped.as_bytes(), &current, "bob@example.org").unwrap();
+        assert_eq!(bob_partstat(&ok), "ACCEPTED");
     }
 }

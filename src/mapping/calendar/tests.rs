@@ -305,6 +305,51 @@ fn instance_change_and_delete_16() {
 }
 
 #[test]
+fn one_occurrence_of_a_series() {
+    let o = opts(ProtocolVersion::V16_1);
+    let at = |s: &str| crate::mapping::pim::parse_eas_datetime(s).unwrap();
+    // 29 January 09:00 Berlin = 08:00 UTC: the master's copy, placed at that time.
+    let one = occurrence(SERIES.as_bytes(), at("2024-01-29T08:00:00.000Z"), &o)
+        .unwrap()
+        .expect("an occurrence");
+    let s = String::from_utf8(one).unwrap();
+    assert!(
+        s.contains("RECURRENCE-ID;TZID=Europe/Berlin:20240129T090000")
+            && s.contains("DTSTART;TZID=Europe/Berlin:20240129T090000")
+            && s.contains("DTEND;TZID=Europe/Berlin:20240129T100000"),
+        "{s}"
+    );
+    assert!(
+        !s.contains("RRULE") && !s.contains("EXDATE") && s.contains("ATTENDEE;CN=Bob"),
+        "{s}"
+    );
+    assert_eq!(s.matches("BEGIN:VEVENT").count(), 1);
+    assert!(s.contains("X-WR-CALNAME:Work") && s.contains("BEGIN:VALARM"));
+    // 22 January has an override (moved to 11:00): that is the occurrence.
+    let moved = occurrence(SERIES.as_bytes(), at("2024-01-22T08:00:00.000Z"), &o)
+        .unwrap()
+        .unwrap();
+    assert!(
+        String::from_utf8(moved)
+            .unwrap()
+            .contains("SUMMARY:Standup moved")
+    );
+    // Excluded (EXDATE), off the rule, past COUNT: no occurrence.
+    for none in [
+        "2024-01-15T08:00:00.000Z",
+        "2024-01-29T09:00:00.000Z",
+        "2024-06-03T07:00:00.000Z",
+    ] {
+        assert!(
+            occurrence(SERIES.as_bytes(), at(none), &o)
+                .unwrap()
+                .is_none(),
+            "{none}"
+        );
+    }
+}
+
+#[test]
 fn garbage_is_an_error_not_a_panic() {
     let o = opts(ProtocolVersion::V16_1);
     for junk in [

@@ -17,6 +17,9 @@
 //!   with `> ` on reply; the HTML original inside a `<blockquote>`). A forward also
 //!   carries the original's attachments, as Exchange does. A reply gets In-Reply-To
 //!   and References when the device did not set them.
+//! * **A forwarded meeting** ([`Original::ForwardMeeting`]) also carries its iTIP
+//!   REQUEST as the last alternative, `text/calendar; method=REQUEST` beside the plain
+//!   and HTML text (RFC 6047 2.4), so the recipients' clients show a meeting request.
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -55,6 +58,13 @@ pub enum Original<'a> {
     None,
     Reply(&'a [u8]),
     Forward(&'a [u8]),
+    /// A calendar item forwarded: `original` is quoted as on a forward and `request`
+    /// (an iTIP REQUEST) rides along as the `text/calendar; method=REQUEST` alternative,
+    /// so that the recipients get a meeting request (RFC 6047 2.4).
+    ForwardMeeting {
+        original: &'a [u8],
+        request: &'a [u8],
+    },
 }
 
 /// One header field, folded lines included (without the final CRLF).
@@ -152,6 +162,28 @@ fn message_id_of(msg: &Message<'_>) -> Option<String> {
         .map(|id| format!("<{}>", id.trim_matches(['<', '>', ' '])))
 }
 
+/// To, Cc and Bcc addresses, groups flattened, each once.
+fn recipients_of(msg: &Message<'_>) -> Vec<String> {
+    let mut recipients: Vec<String> = Vec::new();
+    for m in [msg.to(), msg.cc(), msg.bcc()]
+        .into_iter()
+        .flat_map(fields::mailboxes)
+    {
+        if !recipients
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(&m.address))
+        {
+            recipients.push(m.address);
+        }
+    }
+    recipients
+}
+
+/// The addresses a device's message goes to (To, Cc, Bcc); empty when it cannot be read.
+pub fn recipients(raw: &[u8]) -> Vec<String> {
+    parse(raw).map(|m| recipients_of(&m)).unwrap_or_default()
+}
+
 /// Prepares a message for sending. `allowed_from` are the account's addresses
 /// (compared without regard to case); `login_address` fills a missing From.
 pub fn prepare(
@@ -185,18 +217,7 @@ pub fn prepare(
             login_address.to_string()
         }
     };
-    let mut recipients: Vec<String> = Vec::new();
-    for m in [msg.to(), msg.cc(), msg.bcc()]
-        .into_iter()
-        .flat_map(fields::mailboxes)
-    {
-        if !recipients
-            .iter()
-            .any(|r| r.eq_ignore_ascii_case(&m.address))
-        {
-            recipients.push(m.address);
-        }
-    }
+    let recipients = recipients_of(&msg);
     if recipients.is_empty() {
         return Err(ComposeError::NoRecipients);
     }
@@ -219,8 +240,14 @@ pub fn prepare(
     let rebuilt;
     let body = match original {
         Original::None => body,
-        Original::Reply(orig) | Original::Forward(orig) => {
-            let forward = matches!(original, Original::Forward(_));
+        Original::Reply(orig)
+        | Original::Forward(orig)
+        | Original::ForwardMeeting { original: orig, .. } => {
+            let forward = !matches!(original, Original::Reply(_));
+            let request = match original {
+                Original::ForwardMeeting { request, .. } => Some(request),
+                _ => None,
+            };
             let orig_msg = parse(orig).ok_or(ComposeError::Unreadable)?;
             if !forward && let Some(id) = message_id_of(&orig_msg) {
                 if !has(&fields, "In-Reply-To") {
@@ -244,7 +271,7 @@ pub fn prepare(
                     fields.push(header("References", &value));
                 }
             }
-            let (content_fields, new_body) = combine(raw, &msg, orig, &orig_msg, forward);
+            let (content_fields, new_body) = combine(raw, &msg, orig, &orig_msg, forward, request);
             fields.retain(|f| {
                 !["Content-Type", "Content-Transfer-Encoding", "MIME-Version"]
                     .iter()
@@ -342,13 +369,15 @@ fn attachment_parts(raw: &[u8], msg: &Message<'_>) -> Vec<Part> {
         .collect()
 }
 
-/// The new text above the original; returns (the Content-* header fields, body bytes).
+/// The new text above the original, and a meeting request as the last alternative
+/// when there is one; returns (the Content-* header fields, body bytes).
 fn combine(
     raw: &[u8],
     msg: &Message<'_>,
     orig_raw: &[u8],
     orig: &Message<'_>,
     forward: bool,
+    request: Option<&[u8]>,
 ) -> (Vec<Field>, Vec<u8>) {
     let new = super::bodies(Some(msg), raw);
     let old = super::bodies(Some(orig), orig_raw);
@@ -389,12 +418,22 @@ fn combine(
         inline: false,
         data: s.as_bytes().to_vec(),
     };
-    let alternative = match html {
-        Some(h) => multipart(
-            "alternative",
-            &[text_part("text/plain", &plain), text_part("text/html", &h)],
-        ),
-        None => leaf(&text_part("text/plain", &plain)),
+    let mut alternatives = vec![text_part("text/plain", &plain)];
+    if let Some(h) = html {
+        alternatives.push(text_part("text/html", &h));
+    }
+    if let Some(ics) = request {
+        alternatives.push(Part {
+            content_type: "text/calendar; method=REQUEST".into(),
+            name: None,
+            content_id: None,
+            inline: false,
+            data: ics.to_vec(),
+        });
+    }
+    let alternative = match alternatives.as_slice() {
+        [only] => leaf(only),
+        all => multipart("alternative", all),
     };
     if attached.is_empty() {
         return split_entity(alternative);
