@@ -622,6 +622,48 @@ fn assert_all_day(data: &Element) {
     assert_eq!(t(C::EndTime) - t(C::StartTime), chrono::Duration::days(1));
 }
 
+/// Sends the device's edits of the series, checks what is upstream after them, and
+/// that the next Sync does not echo the edit back.
+async fn edit_series(
+    p: &common::eas::Phone,
+    dav: &Dav,
+    cal: &str,
+    key: &str,
+    commands: Vec<Element>,
+    wants: &[&str],
+) {
+    let options = Element::new(A::Options).text_child(A::FilterType, "0");
+    let s = p
+        .sync_one(collection(
+            cal,
+            key,
+            Some(50),
+            Some(options.clone()),
+            commands,
+        ))
+        .await;
+    assert_eq!(s.status, "1");
+    assert!(s.responses.is_empty(), "no failure: {:?}", s.responses);
+    let stored = dav
+        .get("calendar/series.ics")
+        .await
+        .expect("the series stays")
+        .replace("\r\n ", "");
+    for want in wants {
+        assert!(stored.contains(want), "{want} upstream:\n{stored}");
+    }
+    let quiet = p
+        .sync_one(collection(
+            cal,
+            &s.sync_key,
+            Some(50),
+            Some(options),
+            vec![],
+        ))
+        .await;
+    assert!(quiet.commands.is_empty(), "no echo: {:?}", quiet.commands);
+}
+
 #[tokio::test]
 async fn series_with_exceptions_both_ways_14() {
     let stack = Stack::get();
@@ -649,46 +691,25 @@ async fn series_with_exceptions_both_ways_14() {
     let change = Element::new(A::Change)
         .text_child(A::ServerId, id.clone())
         .child(changed);
-    let options = Element::new(A::Options).text_child(A::FilterType, "0");
-    let s = p
-        .sync_one(collection(
-            &cal,
-            &key,
-            Some(50),
-            Some(options.clone()),
-            vec![change],
-        ))
-        .await;
-    assert_eq!(s.status, "1");
-    assert!(s.responses.is_empty(), "no failure: {:?}", s.responses);
-    let stored = dav
-        .get("calendar/series.ics")
-        .await
-        .unwrap()
-        .replace("\r\n ", "");
-    for want in [
-        "RECURRENCE-ID;TZID=Europe/Berlin:20261228T090000",
-        "DTSTART;TZID=Europe/Berlin:20261228T140000",
-        "SUMMARY:Standup special",
-        // what was there stays
-        "RECURRENCE-ID;TZID=Europe/Berlin:20261221T090000",
-        "SUMMARY:Standup moved",
-        "EXDATE;TZID=Europe/Berlin:20261214T090000",
-        "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=6",
-        "X-CUSTOM-THING:keep me",
-    ] {
-        assert!(stored.contains(want), "{want} upstream:\n{stored}");
-    }
-    let quiet = p
-        .sync_one(collection(
-            &cal,
-            &s.sync_key,
-            Some(50),
-            Some(options),
-            vec![],
-        ))
-        .await;
-    assert!(quiet.commands.is_empty(), "no echo: {:?}", quiet.commands);
+    edit_series(
+        &p,
+        &dav,
+        &cal,
+        &key,
+        vec![change],
+        &[
+            "RECURRENCE-ID;TZID=Europe/Berlin:20261228T090000",
+            "DTSTART;TZID=Europe/Berlin:20261228T140000",
+            "SUMMARY:Standup special",
+            // what was there stays
+            "RECURRENCE-ID;TZID=Europe/Berlin:20261221T090000",
+            "SUMMARY:Standup moved",
+            "EXDATE;TZID=Europe/Berlin:20261214T090000",
+            "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=6",
+            "X-CUSTOM-THING:keep me",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -715,44 +736,23 @@ async fn series_with_exceptions_both_ways_16() {
     let delete = Element::new(A::Delete)
         .text_child(A::ServerId, id.clone())
         .text_child(B::InstanceId, "20270104T080000Z");
-    let options = Element::new(A::Options).text_child(A::FilterType, "0");
-    let s = p
-        .sync_one(collection(
-            &cal,
-            &key,
-            Some(50),
-            Some(options.clone()),
-            vec![change, delete],
-        ))
-        .await;
-    assert_eq!(s.status, "1");
-    assert!(s.responses.is_empty(), "no failure: {:?}", s.responses);
-    let stored = dav
-        .get("calendar/series.ics")
-        .await
-        .expect("the series stays")
-        .replace("\r\n ", "");
-    for want in [
-        "RECURRENCE-ID;TZID=Europe/Berlin:20261228T090000",
-        "DTSTART;TZID=Europe/Berlin:20261228T140000",
-        "SUMMARY:Standup special",
-        "EXDATE;TZID=Europe/Berlin:20270104T090000",
-        "SUMMARY:Standup moved",
-        "EXDATE;TZID=Europe/Berlin:20261214T090000",
-        "X-CUSTOM-THING:keep me",
-    ] {
-        assert!(stored.contains(want), "{want} upstream:\n{stored}");
-    }
-    let quiet = p
-        .sync_one(collection(
-            &cal,
-            &s.sync_key,
-            Some(50),
-            Some(options),
-            vec![],
-        ))
-        .await;
-    assert!(quiet.commands.is_empty(), "no echo: {:?}", quiet.commands);
+    edit_series(
+        &p,
+        &dav,
+        &cal,
+        &key,
+        vec![change, delete],
+        &[
+            "RECURRENCE-ID;TZID=Europe/Berlin:20261228T090000",
+            "DTSTART;TZID=Europe/Berlin:20261228T140000",
+            "SUMMARY:Standup special",
+            "EXDATE;TZID=Europe/Berlin:20270104T090000",
+            "SUMMARY:Standup moved",
+            "EXDATE;TZID=Europe/Berlin:20261214T090000",
+            "X-CUSTOM-THING:keep me",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
