@@ -185,9 +185,10 @@ pub async fn estimate(
 }
 
 /// Brings the upstream side of the snapshot up to date: the sync-collection delta when
-/// the server offers one (O(changes)), else the full ETag listing. With a calendar
-/// FilterType, one calendar-query with a time range decides which events (recurring
-/// series included) are inside the window. Returns item → (href, etag) for what it saw.
+/// the server offers one (the first one, from an empty token, lists every member), else
+/// the full ETag listing. With a calendar FilterType, one calendar-query with a time
+/// range decides which events (recurring series included) are inside the window.
+/// Returns item → (href, etag) for what it saw.
 async fn refresh(
     ctx: &RequestContext<'_>,
     folder: &PimFolder<'_>,
@@ -197,12 +198,19 @@ async fn refresh(
     let creds = &ctx.principal.credentials;
     let store = &ctx.app.store;
     let mut seen: HashMap<u64, (String, String)> = HashMap::new();
-    let delta = match snap.cursor.as_str() {
-        "" => None,
-        token => dav.changes(creds, folder.href, token).await?,
-    };
-    let (changed, removed, token) = match delta {
-        Some(d) => (d.changed, d.removed, Some(d.sync_token)),
+    // RFC 6578 3.8: with no token yet, a sync-collection with an empty one lists every
+    // member and gives the first token. Radicale answers it several times faster than
+    // the Depth-1 PROPFIND of the same members (1.7 s against 8-17 s for 5,000).
+    let full = snap.cursor.is_empty();
+    let (changed, removed, token) = match dav.changes(creds, folder.href, &snap.cursor).await? {
+        Some(d) => {
+            if full {
+                for item in snap.items.values_mut() {
+                    item.upstream = None;
+                }
+            }
+            (d.changed, d.removed, Some(d.sync_token))
+        }
         None => {
             let listing = dav.list(creds, folder.href).await?;
             for item in snap.items.values_mut() {
