@@ -237,6 +237,39 @@ async fn tasks_both_ways() {
             .any(|o| o.contains("SUMMARY:Call Bob") && o.contains("VTODO")),
         "{all:?}"
     );
+
+    // The device completes the task it created and deletes the upstream one.
+    let (_, bob) = s.add_result();
+    let milk = cmds
+        .iter()
+        .find_map(|c| match c {
+            Cmd::Add(id, d) if text(d, T::Subject) == "Buy milk" => Some(id.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let change = Element::new(A::Change).text_child(A::ServerId, bob).child(
+        Element::new(A::ApplicationData)
+            .text_child(T::Subject, "Call Bob")
+            .text_child(T::Complete, "1")
+            .text_child(T::DateCompleted, "2026-11-21T10:00:00.000Z")
+            .text_child(T::Importance, "1"),
+    );
+    let delete = Element::new(A::Delete).text_child(A::ServerId, milk);
+    let s2 = p
+        .sync_one(collection(
+            &tasks,
+            &s.sync_key,
+            Some(50),
+            Some(Element::new(A::Options)),
+            vec![change, delete],
+        ))
+        .await;
+    assert_eq!(s2.status, "1");
+    assert!(s2.responses.is_empty(), "{:?}", s2.responses);
+    assert!(dav.get("tasks/t1.ics").await.is_none(), "deleted upstream");
+    let all = dav.all("tasks/").await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert!(all[0].contains("STATUS:COMPLETED"), "{}", all[0]);
 }
 
 #[tokio::test]
@@ -388,6 +421,22 @@ PHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQV
     );
     let all = dav.all("contacts/").await;
     assert!(all.iter().any(|c| c.contains("max@example.org")), "{all:?}");
+    // The phone deletes the upstream contact.
+    let delete = Element::new(A::Delete).text_child(A::ServerId, id.clone());
+    let s3 = p
+        .sync_one(collection(
+            &contacts,
+            &s2.sync_key,
+            Some(50),
+            Some(Element::new(A::Options)),
+            vec![delete],
+        ))
+        .await;
+    assert_eq!(s3.status, "1");
+    assert!(
+        dav.get("contacts/c1.vcf").await.is_none(),
+        "deleted upstream"
+    );
 }
 
 #[tokio::test]
@@ -470,4 +519,367 @@ async fn calendar_survives_a_crash_between_syncs() {
         (12, 12),
         "every event exactly once"
     );
+}
+
+/// A weekly series (Mondays 09:00 Berlin, six times) whose second occurrence is deleted
+/// (EXDATE) and whose third is moved to 11:00 (a RECURRENCE-ID override), plus a
+/// property EAS does not know.
+const SERIES: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n\
+BEGIN:VEVENT\r\nUID:series-1@test\r\nDTSTAMP:20261120T100000Z\r\n\
+DTSTART;TZID=Europe/Berlin:20261207T090000\r\nDTEND;TZID=Europe/Berlin:20261207T100000\r\n\
+RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=6\r\nEXDATE;TZID=Europe/Berlin:20261214T090000\r\n\
+SUMMARY:Standup\r\nX-CUSTOM-THING:keep me\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:series-1@test\r\nDTSTAMP:20261120T100000Z\r\n\
+RECURRENCE-ID;TZID=Europe/Berlin:20261221T090000\r\n\
+DTSTART;TZID=Europe/Berlin:20261221T110000\r\nDTEND;TZID=Europe/Berlin:20261221T120000\r\n\
+SUMMARY:Standup moved\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+/// The series and an all-day event upstream, the device's calendar synced whole:
+/// (phone, calendar id, SyncKey, series ServerId, series data, all-day data).
+async fn series_on_a_phone(
+    stack: &'static Stack,
+    server: &Server,
+    prefix: &str,
+    version: &str,
+) -> (
+    common::eas::Phone,
+    Dav,
+    String,
+    String,
+    String,
+    Element,
+    Element,
+) {
+    let (user, pw) = stack.new_user(prefix);
+    let dav = Dav::new(stack, &user, &pw);
+    dav.put("calendar/series.ics", SERIES).await;
+    dav.put("calendar/allday.ics", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n\
+UID:allday@test\r\nDTSTAMP:20261120T100000Z\r\nDTSTART;VALUE=DATE:20261224\r\nDTEND;VALUE=DATE:20261225\r\n\
+SUMMARY:Christmas Eve\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n").await;
+    let mut p = server.phone(stack, &user, &pw, prefix).await;
+    p.version = version.into();
+    let cal = p.folder_id(8).await;
+    let options = Element::new(A::Options).text_child(A::FilterType, "0");
+    let (key, cmds) = p.sync_all(&cal, 50, options).await;
+    let find = |subject: &str| {
+        cmds.iter()
+            .find_map(|c| match c {
+                Cmd::Add(id, d) if text(d, C::Subject) == subject => Some((id.clone(), d.clone())),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no Add of {subject:?}: {cmds:?}"))
+    };
+    let (series_id, series) = find("Standup");
+    let (_, allday) = find("Christmas Eve");
+    assert_eq!(cmds.len(), 2, "{cmds:?}");
+    (p, dav, cal, key, series_id, series, allday)
+}
+
+/// The Recurrence and Exceptions of the series as the device sees them; `instance` is
+/// the tag that names an occurrence (ExceptionStartTime before 16.0, InstanceId after).
+fn assert_series(data: &Element, instance: airsync::wbxml::Tag) {
+    assert_eq!(text(data, C::StartTime), "20261207T080000Z");
+    assert_eq!(text(data, C::EndTime), "20261207T090000Z");
+    let r = data.first(C::Recurrence).expect("a Recurrence");
+    assert_eq!(text(r, C::Type), "1", "weekly");
+    assert_eq!(text(r, C::DayOfWeek), "2", "Mondays");
+    assert_eq!(text(r, C::Occurrences), "6");
+    let exs: Vec<&Element> = data
+        .first(C::Exceptions)
+        .expect("Exceptions")
+        .all(C::Exception)
+        .collect();
+    assert_eq!(exs.len(), 2, "one deleted, one moved: {exs:?}");
+    let deleted = exs
+        .iter()
+        .find(|e| text(e, C::Deleted) == "1")
+        .expect("the deleted occurrence");
+    assert_eq!(text(deleted, instance), "20261214T080000Z");
+    let moved = exs
+        .iter()
+        .find(|e| text(e, C::Deleted) != "1")
+        .expect("the moved occurrence");
+    assert_eq!(
+        text(moved, instance),
+        "20261221T080000Z",
+        "its original time"
+    );
+    assert_eq!(
+        text(moved, C::StartTime),
+        "20261221T100000Z",
+        "moved to 11:00"
+    );
+    assert_eq!(text(moved, C::EndTime), "20261221T110000Z");
+    assert_eq!(text(moved, C::Subject), "Standup moved");
+}
+
+fn assert_all_day(data: &Element) {
+    let t = |tag| {
+        chrono::NaiveDateTime::parse_from_str(&text(data, tag), "%Y%m%dT%H%M%SZ")
+            .unwrap_or_else(|e| panic!("{tag}: {e}"))
+    };
+    assert_eq!(text(data, C::AllDayEvent), "1");
+    assert_eq!(t(C::EndTime) - t(C::StartTime), chrono::Duration::days(1));
+}
+
+/// Sends the device's edits of the series, checks what is upstream after them, and
+/// that the next Sync does not echo the edit back.
+async fn edit_series(
+    p: &common::eas::Phone,
+    dav: &Dav,
+    cal: &str,
+    key: &str,
+    commands: Vec<Element>,
+    wants: &[&str],
+) {
+    let options = Element::new(A::Options).text_child(A::FilterType, "0");
+    let s = p
+        .sync_one(collection(
+            cal,
+            key,
+            Some(50),
+            Some(options.clone()),
+            commands,
+        ))
+        .await;
+    assert_eq!(s.status, "1");
+    assert!(s.responses.is_empty(), "no failure: {:?}", s.responses);
+    let stored = dav
+        .get("calendar/series.ics")
+        .await
+        .expect("the series stays")
+        .replace("\r\n ", "");
+    for want in wants {
+        assert!(stored.contains(want), "{want} upstream:\n{stored}");
+    }
+    let quiet = p
+        .sync_one(collection(
+            cal,
+            &s.sync_key,
+            Some(50),
+            Some(options),
+            vec![],
+        ))
+        .await;
+    assert!(quiet.commands.is_empty(), "no echo: {:?}", quiet.commands);
+}
+
+#[tokio::test]
+async fn series_with_exceptions_both_ways_14() {
+    let stack = Stack::get();
+    let server = Server::start(stack);
+    let (p, dav, cal, key, id, data, allday) =
+        series_on_a_phone(stack, &server, "series14", "14.1").await;
+    assert_series(&data, C::ExceptionStartTime);
+    assert_all_day(&allday);
+
+    // The device moves one more occurrence: the whole item with one more Exception.
+    let mut changed = data.clone();
+    for n in changed.children.iter_mut() {
+        if let airsync::wbxml::Node::Element(e) = n
+            && e.tag == C::Exceptions
+        {
+            e.push(
+                Element::new(C::Exception)
+                    .text_child(C::ExceptionStartTime, "20261228T080000Z")
+                    .text_child(C::StartTime, "20261228T130000Z")
+                    .text_child(C::EndTime, "20261228T140000Z")
+                    .text_child(C::Subject, "Standup special"),
+            );
+        }
+    }
+    let change = Element::new(A::Change)
+        .text_child(A::ServerId, id.clone())
+        .child(changed);
+    edit_series(
+        &p,
+        &dav,
+        &cal,
+        &key,
+        vec![change],
+        &[
+            "RECURRENCE-ID;TZID=Europe/Berlin:20261228T090000",
+            "DTSTART;TZID=Europe/Berlin:20261228T140000",
+            "SUMMARY:Standup special",
+            // what was there stays
+            "RECURRENCE-ID;TZID=Europe/Berlin:20261221T090000",
+            "SUMMARY:Standup moved",
+            "EXDATE;TZID=Europe/Berlin:20261214T090000",
+            "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=6",
+            "X-CUSTOM-THING:keep me",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn series_with_exceptions_both_ways_16() {
+    use airsync::wbxml::pages::AirSyncBase as B;
+    let stack = Stack::get();
+    let server = Server::start(stack);
+    let (p, dav, cal, key, id, data, allday) =
+        series_on_a_phone(stack, &server, "series16", "16.1").await;
+    assert_series(&data, B::InstanceId);
+    assert_all_day(&allday);
+
+    // MS-ASCAL 2.2.2.22: a 16.x device changes one occurrence by its InstanceId ...
+    let change = Element::new(A::Change)
+        .text_child(A::ServerId, id.clone())
+        .text_child(B::InstanceId, "20261228T080000Z")
+        .child(
+            Element::new(A::ApplicationData)
+                .text_child(C::StartTime, "20261228T130000Z")
+                .text_child(C::EndTime, "20261228T140000Z")
+                .text_child(C::Subject, "Standup special"),
+        );
+    // ... and deletes one the same way.
+    let delete = Element::new(A::Delete)
+        .text_child(A::ServerId, id.clone())
+        .text_child(B::InstanceId, "20270104T080000Z");
+    edit_series(
+        &p,
+        &dav,
+        &cal,
+        &key,
+        vec![change, delete],
+        &[
+            "RECURRENCE-ID;TZID=Europe/Berlin:20261228T090000",
+            "DTSTART;TZID=Europe/Berlin:20261228T140000",
+            "SUMMARY:Standup special",
+            "EXDATE;TZID=Europe/Berlin:20270104T090000",
+            "SUMMARY:Standup moved",
+            "EXDATE;TZID=Europe/Berlin:20261214T090000",
+            "X-CUSTOM-THING:keep me",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn two_calendars_and_two_address_books_are_separate_folders() {
+    use airsync::wbxml::pages::Contacts as K;
+    let stack = Stack::get();
+    let (user, pw) = stack.new_user("twoeach");
+    let dav = Dav::new(stack, &user, &pw);
+    dav.mkcalendar("work/", "Work", "VEVENT").await;
+    dav.mkaddressbook("family/", "Family").await;
+    for (path, summary) in [
+        ("calendar/home.ics", "Home event"),
+        ("work/job.ics", "Work meeting"),
+    ] {
+        dav.put(
+            path,
+            &EVENT
+                .replace("upstream-1@test", path)
+                .replace("SUMMARY:Planning", &format!("SUMMARY:{summary}")),
+        )
+        .await;
+    }
+    for (path, name) in [("contacts/a.vcf", "Anna"), ("family/m.vcf", "Mum")] {
+        dav.put_as(
+            path,
+            &format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{path}\r\nFN:{name} Test\r\nN:Test;{name};;;\r\nEND:VCARD\r\n"),
+            "text/vcard; charset=utf-8",
+        )
+        .await;
+    }
+    let server = Server::start(stack);
+    let p = server.phone(stack, &user, &pw, "TWOEACH").await;
+    let (_, _, folders, _, _) = folder_changes(p.folder_sync("0").await.body.as_ref().unwrap());
+    let pick = |kinds: [u8; 2]| {
+        let mut v: Vec<(u8, String, String)> = folders
+            .iter()
+            .filter(|f| kinds.contains(&f.kind))
+            .map(|f| (f.kind, f.name.clone(), f.server_id.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    // MS-ASCMD 2.2.3.186.3: one default folder of a kind (8, 9), the others user-created
+    // ones (13, 14).
+    let calendars = pick([8, 13]);
+    let books = pick([9, 14]);
+    assert_eq!(
+        calendars.iter().map(|c| c.0).collect::<Vec<_>>(),
+        [8, 13],
+        "{folders:?}"
+    );
+    assert_eq!(
+        books.iter().map(|c| c.0).collect::<Vec<_>>(),
+        [9, 14],
+        "{folders:?}"
+    );
+    let names = |v: &[(u8, String, String)]| {
+        let mut n: Vec<String> = v.iter().map(|c| c.1.clone()).collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&calendars), ["Calendar", "Work"]);
+    assert_eq!(names(&books), ["Contacts", "Family"]);
+
+    let id_of =
+        |v: &[(u8, String, String)], name: &str| v.iter().find(|c| c.1 == name).unwrap().2.clone();
+    let options = Element::new(A::Options).text_child(A::FilterType, "0");
+    for (folder, tag, want) in [
+        (id_of(&calendars, "Calendar"), C::Subject, "Home event"),
+        (id_of(&calendars, "Work"), C::Subject, "Work meeting"),
+        (id_of(&books, "Contacts"), K::FirstName, "Anna"),
+        (id_of(&books, "Family"), K::FirstName, "Mum"),
+    ] {
+        let (_, cmds) = p.sync_all(&folder, 50, options.clone()).await;
+        let got: Vec<String> = cmds
+            .iter()
+            .filter_map(|c| match c {
+                Cmd::Add(_, d) => Some(text(d, tag)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(got, [want], "folder {folder}");
+    }
+
+    // Items the device adds land in the collection of their folder.
+    for (folder, upstream, other, data) in [
+        (
+            id_of(&calendars, "Work"),
+            "work/",
+            "calendar/",
+            Element::new(A::ApplicationData)
+                .text_child(C::Subject, "Added at work")
+                .text_child(C::StartTime, "20261210T140000Z")
+                .text_child(C::EndTime, "20261210T150000Z"),
+        ),
+        (
+            id_of(&books, "Family"),
+            "family/",
+            "contacts/",
+            Element::new(A::ApplicationData)
+                .text_child(K::FirstName, "Added")
+                .text_child(K::LastName, "Family"),
+        ),
+    ] {
+        let key = p.sync_all(&folder, 50, options.clone()).await.0;
+        let add = Element::new(A::Add)
+            .text_child(A::ClientId, "n1")
+            .child(data);
+        let s = p
+            .sync_one(collection(
+                &folder,
+                &key,
+                Some(50),
+                Some(options.clone()),
+                vec![add],
+            ))
+            .await;
+        assert_eq!(s.add_result().0, "1");
+        let here = dav.all(upstream).await;
+        assert!(
+            here.iter().any(|o| o.contains("Added")),
+            "{upstream}: {here:?}"
+        );
+        let there = dav.all(other).await;
+        assert!(
+            !there.iter().any(|o| o.contains("Added")),
+            "{other}: {there:?}"
+        );
+    }
 }

@@ -52,10 +52,25 @@ pub struct SyncOptions {
 /// A command the client sends for one item.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientCommand {
-    Add { client_id: String, data: Element },
-    Change { server_id: String, data: Element },
-    Delete { server_id: String },
-    Fetch { server_id: String },
+    Add {
+        client_id: String,
+        data: Element,
+    },
+    /// `instance_id`: 16.x, a change of one occurrence of a recurring event
+    /// (airsyncbase:InstanceId beside the ServerId, MS-ASAIRS 2.2.2.25).
+    Change {
+        server_id: String,
+        data: Element,
+        instance_id: Option<String>,
+    },
+    /// `instance_id`: 16.x, a delete of one occurrence only.
+    Delete {
+        server_id: String,
+        instance_id: Option<String>,
+    },
+    Fetch {
+        server_id: String,
+    },
 }
 
 /// One Collection of a Sync request.
@@ -166,9 +181,11 @@ impl SyncRequest {
                     t if t == A::Change => ClientCommand::Change {
                         server_id: server_id()?,
                         data: data(),
+                        instance_id: text(cmd, B::InstanceId),
                     },
                     t if t == A::Delete => ClientCommand::Delete {
                         server_id: server_id()?,
+                        instance_id: text(cmd, B::InstanceId),
                     },
                     t if t == A::Fetch => ClientCommand::Fetch {
                         server_id: server_id()?,

@@ -357,13 +357,7 @@ fn common_elements(ctx: &Ctx, ev: &Component, is_exception: bool, out: &mut Vec<
         ));
     }
     let desc = ev.text("DESCRIPTION").unwrap_or_default();
-    let html = ev
-        .props_named("X-ALT-DESC")
-        .find(|p| {
-            p.param("FMTTYPE")
-                .is_some_and(|f| f.eq_ignore_ascii_case("text/html"))
-        })
-        .map(Prop::text_value);
+    let html = pim::html_description(ev);
     if !desc.is_empty() || html.is_some() || !is_exception {
         out.push(pim::body_element(
             &desc,
@@ -896,16 +890,7 @@ fn apply_common(
     if full || location.is_some() {
         ev.set_text("LOCATION", location.as_deref());
     }
-    if let Some((plain, html)) = data
-        .first(AirSyncBase::Body)
-        .and_then(pim::body_from_element)
-    {
-        ev.set_text("DESCRIPTION", Some(&plain));
-        match html {
-            Some(h) => ev.set(Prop::text("X-ALT-DESC", &h).with_param("FMTTYPE", "text/html")),
-            None => ev.remove("X-ALT-DESC"),
-        }
-    }
+    pim::set_description(ev, data);
     if let Some(s) = num_of(data, C::Sensitivity, "Sensitivity")? {
         if pim::sensitivity_from_class(ev.text("CLASS").as_deref()) != s as u8 {
             ev.set(Prop::new("CLASS", pim::class_for_sensitivity(s as u8)));

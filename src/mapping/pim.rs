@@ -85,8 +85,34 @@ pub fn body_from_element(body: &Element) -> Option<(String, Option<String>)> {
     }
 }
 
-/// Writes the plain text of a client's Body into the TEXT property `name` (a task's
-/// DESCRIPTION, a card's NOTE). No Body, or a truncated one, keeps what is there.
+/// The HTML description of an iCalendar component (`X-ALT-DESC;FMTTYPE=text/html`, as
+/// Outlook and Exchange write it), beside its plain DESCRIPTION.
+pub fn html_description(c: &super::ical::Component) -> Option<String> {
+    c.props_named("X-ALT-DESC")
+        .find(|p| {
+            p.param("FMTTYPE")
+                .is_some_and(|f| f.eq_ignore_ascii_case("text/html"))
+        })
+        .map(super::ical::Prop::text_value)
+}
+
+/// Writes a client's Body into an iCalendar component: the plain text as DESCRIPTION
+/// and, when the client sent HTML, the HTML as X-ALT-DESC so that its markup survives.
+/// No Body, or a truncated one, keeps what is there.
+pub fn set_description(c: &mut super::ical::Component, data: &Element) {
+    if let Some((plain, html)) = data.first(AirSyncBase::Body).and_then(body_from_element) {
+        c.set_text("DESCRIPTION", Some(&plain));
+        match html {
+            Some(h) => {
+                c.set(super::ical::Prop::text("X-ALT-DESC", &h).with_param("FMTTYPE", "text/html"))
+            }
+            None => c.remove("X-ALT-DESC"),
+        }
+    }
+}
+
+/// Writes the plain text of a client's Body into the TEXT property `name` (a card's
+/// NOTE). No Body, or a truncated one, keeps what is there.
 pub fn set_body_text(c: &mut super::ical::Component, data: &Element, name: &str) {
     if let Some((plain, _)) = data.first(AirSyncBase::Body).and_then(body_from_element) {
         c.set_text(name, Some(&plain));
@@ -450,7 +476,9 @@ impl Recurrence {
             ));
         }
         num(&mut el, t.occurrences, self.occurrences);
-        num(&mut el, t.interval, self.interval);
+        // MS-ASCAL 2.2.2.26 / MS-ASTASK 2.2.2.16: Interval defaults to 1; it is sent
+        // anyway, as Exchange does, so a client's explicit 1 comes back as it went.
+        num(&mut el, t.interval, Some(self.interval.unwrap_or(1)));
         num(&mut el, t.day_of_week, self.day_of_week.map(u32::from));
         num(&mut el, t.day_of_month, self.day_of_month.map(u32::from));
         num(&mut el, t.week_of_month, self.week_of_month.map(u32::from));

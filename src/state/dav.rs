@@ -33,19 +33,9 @@ impl Store {
         folder_id: i64,
         hrefs: &[String],
     ) -> Result<HashMap<String, u64>, StoreError> {
-        let rows =
-            sqlx::query("SELECT item_id, href FROM dav_items WHERE login = $1 AND folder_id = $2")
-                .bind(login)
-                .bind(folder_id)
-                .fetch_all(self.pool())
-                .await?;
-        let mut map = HashMap::with_capacity(rows.len());
-        let mut next = 1i64;
-        for r in &rows {
-            let id: i64 = r.try_get("item_id")?;
-            next = next.max(id + 1);
-            map.insert(r.try_get::<String, _>("href")?, id as u64);
-        }
+        let known = self.dav_hrefs(login, folder_id).await?;
+        let mut next = known.keys().max().map_or(1, |m| *m as i64 + 1);
+        let mut map: HashMap<String, u64> = known.into_iter().map(|(id, h)| (h, id)).collect();
         let missing: Vec<&String> = hrefs.iter().filter(|h| !map.contains_key(*h)).collect();
         if missing.is_empty() {
             return Ok(map);
@@ -65,6 +55,26 @@ impl Store {
             next += 1;
         }
         tx.commit().await?;
+        Ok(map)
+    }
+
+    /// Every item number of a folder with its href, in one query.
+    pub async fn dav_hrefs(
+        &self,
+        login: &str,
+        folder_id: i64,
+    ) -> Result<HashMap<u64, String>, StoreError> {
+        let rows =
+            sqlx::query("SELECT item_id, href FROM dav_items WHERE login = $1 AND folder_id = $2")
+                .bind(login)
+                .bind(folder_id)
+                .fetch_all(self.pool())
+                .await?;
+        let mut map = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let id: i64 = row.try_get("item_id")?;
+            map.insert(id as u64, row.try_get("href")?);
+        }
         Ok(map)
     }
 
@@ -109,6 +119,9 @@ mod tests {
                 Some("/c/a.ics")
             );
             assert_eq!(s.dav_href("u", 8, 1).await.unwrap(), None);
+            let all = s.dav_hrefs("u", 7).await.unwrap();
+            assert_eq!(all.len(), 3);
+            assert_eq!(all[&b["/c/c.ics"]], "/c/c.ics");
             let other = s.dav_item_ids("u", 8, &["/c/a.ics".into()]).await.unwrap();
             assert_eq!(other["/c/a.ics"], 1);
         }

@@ -38,6 +38,40 @@ impl Dav {
             .unwrap();
         assert!(r.status().is_success(), "PUT {path}: {}", r.status());
     }
+    /// Creates a calendar (MKCALENDAR) for one component kind (VEVENT, VTODO).
+    pub async fn mkcalendar(&self, path: &str, name: &str, component: &str) {
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><C:mkcalendar xmlns:D=\"DAV:\" \
+             xmlns:C=\"urn:ietf:params:xml:ns:caldav\"><D:set><D:prop><D:displayname>{name}</D:displayname>\
+             <C:supported-calendar-component-set><C:comp name=\"{component}\"/></C:supported-calendar-component-set>\
+             </D:prop></D:set></C:mkcalendar>"
+        );
+        self.make(path, "MKCALENDAR", body).await
+    }
+    /// Creates an address book (extended MKCOL, RFC 5689).
+    pub async fn mkaddressbook(&self, path: &str, name: &str) {
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><D:mkcol xmlns:D=\"DAV:\" \
+             xmlns:CR=\"urn:ietf:params:xml:ns:carddav\"><D:set><D:prop><D:resourcetype><D:collection/>\
+             <CR:addressbook/></D:resourcetype><D:displayname>{name}</D:displayname></D:prop></D:set></D:mkcol>"
+        );
+        self.make(path, "MKCOL", body).await
+    }
+    async fn make(&self, path: &str, method: &str, body: String) {
+        let r = self
+            .client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                self.url(path),
+            )
+            .basic_auth(&self.user, Some(&self.password))
+            .header("Content-Type", "application/xml; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201, "{method} {path}");
+    }
     pub async fn get(&self, path: &str) -> Option<String> {
         let r = self
             .client

@@ -108,13 +108,15 @@ pub async fn sync(
             continue;
         }
         let response = match command {
-            ClientCommand::Change { server_id, data } => {
+            ClientCommand::Change {
+                server_id, data, ..
+            } => {
                 client_change(
                     ctx, req, mailbox, &options, &mut snap, &mut metas, server_id, data,
                 )
                 .await?
             }
-            ClientCommand::Delete { server_id } => {
+            ClientCommand::Delete { server_id, .. } => {
                 if trash.is_none() {
                     trash = Some(trash_mailbox(ctx).await?);
                 }
@@ -280,7 +282,7 @@ fn refuse(
                 status: status::CONFLICT,
             })
         }
-        ClientCommand::Delete { server_id } if !access.delete => {
+        ClientCommand::Delete { server_id, .. } if !access.delete => {
             if let Some(item) =
                 uid_of(cid, server_id).and_then(|u| snap.items.get_mut(&u64::from(u)))
             {

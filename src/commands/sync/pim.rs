@@ -78,22 +78,46 @@ pub async fn sync(
         ));
     };
     let loaded_cursor = snap.cursor.clone();
+    let same_filter = options.filter_type.is_none_or(|f| f == snap.filter_type);
     snap.filter_type = options.filter_type.unwrap_or(snap.filter_type);
-    let mut etags = refresh(ctx, folder, &mut snap).await?;
+    let mut etags = if same_filter && paging(req, folder, &snap) {
+        HashMap::new()
+    } else {
+        refresh(ctx, folder, &mut snap).await?
+    };
     for command in &req.commands {
         let response = match command {
             ClientCommand::Add { client_id, data } => {
                 client_add(ctx, req, folder, &mut snap, &mut etags, client_id, data).await?
             }
-            ClientCommand::Change { server_id, data } => {
+            ClientCommand::Change {
+                server_id,
+                data,
+                instance_id,
+            } => {
+                let edit = match instance_id {
+                    Some(i) => Edit::Instance(i, data),
+                    None => Edit::Item(data),
+                };
                 client_change(
-                    ctx, req, folder, &options, &mut snap, &mut etags, server_id, data,
+                    ctx, req, folder, &options, &mut snap, &mut etags, server_id, edit,
                 )
                 .await?
             }
-            ClientCommand::Delete { server_id } => {
-                client_delete(ctx, req, folder, &mut snap, server_id).await?
+            ClientCommand::Delete {
+                server_id,
+                instance_id: Some(i),
+            } => {
+                let edit = Edit::DeleteInstance(i);
+                client_change(
+                    ctx, req, folder, &options, &mut snap, &mut etags, server_id, edit,
+                )
+                .await?
             }
+            ClientCommand::Delete {
+                server_id,
+                instance_id: None,
+            } => client_delete(ctx, req, folder, &mut snap, server_id).await?,
             ClientCommand::Fetch { server_id } => {
                 client_fetch(ctx, req, folder, &options, server_id).await?
             }
@@ -107,6 +131,23 @@ pub async fn sync(
             server_commands(ctx, req, folder, &options, &mut snap, &etags, &p.ops).await?;
     }
     super::finish(ctx, req, key, &loaded_cursor, &snap, answer).await
+}
+
+/// How long an upstream listing stays fresh enough for the next page of a chain.
+const PAGE_FRESH_SECS: i64 = 30;
+
+/// Whether this request only continues a paging chain (MoreAvailable) over an upstream
+/// read moments ago: no client commands, items still to deliver, and a refresh less than
+/// [`PAGE_FRESH_SECS`] old. Then the upstream is not read again. A sync-collection REPORT
+/// costs Radicale time in proportion to the collection (about 0.3 s for 5,000 objects),
+/// not to the changes, so re-reading it for every window of an initial sync made that
+/// sync ten times slower than a plain DAV client. Changes made upstream meanwhile are
+/// not lost: an object fetched for the window is sent as it is now, one deleted is not
+/// offered, and the first request after the chain reads the upstream again.
+fn paging(req: &CollectionRequest, folder: &PimFolder<'_>, snap: &Snapshot) -> bool {
+    req.commands.is_empty()
+        && crate::state::now().saturating_sub(snap.refreshed) < PAGE_FRESH_SECS
+        && plan::estimate(snap, cutoff(folder.class, snap.filter_type)) > 0
 }
 
 /// Only calendars know a date window; tasks (FilterType 8, incomplete only) and
@@ -144,9 +185,10 @@ pub async fn estimate(
 }
 
 /// Brings the upstream side of the snapshot up to date: the sync-collection delta when
-/// the server offers one (O(changes)), else the full ETag listing. With a calendar
-/// FilterType, one calendar-query with a time range decides which events (recurring
-/// series included) are inside the window. Returns item → (href, etag) for what it saw.
+/// the server offers one (the first one, from an empty token, lists every member), else
+/// the full ETag listing. With a calendar FilterType, one calendar-query with a time
+/// range decides which events (recurring series included) are inside the window.
+/// Returns item → (href, etag) for what it saw.
 async fn refresh(
     ctx: &RequestContext<'_>,
     folder: &PimFolder<'_>,
@@ -156,12 +198,19 @@ async fn refresh(
     let creds = &ctx.principal.credentials;
     let store = &ctx.app.store;
     let mut seen: HashMap<u64, (String, String)> = HashMap::new();
-    let delta = match snap.cursor.as_str() {
-        "" => None,
-        token => dav.changes(creds, folder.href, token).await?,
-    };
-    let (changed, removed, token) = match delta {
-        Some(d) => (d.changed, d.removed, Some(d.sync_token)),
+    // RFC 6578 3.8: with no token yet, a sync-collection with an empty one lists every
+    // member and gives the first token. Radicale answers it several times faster than
+    // the Depth-1 PROPFIND of the same members (1.7 s against 8-17 s for 5,000).
+    let full = snap.cursor.is_empty();
+    let (changed, removed, token) = match dav.changes(creds, folder.href, &snap.cursor).await? {
+        Some(d) => {
+            if full {
+                for item in snap.items.values_mut() {
+                    item.upstream = None;
+                }
+            }
+            (d.changed, d.removed, Some(d.sync_token))
+        }
         None => {
             let listing = dav.list(creds, folder.href).await?;
             for item in snap.items.values_mut() {
@@ -189,6 +238,7 @@ async fn refresh(
         }
     }
     snap.cursor = token.unwrap_or_default();
+    snap.refreshed = crate::state::now();
     // MS-ASCMD 2.2.3.69.2: a calendar FilterType keeps events that overlap the window,
     // recurring ones by any of their instances (the server's time-range query).
     if let (PimClass::Calendar, Some(start)) = (
@@ -348,21 +398,22 @@ async fn server_commands(
     let cid = &req.collection_id;
     let store = &ctx.app.store;
     // Adds and Changes both carry the whole item: fetch them in one multiget.
-    let mut hrefs = HashMap::new();
-    for op in ops
+    let fetched: Vec<u64> = ops
         .iter()
         .filter(|op| matches!(op, Op::Add(_) | Op::Change(_)))
-    {
-        let href = match etags.get(&op.key()) {
-            Some((h, _)) => Some(h.clone()),
-            None => {
-                store
-                    .dav_href(ctx.login(), folder.folder_id, op.key())
-                    .await?
-            }
-        };
+        .map(|op| op.key())
+        .collect();
+    // Items this request did not see upstream (a page of a chain): their hrefs in one query.
+    let known = if fetched.iter().all(|id| etags.contains_key(id)) {
+        HashMap::new()
+    } else {
+        store.dav_hrefs(ctx.login(), folder.folder_id).await?
+    };
+    let mut hrefs = HashMap::new();
+    for id in fetched {
+        let href = etags.get(&id).map(|(h, _)| h).or_else(|| known.get(&id));
         if let Some(h) = href {
-            hrefs.insert(h, op.key());
+            hrefs.insert(h.clone(), id);
         }
     }
     let wanted: Vec<String> = hrefs.keys().cloned().collect();
@@ -489,6 +540,50 @@ async fn client_add(
     Ok(respond(Some(server_id), status::SUCCESS))
 }
 
+/// What a client Change (or a 16.x Delete of one occurrence) does to an upstream object.
+#[derive(Clone, Copy)]
+enum Edit<'a> {
+    /// The item's fields (and, before 16.0, its Exceptions).
+    Item(&'a Element),
+    /// 16.x: one occurrence's fields, by its InstanceId: a RECURRENCE-ID override.
+    Instance(&'a str, &'a Element),
+    /// 16.x: one occurrence deleted, by its InstanceId: an EXDATE.
+    DeleteInstance(&'a str),
+}
+
+impl Edit<'_> {
+    /// The new upstream object from the current one.
+    fn apply(
+        self,
+        ctx: &RequestContext<'_>,
+        class: PimClass,
+        options: &SyncOptions,
+        current: &[u8],
+    ) -> Result<Vec<u8>, ConvertError> {
+        let opts = || calendar_options(ctx, options);
+        match (self, class) {
+            (Edit::Item(data), _) => from_eas(ctx, class, options, data, Some(current)),
+            (Edit::Instance(i, data), PimClass::Calendar) => {
+                calendar::eas_instance_change(data, i, current, &opts())
+            }
+            (Edit::DeleteInstance(i), PimClass::Calendar) => {
+                calendar::eas_instance_delete(i, current, &opts())
+            }
+            // MS-ASAIRS 2.2.2.25: InstanceId exists for calendar items only.
+            _ => Err(ConvertError::BadValue("InstanceId")),
+        }
+    }
+
+    /// The answer to a failed edit: a Change's status, or a Delete's.
+    fn failed(self, server_id: &str, status: u16) -> Option<ItemResponse> {
+        let server_id = server_id.to_string();
+        Some(match self {
+            Edit::DeleteInstance(_) => ItemResponse::Delete { server_id, status },
+            _ => ItemResponse::Change { server_id, status },
+        })
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn client_change(
     ctx: &RequestContext<'_>,
@@ -498,14 +593,9 @@ async fn client_change(
     snap: &mut Snapshot,
     etags: &mut HashMap<u64, (String, String)>,
     server_id: &str,
-    data: &Element,
+    edit: Edit<'_>,
 ) -> Result<Option<ItemResponse>, Error> {
-    let failed = |status| {
-        Some(ItemResponse::Change {
-            server_id: server_id.to_string(),
-            status,
-        })
-    };
+    let failed = |status| edit.failed(server_id, status);
     let Some(id) = item_of(&req.collection_id, server_id) else {
         return Ok(failed(status::OBJECT_NOT_FOUND));
     };
@@ -533,7 +623,7 @@ async fn client_change(
         let Some(current) = fetch_one(ctx, folder, &href).await? else {
             return Ok(failed(status::OBJECT_NOT_FOUND));
         };
-        let Ok(object) = from_eas(ctx, folder.class, options, data, Some(&current.data)) else {
+        let Ok(object) = edit.apply(ctx, folder.class, options, &current.data) else {
             return Ok(failed(status::CONVERSION_ERROR));
         };
         match dav

@@ -34,6 +34,9 @@ pub struct Snapshot {
     pub cursor: String,
     /// The FilterType the device synced with (0 = everything).
     pub filter_type: u8,
+    /// When `cursor` was last brought up to date from the upstream (Unix seconds; 0:
+    /// unknown). Lets a paging chain skip re-reading an upstream it read moments ago.
+    pub refreshed: i64,
     /// Keyed by the item's number within the collection (mail: the UID).
     pub items: BTreeMap<u64, Item>,
 }
@@ -42,7 +45,8 @@ pub struct Snapshot {
 #[error("corrupt sync snapshot")]
 pub struct Corrupt;
 
-const FORMAT: u8 = 1;
+/// Format 2 added `refreshed`; format 1 snapshots still decode (refreshed 0).
+const FORMAT: u8 = 2;
 
 impl Snapshot {
     pub fn encode(&self) -> Vec<u8> {
@@ -51,6 +55,7 @@ impl Snapshot {
         put_varint(&mut raw, self.cursor.len() as u64);
         raw.extend_from_slice(self.cursor.as_bytes());
         raw.push(self.filter_type);
+        put_varint(&mut raw, zigzag(self.refreshed));
         put_varint(&mut raw, self.items.len() as u64);
         let mut previous = 0u64;
         for (key, item) in &self.items {
@@ -81,12 +86,18 @@ impl Snapshot {
             .read_to_end(&mut raw)
             .map_err(|_| Corrupt)?;
         let mut r = Reader { raw: &raw, pos: 0 };
-        if r.byte()? != FORMAT {
+        let format = r.byte()?;
+        if format != 1 && format != FORMAT {
             return Err(Corrupt);
         }
         let cursor_len = r.varint()? as usize;
         let cursor = String::from_utf8(r.take(cursor_len)?.to_vec()).map_err(|_| Corrupt)?;
         let filter_type = r.byte()?;
+        let refreshed = if format >= 2 {
+            unzigzag(r.varint()?)
+        } else {
+            0
+        };
         let count = r.varint()?;
         let mut items = BTreeMap::new();
         let mut key = 0u64;
@@ -115,6 +126,7 @@ impl Snapshot {
         Ok(Snapshot {
             cursor,
             filter_type,
+            refreshed,
             items,
         })
     }
@@ -177,6 +189,7 @@ mod tests {
         let mut s = Snapshot {
             cursor: "1700000000:98765".into(),
             filter_type: 3,
+            refreshed: 1_700_000_123,
             items: BTreeMap::new(),
         };
         for uid in 1..=10_000u64 {
@@ -203,6 +216,19 @@ mod tests {
         let bytes = s.encode();
         assert!(bytes.len() < 120_000, "{} bytes", bytes.len());
         assert_eq!(Snapshot::decode(&bytes).unwrap(), s);
+    }
+
+    #[test]
+    fn format_1_snapshots_still_decode() {
+        // Format 1 (before `refreshed`): cursor "t", FilterType 2, one item 5 with a
+        // device signature 9 and no upstream.
+        let raw = [1u8, 1, b't', 2, 1, 5, 1, 9, 0, 0, 0];
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(&raw).unwrap();
+        let s = Snapshot::decode(&z.finish().unwrap()).unwrap();
+        assert_eq!((s.cursor.as_str(), s.filter_type, s.refreshed), ("t", 2, 0));
+        assert_eq!(s.items[&5].device, Some(9));
+        assert_eq!(s.items[&5].upstream, None);
     }
 
     #[test]

@@ -261,33 +261,6 @@ fn all_day_and_occurrences() {
 }
 
 #[test]
-fn syncgw_server_calendar_add_round_trips() {
-    // syncgw trace 754: the server's Add of a plain event (no Timezone: UTC)
-    let app = Element::new(AirSync::ApplicationData)
-        .text_child(C::BusyStatus, "2")
-        .text_child(C::StartTime, "20230301T110000Z")
-        .text_child(C::EndTime, "20230301T120000Z")
-        .text_child(C::AllDayEvent, "0")
-        .text_child(C::Sensitivity, "0")
-        .text_child(C::Subject, "Event #5 - second account")
-        .text_child(C::UID, "877EB6862A3DF4D739691DF740A4A536-957D88AAF8186C3B");
-    let o = opts(ProtocolVersion::V14_1);
-    let ics = eas_to_event(&app, None, &o).unwrap();
-    let back = event_to_eas(&ics, &o).unwrap();
-    for tag in [
-        C::BusyStatus,
-        C::StartTime,
-        C::EndTime,
-        C::AllDayEvent,
-        C::Sensitivity,
-        C::Subject,
-        C::UID,
-    ] {
-        assert_eq!(text(&back, tag), text(&app, tag), "{tag}");
-    }
-}
-
-#[test]
 fn instance_change_and_delete_16() {
     let o = opts(ProtocolVersion::V16_1);
     let data = Element::new(AirSync::ApplicationData).text_child(C::Subject, "Special");
