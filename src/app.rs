@@ -117,8 +117,14 @@ impl App {
         let prefetch = Default::default();
         let limits = &settings.limits;
         let throttle = crate::http::throttle::Throttle::new(
-            limits.requests_per_minute_per_device,
-            limits.request_burst_per_device,
+            (
+                limits.requests_per_minute_per_device,
+                limits.request_burst_per_device,
+            ),
+            (
+                limits.requests_per_minute_per_user,
+                limits.request_burst_per_user,
+            ),
         );
         Ok(Arc::new(App {
             settings,

@@ -408,6 +408,13 @@ pub struct Limits {
     /// Requests a device may make in a burst before the per-minute rate applies.
     #[serde(default = "default_request_burst")]
     pub request_burst_per_device: u32,
+    /// Sustained requests all devices of one user may make per minute (Ping
+    /// excepted); 0: no limit.
+    #[serde(default = "default_requests_per_minute_per_user")]
+    pub requests_per_minute_per_user: u32,
+    /// Requests all devices of one user may make in a burst.
+    #[serde(default = "default_request_burst_per_user")]
+    pub request_burst_per_user: u32,
 }
 
 impl Default for Log {
@@ -471,6 +478,8 @@ impl Default for Limits {
             max_contact_picture_bytes: default_max_picture(),
             requests_per_minute_per_device: default_requests_per_minute(),
             request_burst_per_device: default_request_burst(),
+            requests_per_minute_per_user: default_requests_per_minute_per_user(),
+            request_burst_per_user: default_request_burst_per_user(),
         }
     }
 }
@@ -530,6 +539,12 @@ fn default_requests_per_minute() -> u32 {
 }
 fn default_request_burst() -> u32 {
     200
+}
+fn default_requests_per_minute_per_user() -> u32 {
+    1800
+}
+fn default_request_burst_per_user() -> u32 {
+    400
 }
 fn yes() -> bool {
     true

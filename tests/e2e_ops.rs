@@ -268,6 +268,37 @@ async fn a_flooding_device_is_throttled_alone() {
     );
 }
 
+/// Many devices of one account share the account's budget: once it is spent, a
+/// device that has made no request yet is throttled too, another account is not.
+#[tokio::test]
+async fn an_account_budget_spans_its_devices() {
+    let stack = Stack::get();
+    let limits = "[limits]\nrequests_per_minute_per_user = 6\nrequest_burst_per_user = 10\n";
+    let server = Server::start_in(stack, &state_dir(), limits);
+    let (user, pw) = stack.new_user("manydev");
+    let (other, other_pw) = stack.new_user("onedev");
+    // Two Provision requests per device: 8 of the account's 10.
+    let mut devices = Vec::new();
+    for d in 0..4 {
+        devices.push(phone(&server, stack, &user, &pw, &format!("MANY{d}")).await);
+    }
+    let mut statuses = Vec::new();
+    for d in &devices {
+        for _ in 0..2 {
+            statuses.push(d.folder_sync("0").await.status);
+        }
+    }
+    let served = statuses.iter().filter(|s| **s == 200).count();
+    // 2 left of the burst, at most one more refilled (one per 10 s).
+    assert!((2..=3).contains(&served), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
+    let calm = phone(&server, stack, &other, &other_pw, "ONE1").await;
+    assert_eq!(calm.folder_sync("0").await.status, 200);
+}
+
 /// `airsync health --url` (the container HEALTHCHECK) succeeds on the admin /healthz
 /// and fails on a refused /metrics (no token) and on a closed port.
 #[tokio::test]
