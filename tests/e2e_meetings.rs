@@ -583,6 +583,19 @@ async fn forwarding_one_occurrence_of_a_meeting_sends_a_meeting_request_for_it()
         Duration::from_secs(20),
     );
     assert_eq!(replies.len(), 1);
+    // Bob organizes: forwarding invited Carol to that occurrence in his own copy too
+    // (an override of the series), so her REPLY counts once his device sees it.
+    let bob_dav = Dav::new(stack, &bob, &bob_pw);
+    let own = bob_dav.get("calendar/weekly.ics").await.unwrap();
+    assert!(
+        own.contains("RECURRENCE-ID;TZID=Europe/Berlin:20261116T100000")
+            && own.contains("FREQ=WEEKLY;COUNT=6")
+            && partstat_of(&own, &carol) == "NEEDS-ACTION",
+        "{own}"
+    );
+    pb.sync_all(&inbox, 50, mail_options(1, None)).await;
+    let own = bob_dav.get("calendar/weekly.ics").await.unwrap();
+    assert_eq!(partstat_of(&own, &carol), "ACCEPTED", "{own}");
 
     // Alice gets a plain reply quoting the appointment, no meeting request.
     stack.wait_for_messages(&alice, "INBOX", &["ALL"], 1, Duration::from_secs(20));

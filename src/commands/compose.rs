@@ -111,7 +111,15 @@ enum SourceItem {
     Message(SourceMessage),
     /// A calendar item (MS-ASCMD 2.2.3.173 Source with a Calendar FolderId): the event,
     /// or only the occurrence InstanceId names.
-    Event(Vec<u8>),
+    Event(Vec<u8>, StoredEvent),
+}
+
+/// Where a forwarded calendar item lives, to invite the new recipients in the
+/// organizer's own copy too.
+struct StoredEvent {
+    collection: String,
+    object: airsync_model::DavObject,
+    instance: Option<chrono::NaiveDateTime>,
 }
 
 /// Resolves a device-supplied Source. The ids are untrusted: they are looked up only in
@@ -165,8 +173,13 @@ async fn find_source(
             let Some(object) = object_by_server_id(ctx, &pim, &folder, &item).await? else {
                 return Ok(None);
             };
+            let stored = |instance| StoredEvent {
+                collection: href.clone(),
+                object: object.clone(),
+                instance,
+            };
             let Some(instance) = &source.instance_id else {
-                return Ok(Some(SourceItem::Event(object.data)));
+                return Ok(Some(SourceItem::Event(object.data.clone(), stored(None))));
             };
             // MS-ASCMD 2.2.3.92.2: InstanceId is the occurrence's start (dateTime).
             let Some(at) = crate::mapping::pim::parse_eas_datetime(instance) else {
@@ -176,7 +189,7 @@ async fn find_source(
             Ok(calendar::occurrence(&object.data, at, &opts)
                 .ok()
                 .flatten()
-                .map(SourceItem::Event))
+                .map(|ics| SourceItem::Event(ics, stored(Some(at)))))
         }
         _ => Ok(None),
     }
@@ -210,7 +223,7 @@ async fn send(
     // A calendar item is quoted as Outlook shows it; forwarded, it also carries the
     // meeting request.
     let (quoted, request) = match &original {
-        Some(SourceItem::Event(ics)) if !req.replace_mime => {
+        Some(SourceItem::Event(ics, _)) if !req.replace_mime => {
             let opts = crate::mapping::calendar::CalendarOptions::new(ctx.version);
             let quoted =
                 meeting::quotable(ics, &opts).map_err(|_| Error::Send(status::ITEM_NOT_FOUND))?;
@@ -233,7 +246,7 @@ async fn send(
         (_, _, true) | (None, _, _) => Original::None,
         (Some(SourceItem::Message(o)), Command::SmartReply, _) => Original::Reply(&o.raw),
         (Some(SourceItem::Message(o)), _, _) => Original::Forward(&o.raw),
-        (Some(SourceItem::Event(_)), _, _) => match (&quoted, &request) {
+        (Some(SourceItem::Event(..)), _, _) => match (&quoted, &request) {
             (Some(q), Some(r)) => Original::ForwardMeeting {
                 original: q,
                 request: r,
@@ -252,6 +265,11 @@ async fn send(
     submit_once(ctx, key.as_deref(), &prepared).await?;
     if req.save_in_sent {
         save_sent(ctx, &prepared.sent_copy).await;
+    }
+    if let Some(SourceItem::Event(_, stored)) = &original
+        && command == Command::SmartForward
+    {
+        invite_in_own_copy(ctx, stored, &allowed, &prepared.recipients).await;
     }
     if let Some(SourceItem::Message(o)) = &original
         && command != Command::SendMail
@@ -275,6 +293,44 @@ async fn send(
         }
     }
     Ok(())
+}
+
+/// After an organizer forwarded their meeting: the new recipients become attendees of
+/// the organizer's own event (If-Match; the message is already sent, so a failure is
+/// logged, not reported), so their replies are applied like everyone's.
+async fn invite_in_own_copy(
+    ctx: &RequestContext<'_>,
+    stored: &StoredEvent,
+    users: &[String],
+    recipients: &[String],
+) {
+    let opts = crate::mapping::calendar::CalendarOptions::new(ctx.version);
+    let Ok(Some(data)) = meeting::stored_with_invitees(
+        &stored.object.data,
+        stored.instance,
+        users,
+        recipients,
+        &opts,
+    ) else {
+        return;
+    };
+    let Some(dav) = &ctx.app.calendars else {
+        return;
+    };
+    let name = stored.object.href.rsplit('/').next().unwrap_or_default();
+    let result = dav
+        .put(
+            &ctx.principal.credentials,
+            &stored.collection,
+            name,
+            &data,
+            "text/calendar; charset=utf-8",
+            Some(&stored.object.etag),
+        )
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(target: "airsync", login = ctx.login(), error = %e, "could not add the forwardees to the event");
+    }
 }
 
 /// Submits through SMTP, at most once per `key` (see the module docs).

@@ -523,25 +523,79 @@ pub fn forward_request(
                 a.remove_param(REPLY_STAMP_PARAM);
             }
         }
-        if !users.iter().any(|u| u.eq_ignore_ascii_case(&organizer)) {
-            continue;
-        }
-        for r in recipients {
-            let invited = r.eq_ignore_ascii_case(&organizer)
-                || ev
-                    .props_named("ATTENDEE")
-                    .any(|a| mailto(&a.value).eq_ignore_ascii_case(r));
-            if !invited {
-                ev.props.push(
-                    Prop::new("ATTENDEE", format!("mailto:{r}"))
-                        .with_param("ROLE", "REQ-PARTICIPANT")
-                        .with_param("PARTSTAT", "NEEDS-ACTION")
-                        .with_param("RSVP", "TRUE"),
-                );
-            }
+        if users.iter().any(|u| u.eq_ignore_ascii_case(&organizer)) {
+            add_invitees(ev, &organizer, recipients);
         }
     }
     Ok(cal.to_text().into_bytes())
+}
+
+/// Adds the `recipients` not yet invited to the event as attendees asked to reply (an
+/// organizer forwarding the meeting invites them); true when any was added.
+pub(super) fn add_invitees(ev: &mut Component, organizer: &str, recipients: &[String]) -> bool {
+    let mut added = false;
+    for r in recipients {
+        let invited = r.eq_ignore_ascii_case(organizer)
+            || ev
+                .props_named("ATTENDEE")
+                .any(|a| mailto(&a.value).eq_ignore_ascii_case(r));
+        if !invited {
+            ev.props.push(
+                Prop::new("ATTENDEE", format!("mailto:{r}"))
+                    .with_param("ROLE", "REQ-PARTICIPANT")
+                    .with_param("PARTSTAT", "NEEDS-ACTION")
+                    .with_param("RSVP", "TRUE"),
+            );
+            added = true;
+        }
+    }
+    added
+}
+
+/// The user's own copy of a meeting they organize and forwarded: the new recipients
+/// join the attendees of the series (or, for a forwarded occurrence, of that
+/// occurrence's override, created when missing), so that their replies are applied
+/// like anyone's. `None` when nothing changes (the user is not the organizer, or all
+/// were invited already).
+pub fn stored_with_invitees(
+    stored: &[u8],
+    instance: Option<NaiveDateTime>,
+    users: &[String],
+    recipients: &[String],
+    opts: &CalendarOptions,
+) -> Result<Option<Vec<u8>>, ConvertError> {
+    let mut cal = parse_cal(stored)?;
+    let mi = super::master_index(&cal, "VEVENT").ok_or(ConvertError::Missing("VEVENT"))?;
+    let organizer = cal.children[mi]
+        .prop("ORGANIZER")
+        .map(|o| mailto(&o.value))
+        .unwrap_or_default();
+    if !users.iter().any(|u| u.eq_ignore_ascii_case(&organizer)) {
+        return Ok(None);
+    }
+    let targets: Vec<usize> = match instance {
+        None => (0..cal.children.len())
+            .filter(|&i| cal.children[i].name == "VEVENT")
+            .collect(),
+        Some(t) => {
+            let (target, all_day) = super::series_start(&cal, mi, opts)?;
+            let uid = cal.children[mi].text("UID");
+            let i = match super::override_index(&cal, &uid, t, &target.zone) {
+                Some(i) => i,
+                None => {
+                    let o = super::new_override(&cal, &cal.children[mi], None, t, &target, all_day);
+                    cal.children.push(o);
+                    cal.children.len() - 1
+                }
+            };
+            vec![i]
+        }
+    };
+    let mut changed = false;
+    for i in targets {
+        changed |= add_invitees(&mut cal.children[i], &organizer, recipients);
+    }
+    Ok(changed.then(|| cal.to_text().into_bytes()))
 }
 
 /// A calendar item as the original message a SmartReply / SmartForward quotes: From
