@@ -91,6 +91,7 @@ impl App {
             Some(cfg) => {
                 let mut c = SmtpConfig::new(cfg.url.clone());
                 c.ca_file = cfg.ca_file.clone();
+                c.timeout = Duration::from_secs(cfg.timeout_secs);
                 c.relay = match (&cfg.relay_login, &cfg.relay_password) {
                     (Some(l), Some(p)) => Some(Credentials::new(l.clone(), p.clone())),
                     _ => None,

@@ -223,6 +223,15 @@ pub struct Smtp {
     /// neither). The From control of `[send]` applies either way.
     pub relay_login: Option<String>,
     pub relay_password: Option<String>,
+    /// Longest a submission may take, in seconds. A message whose submission started
+    /// more than twice this long ago and never finished (the process died meanwhile)
+    /// is sent again when the device retries.
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_smtp_timeout() -> u64 {
+    60
 }
 
 /// `[send]`: what a device may send.

@@ -19,6 +19,7 @@ use crate::eas::compose_mail::{self, ComposeRequest, Source};
 use crate::error::Error;
 use crate::mapping::email::compose::{self, ComposeError, Original, Prepared};
 use crate::mapping::folders::{self, Resolved};
+use crate::state::SendClaim;
 use crate::wbxml::Element;
 
 use super::sync::mail::uid_of;
@@ -209,20 +210,43 @@ pub async fn submit_once(
         Error::Send(status::SUBMISSION_FAILED)
     })?;
     let store = &ctx.app.store;
-    if let Some(key) = key
-        && !store.claim_send(ctx.login(), key).await?
-    {
-        tracing::info!(target: "airsync", login = ctx.login(), key, "already sent: not sending again");
-        return Err(Error::Send(status::PREVIOUSLY_SENT));
+    let timeout = ctx
+        .app
+        .settings
+        .smtp
+        .as_ref()
+        .map_or(60, |s| s.timeout_secs);
+    if let Some(key) = key {
+        // A claim older than twice the submission timeout was left by a process that
+        // died mid-submission: the MTA never completed it, so it is sent again.
+        let abandoned_before = crate::state::now() - 2 * timeout as i64;
+        match store.claim_send(ctx.login(), key, abandoned_before).await? {
+            SendClaim::Claimed => {}
+            SendClaim::Sent => {
+                tracing::info!(target: "airsync", login = ctx.login(), key, "already sent: not sending again");
+                return Err(Error::Send(status::PREVIOUSLY_SENT));
+            }
+            // Being sent by another request (or by a process that just died): whether
+            // the MTA took it is not known yet, so neither 118 nor a second copy.
+            SendClaim::InProgress => {
+                tracing::info!(target: "airsync", login = ctx.login(), key, "being sent: retry later");
+                return Err(Error::Send(status::RETRY_LATER));
+            }
+        }
     }
-    let result = submitter
-        .submit(
+    // The whole submission is bounded, so an unfinished claim is known to be abandoned
+    // after `abandoned_before`.
+    let result = tokio::time::timeout(
+        std::time::Duration::from_secs(timeout),
+        submitter.submit(
             &ctx.principal.credentials,
             &p.envelope_from,
             &p.recipients,
             &p.wire,
-        )
-        .await;
+        ),
+    )
+    .await
+    .unwrap_or_else(|_| Err(BackendError::Transient("SMTP submission timed out".into())));
     match result {
         Ok(()) => {
             if let Some(key) = key {
