@@ -83,11 +83,16 @@ impl Phone {
 
     /// POSTs a command with a WBXML body and decodes the answer.
     pub async fn post(&self, cmd: &str, body: &Element) -> Answer {
+        self.try_post(cmd, body).await.expect("request")
+    }
+
+    /// [`Phone::post`], but `None` when no answer came (fault tests).
+    pub async fn try_post(&self, cmd: &str, body: &Element) -> Option<Answer> {
         let r = self
             .request(reqwest::Method::POST, &self.url(cmd))
             .header("Content-Type", "application/vnd.ms-sync.wbxml")
             .body(wbxml::encode(body));
-        send(r).await
+        try_send(r).await
     }
 
     /// A phone of `user` on the airsync at `base_url` (trusting `ca`), provisioned.
@@ -170,10 +175,16 @@ impl Phone {
 }
 
 pub async fn send(r: reqwest::RequestBuilder) -> Answer {
-    let resp = r.send().await.expect("request");
+    try_send(r).await.expect("request")
+}
+
+/// [`send`], but `None` when no answer came (the server died or refused the
+/// connection): for fault tests.
+pub async fn try_send(r: reqwest::RequestBuilder) -> Option<Answer> {
+    let resp = r.send().await.ok()?;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let mut bytes = resp.bytes().await.unwrap().to_vec();
+    let mut bytes = resp.bytes().await.ok()?.to_vec();
     if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
         let mut plain = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain)
@@ -187,11 +198,11 @@ pub async fn send(r: reqwest::RequestBuilder) -> Answer {
     let body = (is_wbxml && !bytes.is_empty()).then(|| {
         wbxml::decode(&bytes, &wbxml::Limits::default()).expect("server sent valid WBXML")
     });
-    Answer {
+    Some(Answer {
         status,
         headers,
         body,
-    }
+    })
 }
 
 /// A folder from a FolderSync answer.

@@ -76,6 +76,61 @@ impl Stack {
                  `tests/stack/start.sh DIR` and `export AIRSYNC_TEST_STACK=DIR`."
             ),
         };
+        Stack::load_from(&dir)
+    }
+
+    /// Starts a stack of the test's own (tests/stack/start.sh in a fresh directory
+    /// under /tmp), for tests that stop and start its daemons: the shared stack of
+    /// `AIRSYNC_TEST_STACK` must stay up for the tests running beside them. Stopped
+    /// (and its directory removed, unless the test failed) when dropped.
+    pub fn start_private() -> PrivateStack {
+        // Short: Dovecot's socket paths below DIR must fit in 107 bytes.
+        let dir = tempfile::Builder::new()
+            .prefix("asf-")
+            .tempdir_in("/tmp")
+            .unwrap()
+            .keep();
+        let script = repo_root().join("tests/stack/start.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg(&dir)
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
+        if !out.status.success() {
+            let _ = Command::new("bash")
+                .arg(repo_root().join("tests/stack/stop.sh"))
+                .arg(&dir)
+                .output();
+            panic!(
+                "start.sh {} failed ({}):\n{}",
+                dir.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        PrivateStack(Stack::load_from(&dir))
+    }
+
+    /// Stops (`"stop"`) or starts (`"start"`, waiting until it answers) one daemon of
+    /// this stack, `"dovecot"` or `"radicale"` (tests/stack/daemon.sh).
+    pub fn daemon(&self, action: &str, daemon: &str) {
+        let script = repo_root().join("tests/stack/daemon.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg(&self.dir)
+            .arg(action)
+            .arg(daemon)
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "daemon.sh {action} {daemon} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn load_from(dir: &Path) -> Stack {
         let env_file = dir.join("stack.env");
         let text = std::fs::read_to_string(&env_file).unwrap_or_else(|e| {
             panic!(
@@ -381,6 +436,30 @@ impl Stack {
             "IMAP LOGIN as {login} failed: {lines:?}"
         );
         imap
+    }
+}
+
+/// A stack started by [`Stack::start_private`]; derefs to the [`Stack`].
+pub struct PrivateStack(Stack);
+
+impl std::ops::Deref for PrivateStack {
+    type Target = Stack;
+    fn deref(&self) -> &Stack {
+        &self.0
+    }
+}
+
+impl Drop for PrivateStack {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo_root().join("tests/stack/stop.sh"))
+            .arg(&self.0.dir)
+            .output();
+        if std::thread::panicking() {
+            eprintln!("private stack kept for debugging: {}", self.0.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0.dir);
+        }
     }
 }
 
