@@ -237,10 +237,22 @@ async fn a_flooding_device_is_throttled_alone() {
         }
         all.join_all().await
     };
+    let calm_inbox = calm.folder_id(2).await;
+    // The other user's device keeps syncing meanwhile: FolderSync and Sync alike.
     let steady = async {
         let mut statuses = Vec::new();
-        for _ in 0..8 {
+        for _ in 0..4 {
             statuses.push(calm.folder_sync("0").await.status);
+            let sync = calm
+                .sync_one(collection(
+                    &calm_inbox,
+                    "0",
+                    None,
+                    Some(mail_options(1, None)),
+                    vec![],
+                ))
+                .await;
+            assert_eq!(sync.status, "1");
         }
         statuses
     };
