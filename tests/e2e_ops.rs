@@ -336,3 +336,40 @@ async fn waiting_ping_shows_in_the_gauges() {
     assert_eq!(series(&text, "airsync_push_watchers"), 1.0, "{text}");
     waiting.abort();
 }
+
+/// `[log] format = "json"`: every line airsync writes is one JSON object with level,
+/// target and fields; the request line names the command and the status; the
+/// password appears nowhere.
+#[tokio::test]
+async fn json_logs() {
+    let stack = Stack::get();
+    let dir = state_dir();
+    let mut first = Server::start_in(stack, &dir, "");
+    first.stop();
+    let config = dir.join("airsync.toml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[log]\n", "[log]\nformat = \"json\"\n");
+    std::fs::write(&config, text).unwrap();
+    std::fs::remove_file(dir.join("airsync.log")).unwrap();
+    let server = Server::start_config(&dir);
+    let (user, pw) = stack.new_user("jsonlog");
+    let p = phone(&server, stack, &user, &pw, "JSON1").await;
+    assert_eq!(p.folder_sync("0").await.status, 200);
+    let log = server.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.len() > 3, "{log}");
+    for l in &lines {
+        assert!(l["level"].is_string() && l["target"].is_string(), "{l}");
+    }
+    let request = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "request" && l["fields"]["command"] == "FolderSync")
+        .unwrap_or_else(|| panic!("no request line for FolderSync:\n{log}"));
+    assert_eq!(request["target"], "airsync");
+    assert_eq!(request["fields"]["status"], 200, "{request}");
+    assert!(!log.contains(&pw), "the password is logged");
+}
