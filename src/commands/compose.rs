@@ -4,13 +4,17 @@
 //! answered or forwarded.
 //!
 //! Idempotence: the ClientId (or, without one, the message's own Message-ID) is
-//! claimed in the store *before* the SMTP submission and released only when the MTA
-//! refused the message. A retry after a lost answer, or after a crash anywhere
-//! between the claim and the answer, gets Status 118 (MessagePreviouslySent) and
-//! sends nothing: sending is at most once. The price is that a crash after the claim
-//! but before the MTA took the message loses it and the device is told it was sent;
-//! that window is the few milliseconds of one SMTP dialogue, while a duplicate would
-//! reach every recipient and cannot be taken back.
+//! claimed in the store *before* the SMTP submission, marked sent when the MTA accepted
+//! the message and released when it refused it. A retry of a sent message gets Status
+//! 118 (MessagePreviouslySent) and sends nothing. A retry while the claim is still
+//! `sending` gets 111 (retry later): the first submission may be running. A claim
+//! still `sending` after twice `[smtp] timeout_secs` (the whole submission is bounded
+//! by that timeout) was left by a process that died mid-submission, and the retry
+//! sends the message (tests/e2e_faults.rs kills airsync before the end of DATA). The
+//! one remaining window is a crash between the MTA's acceptance and the `sent` mark
+//! (the MTA's final reply and one store write, milliseconds): that message is sent a
+//! second time. Before, such claims answered 118 forever, which lost every message
+//! whose process died anywhere in the SMTP dialogue (connect, AUTH, DATA).
 
 use airsync_model::{BackendError, FlagChange, Uid};
 
