@@ -18,8 +18,11 @@ use crate::mapping::tasks;
 
 pub use crate::wbxml::fuzz::decode_roundtrip as wbxml_decode;
 
+/// What a target runs on one input.
+pub type Target = fn(&[u8]);
+
 /// The target names, each with its function: what the regression test iterates.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("wbxml_decode", wbxml_decode),
     ("request_line", request_line),
     ("mime_to_email", mime_to_email),
