@@ -24,7 +24,7 @@ use airsync::wbxml::pages::{
 };
 use common::Stack;
 use common::airsync::Server;
-use common::eas::{Answer, Cmd, Phone, collection, folder_changes, mail_options, parse_sync};
+use common::eas::{Answer, Cmd, Phone, collection, mail_options, parse_sync};
 use common::imap::{Imap, message, rand_id};
 
 /// Every `<Status>` value in an answer, in document order.
@@ -132,14 +132,7 @@ async fn dovecot_outage_in_the_middle_of_a_long_initial_sync() {
         "[push]\nmin_heartbeat_secs = 1\n",
     );
     let p = server.phone(&stack, &user, &pw, "OUTAGE1").await;
-    let fs = p.folder_sync("0").await;
-    let (_, folder_key, folders, _, _) = folder_changes(fs.body.as_ref().unwrap());
-    let inbox = folders
-        .iter()
-        .find(|f| f.kind == 2)
-        .unwrap()
-        .server_id
-        .clone();
+    let (folder_key, inbox) = p.hierarchy(2).await;
     let options = mail_options(1, Some(200));
 
     let first = p
@@ -275,14 +268,7 @@ async fn radicale_restart_during_a_calendar_sync() {
     }
     let server = Server::start_in(&stack, &tempfile::tempdir().unwrap().keep(), "");
     let p = server.phone(&stack, &user, &pw, "DAVOUT1").await;
-    let fs = p.folder_sync("0").await;
-    let (_, folder_key, folders, _, _) = folder_changes(fs.body.as_ref().unwrap());
-    let calendar = folders
-        .iter()
-        .find(|f| f.kind == 8)
-        .unwrap()
-        .server_id
-        .clone();
+    let (folder_key, calendar) = p.hierarchy(8).await;
     let options = Element::new(A::Options).text_child(A::FilterType, "0");
     let first = p
         .sync_one(collection(

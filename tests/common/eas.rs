@@ -464,13 +464,21 @@ impl Phone {
 
     /// The ServerId of the folder with this EAS type (after a FolderSync 0).
     pub async fn folder_id(&self, kind: u8) -> String {
+        self.hierarchy(kind).await.1
+    }
+
+    /// FolderSync 0: the new FolderSync key and the ServerId of the folder with this
+    /// EAS type.
+    pub async fn hierarchy(&self, kind: u8) -> (String, String) {
         let a = self.folder_sync("0").await;
-        let (_, _, adds, _, _) = folder_changes(a.body.as_ref().unwrap());
-        adds.iter()
+        let (_, key, adds, _, _) = folder_changes(a.body.as_ref().unwrap());
+        let id = adds
+            .iter()
             .find(|f| f.kind == kind)
             .unwrap_or_else(|| panic!("no folder of type {kind}"))
             .server_id
-            .clone()
+            .clone();
+        (key, id)
     }
 
     pub async fn folder_id_by_name(&self, name: &str) -> String {

@@ -90,23 +90,9 @@ impl Stack {
             .tempdir_in("/tmp")
             .unwrap()
             .keep();
-        let script = repo_root().join("tests/stack/start.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg(&dir)
-            .output()
-            .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-        if !out.status.success() {
-            let _ = Command::new("bash")
-                .arg(repo_root().join("tests/stack/stop.sh"))
-                .arg(&dir)
-                .output();
-            panic!(
-                "start.sh {} failed ({}):\n{}",
-                dir.display(),
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
+        if let Err(e) = stack_script("start.sh", &dir, &[]) {
+            let _ = stack_script("stop.sh", &dir, &[]);
+            panic!("{e}");
         }
         PrivateStack(Stack::load_from(&dir))
     }
@@ -114,20 +100,7 @@ impl Stack {
     /// Stops (`"stop"`) or starts (`"start"`, waiting until it answers) one daemon of
     /// this stack, `"dovecot"` or `"radicale"` (tests/stack/daemon.sh).
     pub fn daemon(&self, action: &str, daemon: &str) {
-        let script = repo_root().join("tests/stack/daemon.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg(&self.dir)
-            .arg(action)
-            .arg(daemon)
-            .output()
-            .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-        assert!(
-            out.status.success(),
-            "daemon.sh {action} {daemon} failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        stack_script("daemon.sh", &self.dir, &[action, daemon]).unwrap_or_else(|e| panic!("{e}"));
     }
 
     fn load_from(dir: &Path) -> Stack {
@@ -269,22 +242,8 @@ impl Stack {
     /// Adds or updates a user (tests/stack/add-user.sh): same login and password for
     /// IMAP, ManageSieve, SMTP submission and Radicale.
     pub fn add_user(&self, login: &str, password: &str) {
-        let script = repo_root().join("tests/stack/add-user.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg(&self.dir)
-            .arg(login)
-            .arg(password)
-            .output()
-            .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-        if !out.status.success() {
-            panic!(
-                "add-user.sh {login} failed ({}):\n{}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        stack_script("add-user.sh", &self.dir, &[login, password])
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Delivers `raw` (an RFC 5322 message) from `from` to `to` through the inbound
@@ -451,16 +410,34 @@ impl std::ops::Deref for PrivateStack {
 
 impl Drop for PrivateStack {
     fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(repo_root().join("tests/stack/stop.sh"))
-            .arg(&self.0.dir)
-            .output();
+        let _ = stack_script("stop.sh", &self.0.dir, &[]);
         if std::thread::panicking() {
             eprintln!("private stack kept for debugging: {}", self.0.dir.display());
         } else {
             let _ = std::fs::remove_dir_all(&self.0.dir);
         }
     }
+}
+
+/// Runs `tests/stack/SCRIPT DIR ARGS…`; on failure, says which and what it printed.
+fn stack_script(script: &str, dir: &Path, args: &[&str]) -> Result<(), String> {
+    let path = repo_root().join("tests/stack").join(script);
+    let out = Command::new("bash")
+        .arg(&path)
+        .arg(dir)
+        .args(args)
+        .output()
+        .map_err(|e| format!("run {}: {e}", path.display()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{script} {} {args:?} failed ({}):\n{}{}",
+        dir.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
 }
 
 /// The repository root (where Cargo.toml of the workspace is).
