@@ -37,7 +37,10 @@ pub struct App {
     /// Counters of requests and failures, for the admin `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The per-device request budget (`[limits]`).
+    /// Per device (login, device id).
     pub(crate) throttle: crate::http::throttle::Throttle,
+    /// Per account, all its devices together (keyed by login alone).
+    pub(crate) user_throttle: crate::http::throttle::Throttle,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -118,6 +121,10 @@ impl App {
             limits.requests_per_minute_per_device,
             limits.request_burst_per_device,
         );
+        let user_throttle = crate::http::throttle::Throttle::new(
+            limits.requests_per_minute_per_user,
+            limits.request_burst_per_user,
+        );
         Ok(Arc::new(App {
             settings,
             store,
@@ -131,6 +138,7 @@ impl App {
             push,
             metrics,
             throttle,
+            user_throttle,
         }))
     }
 }

@@ -414,6 +414,14 @@ pub struct Limits {
     /// Requests a device may make in a burst before the per-minute rate applies.
     #[serde(default = "default_request_burst")]
     pub request_burst_per_device: u32,
+    /// Sustained requests all devices of one account may make per minute together
+    /// (Ping excepted); 0: no limit. Holds back an account whose many devices (or a
+    /// client inventing new device ids) would flood the upstreams.
+    #[serde(default = "default_requests_per_minute_per_user")]
+    pub requests_per_minute_per_user: u32,
+    /// Requests an account may make in a burst before its per-minute rate applies.
+    #[serde(default = "default_request_burst_per_user")]
+    pub request_burst_per_user: u32,
 }
 
 impl Default for Log {
@@ -477,6 +485,8 @@ impl Default for Limits {
             max_contact_picture_bytes: default_max_picture(),
             requests_per_minute_per_device: default_requests_per_minute(),
             request_burst_per_device: default_request_burst(),
+            requests_per_minute_per_user: default_requests_per_minute_per_user(),
+            request_burst_per_user: default_request_burst_per_user(),
         }
     }
 }
@@ -536,6 +546,13 @@ fn default_requests_per_minute() -> u32 {
 }
 fn default_request_burst() -> u32 {
     200
+}
+/// Three devices at full pace.
+fn default_requests_per_minute_per_user() -> u32 {
+    1800
+}
+fn default_request_burst_per_user() -> u32 {
+    600
 }
 fn yes() -> bool {
     true

@@ -280,6 +280,57 @@ async fn a_flooding_device_is_throttled_alone() {
     );
 }
 
+/// Four devices of one account, each well within its own budget, together exceed the
+/// account's (`request_burst_per_user = 12`): the surplus gets 503 with Retry-After,
+/// and another account, at the same time, is served normally.
+#[tokio::test]
+async fn an_account_is_throttled_across_its_devices() {
+    let stack = Stack::get();
+    let limits = "[limits]\nrequests_per_minute_per_device = 600\nrequest_burst_per_device = 100\n\
+                  requests_per_minute_per_user = 6\nrequest_burst_per_user = 12\n";
+    let server = Server::start_in(stack, &state_dir(), limits);
+    let (user, pw) = stack.new_user("manydev");
+    let (other, other_pw) = stack.new_user("onedev");
+    // Provisioning takes two of the account's 12 requests per device: 4 are left.
+    let mut devices = Vec::new();
+    for i in 0..4 {
+        devices.push(std::sync::Arc::new(
+            phone(&server, stack, &user, &pw, &format!("MANY{i}")).await,
+        ));
+    }
+    let calm = phone(&server, stack, &other, &other_pw, "ONE1").await;
+    let burst = async {
+        let mut all = tokio::task::JoinSet::new();
+        for d in &devices {
+            for _ in 0..4 {
+                let d = d.clone();
+                all.spawn(async move { d.folder_sync("0").await });
+            }
+        }
+        all.join_all().await
+    };
+    let steady = async {
+        let mut statuses = Vec::new();
+        for _ in 0..6 {
+            statuses.push(calm.folder_sync("0").await.status);
+        }
+        statuses
+    };
+    let (answers, steady) = tokio::join!(burst, steady);
+    assert!(
+        steady.iter().all(|s| *s == 200),
+        "the other account: {steady:?}"
+    );
+    let ok = answers.iter().filter(|a| a.status == 200).count();
+    // 4 left of the account's burst, at most one more refilled (one per 10 s).
+    assert!((4..=5).contains(&ok), "{ok} served");
+    for a in answers.iter().filter(|a| a.status != 200) {
+        assert_eq!(a.status, 503);
+        assert!(a.headers.contains_key("retry-after"));
+        assert_eq!(a.headers["x-ms-asthrottle"], "CommandFrequency");
+    }
+}
+
 /// `airsync health --url` (the container HEALTHCHECK) succeeds on the admin /healthz
 /// and fails on a refused /metrics (no token) and on a closed port.
 #[tokio::test]

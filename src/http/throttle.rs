@@ -1,6 +1,6 @@
-//! Per-device request budget (`[limits] requests_per_minute_per_device`, `burst`):
-//! a token bucket per (login, device id), so that a phone stuck in a loop cannot
-//! flood the upstreams. It is checked after authentication (which has its own
+//! Request budgets (`[limits]`): a token bucket per (login, device id), so that a
+//! phone stuck in a loop cannot flood the upstreams, and one per account (device id
+//! `""`) for all its devices together. It is checked after authentication (which has its own
 //! failure throttle) and before anything touches the store or an upstream.
 
 use std::collections::HashMap;
