@@ -37,7 +37,10 @@ pub struct App {
     /// Counters of requests and failures, for the admin `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The per-device request budget (`[limits]`).
+    /// Per device (login, device id).
     pub(crate) throttle: crate::http::throttle::Throttle,
+    /// Per account, all its devices together (keyed by login alone).
+    pub(crate) user_throttle: crate::http::throttle::Throttle,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -91,6 +94,7 @@ impl App {
             Some(cfg) => {
                 let mut c = SmtpConfig::new(cfg.url.clone());
                 c.ca_file = cfg.ca_file.clone();
+                c.timeout = Duration::from_secs(cfg.timeout_secs);
                 c.relay = match (&cfg.relay_login, &cfg.relay_password) {
                     (Some(l), Some(p)) => Some(Credentials::new(l.clone(), p.clone())),
                     _ => None,
@@ -117,14 +121,12 @@ impl App {
         let prefetch = Default::default();
         let limits = &settings.limits;
         let throttle = crate::http::throttle::Throttle::new(
-            (
-                limits.requests_per_minute_per_device,
-                limits.request_burst_per_device,
-            ),
-            (
-                limits.requests_per_minute_per_user,
-                limits.request_burst_per_user,
-            ),
+            limits.requests_per_minute_per_device,
+            limits.request_burst_per_device,
+        );
+        let user_throttle = crate::http::throttle::Throttle::new(
+            limits.requests_per_minute_per_user,
+            limits.request_burst_per_user,
         );
         Ok(Arc::new(App {
             settings,
@@ -139,6 +141,7 @@ impl App {
             push,
             metrics,
             throttle,
+            user_throttle,
         }))
     }
 }

@@ -11,6 +11,8 @@ pub mod commands;
 pub mod directory;
 pub mod eas;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod logging;
 pub mod mapping;

@@ -194,10 +194,7 @@ pub struct Imap {
     pub url: String,
     /// An extra trust anchor (PEM) for the upstream's certificate, e.g. a private CA.
     pub ca_file: Option<PathBuf>,
-    /// Idle upstream connections per user are closed after this many seconds. Phones
-    /// work in bursts (a Ping wakes, a Sync, a new Ping) and then wait for minutes on
-    /// the user's one watcher connection; a short idle time keeps the upstream at about
-    /// one connection per waiting user.
+    /// Idle upstream connections per user are closed after this many seconds.
     #[serde(default = "default_pool_idle")]
     pub pool_idle_secs: u64,
     #[serde(default = "default_pool_max")]
@@ -226,6 +223,15 @@ pub struct Smtp {
     /// neither). The From control of `[send]` applies either way.
     pub relay_login: Option<String>,
     pub relay_password: Option<String>,
+    /// Longest a submission may take, in seconds. A message whose submission started
+    /// more than twice this long ago and never finished (the process died meanwhile)
+    /// is sent again when the device retries.
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_smtp_timeout() -> u64 {
+    60
 }
 
 /// `[send]`: what a device may send.
@@ -408,11 +414,12 @@ pub struct Limits {
     /// Requests a device may make in a burst before the per-minute rate applies.
     #[serde(default = "default_request_burst")]
     pub request_burst_per_device: u32,
-    /// Sustained requests all devices of one user may make per minute (Ping
-    /// excepted); 0: no limit.
+    /// Sustained requests all devices of one account may make per minute together
+    /// (Ping excepted); 0: no limit. Holds back an account whose many devices (or a
+    /// client inventing new device ids) would flood the upstreams.
     #[serde(default = "default_requests_per_minute_per_user")]
     pub requests_per_minute_per_user: u32,
-    /// Requests all devices of one user may make in a burst.
+    /// Requests an account may make in a burst before its per-minute rate applies.
     #[serde(default = "default_request_burst_per_user")]
     pub request_burst_per_user: u32,
 }
@@ -500,7 +507,7 @@ fn default_store_url() -> String {
     "sqlite:///var/lib/airsync/airsync.db".into()
 }
 fn default_pool_idle() -> u64 {
-    60
+    300
 }
 fn default_pool_max() -> usize {
     4
@@ -540,11 +547,12 @@ fn default_requests_per_minute() -> u32 {
 fn default_request_burst() -> u32 {
     200
 }
+/// Three devices at full pace.
 fn default_requests_per_minute_per_user() -> u32 {
     1800
 }
 fn default_request_burst_per_user() -> u32 {
-    400
+    600
 }
 fn yes() -> bool {
     true

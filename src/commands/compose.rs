@@ -14,13 +14,17 @@
 //! an InstanceId that is no occurrence of the series, are Status 150 (ItemNotFound).
 //!
 //! Idempotence: the ClientId (or, without one, the message's own Message-ID) is
-//! claimed in the store *before* the SMTP submission and released only when the MTA
-//! refused the message. A retry after a lost answer, or after a crash anywhere
-//! between the claim and the answer, gets Status 118 (MessagePreviouslySent) and
-//! sends nothing: sending is at most once. The price is that a crash after the claim
-//! but before the MTA took the message loses it and the device is told it was sent;
-//! that window is the few milliseconds of one SMTP dialogue, while a duplicate would
-//! reach every recipient and cannot be taken back.
+//! claimed in the store *before* the SMTP submission, marked sent when the MTA accepted
+//! the message and released when it refused it. A retry of a sent message gets Status
+//! 118 (MessagePreviouslySent) and sends nothing. A retry while the claim is still
+//! `sending` gets 111 (retry later): the first submission may be running. A claim
+//! still `sending` after twice `[smtp] timeout_secs` (the whole submission is bounded
+//! by that timeout) was left by a process that died mid-submission, and the retry
+//! sends the message (tests/e2e_faults.rs kills airsync before the end of DATA). The
+//! one remaining window is a crash between the MTA's acceptance and the `sent` mark
+//! (the MTA's final reply and one store write, milliseconds): that message is sent a
+//! second time. Before, such claims answered 118 forever, which lost every message
+//! whose process died anywhere in the SMTP dialogue (connect, AUTH, DATA).
 
 use airsync_model::{BackendError, FlagChange, Uid};
 
@@ -30,6 +34,7 @@ use crate::error::Error;
 use crate::mapping::calendar::{self, meeting};
 use crate::mapping::email::compose::{self, ComposeError, Original, Prepared};
 use crate::mapping::folders::{self, PimClass, Resolved};
+use crate::state::SendClaim;
 use crate::wbxml::Element;
 
 use super::sync::mail::uid_of;
@@ -344,20 +349,43 @@ pub async fn submit_once(
         Error::Send(status::SUBMISSION_FAILED)
     })?;
     let store = &ctx.app.store;
-    if let Some(key) = key
-        && !store.claim_send(ctx.login(), key).await?
-    {
-        tracing::info!(target: "airsync", login = ctx.login(), key, "already sent: not sending again");
-        return Err(Error::Send(status::PREVIOUSLY_SENT));
+    let timeout = ctx
+        .app
+        .settings
+        .smtp
+        .as_ref()
+        .map_or(60, |s| s.timeout_secs);
+    if let Some(key) = key {
+        // A claim older than twice the submission timeout was left by a process that
+        // died mid-submission: the MTA never completed it, so it is sent again.
+        let abandoned_before = crate::state::now() - 2 * timeout as i64;
+        match store.claim_send(ctx.login(), key, abandoned_before).await? {
+            SendClaim::Claimed => {}
+            SendClaim::Sent => {
+                tracing::info!(target: "airsync", login = ctx.login(), key, "already sent: not sending again");
+                return Err(Error::Send(status::PREVIOUSLY_SENT));
+            }
+            // Being sent by another request (or by a process that just died): whether
+            // the MTA took it is not known yet, so neither 118 nor a second copy.
+            SendClaim::InProgress => {
+                tracing::info!(target: "airsync", login = ctx.login(), key, "being sent: retry later");
+                return Err(Error::Send(status::RETRY_LATER));
+            }
+        }
     }
-    let result = submitter
-        .submit(
+    // The whole submission is bounded, so an unfinished claim is known to be abandoned
+    // after `abandoned_before`.
+    let result = tokio::time::timeout(
+        std::time::Duration::from_secs(timeout),
+        submitter.submit(
             &ctx.principal.credentials,
             &p.envelope_from,
             &p.recipients,
             &p.wire,
-        )
-        .await;
+        ),
+    )
+    .await
+    .unwrap_or_else(|_| Err(BackendError::Transient("SMTP submission timed out".into())));
     match result {
         Ok(()) => {
             if let Some(key) = key {

@@ -181,9 +181,12 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
             .ok_or_else(|| Error::NotSupported(line.command_name.clone()))?;
         // Ping holds the connection for its heartbeat (at least min_heartbeat_secs),
         // and one device has at most one waiting: it cannot flood, so it is free.
+        // The device's budget first: a device refused there spends none of its
+        // account's, so the account's other devices keep theirs.
         if !matches!(command, crate::eas::Command::Ping) {
             app.throttle
                 .take(&principal.login, &line.device_id)
+                .and_then(|()| app.user_throttle.take(&principal.login, ""))
                 .map_err(Error::Throttled)?;
         }
         let user_agent = parts

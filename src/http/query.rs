@@ -50,7 +50,7 @@ pub enum QueryError {
 pub fn parse(query: &str) -> Result<RequestLine, QueryError> {
     let is_plain = query
         .split('&')
-        .any(|p| p.len() >= 4 && p[..4].eq_ignore_ascii_case("cmd="));
+        .any(|p| p.get(..4).is_some_and(|n| n.eq_ignore_ascii_case("cmd=")));
     let line = if is_plain {
         parse_plain(query)?
     } else {
@@ -247,6 +247,15 @@ mod tests {
         assert_eq!(l.command, Some(Command::Sync));
         let l = parse("Cmd=SendMail&DeviceId=a&DeviceType=b&SaveInSent=T").unwrap();
         assert!(l.save_in_sent);
+    }
+
+    /// Found by the request_line fuzz target: a multi-byte character across the
+    /// fourth byte of a parameter panicked (slicing inside a character).
+    #[test]
+    fn non_ascii_parameter_is_no_panic() {
+        let q = "Cmd\u{f2}olderSync&User=t1%40dev.fd&DeviceId=Nine90138EA34A52&DeviceType=Android";
+        assert_eq!(parse(q), Err(QueryError::BadBase64));
+        assert_eq!(parse("\u{f2}\u{f2}"), Err(QueryError::BadBase64));
     }
 
     #[test]

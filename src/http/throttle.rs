@@ -1,10 +1,7 @@
-//! Request budgets (`[limits]`): a token bucket per (login, device id)
-//! (`requests_per_minute_per_device`, `request_burst_per_device`), so that a phone stuck
-//! in a loop cannot flood the upstreams, and one per login
-//! (`requests_per_minute_per_user`, `request_burst_per_user`), so that many devices of
-//! one account (or a script posing as many) cannot either. Both are checked after
-//! authentication (which has its own failure throttle) and before anything touches the
-//! store or an upstream.
+//! Request budgets (`[limits]`): a token bucket per (login, device id), so that a
+//! phone stuck in a loop cannot flood the upstreams, and one per account (device id
+//! `""`) for all its devices together. It is checked after authentication (which has its own
+//! failure throttle) and before anything touches the store or an upstream.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,47 +15,25 @@ struct Bucket {
     at: Instant,
 }
 
-/// The per-device and the per-user budget.
 pub struct Throttle {
-    device: Buckets,
-    user: Buckets,
-}
-
-impl Throttle {
-    /// Rates per minute and bursts, per device and per user; a rate of 0 is no limit.
-    pub fn new(device: (u32, u32), user: (u32, u32)) -> Throttle {
-        Throttle {
-            device: Buckets::new(device.0, device.1),
-            user: Buckets::new(user.0, user.1),
-        }
-    }
-
-    /// Takes one token of the device's and one of the user's bucket; `Err(wait)` when
-    /// either is empty, with the time until it has a token again.
-    pub fn take(&self, login: &str, device_id: &str) -> Result<(), Duration> {
-        self.device.take((login, device_id))?;
-        self.user.take((login, ""))
-    }
-}
-
-/// Token buckets of one kind.
-struct Buckets {
     /// Tokens per second; 0: no limit.
     rate: f64,
     burst: f64,
     buckets: Mutex<HashMap<(String, String), Bucket>>,
 }
 
-impl Buckets {
-    fn new(per_minute: u32, burst: u32) -> Buckets {
-        Buckets {
+impl Throttle {
+    pub fn new(per_minute: u32, burst: u32) -> Throttle {
+        Throttle {
             rate: f64::from(per_minute) / 60.0,
             burst: f64::from(burst.max(1)),
             buckets: Mutex::default(),
         }
     }
 
-    fn take(&self, (login, device_id): (&str, &str)) -> Result<(), Duration> {
+    /// Takes one token of the device's bucket; `Err(wait)` when it is empty, with the
+    /// time until the next token.
+    pub fn take(&self, login: &str, device_id: &str) -> Result<(), Duration> {
         if self.rate <= 0.0 {
             return Ok(());
         }
@@ -91,7 +66,7 @@ mod tests {
 
     #[test]
     fn burst_then_refill_per_device() {
-        let t = Throttle::new((60, 3), (0, 0));
+        let t = Throttle::new(60, 3);
         for _ in 0..3 {
             assert!(t.take("alice", "A").is_ok());
         }
@@ -113,19 +88,7 @@ mod tests {
 
     #[test]
     fn zero_means_unlimited() {
-        let t = Throttle::new((0, 1), (0, 1));
+        let t = Throttle::new(0, 1);
         assert!((0..1000).all(|_| t.take("a", "b").is_ok()));
-    }
-
-    #[test]
-    fn the_user_budget_spans_devices() {
-        let t = Throttle::new((60, 3), (60, 5));
-        for d in ["A", "A", "A", "B", "B"] {
-            assert!(t.take("alice", d).is_ok());
-        }
-        // B still has a token of its own, but alice's budget is spent.
-        assert!(t.take("alice", "B").is_err());
-        assert!(t.take("alice", "C").is_err());
-        assert!(t.take("bob", "C").is_ok(), "other users are not affected");
     }
 }

@@ -18,6 +18,7 @@ mod sync;
 pub use admin::{AuditEntry, Overrides, Scope, Setting};
 pub use devices::{Device, DeviceInfo, DeviceSeen, WipeState};
 pub use folders::{FolderRow, UpstreamFolder};
+pub use sent::SendClaim;
 
 use std::time::Duration;
 

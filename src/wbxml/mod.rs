@@ -56,6 +56,8 @@
 mod decode;
 mod encode;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod pages;
 mod xml;
 

@@ -89,13 +89,10 @@ impl Server {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 let _ = writeln!(log, "{line}");
-                if let Some(addr) = line
-                    .split("addr=")
-                    .nth(1)
-                    .filter(|_| line.contains("listening"))
+                if let Some(addr) = log_field(&line, "addr").filter(|_| line.contains("listening"))
                     && let Some(tx) = tx.take()
                 {
-                    let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_string());
+                    let _ = tx.send(addr);
                 }
             }
         });
@@ -142,8 +139,7 @@ impl Server {
             .lines()
             .rev()
             .filter(|l| l.contains("admin interface ready"))
-            .find_map(|l| l.split("admin=").nth(1))
-            .and_then(|rest| rest.split_whitespace().next())
+            .find_map(|l| log_field(l, "admin"))
             .unwrap_or_else(|| panic!("no admin listener in the log:\n{log}"));
         format!("http://{addr}")
     }
@@ -193,6 +189,16 @@ fn default_store(stack: &Stack, dir: &Path) -> String {
         Ok("") | Ok("sqlite") | Err(_) => format!("sqlite://{}", dir.join("airsync.db").display()),
         Ok(other) => panic!("AIRSYNC_TEST_STORE={other:?}: use sqlite or postgres"),
     }
+}
+
+/// A field of a log line, in the text format (`key=value`) or the JSON one
+/// (`"key":"value"`).
+pub fn log_field(line: &str, key: &str) -> Option<String> {
+    if let Some(rest) = line.split(&format!("\"{key}\":\"")).nth(1) {
+        return rest.split('"').next().map(str::to_string);
+    }
+    let rest = line.split(&format!("{key}=")).nth(1)?;
+    rest.split_whitespace().next().map(str::to_string)
 }
 
 impl Drop for Server {

@@ -85,11 +85,16 @@ impl Phone {
 
     /// POSTs a command with a WBXML body and decodes the answer.
     pub async fn post(&self, cmd: &str, body: &Element) -> Answer {
+        self.try_post(cmd, body).await.expect("request")
+    }
+
+    /// [`Phone::post`], but `None` when no answer came (fault tests).
+    pub async fn try_post(&self, cmd: &str, body: &Element) -> Option<Answer> {
         let r = self
             .request(reqwest::Method::POST, &self.url(cmd))
             .header("Content-Type", "application/vnd.ms-sync.wbxml")
             .body(wbxml::encode(body));
-        send(r).await
+        try_send(r).await
     }
 
     /// A phone of `user` on the airsync at `base_url` (trusting `ca`), provisioned.
@@ -172,10 +177,16 @@ impl Phone {
 }
 
 pub async fn send(r: reqwest::RequestBuilder) -> Answer {
-    let resp = r.send().await.expect("request");
+    try_send(r).await.expect("request")
+}
+
+/// [`send`], but `None` when no answer came (the server died or refused the
+/// connection): for fault tests.
+pub async fn try_send(r: reqwest::RequestBuilder) -> Option<Answer> {
+    let resp = r.send().await.ok()?;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let mut bytes = resp.bytes().await.unwrap().to_vec();
+    let mut bytes = resp.bytes().await.ok()?.to_vec();
     if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
         let mut plain = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain)
@@ -189,11 +200,11 @@ pub async fn send(r: reqwest::RequestBuilder) -> Answer {
     let body = (is_wbxml && !bytes.is_empty()).then(|| {
         wbxml::decode(&bytes, &wbxml::Limits::default()).expect("server sent valid WBXML")
     });
-    Answer {
+    Some(Answer {
         status,
         headers,
         body,
-    }
+    })
 }
 
 /// A folder from a FolderSync answer.
@@ -455,13 +466,21 @@ impl Phone {
 
     /// The ServerId of the folder with this EAS type (after a FolderSync 0).
     pub async fn folder_id(&self, kind: u8) -> String {
+        self.hierarchy(kind).await.1
+    }
+
+    /// FolderSync 0: the new FolderSync key and the ServerId of the folder with this
+    /// EAS type.
+    pub async fn hierarchy(&self, kind: u8) -> (String, String) {
         let a = self.folder_sync("0").await;
-        let (_, _, adds, _, _) = folder_changes(a.body.as_ref().unwrap());
-        adds.iter()
+        let (_, key, adds, _, _) = folder_changes(a.body.as_ref().unwrap());
+        let id = adds
+            .iter()
             .find(|f| f.kind == kind)
             .unwrap_or_else(|| panic!("no folder of type {kind}"))
             .server_id
-            .clone()
+            .clone();
+        (key, id)
     }
 
     pub async fn folder_id_by_name(&self, name: &str) -> String {

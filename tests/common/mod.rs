@@ -76,6 +76,34 @@ impl Stack {
                  `tests/stack/start.sh DIR` and `export AIRSYNC_TEST_STACK=DIR`."
             ),
         };
+        Stack::load_from(&dir)
+    }
+
+    /// Starts a stack of the test's own (tests/stack/start.sh in a fresh directory
+    /// under /tmp), for tests that stop and start its daemons: the shared stack of
+    /// `AIRSYNC_TEST_STACK` must stay up for the tests running beside them. Stopped
+    /// (and its directory removed, unless the test failed) when dropped.
+    pub fn start_private() -> PrivateStack {
+        // Short: Dovecot's socket paths below DIR must fit in 107 bytes.
+        let dir = tempfile::Builder::new()
+            .prefix("asf-")
+            .tempdir_in("/tmp")
+            .unwrap()
+            .keep();
+        if let Err(e) = stack_script("start.sh", &dir, &[]) {
+            let _ = stack_script("stop.sh", &dir, &[]);
+            panic!("{e}");
+        }
+        PrivateStack(Stack::load_from(&dir))
+    }
+
+    /// Stops (`"stop"`) or starts (`"start"`, waiting until it answers) one daemon of
+    /// this stack, `"dovecot"` or `"radicale"` (tests/stack/daemon.sh).
+    pub fn daemon(&self, action: &str, daemon: &str) {
+        stack_script("daemon.sh", &self.dir, &[action, daemon]).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn load_from(dir: &Path) -> Stack {
         let env_file = dir.join("stack.env");
         let text = std::fs::read_to_string(&env_file).unwrap_or_else(|e| {
             panic!(
@@ -240,22 +268,8 @@ impl Stack {
     /// Adds or updates a user (tests/stack/add-user.sh): same login and password for
     /// IMAP, ManageSieve, SMTP submission and Radicale.
     pub fn add_user(&self, login: &str, password: &str) {
-        let script = repo_root().join("tests/stack/add-user.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg(&self.dir)
-            .arg(login)
-            .arg(password)
-            .output()
-            .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-        if !out.status.success() {
-            panic!(
-                "add-user.sh {login} failed ({}):\n{}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        stack_script("add-user.sh", &self.dir, &[login, password])
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Delivers `raw` (an RFC 5322 message) from `from` to `to` through the inbound
@@ -408,6 +422,48 @@ impl Stack {
         );
         imap
     }
+}
+
+/// A stack started by [`Stack::start_private`]; derefs to the [`Stack`].
+pub struct PrivateStack(Stack);
+
+impl std::ops::Deref for PrivateStack {
+    type Target = Stack;
+    fn deref(&self) -> &Stack {
+        &self.0
+    }
+}
+
+impl Drop for PrivateStack {
+    fn drop(&mut self) {
+        let _ = stack_script("stop.sh", &self.0.dir, &[]);
+        if std::thread::panicking() {
+            eprintln!("private stack kept for debugging: {}", self.0.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0.dir);
+        }
+    }
+}
+
+/// Runs `tests/stack/SCRIPT DIR ARGS…`; on failure, says which and what it printed.
+fn stack_script(script: &str, dir: &Path, args: &[&str]) -> Result<(), String> {
+    let path = repo_root().join("tests/stack").join(script);
+    let out = Command::new("bash")
+        .arg(&path)
+        .arg(dir)
+        .args(args)
+        .output()
+        .map_err(|e| format!("run {}: {e}", path.display()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{script} {} {args:?} failed ({}):\n{}{}",
+        dir.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
 }
 
 /// The repository root (where Cargo.toml of the workspace is).

@@ -140,3 +140,63 @@ pg_bindir() {
   d=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
   [[ -x ${d}/initdb && -x ${d}/postgres ]] && printf '%s' "${d}"
 }
+
+# wait_gone NAME PID: wait up to 10 s for PID to exit, then SIGKILL it.
+wait_gone() {
+  local name=$1 pid=$2 i
+  for ((i = 0; i < 100; i++)); do
+    pid_alive "${pid}" || return 0
+    sleep 0.1
+  done
+  echo "stack: ${name} (pid ${pid}) did not stop in 10 s; killing it" >&2
+  kill -KILL "${pid}" 2>/dev/null || true
+}
+
+# launch_daemon dovecot|radicale DIR: start that daemon of the stack in DIR with the
+# configuration start.sh wrote (no waiting: see wait_for). Daemons get no inherited
+# stdout/stderr: a caller reading our output through a pipe must see EOF when we exit.
+launch_daemon() {
+  local kind=$1 dir=$2
+  case ${kind} in
+    dovecot)
+      dovecot -c "${dir}/dovecot/dovecot.conf" </dev/null >>"${dir}/dovecot.log" 2>&1 ||
+        { log_tail "${dir}/dovecot.log"; die "dovecot did not start"; }
+      ;;
+    radicale)
+      setsid radicale --config "${dir}/radicale/config" </dev/null >>"${dir}/radicale.log" 2>&1 &
+      echo $! >"${dir}/radicale/radicale.pid"
+      ;;
+    *) die "launch_daemon: unknown daemon ${kind}" ;;
+  esac
+}
+
+# leftover_pids DIR dovecot|any: processes of the stack in DIR that are not tracked
+# by a pid file: Dovecot's (and, for "any", Postfix's, Python's and PostgreSQL's) whose working
+# directory or command line is in DIR. Other processes (a shell in DIR, a tail -f of a
+# log) are never listed.
+leftover_pids() {
+  local dir=$1 which=$2 p pid exe cwd args
+  for p in /proc/[0-9]*; do
+    pid=${p#/proc/}
+    exe=$(readlink "${p}/exe" 2>/dev/null || true)
+    case ${which}:${exe} in
+      *:/usr/sbin/dovecot | *:/usr/lib/dovecot/*) ;;
+      any:/usr/lib/postfix/* | any:*/python3* | any:/usr/lib/postgresql/*) ;;
+      *) continue ;;
+    esac
+    cwd=$(readlink "${p}/cwd" 2>/dev/null || true)
+    args=$({ tr '\0' ' ' <"${p}/cmdline"; } 2>/dev/null || true)
+    if [[ ${cwd} == "${dir}" || ${cwd} == "${dir}"/* || ${args} == *"${dir}/"* ]]; then
+      echo "${pid}"
+    fi
+  done
+}
+
+# kill_leftovers DIR dovecot|any: SIGKILL what leftover_pids lists.
+kill_leftovers() {
+  local pid
+  for pid in $(leftover_pids "$1" "$2"); do
+    echo "stack: process ${pid} ($(tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null)) outlived the stop; killing it" >&2
+    kill -KILL "${pid}" 2>/dev/null || true
+  done
+}

@@ -320,9 +320,7 @@ service anvil {
   }
 }
 CONF
-# Daemons get no inherited stdout/stderr: a caller reading our output through a
-# pipe must see EOF when start.sh exits.
-dovecot -c "${DOVECOT_CONF}" </dev/null >>"${DIR}/dovecot.log" 2>&1 || { log_tail "${DIR}/dovecot.log"; die "dovecot did not start"; }
+launch_daemon dovecot "${DIR}"
 
 phase "dovecot started"
 # ---------------------------------------------------------------- Radicale
@@ -353,8 +351,7 @@ type = none
 level = info
 mask_passwords = True
 CONF
-setsid radicale --config "${DIR}/radicale/config" </dev/null >>"${DIR}/radicale.log" 2>&1 &
-echo $! >"${DIR}/radicale/radicale.pid"
+launch_daemon radicale "${DIR}"
 
 phase "radicale started"
 # ---------------------------------------------------------------- Postfix

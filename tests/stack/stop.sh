@@ -12,17 +12,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DIR=$(abs_dir "$1")
 [[ -d ${DIR} ]] || exit 0
 
-# wait_gone NAME PID: wait up to 10 s for PID to exit, then SIGKILL it.
-wait_gone() {
-  local name=$1 pid=$2 i
-  for ((i = 0; i < 100; i++)); do
-    pid_alive "${pid}" || return 0
-    sleep 0.1
-  done
-  echo "stack: ${name} (pid ${pid}) did not stop in 10 s; killing it" >&2
-  kill -KILL "${pid}" 2>/dev/null || true
-}
-
 status=0
 
 # SIGTERM to the three masters at once (each takes 1-3 s to wind down; in a row
@@ -43,22 +32,9 @@ wait_gone radicale "${rad_pid}"
 wait_gone postgres "${pg_pid}"
 rm -f "${DIR}/radicale/radicale.pid"
 
-# A daemon of this stack that outlived its master (only if something went wrong):
-# Dovecot, Postfix or Python processes whose working directory or command line is
-# in DIR. Other processes (a shell in DIR, a tail -f of a log) are left alone.
-for p in /proc/[0-9]*; do
-  pid=${p#/proc/}
-  exe=$(readlink "${p}/exe" 2>/dev/null || true)
-  case ${exe} in
-    /usr/sbin/dovecot | /usr/lib/dovecot/* | /usr/lib/postfix/* | */python3* | /usr/lib/postgresql/*) ;;
-    *) continue ;;
-  esac
-  cwd=$(readlink "${p}/cwd" 2>/dev/null || true)
-  args=$({ tr '\0' ' ' <"${p}/cmdline"; } 2>/dev/null || true)
-  if [[ ${cwd} == "${DIR}" || ${cwd} == "${DIR}"/* || ${args} == *"${DIR}/"* ]]; then
-    echo "stack: process ${pid} (${args}) outlived the stop; killing it" >&2
-    kill -KILL "${pid}" 2>/dev/null || true
-    status=1
-  fi
-done
+# A daemon of this stack that outlived its master (only if something went wrong).
+if [[ -n $(leftover_pids "${DIR}" any) ]]; then
+  kill_leftovers "${DIR}" any
+  status=1
+fi
 exit "${status}"

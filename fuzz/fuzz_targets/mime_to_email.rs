@@ -1,0 +1,11 @@
+//! MIME → Email ApplicationData, attachments and SendMail preparation
+//! (src/mapping/email/, `airsync::fuzzing::mime_to_email`).
+#![no_main]
+libfuzzer_sys::fuzz_target!(
+    // mail-parser and calcard can panic on odd input; airsync catches those panics
+    // (`catch_unwind`) and treats the input as unreadable. libfuzzer-sys's hook would
+    // abort on them anyway: print instead. A panic that escapes still aborts (the
+    // harness checks for it) and is reported as a crash.
+    init: std::panic::set_hook(Box::new(|info| eprintln!("caught panic: {info}"))),
+    |data: &[u8]| airsync::fuzzing::mime_to_email(data)
+);
