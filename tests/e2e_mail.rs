@@ -711,15 +711,7 @@ async fn conversation_move_takes_the_thread_and_its_future_messages() {
     assert_eq!(imap.count("Sent"), 1, "Sent Items are never moved");
 
     // The device learns of it through ordinary Sync: two Deletes in INBOX.
-    let s = p
-        .sync_one(collection(
-            &inbox,
-            &key,
-            Some(50),
-            Some(opts.clone()),
-            vec![],
-        ))
-        .await;
+    let s = p.sync_changes(&inbox, &key, 50, opts.clone()).await;
     let deletes = s
         .commands
         .iter()
@@ -734,15 +726,7 @@ async fn conversation_move_takes_the_thread_and_its_future_messages() {
         &thread_message(&user, "Re: plan (later)", "<r3@thread>", &root_id),
     );
     wait_for_messages(stack, &user, &pw, "INBOX", 2);
-    let s2 = p
-        .sync_one(collection(
-            &inbox,
-            &s.sync_key,
-            Some(50),
-            Some(opts.clone()),
-            vec![],
-        ))
-        .await;
+    let s2 = p.sync_changes(&inbox, &s.sync_key, 50, opts.clone()).await;
     assert!(s2.adds().is_empty(), "{:?}", s2.commands);
     assert_eq!(imap.count("INBOX"), 1);
     let (_, project_cmds) = p.sync_all(&project, 50, opts).await;

@@ -435,6 +435,12 @@ impl Phone {
         parse_sync(a.body.as_ref())
     }
 
+    /// A Sync of one collection that only asks for the server's changes.
+    pub async fn sync_changes(&self, id: &str, key: &str, window: u32, options: Element) -> Synced {
+        self.sync_one(collection(id, key, Some(window), Some(options), vec![]))
+            .await
+    }
+
     /// Key 0, then Syncs until no MoreAvailable; returns the final key and every command.
     pub async fn sync_all(&self, id: &str, window: u32, options: Element) -> (String, Vec<Cmd>) {
         let first = self
