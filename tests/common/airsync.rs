@@ -67,11 +67,25 @@ impl Server {
     /// Starts airsync on `dir` with the configuration already in `dir/airsync.toml`
     /// (for set-ups the generated one does not fit, e.g. benches without DAV).
     pub fn start_config(dir: &Path) -> Server {
-        let config = dir.join("airsync.toml");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_airsync"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_airsync"));
+        command
             .arg("serve")
             .arg("--config")
-            .arg(&config)
+            .arg(dir.join("airsync.toml"));
+        Server::spawn(command, dir, "https")
+    }
+
+    /// Starts `airsync serve` with no configuration file, every setting from the
+    /// `AIRSYNC__…` variables in `env` (as the container image runs it), logging to
+    /// `dir/airsync.log`. `scheme` is how its ActiveSync listener answers.
+    pub fn start_env(dir: &Path, env: &[(String, String)], scheme: &str) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_airsync"));
+        command.arg("serve").envs(env.iter().map(|(k, v)| (k, v)));
+        Server::spawn(command, dir, scheme)
+    }
+
+    fn spawn(mut command: Command, dir: &Path, scheme: &str) -> Server {
+        let mut child = command
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -106,7 +120,7 @@ impl Server {
         };
         Server {
             child: Some(child),
-            base_url: format!("https://{addr}"),
+            base_url: format!("{scheme}://{addr}"),
             dir: dir.to_path_buf(),
         }
     }
