@@ -10,6 +10,12 @@
 //! checkout beyond that waits for one to come back. Idle connections older than
 //! `idle_ttl` are handed out by [`Pool::expired`] for closing. A connection that failed
 //! is simply not checked in: dropping its [`Lease`] frees the slot.
+//!
+//! Until one connection of a login has been checked in healthy (the user is "warm"),
+//! checkouts of that login take turns: a brand-new user's first sessions create the
+//! mailbox list index and the auto-created mailboxes, and Dovecot 2.3 processes doing
+//! that at the same time deadlock on its locks (seen in CI: two first LISTs waiting on
+//! each other's flock for 35 s, then a panic).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -67,6 +73,10 @@ struct Slot<C> {
     /// One permit per connection in use.
     permits: Arc<Semaphore>,
     idle: Vec<Idle<C>>,
+    /// A connection of this login has been checked in healthy.
+    warm: bool,
+    /// Held by the one checkout in flight while the login is not warm.
+    first: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The right to hold one connection of a user; dropping it frees the slot.
@@ -75,6 +85,8 @@ pub(crate) struct Lease {
     login: String,
     key: SecretKey,
     _permit: OwnedSemaphorePermit,
+    /// The turn of a checkout while the login is not warm.
+    _first: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 /// What a checkout found.
@@ -115,13 +127,29 @@ impl<C> Pool<C> {
         key: SecretKey,
         wait: Duration,
     ) -> Result<Checkout<C>, ()> {
-        let permits = {
+        let (permits, first) = {
             let mut users = self.users();
             let slot = users.entry(login.to_string()).or_insert_with(|| Slot {
                 permits: Arc::new(Semaphore::new(self.max_per_user)),
                 idle: Vec::new(),
+                warm: false,
+                first: Arc::default(),
             });
-            slot.permits.clone()
+            (
+                slot.permits.clone(),
+                (!slot.warm).then(|| slot.first.clone()),
+            )
+        };
+        let first = match first {
+            Some(first) => {
+                let turn = tokio::time::timeout(wait, first.lock_owned())
+                    .await
+                    .map_err(|_| ())?;
+                // The checkout before us may have warmed the login meanwhile.
+                let warm = self.users().get(login).is_some_and(|s| s.warm);
+                (!warm).then_some(turn)
+            }
+            None => None,
         };
         let permit = tokio::time::timeout(wait, permits.acquire_owned())
             .await
@@ -158,6 +186,7 @@ impl<C> Pool<C> {
                 login: login.to_string(),
                 key,
                 _permit: permit,
+                _first: first,
             },
             conn,
             evicted,
@@ -168,6 +197,7 @@ impl<C> Pool<C> {
     pub(crate) fn checkin(&self, lease: Lease, conn: C) {
         let mut users = self.users();
         if let Some(slot) = users.get_mut(&lease.login) {
+            slot.warm = true;
             slot.idle.push(Idle {
                 conn,
                 key: lease.key,
@@ -211,6 +241,38 @@ mod tests {
         (Pool::new(max, Duration::from_secs(60)), Salt::random())
     }
 
+    /// A first connection of `login` came back healthy, and is then closed.
+    async fn warm(pool: &Pool<u32>, login: &str, key: SecretKey) {
+        let first = pool.checkout(login, key, WAIT).await.unwrap();
+        pool.checkin(first.lease, 0);
+        let again = pool.checkout(login, key, WAIT).await.unwrap();
+        assert_eq!(again.conn, Some(0));
+    }
+
+    #[tokio::test]
+    async fn a_new_login_takes_turns_until_one_connection_came_back() {
+        let (p, salt) = pool(4);
+        let k = salt.key("new", "pw");
+        let first = p.checkout("new", k, WAIT).await.unwrap();
+        // Not warm yet: a second checkout waits for the first.
+        assert!(p.checkout("new", k, WAIT).await.is_err());
+        // A failed first connection (dropped, not checked in) passes the turn on.
+        drop(first);
+        let second = p.checkout("new", k, WAIT).await.unwrap();
+        p.checkin(second.lease, 1);
+        // Warm: checkouts no longer wait for each other.
+        let a = p.checkout("new", k, WAIT).await.unwrap();
+        let b = p.checkout("new", k, WAIT).await.unwrap();
+        let c = p.checkout("new", k, WAIT).await.unwrap();
+        assert_eq!((a.conn, b.conn, c.conn), (Some(1), None, None));
+        // Other logins have their own turn.
+        assert!(
+            p.checkout("other", salt.key("other", "x"), WAIT)
+                .await
+                .is_ok()
+        );
+    }
+
     #[tokio::test]
     async fn reuses_only_with_the_same_password() {
         let (pool, salt) = pool(4);
@@ -248,6 +310,7 @@ mod tests {
     async fn bounded_per_user_and_waits_for_a_free_slot() {
         let (pool, salt) = pool(2);
         let k = salt.key("alice", "pw");
+        warm(&pool, "alice", k).await;
         let a = pool.checkout("alice", k, WAIT).await.unwrap();
         let b = pool.checkout("alice", k, WAIT).await.unwrap();
         assert!(
@@ -271,6 +334,7 @@ mod tests {
         let (pool, salt) = pool(2);
         let old = salt.key("alice", "old");
         let new = salt.key("alice", "new");
+        warm(&pool, "alice", old).await;
         let a = pool.checkout("alice", old, WAIT).await.unwrap();
         let b = pool.checkout("alice", old, WAIT).await.unwrap();
         pool.checkin(a.lease, 1);
