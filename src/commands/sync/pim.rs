@@ -4,6 +4,7 @@
 //! signature is its ETag's.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use airsync_model::{BackendError, DavObject, DavStore};
 
@@ -18,6 +19,7 @@ use crate::mapping::{calendar, tasks};
 use crate::wbxml::Element;
 
 use super::plan::{self, Op};
+use super::prefetch;
 use super::snapshot::{Item, Snapshot, Upstream};
 use crate::commands::RequestContext;
 
@@ -40,9 +42,17 @@ pub fn dav_for<'c>(
     ctx: &'c RequestContext<'_>,
     class: PimClass,
 ) -> Result<&'c dyn DavStore, Error> {
+    dav_handle(ctx, class).map(|dav| dav.as_ref())
+}
+
+/// [`dav_for`], as the shared handle (for work that outlives the request).
+fn dav_handle<'c>(
+    ctx: &'c RequestContext<'_>,
+    class: PimClass,
+) -> Result<&'c Arc<dyn DavStore>, Error> {
     let dav = match class {
-        PimClass::Contacts => ctx.app.contacts.as_deref(),
-        _ => ctx.app.calendars.as_deref(),
+        PimClass::Contacts => ctx.app.contacts.as_ref(),
+        _ => ctx.app.calendars.as_ref(),
     };
     dav.ok_or_else(|| Error::Backend(BackendError::NotFound("no DAV upstream configured".into())))
 }
@@ -125,10 +135,15 @@ pub async fn sync(
         answer.responses.extend(response);
     }
     if req.get_changes.unwrap_or(true) {
-        let p = plan::plan(&snap, cutoff(folder.class, snap.filter_type), window);
+        let cut = cutoff(folder.class, snap.filter_type);
+        let p = plan::plan(&snap, cut, window);
         answer.more_available = p.more_available;
+        let page = Page {
+            key,
+            next: p.more_available.then_some((cut, window)),
+        };
         answer.commands =
-            server_commands(ctx, req, folder, &options, &mut snap, &etags, &p.ops).await?;
+            server_commands(ctx, req, folder, &options, &mut snap, &etags, &p.ops, page).await?;
     }
     super::finish(ctx, req, key, &loaded_cursor, &snap, answer).await
 }
@@ -386,6 +401,25 @@ async fn fetch_one(
     Ok(objects.into_iter().next())
 }
 
+/// Where a Sync's window sits in its chain: the key it answers, and, when MoreAvailable,
+/// the cut-off and WindowSize of the next window (which is then read ahead).
+struct Page {
+    key: i64,
+    next: Option<(Option<i64>, usize)>,
+}
+
+/// Where the read-ahead for the window the device asks for with `sync_key` is kept.
+fn read_ahead_key(ctx: &RequestContext<'_>, cid: &str, sync_key: i64) -> prefetch::Key {
+    prefetch::Key {
+        login: ctx.login().to_string(),
+        device: ctx.device_id().to_string(),
+        collection: cid.to_string(),
+        sync_key,
+        uidvalidity: 0,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn server_commands(
     ctx: &RequestContext<'_>,
     req: &CollectionRequest,
@@ -394,6 +428,7 @@ async fn server_commands(
     snap: &mut Snapshot,
     etags: &HashMap<u64, (String, String)>,
     ops: &[Op],
+    page: Page,
 ) -> Result<Vec<ServerCommand>, Error> {
     let cid = &req.collection_id;
     let store = &ctx.app.store;
@@ -409,19 +444,27 @@ async fn server_commands(
     } else {
         store.dav_hrefs(ctx.login(), folder.folder_id).await?
     };
+    let href_of = |id: &u64| etags.get(id).map(|(h, _)| h).or_else(|| known.get(id));
     let mut hrefs = HashMap::new();
     for id in fetched {
-        let href = etags.get(&id).map(|(h, _)| h).or_else(|| known.get(&id));
-        if let Some(h) = href {
+        if let Some(h) = href_of(&id) {
             hrefs.insert(h.clone(), id);
         }
     }
-    let wanted: Vec<String> = hrefs.keys().cloned().collect();
+    let mut wanted: Vec<String> = hrefs.keys().cloned().collect();
+    wanted.sort();
     let mut objects: HashMap<u64, DavObject> = HashMap::new();
     if !wanted.is_empty() {
-        for o in folder
-            .dav(ctx)?
-            .fetch(&ctx.principal.credentials, folder.href, &wanted)
+        for o in ctx
+            .app
+            .prefetch
+            .take_dav(
+                read_ahead_key(ctx, cid, page.key),
+                folder.dav(ctx)?,
+                &ctx.principal.credentials,
+                folder.href,
+                &wanted,
+            )
             .await?
         {
             if let Some(id) = hrefs.get(&o.href) {
@@ -463,6 +506,23 @@ async fn server_commands(
             Op::SoftDelete(_) => commands.push(ServerCommand::SoftDelete { server_id }),
         }
         plan::applied(snap, op);
+    }
+    if let Some((cut, window)) = page.next {
+        // Read the next window ahead while the phone reads this one.
+        let mut next: Vec<String> = plan::plan(snap, cut, window)
+            .ops
+            .iter()
+            .filter(|op| matches!(op, Op::Add(_) | Op::Change(_)))
+            .filter_map(|op| href_of(&op.key()).cloned())
+            .collect();
+        next.sort();
+        ctx.app.prefetch.start_dav(
+            read_ahead_key(ctx, cid, page.key + 1),
+            dav_handle(ctx, folder.class)?.clone(),
+            ctx.principal.credentials.clone(),
+            folder.href.to_string(),
+            next,
+        );
     }
     Ok(commands)
 }

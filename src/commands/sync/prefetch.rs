@@ -1,15 +1,22 @@
-//! Read-ahead for long initial syncs: when a mail Sync answers with MoreAvailable, the
-//! messages of the device's next window are fetched in the background while the phone
-//! reads this answer, so its next request does not wait for the upstream.
+//! Read-ahead for long initial syncs: when a Sync answers with MoreAvailable, the items
+//! of the device's next window are fetched in the background while the phone reads this
+//! answer, so its next request does not wait for the upstream. Mail windows are IMAP
+//! messages; calendar, contact and task windows are DAV objects (one multiget).
 //!
-//! Safe because a message's content never changes under one UID and UIDVALIDITY: the
-//! key names both. Flags in a read-ahead copy can be stale; the Sync prefers the flags
-//! of its own upstream delta, which is newer.
+//! Safe for mail because a message's content never changes under one UID and
+//! UIDVALIDITY, which the key names; flags in a read-ahead copy can be stale, and the
+//! Sync prefers the flags of its own upstream delta, which is newer. A DAV object can
+//! change after it was read ahead: the copy is at most as old as the window's listing,
+//! which a paging chain already reuses (see `pim::paging`), and the ETag it carries
+//! makes the next delta send the newer version.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use airsync_model::{BackendError, Credentials, FetchedMessage, MailStore, Uid};
+use airsync_model::{
+    BackendError, Credentials, DavObject, DavStore, FetchedMessage, MailStore, Uid,
+};
 use moka::future::Cache;
 
 /// One device's next window of one collection.
@@ -20,12 +27,82 @@ pub struct Key {
     pub collection: String,
     /// The SyncKey the device will send with its next request.
     pub sync_key: i64,
+    /// Mail: the mailbox's UIDVALIDITY; DAV: 0.
     pub uidvalidity: u32,
 }
 
-/// Windows fetched ahead, bounded by size and time.
+/// What a window's item weighs in the cache (its bytes).
+pub trait Weight {
+    fn weight(&self) -> usize;
+}
+
+impl Weight for FetchedMessage {
+    fn weight(&self) -> usize {
+        self.raw.len()
+    }
+}
+
+impl Weight for DavObject {
+    fn weight(&self) -> usize {
+        self.data.len()
+    }
+}
+
+/// Windows of one kind fetched ahead, bounded by size (64 MiB) and time (60 s).
+pub struct ReadAhead<T> {
+    cache: Cache<Key, Arc<Vec<T>>>,
+}
+
+impl<T: Weight + Send + Sync + 'static> Default for ReadAhead<T> {
+    fn default() -> Self {
+        ReadAhead {
+            cache: Cache::builder()
+                // Weighed in KiB.
+                .weigher(|_, v: &Arc<Vec<T>>| {
+                    (v.iter().map(Weight::weight).sum::<usize>() / 1024).min(u32::MAX as usize)
+                        as u32
+                })
+                .max_capacity(64 * 1024)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+        }
+    }
+}
+
+impl<T: Weight + Send + Sync + 'static> ReadAhead<T> {
+    /// Starts `load` for `key` in the background.
+    fn start<F>(&self, key: Key, load: F)
+    where
+        F: Future<Output = Result<Vec<T>, BackendError>> + Send + 'static,
+    {
+        let cache = self.cache.clone();
+        tokio::spawn(async move {
+            if let Err(e) = cache.try_get_with(key, async { load.await.map(Arc::new) }).await {
+                tracing::debug!(target: "airsync", error = %e, "read-ahead failed; the next Sync fetches itself");
+            }
+        });
+    }
+
+    /// The window for `key`: a finished read-ahead is taken, a running one awaited;
+    /// without one, `load` runs now.
+    async fn take<F>(&self, key: Key, load: F) -> Result<Arc<Vec<T>>, BackendError>
+    where
+        F: Future<Output = Result<Vec<T>, BackendError>>,
+    {
+        let ahead = self
+            .cache
+            .try_get_with(key.clone(), async { load.await.map(Arc::new) })
+            .await
+            .map_err(|e| (*e).clone())?;
+        self.cache.invalidate(&key).await;
+        Ok(ahead)
+    }
+}
+
+/// The read-ahead windows of both kinds, and which mail windows may skip the delta.
 pub struct Prefetch {
-    cache: Cache<Key, Arc<Vec<FetchedMessage>>>,
+    mail: ReadAhead<FetchedMessage>,
+    dav: ReadAhead<DavObject>,
     /// Windows whose Sync may skip the upstream delta: the previous answer ended with
     /// MoreAvailable moments ago, so the device is still draining changes the server
     /// already knows of.
@@ -40,15 +117,8 @@ const FRESH_FOR: Duration = Duration::from_secs(2);
 impl Default for Prefetch {
     fn default() -> Self {
         Prefetch {
-            cache: Cache::builder()
-                // Weighed in KiB: at most 128 MiB of messages held ahead.
-                .weigher(|_, v: &Arc<Vec<FetchedMessage>>| {
-                    (v.iter().map(|m| m.raw.len()).sum::<usize>() / 1024).min(u32::MAX as usize)
-                        as u32
-                })
-                .max_capacity(128 * 1024)
-                .time_to_live(Duration::from_secs(60))
-                .build(),
+            mail: ReadAhead::default(),
+            dav: ReadAhead::default(),
             fresh: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(FRESH_FOR)
@@ -68,7 +138,7 @@ impl Prefetch {
         self.fresh.remove(key).await.is_some()
     }
 
-    /// Starts fetching `uids` for `key` in the background.
+    /// Starts fetching the messages `uids` for `key` in the background.
     pub fn start(
         &self,
         key: Key,
@@ -80,16 +150,8 @@ impl Prefetch {
         if uids.is_empty() {
             return;
         }
-        let cache = self.cache.clone();
-        tokio::spawn(async move {
-            let load = async move {
-                mail.fetch_messages(&creds, &mailbox, &uids)
-                    .await
-                    .map(Arc::new)
-            };
-            if let Err(e) = cache.try_get_with(key, load).await {
-                tracing::debug!(target: "airsync", error = %e, "read-ahead failed; the next Sync fetches itself");
-            }
+        self.mail.start(key, async move {
+            mail.fetch_messages(&creds, &mailbox, &uids).await
         });
     }
 
@@ -103,21 +165,10 @@ impl Prefetch {
         mailbox: &str,
         uids: &[Uid],
     ) -> Result<Vec<FetchedMessage>, BackendError> {
-        // A finished read-ahead is taken, a running one awaited; without one, this
-        // window is fetched now.
-        let (m, c, mb, wanted) = (
-            mail.clone(),
-            creds.clone(),
-            mailbox.to_string(),
-            uids.to_vec(),
-        );
-        let load = async move { m.fetch_messages(&c, &mb, &wanted).await.map(Arc::new) };
         let ahead = self
-            .cache
-            .try_get_with(key.clone(), load)
-            .await
-            .map_err(|e| (*e).clone())?;
-        self.cache.invalidate(&key).await;
+            .mail
+            .take(key, mail.fetch_messages(creds, mailbox, uids))
+            .await?;
         let mut by_uid: std::collections::HashMap<Uid, &FetchedMessage> =
             ahead.iter().map(|m| (m.meta.uid, m)).collect();
         let missing: Vec<Uid> = uids
@@ -137,5 +188,47 @@ impl Prefetch {
             .iter()
             .filter_map(|u| by_uid.get(u).map(|m| (*m).clone()))
             .collect())
+    }
+
+    /// Starts a multiget of `hrefs` in `collection` for `key` in the background.
+    pub fn start_dav(
+        &self,
+        key: Key,
+        dav: Arc<dyn DavStore>,
+        creds: Credentials,
+        collection: String,
+        hrefs: Vec<String>,
+    ) {
+        if hrefs.is_empty() {
+            return;
+        }
+        self.dav.start(key, async move {
+            dav.fetch(&creds, &collection, &hrefs).await
+        });
+    }
+
+    /// The objects `hrefs` of `collection` (those that exist): from the read-ahead for
+    /// `key` when it fetched exactly these, else one multiget now.
+    pub async fn take_dav(
+        &self,
+        key: Key,
+        dav: &dyn DavStore,
+        creds: &Credentials,
+        collection: &str,
+        hrefs: &[String],
+    ) -> Result<Vec<DavObject>, BackendError> {
+        let ahead = self
+            .dav
+            .take(key, dav.fetch(creds, collection, hrefs))
+            .await?;
+        let wanted: std::collections::HashSet<&String> = hrefs.iter().collect();
+        let all_there = ahead.len() == hrefs.len() && ahead.iter().all(|o| wanted.contains(&o.href));
+        if all_there {
+            Ok(ahead.as_ref().clone())
+        } else {
+            // A different window (client commands changed the plan) or objects gone:
+            // ask the server for exactly this one.
+            dav.fetch(creds, collection, hrefs).await
+        }
     }
 }
