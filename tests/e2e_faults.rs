@@ -308,7 +308,10 @@ async fn radicale_restart_during_a_calendar_sync() {
                 assert_retryable("calendar Sync", &a, &["16", "111"]);
                 refused += 1;
             }
-            assert!(refused >= 2, "{refused} Syncs refused while Radicale is down");
+            assert!(
+                refused >= 2,
+                "{refused} Syncs refused while Radicale is down"
+            );
             // The calendars cannot be listed: never reported as deleted.
             let a = p.folder_sync(&folder_key).await;
             assert_retryable("FolderSync", &a, &["1", "6", "111"]);

@@ -2,10 +2,29 @@
 //! ServerIds stay short and never expose upstream paths.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::Row;
 
 use super::{Store, StoreError};
+
+/// Recently read item-number maps, by (login, folder id). A number, once handed out,
+/// always names the same href (rows are only ever added), so a copy is right for every
+/// number it holds; one that lacks a number asked for is read again.
+#[derive(Clone)]
+pub(super) struct ItemCache(moka::future::Cache<(String, i64), Arc<HashMap<u64, String>>>);
+
+impl Default for ItemCache {
+    fn default() -> Self {
+        ItemCache(
+            moka::future::Cache::builder()
+                .max_capacity(1_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+        )
+    }
+}
 
 impl Store {
     /// The numbers of `hrefs` in a folder, handing out new ones where needed (in one
@@ -55,6 +74,25 @@ impl Store {
             next += 1;
         }
         tx.commit().await?;
+        Ok(map)
+    }
+
+    /// The hrefs of the item numbers `ids` of a folder (and maybe more): a recent copy
+    /// of the folder's map when it holds them all, else the map read anew.
+    pub async fn dav_hrefs_of(
+        &self,
+        login: &str,
+        folder_id: i64,
+        ids: &[u64],
+    ) -> Result<Arc<HashMap<u64, String>>, StoreError> {
+        let key = (login.to_string(), folder_id);
+        if let Some(map) = self.dav_items.0.get(&key).await
+            && ids.iter().all(|id| map.contains_key(id))
+        {
+            return Ok(map);
+        }
+        let map = Arc::new(self.dav_hrefs(login, folder_id).await?);
+        self.dav_items.0.insert(key, map.clone()).await;
         Ok(map)
     }
 
@@ -108,6 +146,7 @@ mod tests {
                 .dav_item_ids("u", 7, &["/c/a.ics".into(), "/c/b.ics".into()])
                 .await
                 .unwrap();
+            assert_eq!(s.dav_hrefs_of("u", 7, &[]).await.unwrap().len(), 2);
             let b = s
                 .dav_item_ids("u", 7, &["/c/b.ics".into(), "/c/c.ics".into()])
                 .await
@@ -119,6 +158,13 @@ mod tests {
                 Some("/c/a.ics")
             );
             assert_eq!(s.dav_href("u", 8, 1).await.unwrap(), None);
+            let cached = s.dav_hrefs_of("u", 7, &[a["/c/a.ics"]]).await.unwrap();
+            assert_eq!(cached.len(), 2, "the copy read before /c/c.ics was numbered");
+            let fresh = s.dav_hrefs_of("u", 7, &[b["/c/c.ics"]]).await.unwrap();
+            assert_eq!(
+                fresh[&b["/c/c.ics"]], "/c/c.ics",
+                "a missing number reads again"
+            );
             let all = s.dav_hrefs("u", 7).await.unwrap();
             assert_eq!(all.len(), 3);
             assert_eq!(all[&b["/c/c.ics"]], "/c/c.ics");

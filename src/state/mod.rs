@@ -57,6 +57,9 @@ pub struct Store {
     /// The connection URL (it may hold a password: never logged), for connections
     /// outside the pool such as the PostgreSQL listener of `push::cluster`.
     url: std::sync::Arc<str>,
+    /// DAV item numbers per (login, folder id) (see `dav.rs`): the table only grows,
+    /// so a copy answers lookups of the numbers it holds.
+    dav_items: dav::ItemCache,
 }
 
 impl std::fmt::Debug for Store {
@@ -104,6 +107,7 @@ impl Store {
             pool,
             engine,
             url: url.into(),
+            dav_items: dav::ItemCache::default(),
         })
     }
 

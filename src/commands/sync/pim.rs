@@ -440,9 +440,11 @@ async fn server_commands(
         .collect();
     // Items this request did not see upstream (a page of a chain): their hrefs in one query.
     let known = if fetched.iter().all(|id| etags.contains_key(id)) {
-        HashMap::new()
+        Arc::default()
     } else {
-        store.dav_hrefs(ctx.login(), folder.folder_id).await?
+        store
+            .dav_hrefs_of(ctx.login(), folder.folder_id, &fetched)
+            .await?
     };
     let href_of = |id: &u64| etags.get(id).map(|(h, _)| h).or_else(|| known.get(id));
     let mut hrefs = HashMap::new();

@@ -77,7 +77,10 @@ impl<T: Weight + Send + Sync + 'static> ReadAhead<T> {
     {
         let cache = self.cache.clone();
         tokio::spawn(async move {
-            if let Err(e) = cache.try_get_with(key, async { load.await.map(Arc::new) }).await {
+            if let Err(e) = cache
+                .try_get_with(key, async { load.await.map(Arc::new) })
+                .await
+            {
                 tracing::debug!(target: "airsync", error = %e, "read-ahead failed; the next Sync fetches itself");
             }
         });
@@ -202,9 +205,10 @@ impl Prefetch {
         if hrefs.is_empty() {
             return;
         }
-        self.dav.start(key, async move {
-            dav.fetch(&creds, &collection, &hrefs).await
-        });
+        self.dav.start(
+            key,
+            async move { dav.fetch(&creds, &collection, &hrefs).await },
+        );
     }
 
     /// The objects `hrefs` of `collection` (those that exist): from the read-ahead for
@@ -222,7 +226,8 @@ impl Prefetch {
             .take(key, dav.fetch(creds, collection, hrefs))
             .await?;
         let wanted: std::collections::HashSet<&String> = hrefs.iter().collect();
-        let all_there = ahead.len() == hrefs.len() && ahead.iter().all(|o| wanted.contains(&o.href));
+        let all_there =
+            ahead.len() == hrefs.len() && ahead.iter().all(|o| wanted.contains(&o.href));
         if all_there {
             Ok(ahead.as_ref().clone())
         } else {
