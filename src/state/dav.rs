@@ -159,7 +159,11 @@ mod tests {
             );
             assert_eq!(s.dav_href("u", 8, 1).await.unwrap(), None);
             let cached = s.dav_hrefs_of("u", 7, &[a["/c/a.ics"]]).await.unwrap();
-            assert_eq!(cached.len(), 2, "the copy read before /c/c.ics was numbered");
+            assert_eq!(
+                cached.len(),
+                2,
+                "the copy read before /c/c.ics was numbered"
+            );
             let fresh = s.dav_hrefs_of("u", 7, &[b["/c/c.ics"]]).await.unwrap();
             assert_eq!(
                 fresh[&b["/c/c.ics"]], "/c/c.ics",

@@ -40,55 +40,86 @@ fn in_window(item: &Item, cutoff: Option<i64>) -> bool {
     }
 }
 
-/// Every operation the device needs, in sending order.
-fn all_ops(s: &Snapshot, cutoff: Option<i64>) -> Vec<Op> {
-    let mut deletes = Vec::new();
-    let mut soft = Vec::new();
-    let mut changes = Vec::new();
-    let mut adds: Vec<(i64, u64)> = Vec::new();
-    for (&key, item) in &s.items {
-        match (item.device, item.upstream) {
-            (Some(_), _) if item.stale => deletes.push(Op::Delete(key)),
-            (Some(_), None) => deletes.push(Op::Delete(key)),
-            (Some(_), Some(_)) if !in_window(item, cutoff) => soft.push(Op::SoftDelete(key)),
-            (Some(d), Some(up)) if d != up.sig => changes.push(Op::Change(key)),
-            (None, Some(up)) if in_window(item, cutoff) => adds.push((up.date, key)),
-            _ => {}
+/// Every operation the device needs, by kind: deletions, soft deletions, changes, and
+/// additions as (date, key), not yet in sending order.
+struct Pending {
+    deletes: Vec<Op>,
+    soft: Vec<Op>,
+    changes: Vec<Op>,
+    adds: Vec<(i64, u64)>,
+}
+
+impl Pending {
+    fn of(s: &Snapshot, cutoff: Option<i64>) -> Pending {
+        let mut p = Pending {
+            deletes: Vec::new(),
+            soft: Vec::new(),
+            changes: Vec::new(),
+            adds: Vec::new(),
+        };
+        for (&key, item) in &s.items {
+            match (item.device, item.upstream) {
+                (Some(_), _) if item.stale => p.deletes.push(Op::Delete(key)),
+                (Some(_), None) => p.deletes.push(Op::Delete(key)),
+                (Some(_), Some(_)) if !in_window(item, cutoff) => p.soft.push(Op::SoftDelete(key)),
+                (Some(d), Some(up)) if d != up.sig => p.changes.push(Op::Change(key)),
+                (None, Some(up)) if in_window(item, cutoff) => p.adds.push((up.date, key)),
+                _ => {}
+            }
         }
+        p
     }
-    adds.sort_by(|a, b| b.cmp(a));
-    deletes
-        .into_iter()
-        .chain(soft)
-        .chain(changes)
-        .chain(adds.into_iter().map(|(_, k)| Op::Add(k)))
-        .collect()
+
+    fn len(&self) -> usize {
+        self.deletes.len() + self.soft.len() + self.changes.len() + self.adds.len()
+    }
+
+    /// The first `limit` operations in sending order. Only the additions that make it
+    /// into the window are sorted (newest first): a long initial sync plans a window of
+    /// 100 out of thousands on every request.
+    fn first(mut self, limit: usize) -> Vec<Op> {
+        let taken = self.deletes.len() + self.soft.len() + self.changes.len();
+        let wanted = limit.saturating_sub(taken).min(self.adds.len());
+        let newest_first = |a: &(i64, u64), b: &(i64, u64)| b.cmp(a);
+        if wanted < self.adds.len() {
+            if wanted > 0 {
+                self.adds.select_nth_unstable_by(wanted - 1, newest_first);
+            }
+            self.adds.truncate(wanted);
+        }
+        self.adds.sort_by(newest_first);
+        let mut ops: Vec<Op> = self
+            .deletes
+            .into_iter()
+            .chain(self.soft)
+            .chain(self.changes)
+            .chain(self.adds.into_iter().map(|(_, k)| Op::Add(k)))
+            .collect();
+        ops.truncate(limit);
+        ops
+    }
 }
 
 /// The next window of operations.
 pub fn plan(s: &Snapshot, cutoff: Option<i64>, window: usize) -> Plan {
-    let mut ops = all_ops(s, cutoff);
-    // A stale copy and the new item of the same key never travel in one response.
-    let stale: Vec<u64> = ops
+    let pending = Pending::of(s, cutoff);
+    let stale = pending
+        .deletes
         .iter()
-        .filter_map(|op| match op {
-            Op::Delete(k) if s.items.get(k).is_some_and(|i| i.stale) => Some(*k),
-            _ => None,
-        })
-        .collect();
-    ops.retain(|op| !matches!(op, Op::Add(k) if stale.contains(k)));
-    let more_available = ops.len() > window
-        || !stale.is_empty() && s.items.values().any(|i| i.stale && i.upstream.is_some());
-    ops.truncate(window);
+        .any(|op| s.items.get(&op.key()).is_some_and(|i| i.stale));
+    // A stale copy and the new item of the same key never travel in one response (each
+    // key gives one operation per plan; the new item comes once its Delete is applied).
+    let more_available = pending.len() > window
+        || stale && s.items.values().any(|i| i.stale && i.upstream.is_some());
     Plan {
-        ops,
+        ops: pending.first(window),
         more_available,
     }
 }
 
 /// How many operations the device still needs (GetItemEstimate).
 pub fn estimate(s: &Snapshot, cutoff: Option<i64>) -> usize {
-    all_ops(s, cutoff).len()
+    Pending::of(s, cutoff).len()
 }
 
 /// Records that `op` reached the device.
@@ -184,6 +215,28 @@ mod tests {
         );
         applied(&mut s, Op::Delete(7));
         assert_eq!(plan(&s, None, 100).ops, vec![Op::Add(7)]);
+    }
+
+    #[test]
+    fn a_window_of_adds_is_the_newest_whatever_the_key_order() {
+        let mut s = Snapshot::default();
+        // Dates scrambled against keys, some equal.
+        for k in 0..1000u64 {
+            s.items.insert(k, item(None, Some((1, ((k * 7919) % 613) as i64))));
+        }
+        let mut all: Vec<(i64, u64)> = s
+            .items
+            .iter()
+            .map(|(k, i)| (i.upstream.unwrap().date, *k))
+            .collect();
+        all.sort_by(|a, b| b.cmp(a));
+        for window in [0, 1, 100, 999, 1000, 1500] {
+            let p = plan(&s, None, window);
+            let want: Vec<Op> = all.iter().take(window).map(|(_, k)| Op::Add(*k)).collect();
+            assert_eq!(p.ops, want, "window {window}");
+            assert_eq!(p.more_available, window < 1000);
+        }
+        assert_eq!(estimate(&s, None), 1000);
     }
 
     #[test]

@@ -99,7 +99,9 @@ impl Snapshot {
             0
         };
         let count = r.varint()?;
-        let mut items = BTreeMap::new();
+        // Keys come in ascending order: collected first, the map is built in one pass
+        // (BTreeMap's bulk load) instead of by 10,000 inserts. The count is untrusted.
+        let mut items = Vec::with_capacity((count as usize).min(raw.len()));
         let mut key = 0u64;
         for _ in 0..count {
             key = key.checked_add(r.varint()?).ok_or(Corrupt)?;
@@ -114,20 +116,20 @@ impl Snapshot {
             } else {
                 None
             };
-            items.insert(
+            items.push((
                 key,
                 Item {
                     device,
                     upstream,
                     stale: tag & 4 != 0,
                 },
-            );
+            ));
         }
         Ok(Snapshot {
             cursor,
             filter_type,
             refreshed,
-            items,
+            items: items.into_iter().collect(),
         })
     }
 }
