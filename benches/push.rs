@@ -7,7 +7,10 @@
 //!    of idling, its upstream IMAP connections; then one delivery per user and the time
 //!    until every Ping has answered.
 //!
-//! DAV is not configured here (the latency of DAV push is the poll interval by design).
+//! CalDAV and CardDAV are configured as in production: each user's watcher also polls
+//! Radicale (every `dav_poll_secs`, 30 s by default) and looks at new INBOX mail for
+//! meeting replies; the Pings name INBOX only (the latency of DAV push is the poll
+//! interval by design).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -39,6 +42,7 @@ fn start(stack: &Stack) -> Server {
         "[server]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"{cert}\"\ntls_key = \"{key}\"\n\
          [log]\nlevel = \"info\"\n[store]\nurl = \"sqlite://{db}\"\n\
          [imap]\nurl = \"imap://127.0.0.1:{imap}\"\npool_idle_secs = 5\n\
+         [caldav]\nurl = \"http://127.0.0.1:{dav}/\"\n[carddav]\nurl = \"http://127.0.0.1:{dav}/\"\n\
          [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN_TOKEN}\"\ntrace_dir = \"{traces}\"\n\
          [auth]\ndefault_domain = \"{domain}\"\ncache_ttl_secs = 3600\n\
          [provision]\nrequired = false\n[push]\nmin_heartbeat_secs = 1\n",
@@ -46,6 +50,7 @@ fn start(stack: &Stack) -> Server {
         key = stack.server_key.display(),
         db = dir.join("airsync.db").display(),
         imap = stack.imap_port,
+        dav = stack.dav_port,
         domain = stack.mail_domain,
         traces = dir.join("traces").display(),
     );
