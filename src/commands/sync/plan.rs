@@ -222,7 +222,8 @@ mod tests {
         let mut s = Snapshot::default();
         // Dates scrambled against keys, some equal.
         for k in 0..1000u64 {
-            s.items.insert(k, item(None, Some((1, ((k * 7919) % 613) as i64))));
+            s.items
+                .insert(k, item(None, Some((1, ((k * 7919) % 613) as i64))));
         }
         let mut all: Vec<(i64, u64)> = s
             .items

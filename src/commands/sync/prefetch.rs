@@ -10,6 +10,7 @@
 //! which a paging chain already reuses (see `pim::paging`), and the ETag it carries
 //! makes the next delta send the newer version.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,19 +87,49 @@ impl<T: Weight + Send + Sync + 'static> ReadAhead<T> {
         });
     }
 
-    /// The window for `key`: a finished read-ahead is taken, a running one awaited;
-    /// without one, `load` runs now.
-    async fn take<F>(&self, key: Key, load: F) -> Result<Arc<Vec<T>>, BackendError>
+    /// The items `wanted` (in that order, those that exist), named by `id`: taken from a
+    /// finished or still running read-ahead for `key` when there is one, the ones it
+    /// lacks (a different window, or items that are gone) asked of `fetch` now. Without
+    /// a read-ahead, `fetch` gets the whole window.
+    async fn take<K, F, Fut>(
+        &self,
+        key: Key,
+        wanted: &[K],
+        id: impl Fn(&T) -> K,
+        fetch: F,
+    ) -> Result<Vec<T>, BackendError>
     where
-        F: Future<Output = Result<Vec<T>, BackendError>>,
+        K: Clone + Eq + std::hash::Hash,
+        T: Clone,
+        F: Fn(Vec<K>) -> Fut,
+        Fut: Future<Output = Result<Vec<T>, BackendError>>,
     {
         let ahead = self
             .cache
-            .try_get_with(key.clone(), async { load.await.map(Arc::new) })
+            .try_get_with(key.clone(), async {
+                fetch(wanted.to_vec()).await.map(Arc::new)
+            })
             .await
             .map_err(|e| (*e).clone())?;
         self.cache.invalidate(&key).await;
-        Ok(ahead)
+        let mut by_id: HashMap<K, &T> = ahead.iter().map(|t| (id(t), t)).collect();
+        let missing: Vec<K> = wanted
+            .iter()
+            .filter(|k| !by_id.contains_key(*k))
+            .cloned()
+            .collect();
+        let fetched = if missing.is_empty() {
+            Vec::new()
+        } else {
+            fetch(missing).await?
+        };
+        for t in &fetched {
+            by_id.insert(id(t), t);
+        }
+        Ok(wanted
+            .iter()
+            .filter_map(|k| by_id.get(k).map(|t| (*t).clone()))
+            .collect())
     }
 }
 
@@ -168,29 +199,14 @@ impl Prefetch {
         mailbox: &str,
         uids: &[Uid],
     ) -> Result<Vec<FetchedMessage>, BackendError> {
-        let ahead = self
-            .mail
-            .take(key, mail.fetch_messages(creds, mailbox, uids))
-            .await?;
-        let mut by_uid: std::collections::HashMap<Uid, &FetchedMessage> =
-            ahead.iter().map(|m| (m.meta.uid, m)).collect();
-        let missing: Vec<Uid> = uids
-            .iter()
-            .copied()
-            .filter(|u| !by_uid.contains_key(u))
-            .collect();
-        let fetched = if missing.is_empty() {
-            Vec::new()
-        } else {
-            mail.fetch_messages(creds, mailbox, &missing).await?
-        };
-        for m in &fetched {
-            by_uid.insert(m.meta.uid, m);
-        }
-        Ok(uids
-            .iter()
-            .filter_map(|u| by_uid.get(u).map(|m| (*m).clone()))
-            .collect())
+        self.mail
+            .take(
+                key,
+                uids,
+                |m: &FetchedMessage| m.meta.uid,
+                |uids| async move { mail.fetch_messages(creds, mailbox, &uids).await },
+            )
+            .await
     }
 
     /// Starts a multiget of `hrefs` in `collection` for `key` in the background.
@@ -211,8 +227,8 @@ impl Prefetch {
         );
     }
 
-    /// The objects `hrefs` of `collection` (those that exist): from the read-ahead for
-    /// `key` when it fetched exactly these, else one multiget now.
+    /// The objects `hrefs` of `collection` (those that exist), from the read-ahead for
+    /// `key` as far as it has them (see [`ReadAhead::take`]).
     pub async fn take_dav(
         &self,
         key: Key,
@@ -221,19 +237,13 @@ impl Prefetch {
         collection: &str,
         hrefs: &[String],
     ) -> Result<Vec<DavObject>, BackendError> {
-        let ahead = self
-            .dav
-            .take(key, dav.fetch(creds, collection, hrefs))
-            .await?;
-        let wanted: std::collections::HashSet<&String> = hrefs.iter().collect();
-        let all_there =
-            ahead.len() == hrefs.len() && ahead.iter().all(|o| wanted.contains(&o.href));
-        if all_there {
-            Ok(ahead.as_ref().clone())
-        } else {
-            // A different window (client commands changed the plan) or objects gone:
-            // ask the server for exactly this one.
-            dav.fetch(creds, collection, hrefs).await
-        }
+        self.dav
+            .take(
+                key,
+                hrefs,
+                |o: &DavObject| o.href.clone(),
+                |hrefs| async move { dav.fetch(creds, collection, &hrefs).await },
+            )
+            .await
     }
 }
