@@ -108,13 +108,7 @@ async fn hidden_folders_never_reach_a_device() {
     );
     // Commands naming it are rejected as if it did not exist.
     let s = p
-        .sync_one(collection(
-            &secret,
-            &s.sync_key,
-            Some(10),
-            Some(mail_options(1, None)),
-            vec![],
-        ))
+        .sync_changes(&secret, &s.sync_key, 10, mail_options(1, None))
         .await;
     assert_eq!(s.status, "12");
     assert!(!names(&p).await.contains(&"Secret".to_string()));

@@ -189,13 +189,7 @@ async fn changes_flow_both_ways() {
     assert_ne!(s.sync_key, key, "client commands always give a new key");
     // Nor is it echoed by the next Sync.
     let quiet = p
-        .sync_one(collection(
-            &inbox,
-            &s.sync_key,
-            Some(50),
-            Some(mail_options(1, Some(200))),
-            vec![],
-        ))
+        .sync_changes(&inbox, &s.sync_key, 50, mail_options(1, Some(200)))
         .await;
     assert!(quiet.commands.is_empty(), "{:?}", quiet.commands);
 
@@ -203,13 +197,7 @@ async fn changes_flow_both_ways() {
     let uid: u32 = id.split(':').nth(1).unwrap().parse().unwrap();
     imap.store("INBOX", uid, "-FLAGS (\\Seen)");
     let s2 = p
-        .sync_one(collection(
-            &inbox,
-            &s.sync_key,
-            Some(50),
-            Some(mail_options(1, Some(200))),
-            vec![],
-        ))
+        .sync_changes(&inbox, &s.sync_key, 50, mail_options(1, Some(200)))
         .await;
     let Cmd::Change(cid, data) = &s2.commands[0] else {
         panic!("{:?}", s2.commands)
@@ -218,13 +206,7 @@ async fn changes_flow_both_ways() {
     assert_eq!(text(data, E::Read), "0");
     // Nothing more after that.
     let s3 = p
-        .sync_one(collection(
-            &inbox,
-            &s2.sync_key,
-            Some(50),
-            Some(mail_options(1, Some(200))),
-            vec![],
-        ))
+        .sync_changes(&inbox, &s2.sync_key, 50, mail_options(1, Some(200)))
         .await;
     assert!(s3.commands.is_empty());
     assert_eq!(s3.sync_key, s2.sync_key, "no changes: the key stays");
@@ -303,15 +285,7 @@ async fn delete_moves_to_trash_and_moveitems_moves() {
     assert_eq!(imap.count("Archive2026"), 1);
     assert_eq!(imap.count("INBOX"), 0);
     // The source folder's next Sync does not mention the moved message again.
-    let s2 = p
-        .sync_one(collection(
-            &inbox,
-            &s.sync_key,
-            Some(50),
-            Some(opts.clone()),
-            vec![],
-        ))
-        .await;
+    let s2 = p.sync_changes(&inbox, &s.sync_key, 50, opts.clone()).await;
     assert!(
         s2.commands.iter().all(|c| c.server_id() != moving),
         "{:?}",
@@ -346,22 +320,10 @@ async fn repeated_requests_never_duplicate() {
         .await;
     // The same request twice (the first answer was "lost"): same items, same ServerIds.
     let a = p
-        .sync_one(collection(
-            &inbox,
-            &first.sync_key,
-            Some(3),
-            Some(opts.clone()),
-            vec![],
-        ))
+        .sync_changes(&inbox, &first.sync_key, 3, opts.clone())
         .await;
     let b = p
-        .sync_one(collection(
-            &inbox,
-            &first.sync_key,
-            Some(3),
-            Some(opts.clone()),
-            vec![],
-        ))
+        .sync_changes(&inbox, &first.sync_key, 3, opts.clone())
         .await;
     assert_eq!(a.status, "1");
     assert_eq!(b.status, "1", "a repeated key is replayed, never Status 3");
@@ -434,41 +396,17 @@ async fn kill_between_syncs_loses_and_doubles_nothing() {
         .await
         .sync_key;
     let mut seen = Vec::new();
-    let s = p
-        .sync_one(collection(
-            &inbox,
-            &key,
-            Some(10),
-            Some(opts.clone()),
-            vec![],
-        ))
-        .await;
+    let s = p.sync_changes(&inbox, &key, 10, opts.clone()).await;
     seen.extend(s.add_ids());
     // The answer to this request is "lost": the phone keeps the old key.
-    let _lost = p
-        .sync_one(collection(
-            &inbox,
-            &s.sync_key,
-            Some(10),
-            Some(opts.clone()),
-            vec![],
-        ))
-        .await;
+    let _lost = p.sync_changes(&inbox, &s.sync_key, 10, opts.clone()).await;
     key = s.sync_key;
     let dir = server.dir.clone();
     server.kill();
     let server = Server::start_in(stack, &dir, "");
     p.base_url = server.base_url.clone();
     loop {
-        let s = p
-            .sync_one(collection(
-                &inbox,
-                &key,
-                Some(10),
-                Some(opts.clone()),
-                vec![],
-            ))
-            .await;
+        let s = p.sync_changes(&inbox, &key, 10, opts.clone()).await;
         assert_eq!(s.status, "1", "no Status 3 after a crash");
         seen.extend(s.add_ids());
         key = s.sync_key;

@@ -745,15 +745,7 @@ async fn a_meeting_made_and_moved_on_the_phone_reaches_the_attendee_and_comes_ba
 
     // 3. The phone learns Bob's answer, then moves the meeting to the afternoon and
     // mails the update.
-    let learned = pa
-        .sync_one(collection(
-            &cal,
-            &added.sync_key,
-            Some(50),
-            Some(options()),
-            vec![],
-        ))
-        .await;
+    let learned = pa.sync_changes(&cal, &added.sync_key, 50, options()).await;
     let status = learned.commands.iter().find_map(|c| match c {
         Cmd::Change(_, d) => d
             .first(Cal::Attendees)

@@ -77,13 +77,7 @@ async fn health_readiness_and_metrics() {
         .await;
     assert_eq!(first.status, "1");
     let second = p
-        .sync_one(collection(
-            &inbox,
-            &first.sync_key,
-            Some(10),
-            Some(mail_options(1, None)),
-            vec![],
-        ))
+        .sync_changes(&inbox, &first.sync_key, 10, mail_options(1, None))
         .await;
     assert_eq!(second.commands.len(), 1, "the one message");
     // A wrong password counts as an authentication failure.

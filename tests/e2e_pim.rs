@@ -84,15 +84,7 @@ async fn calendar_both_ways() {
         .await;
     assert_eq!(s.status, "1");
     assert!(s.commands.is_empty(), "no echo: {:?}", s.commands);
-    let quiet = p
-        .sync_one(collection(
-            &cal,
-            &s.sync_key,
-            Some(50),
-            Some(options.clone()),
-            vec![],
-        ))
-        .await;
+    let quiet = p.sync_changes(&cal, &s.sync_key, 50, options.clone()).await;
     assert!(
         quiet.commands.is_empty(),
         "nor by the next Sync: {:?}",
@@ -156,13 +148,7 @@ async fn calendar_both_ways() {
     )
     .await;
     let s3 = p
-        .sync_one(collection(
-            &cal,
-            &r2.sync_key,
-            Some(50),
-            Some(options.clone()),
-            vec![],
-        ))
+        .sync_changes(&cal, &r2.sync_key, 50, options.clone())
         .await;
     let Some(Cmd::Change(id, data)) = s3.commands.first() else {
         panic!("{:?}", s3.commands)
@@ -468,25 +454,9 @@ async fn calendar_survives_a_crash_between_syncs() {
         .sync_one(collection(&cal, "0", None, Some(options.clone()), vec![]))
         .await
         .sync_key;
-    let first = p
-        .sync_one(collection(
-            &cal,
-            &key,
-            Some(5),
-            Some(options.clone()),
-            vec![],
-        ))
-        .await;
+    let first = p.sync_changes(&cal, &key, 5, options.clone()).await;
     // The same key again (a lost answer): the same ServerIds.
-    let again = p
-        .sync_one(collection(
-            &cal,
-            &key,
-            Some(5),
-            Some(options.clone()),
-            vec![],
-        ))
-        .await;
+    let again = p.sync_changes(&cal, &key, 5, options.clone()).await;
     assert_eq!(first.add_ids(), again.add_ids());
     let mut seen = first.add_ids();
     key = first.sync_key;
@@ -495,15 +465,7 @@ async fn calendar_survives_a_crash_between_syncs() {
     let server = Server::start_in(stack, &dir, "");
     p.base_url = server.base_url.clone();
     loop {
-        let s = p
-            .sync_one(collection(
-                &cal,
-                &key,
-                Some(5),
-                Some(options.clone()),
-                vec![],
-            ))
-            .await;
+        let s = p.sync_changes(&cal, &key, 5, options.clone()).await;
         assert_eq!(s.status, "1");
         seen.extend(s.add_ids());
         key = s.sync_key;
@@ -652,15 +614,7 @@ async fn edit_series(
     for want in wants {
         assert!(stored.contains(want), "{want} upstream:\n{stored}");
     }
-    let quiet = p
-        .sync_one(collection(
-            cal,
-            &s.sync_key,
-            Some(50),
-            Some(options),
-            vec![],
-        ))
-        .await;
+    let quiet = p.sync_changes(cal, &s.sync_key, 50, options).await;
     assert!(quiet.commands.is_empty(), "no echo: {:?}", quiet.commands);
 }
 

@@ -116,13 +116,7 @@ async fn ping_wakes_on_mail_and_calendar_expires_and_checks_its_request() {
     );
     assert!(r.took < Duration::from_secs(10), "{r:?}");
     let s = p
-        .sync_one(collection(
-            &inbox,
-            &inbox_key,
-            Some(100),
-            Some(mail_options(1, Some(1000))),
-            vec![],
-        ))
+        .sync_changes(&inbox, &inbox_key, 100, mail_options(1, Some(1000)))
         .await;
     assert_eq!(s.adds().len(), 1);
     inbox_key = s.sync_key;
@@ -190,13 +184,7 @@ async fn ping_wakes_on_mail_and_calendar_expires_and_checks_its_request() {
     );
     assert!(r.took < Duration::from_secs(3), "{r:?}");
     let s = p
-        .sync_one(collection(
-            &inbox,
-            &inbox_key,
-            Some(100),
-            Some(mail_options(1, Some(1000))),
-            vec![],
-        ))
+        .sync_changes(&inbox, &inbox_key, 100, mail_options(1, Some(1000)))
         .await;
     assert_eq!(s.adds().len(), 1);
 
