@@ -317,7 +317,12 @@ async fn an_account_is_throttled_across_its_devices() {
     );
     let ok = answers.iter().filter(|a| a.status == 200).count();
     // 4 left of the account's burst, at most one more refilled (one per 10 s).
-    assert!((4..=5).contains(&ok), "{ok} served");
+    assert!(
+        (4..=5).contains(&ok),
+        "{ok} served: {:?}\n{}",
+        answers.iter().map(|a| a.status).collect::<Vec<_>>(),
+        server.log()
+    );
     for a in answers.iter().filter(|a| a.status != 200) {
         assert_eq!(a.status, 503);
         assert!(a.headers.contains_key("retry-after"));

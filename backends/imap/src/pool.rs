@@ -15,7 +15,10 @@
 //! checkouts of that login take turns: a brand-new user's first sessions create the
 //! mailbox list index and the auto-created mailboxes, and Dovecot 2.3 processes doing
 //! that at the same time deadlock on its locks (seen in CI: two first LISTs waiting on
-//! each other's flock for 35 s, then a panic).
+//! each other's flock for 35 s, then a panic). The checkout holding that turn
+//! ([`Lease::is_first_turn`]) opens every mailbox on its new connection before its own
+//! work (`ImapStore::warm_up`), since its work may be a bare LOGIN that creates nothing.
+//! Connections are reused for at most [`MAX_AGE`].
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -67,7 +70,21 @@ struct Idle<C> {
     conn: C,
     key: SecretKey,
     since: Instant,
+    /// When the connection was opened.
+    born: Instant,
 }
+
+impl<C> Idle<C> {
+    fn stale(&self, now: Instant, idle_ttl: Duration, max_age: Duration) -> bool {
+        now.duration_since(self.since) >= idle_ttl || now.duration_since(self.born) >= max_age
+    }
+}
+
+/// How long a connection is reused at most. Dovecot reads a session's shared
+/// namespaces once, so a mailbox newly shared with the user (an alias target) shows
+/// only on a session opened after the grant: this bounds that delay for a user whose
+/// connections are never idle long enough to close.
+pub(crate) const MAX_AGE: Duration = Duration::from_secs(600);
 
 struct Slot<C> {
     /// One permit per connection in use.
@@ -87,6 +104,16 @@ pub(crate) struct Lease {
     _permit: OwnedSemaphorePermit,
     /// The turn of a checkout while the login is not warm.
     _first: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// When the connection was opened (now, for a new one).
+    born: Instant,
+}
+
+impl Lease {
+    /// Whether this checkout holds the login's one turn before it is warm: its
+    /// connection must do the first-session work (see `ImapStore::warm_up`).
+    pub(crate) fn is_first_turn(&self) -> bool {
+        self._first.is_some()
+    }
 }
 
 /// What a checkout found.
@@ -103,6 +130,8 @@ pub(crate) struct Pool<C> {
     users: Mutex<HashMap<String, Slot<C>>>,
     max_per_user: usize,
     idle_ttl: Duration,
+    /// [`MAX_AGE`]; shorter in unit tests.
+    max_age: Duration,
 }
 
 impl<C> Pool<C> {
@@ -111,6 +140,7 @@ impl<C> Pool<C> {
             users: Mutex::new(HashMap::new()),
             max_per_user: max_per_user.max(1),
             idle_ttl,
+            max_age: MAX_AGE,
         }
     }
 
@@ -163,14 +193,19 @@ impl<C> Pool<C> {
         let mut evicted = Vec::new();
         let mut i = 0;
         while i < slot.idle.len() {
-            if now.duration_since(slot.idle[i].since) >= self.idle_ttl {
+            if slot.idle[i].stale(now, self.idle_ttl, self.max_age) {
                 evicted.push(slot.idle.remove(i).conn);
             } else {
                 i += 1;
             }
         }
+        let mut born = now;
         let conn = match slot.idle.iter().rposition(|e| e.key == key) {
-            Some(i) => Some(slot.idle.remove(i).conn),
+            Some(i) => {
+                let idle = slot.idle.remove(i);
+                born = idle.born;
+                Some(idle.conn)
+            }
             None => {
                 // A new connection will be opened: make room among the others' idle ones.
                 // `in_use` counts ours too, so afterwards in use + idle <= the limit.
@@ -187,6 +222,7 @@ impl<C> Pool<C> {
                 key,
                 _permit: permit,
                 _first: first,
+                born,
             },
             conn,
             evicted,
@@ -202,6 +238,7 @@ impl<C> Pool<C> {
                 conn,
                 key: lease.key,
                 since: Instant::now(),
+                born: lease.born,
             });
         }
         drop(users);
@@ -216,7 +253,7 @@ impl<C> Pool<C> {
         self.users().retain(|_, slot| {
             let (old, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut slot.idle)
                 .into_iter()
-                .partition(|e| now.duration_since(e.since) >= self.idle_ttl);
+                .partition(|e| e.stale(now, self.idle_ttl, self.max_age));
             out.extend(old.into_iter().map(|e| e.conn));
             slot.idle = keep;
             // Only we hold the semaphore: no checkout is in flight for this user.
@@ -363,5 +400,29 @@ mod tests {
         let b = pool.checkout("alice", k, WAIT).await.unwrap();
         assert!(b.conn.is_none(), "expired connection is not reused");
         assert_eq!(b.evicted, vec![8]);
+    }
+
+    #[tokio::test]
+    async fn busy_connections_are_replaced_at_max_age() {
+        let mut pool: Pool<u32> = Pool::new(2, Duration::from_secs(60));
+        pool.max_age = Duration::from_millis(50);
+        let k = Salt::random().key("alice", "pw");
+        let a = pool.checkout("alice", k, WAIT).await.unwrap();
+        pool.checkin(a.lease, 7);
+        // Reused while young, never idle for long...
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let again = pool.checkout("alice", k, WAIT).await.unwrap();
+            assert_eq!(again.conn, Some(7));
+            pool.checkin(again.lease, 7);
+        }
+        // ...but not past its age, counted from when it was opened.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let old = pool.checkout("alice", k, WAIT).await.unwrap();
+        assert!(old.conn.is_none());
+        assert_eq!(old.evicted, vec![7]);
+        pool.checkin(old.lease, 8);
+        let new = pool.checkout("alice", k, WAIT).await.unwrap();
+        assert_eq!(new.conn, Some(8), "the replacement is young");
     }
 }

@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::mailboxes::{self, IdItem};
 use crate::messages;
 use crate::pool::{Lease, Pool, Salt};
-use crate::raw::Session;
+use crate::raw::{self, Session};
 use crate::server::{Capabilities, ServerInfo};
 use crate::url::{ImapUrl, Security};
 
@@ -216,6 +216,9 @@ impl ImapStore {
                 Ok(info) => info,
                 Err(e) => return Err(e.into()), // session and lease dropped
             };
+            if lease.is_first_turn() && !reused {
+                warm_up(&mut session, &info, limit).await?;
+            }
             let (session, result) = match tokio::time::timeout(limit, op(session, info)).await {
                 Ok(done) => done,
                 Err(_) => return Err(Error::Timeout("command").into()),
@@ -340,6 +343,25 @@ impl ImapStore {
             None
         }
     }
+}
+
+/// The first session of a login that is not warm opens every mailbox (LIST with
+/// STATUS, RFC 5819) before anything else runs on it. A LOGIN alone (the password
+/// check) creates nothing, nor does a plain LIST; opening makes Dovecot create the
+/// user's mailbox list index and each `auto = create` mailbox. Done once, under the
+/// pool's first turn, so that no two sessions of a brand-new user do it at the same
+/// time: Dovecot 2.3 deadlocks them (each waits 60 s on the other's lock, then fails).
+async fn warm_up(session: &mut Session, info: &ServerInfo, limit: Duration) -> Result<(), Error> {
+    let command = if info.capabilities.has("LIST-STATUS") {
+        "LIST \"\" \"*\" RETURN (STATUS (UIDVALIDITY))"
+    } else {
+        "LIST \"\" \"*\""
+    };
+    tokio::time::timeout(limit, raw::run(session, command))
+        .await
+        .unwrap_or(Err(Error::Timeout("LIST")))?
+        .ok()?;
+    Ok(())
 }
 
 /// Reads the greeting (RFC 3501 §7.1): OK or PREAUTH goes on, BYE means the server is

@@ -204,6 +204,29 @@ async fn concurrent_use_stays_within_max_per_user() {
     assert!(store.idle_connections() <= 2);
 }
 
+
+/// A brand-new user's first sessions: a LOGIN alone (the password check) must not open
+/// the gate for concurrent first listings, or Dovecot 2.3 deadlocks them on the
+/// auto-created mailboxes (a 60 s lock wait, then a failure). CI once hit exactly this
+/// order: Provision (verify), then four devices' first FolderSync at once.
+#[tokio::test]
+async fn first_listings_after_a_bare_login_do_not_deadlock() {
+    let stack = stack();
+    let store = stack.store();
+    for round in 0..20 {
+        let alice = stack.user(&format!("fresh{round}"));
+        store.verify(&alice).await.expect("login");
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let (store, alice) = (store.clone(), alice.clone());
+                tokio::spawn(async move { store.list_mailboxes(&alice).await.map(|l| l.len()) })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap().expect("listing") >= 5);
+        }
+    }
+}
 #[tokio::test]
 async fn idle_connections_are_closed_after_pool_idle() {
     let stack = stack();
@@ -309,13 +332,15 @@ async fn other_users_mailboxes_are_marked_shared() {
     let store = stack.store();
     let alice = stack.user("sharee");
     let bob = stack.user("sharer");
-    let info = store.server_info(&alice).await.unwrap();
-    if info.namespaces.other_users.is_empty() && info.namespaces.shared.is_empty() {
-        println!("skipped: the stack's Dovecot has no shared namespace");
-        return;
-    }
+    // Granted before alice's first session: Dovecot reads a session's shared
+    // namespaces once (a pooled session sees a later grant only when it is replaced).
     let grant = format!("SETACL INBOX \"{}\" lr", alice.login);
     stack.imap(&bob, &[grant.as_bytes()]);
+    let info = store.server_info(&alice).await.unwrap();
+    assert!(
+        !(info.namespaces.other_users.is_empty() && info.namespaces.shared.is_empty()),
+        "the stack's Dovecot has no shared namespace"
+    );
     let list = store.list_mailboxes(&alice).await.unwrap();
     let shared: Vec<_> = list.iter().filter(|m| m.shared).collect();
     assert!(
