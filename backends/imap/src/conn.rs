@@ -32,6 +32,17 @@ pub struct ImapConn {
     transport: Transport,
     /// Bytes read from the transport that no reader has consumed yet.
     buf: Vec<u8>,
+    /// A mailbox a fetch left open read-only (see `messages`, "Session state").
+    pub(crate) examined: Option<Examined>,
+}
+
+/// A mailbox left selected with a plain EXAMINE, and how to leave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Examined {
+    /// Its name as sent (`wire_name`).
+    pub wire: String,
+    /// `UNSELECT`, or `CLOSE` (which never expunges a read-only selection).
+    pub deselect: &'static str,
 }
 
 impl std::fmt::Debug for ImapConn {
@@ -61,6 +72,7 @@ impl ImapConn {
         let conn = Self {
             transport: Transport::Plain(tcp),
             buf: Vec::new(),
+            examined: None,
         };
         match tls {
             Some(tls) => conn.start_tls(tls, &url.host).await,
@@ -86,6 +98,7 @@ impl ImapConn {
         Ok(Self {
             transport: Transport::Tls(Box::new(stream)),
             buf: Vec::new(),
+            examined: None,
         })
     }
 

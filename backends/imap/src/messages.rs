@@ -4,10 +4,22 @@
 //!
 //! # Session state
 //!
-//! A pooled session is always in the authenticated state: no mailbox selected. Every
+//! A pooled session is in the authenticated state, with one exception below. Every
 //! operation here sends `SELECT`/`EXAMINE` of its mailbox, its commands and `UNSELECT` as
 //! one pipelined batch (RFC 3501 §5.5), so a typical operation costs one round trip and
-//! leaves the session as it found it. Pipelining commands behind a SELECT is safe because
+//! leaves the session as it found it.
+//!
+//! The exception: a fetch of messages leaves its plain `EXAMINE` open and notes it on
+//! the connection ([`crate::conn::Examined`]), because Dovecot re-reads a Maildir's file
+//! list whenever a mailbox is opened and its bodies are first read (12 ms per open for
+//! 10,000 messages, paid by every window of an initial Sync). The next fetch of the same
+//! mailbox on that session sends `NOOP` first, in its own round trip — Dovecot runs
+//! pipelined commands side by side, and a `UID FETCH` pipelined behind the `NOOP` missed
+//! a message appended just before — and then its `UID FETCH` without a new `EXAMINE`.
+//! Any other command batch ([`raw::run_streaming`]) first leaves the mailbox, in the same
+//! round trip, and ignores what it still reports. A mailbox renamed and re-created by
+//! another client while open here makes Dovecot end the session, and the fetch is
+//! retried on a new one ([`crate::ImapStore::with_session`]). Pipelining commands behind a SELECT is safe because
 //! a SELECT that fails leaves *no* mailbox selected (RFC 3501 §6.3.1): the commands behind
 //! it then fail with BAD instead of acting on another mailbox. A batch that breaks (I/O,
 //! timeout, oversize literal) breaks the connection, which is then dropped by
@@ -30,6 +42,7 @@ use airsync_model::{
 };
 use tokio::io::AsyncWriteExt;
 
+use crate::conn::Examined;
 use crate::error::Error;
 use crate::mailboxes::wire_name;
 use crate::raw::{self, Frame, Session, Status, StatusText, Untagged, Value};
@@ -467,6 +480,9 @@ struct Selection<'a> {
     /// ` (CONDSTORE)` or empty: SELECT parameters.
     params: &'static str,
     max_literal: usize,
+    /// Leave a plain EXAMINE open after the operation instead of deselecting, and
+    /// reuse one a previous operation left (see module docs).
+    keep_open: bool,
     /// Whether the mailbox is selected now.
     open: bool,
     opened: Opened,
@@ -481,9 +497,23 @@ impl<'a> Selection<'a> {
             mode,
             params: "",
             max_literal: MAX_OTHER_LITERAL,
+            keep_open: false,
             open: false,
             opened: Opened::default(),
         })
+    }
+
+    /// Whether this selection may stay open after its operation: plain read-only ones.
+    fn may_stay_open(&self) -> bool {
+        self.keep_open && self.mode == Mode::Examine && self.params.is_empty()
+    }
+
+    fn deselect_command(&self) -> &'static str {
+        if self.caps.has("UNSELECT") {
+            "UNSELECT"
+        } else {
+            "CLOSE"
+        }
     }
 
     /// Commands that leave the selected state without expunging (see module docs).
@@ -514,6 +544,23 @@ impl<'a> Selection<'a> {
         F: FnMut(Untagged) -> Result<(), Error>,
     {
         let mut batch: Vec<String> = Vec::new();
+        let conn = session.get_mut();
+        if !self.open
+            && pre.is_empty()
+            && self.may_stay_open()
+            && conn.examined.as_ref().is_some_and(|e| e.wire == self.wire)
+        {
+            // Still open from an earlier fetch: NOOP lets the server take in what
+            // arrived since, before the commands name those UIDs. Its own round trip:
+            // Dovecot runs pipelined commands side by side, and a UID FETCH sent with
+            // the NOOP did not see a message appended just before (seen in a test).
+            conn.examined = None;
+            self.open = true;
+            raw::run_streaming(session, &["NOOP"], MAX_OTHER_LITERAL, |_, _| Ok(()))
+                .await?
+                .iter()
+                .try_for_each(ok)?;
+        }
         let select_at = if self.open {
             None
         } else {
@@ -527,7 +574,8 @@ impl<'a> Selection<'a> {
         };
         let first = batch.len();
         batch.extend_from_slice(commands);
-        if last {
+        let stay = last && self.may_stay_open();
+        if last && !stay {
             batch.extend(self.close_commands());
         }
         let opened = &mut self.opened;
@@ -553,7 +601,13 @@ impl<'a> Selection<'a> {
                 }
             }
         }
-        if last {
+        if stay {
+            session.get_mut().examined = Some(Examined {
+                wire: self.wire.clone(),
+                deselect: self.deselect_command(),
+            });
+            self.open = false;
+        } else if last {
             // Whatever the deselection answered, nothing stays selected that we know of:
             // UNSELECT fails only when nothing is selected.
             self.open = false;
@@ -1071,6 +1125,7 @@ async fn fetch_items(
         return Ok(Vec::new());
     }
     let mut sel = Selection::new(caps, mailbox, Mode::Examine)?;
+    sel.keep_open = true;
     let items = meta_items(caps);
     let body = match max_message {
         Some(max) => {

@@ -213,13 +213,28 @@ where
     S: AsRef<str>,
     F: FnMut(usize, Untagged) -> Result<(), Error>,
 {
-    let mut tags = Vec::with_capacity(commands.len());
-    for command in commands {
-        let command = command.as_ref();
+    // A mailbox a fetch left open is left first, in the same round trip; what it still
+    // reports (EXISTS, EXPUNGE, FETCH of that mailbox) is nobody's business here.
+    let deselect = session.get_mut().examined.take().map(|e| e.deselect);
+    let skip = usize::from(deselect.is_some());
+    let mut tags = Vec::with_capacity(commands.len() + skip);
+    for command in deselect
+        .into_iter()
+        .chain(commands.iter().map(AsRef::as_ref))
+    {
         tracing::trace!(target: "airsync", command, "imap raw command");
         tags.push(session.run_command(command).await?.0);
     }
-    collect_completions(session.get_mut(), &tags, max_literal, &mut on_untagged).await
+    let mut done = collect_completions(session.get_mut(), &tags, max_literal, &mut |i, u| {
+        if i < skip {
+            Ok(())
+        } else {
+            on_untagged(i - skip, u)
+        }
+    })
+    .await?;
+    done.drain(..skip);
+    Ok(done)
 }
 
 /// Reads frames until every tag in `tags` is completed.

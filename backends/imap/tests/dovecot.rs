@@ -204,7 +204,6 @@ async fn concurrent_use_stays_within_max_per_user() {
     assert!(store.idle_connections() <= 2);
 }
 
-
 /// A brand-new user's first sessions: a LOGIN alone (the password check) must not open
 /// the gate for concurrent first listings, or Dovecot 2.3 deadlocks them on the
 /// auto-created mailboxes (a 60 s lock wait, then a failure). CI once hit exactly this
