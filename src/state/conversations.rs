@@ -3,6 +3,9 @@
 
 use super::{Store, StoreError};
 
+/// Rows per INSERT: 401 bound values, below SQLite's oldest limit of 999.
+const ROWS_PER_INSERT: usize = 200;
+
 impl Store {
     /// Records (conversation id, root Message-ID) pairs; known ids are left alone.
     pub async fn remember_conversations(
@@ -13,20 +16,24 @@ impl Store {
         if conversations.is_empty() {
             return Ok(());
         }
-        // One transaction: one commit (one fsync) for the whole batch.
-        let mut tx = self.pool().begin().await?;
-        for (id, root) in conversations {
-            sqlx::query(
+        // A few multi-row statements instead of one per conversation: each statement is
+        // a hand-off to the database's worker, and a window shows up to 512 messages.
+        for chunk in conversations.chunks(ROWS_PER_INSERT) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3))
+                .collect();
+            let sql = format!(
                 "INSERT INTO conversations (login, conversation_id, root_message_id) \
-                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            )
-            .bind(login)
-            .bind(id)
-            .bind(root)
-            .execute(&mut *tx)
-            .await?;
+                 VALUES {} ON CONFLICT DO NOTHING",
+                values.join(", ")
+            );
+            // Only placeholders are formatted in; every value is bound.
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(login);
+            for (id, root) in chunk {
+                query = query.bind(id).bind(root);
+            }
+            query.execute(self.pool()).await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 

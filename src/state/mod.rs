@@ -84,6 +84,9 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(if is_sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(10))
+            // A SQLite connection is a file handle on a worker thread: it does not go
+            // stale, and the ping would cost a thread hand-off before every query.
+            .test_before_acquire(!is_sqlite)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if is_sqlite {
