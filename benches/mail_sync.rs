@@ -8,6 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use airsync::wbxml::Element;
 use common::Stack;
 use common::airsync::Server;
 use common::eas::{Phone, collection, https_client, mail_options};
@@ -68,22 +69,12 @@ async fn main() {
     assert_eq!(commands.len(), MESSAGES);
     let rss = rss_peak_kib(pid);
 
-    let mut idle = Vec::new();
-    for _ in 0..50 {
-        let t = Instant::now();
-        let s = phone
-            .sync_one(collection(
-                &inbox,
-                &key,
-                Some(100),
-                Some(options.clone()),
-                vec![],
-            ))
-            .await;
-        idle.push(t.elapsed());
-        assert!(s.commands.is_empty());
-    }
-    let no_change = median(idle);
+    // Right after the initial sync, and again once Dovecot's Maildir has settled: its
+    // fetches added sizes to the file names, and Dovecot re-reads a Maildir directory
+    // changed within the last two seconds on every open.
+    let no_change = median_no_change(&phone, &inbox, &key, &options).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let settled = median_no_change(&phone, &inbox, &key, &options).await;
 
     println!("mail_sync: {MESSAGES} messages, WindowSize 100, plain text truncated to 512 bytes");
     println!(
@@ -100,7 +91,28 @@ async fn main() {
         rss as f64 / 1024.0
     );
     println!(
-        "  no-change Sync, median of 50:      {:.1} ms",
-        no_change.as_secs_f64() * 1000.0
+        "  no-change Sync, median of 50:      {:.1} ms right after, {:.1} ms 3 s later",
+        no_change.as_secs_f64() * 1000.0,
+        settled.as_secs_f64() * 1000.0
     );
+}
+
+/// The median time of 50 Syncs that find nothing new.
+async fn median_no_change(phone: &Phone, inbox: &str, key: &str, options: &Element) -> Duration {
+    let mut idle = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let s = phone
+            .sync_one(collection(
+                inbox,
+                key,
+                Some(100),
+                Some(options.clone()),
+                vec![],
+            ))
+            .await;
+        idle.push(t.elapsed());
+        assert!(s.commands.is_empty());
+    }
+    median(idle)
 }
