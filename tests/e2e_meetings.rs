@@ -627,6 +627,76 @@ async fn forwarding_one_occurrence_of_a_meeting_sends_a_meeting_request_for_it()
     assert_eq!(stack.search(&bob, "Sent", &["ALL"]).len(), 2);
 }
 
+/// EAS 16.x (MS-ASCMD 2.2.3.169): a phone forwards a meeting naming the recipients in
+/// Forwardees and its text in airsyncbase:Body, with no MIME message. The forwardee
+/// gets a meeting request with that text, the organizer's own event invites them,
+/// and the forward is kept in Sent.
+#[tokio::test]
+async fn forwarding_a_meeting_with_forwardees_and_no_mime() {
+    use airsync::wbxml::pages::AirSyncBase as B;
+    let stack = Stack::get();
+    let (bob, bob_pw) = stack.new_user("fwdees-org");
+    let (dave, dave_pw) = stack.new_user("fwdees-dave");
+    let server = Server::start(stack);
+    let uid = format!("review-{}", rand_id());
+    let ics = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
+         DTSTAMP:20261020T090000Z\r\nSEQUENCE:0\r\nDTSTART:20261203T140000Z\r\n\
+         DTEND:20261203T150000Z\r\nSUMMARY:Budget review\r\nLOCATION:Room 2\r\n\
+         ORGANIZER;CN=Bob:mailto:{bob}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    );
+    Dav::new(stack, &bob, &bob_pw)
+        .put("calendar/review.ics", &ics)
+        .await;
+    let pb = phone(&server, stack, &bob, &bob_pw).await;
+    let (cal, items) = calendar_items(&pb).await;
+    let doc = Element::new(C::SmartForward)
+        .text_child(C::ClientId, "fwdees-1")
+        .child(
+            Element::new(C::Source)
+                .text_child(C::FolderId, &cal)
+                .text_child(C::ItemId, &items[0].0),
+        )
+        .child(
+            Element::new(C::Forwardees).child(
+                Element::new(C::Forwardee)
+                    .text_child(C::ForwardeeName, "Dave Dee")
+                    .text_child(C::ForwardeeEmail, &dave),
+            ),
+        )
+        .child(
+            Element::new(B::Body)
+                .text_child(B::Type, "1")
+                .text_child(B::Data, "Dave, please join us."),
+        );
+    let a = pb.post("SmartForward", &doc).await;
+    assert_eq!((a.status, a.body.is_none()), (200, true), "{}", a.xml());
+
+    stack.wait_for_messages(&dave, "INBOX", &["ALL"], 1, Duration::from_secs(20));
+    let pd = phone(&server, stack, &dave, &dave_pw).await;
+    let inbox = pd.folder_id(2).await;
+    let (_, cmds) = pd.sync_all(&inbox, 50, mail_options(1, None)).await;
+    let [Cmd::Add(_, data)] = &cmds[..] else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(text(data, E::MessageClass), "IPM.Schedule.Meeting.Request");
+    assert_eq!(text(data, E::Subject), "FW: Budget review");
+    assert!(text(data, E::To).contains(&dave), "{}", text(data, E::To));
+    let m = data.first(E::MeetingRequest).expect("MeetingRequest");
+    assert_eq!(text(m, E::StartTime), "2026-12-03T14:00:00.000Z");
+    let body = body_text(data);
+    assert!(
+        body.starts_with("Dave, please join us.") && body.contains("Where: Room 2"),
+        "{body}"
+    );
+    let own = Dav::new(stack, &bob, &bob_pw)
+        .get("calendar/review.ics")
+        .await
+        .unwrap();
+    assert_eq!(partstat_of(&own, &dave), "NEEDS-ACTION", "{own}");
+    assert_eq!(stack.search(&bob, "Sent", &["ALL"]).len(), 1);
+}
+
 /// What a phone sends for its meeting: the event data of a calendar Add or Change.
 fn phone_meeting(uid: &str, organizer: &str, attendee: &str, start: &str, end: &str) -> Element {
     Element::new(airsync::wbxml::pages::AirSync::ApplicationData)

@@ -200,6 +200,30 @@ async fn find_source(
     }
 }
 
+/// The 16.x SmartForward of a calendar item that has Forwardees and a Body instead of
+/// a MIME message (MS-ASCMD 2.2.3.169): the message is written here, addressed to the
+/// forwardees, and kept in Sent (the request may not carry SaveInSentItems then; a
+/// forwarded meeting in Sent is what Outlook shows). Then it goes the way of any forward.
+fn without_mime(ctx: &RequestContext<'_>, req: &mut ComposeRequest, original: Option<&SourceItem>) {
+    let opts = crate::mapping::calendar::CalendarOptions::new(ctx.version);
+    let subject_source = match original {
+        Some(SourceItem::Event(ics, _)) => meeting::quotable(ics, &opts).unwrap_or_default(),
+        Some(SourceItem::Message(m)) => m.raw.clone(),
+        None => Vec::new(),
+    };
+    let forwardees: Vec<(Option<String>, String)> = req
+        .forwardees
+        .iter()
+        .map(|f| (f.name.clone(), f.email.clone()))
+        .collect();
+    let (text, html) = match &req.body {
+        Some(b) => (b.data.as_str(), b.kind == 2),
+        None => ("", false),
+    };
+    req.mime = compose::forward_message(&forwardees, &subject_source, text, html);
+    req.save_in_sent = true;
+}
+
 /// Why a message cannot be sent, as a SendMail Status (MS-ASCMD 2.2.2).
 fn refused(ctx: &RequestContext<'_>, e: ComposeError) -> Error {
     tracing::info!(target: "airsync", login = ctx.login(), error = %e, "message refused");
@@ -213,7 +237,7 @@ fn refused(ctx: &RequestContext<'_>, e: ComposeError) -> Error {
 async fn send(
     ctx: &RequestContext<'_>,
     command: Command,
-    req: ComposeRequest,
+    mut req: ComposeRequest,
 ) -> Result<(), Error> {
     let original = match &req.source {
         Some(source) => Some(
@@ -223,6 +247,9 @@ async fn send(
         ),
         None => None,
     };
+    if req.mime.is_empty() {
+        without_mime(ctx, &mut req, original.as_ref());
+    }
     let allowed = own_addresses(ctx).await?;
     let now = chrono::Utc::now();
     // A calendar item is quoted as Outlook shows it; forwarded, it also carries the

@@ -3,7 +3,7 @@
 //! request line's SaveInSent, ItemId, CollectionId and LongId.
 
 use crate::wbxml::Element;
-use crate::wbxml::pages::ComposeMail as C;
+use crate::wbxml::pages::{AirSyncBase as B, ComposeMail as C};
 
 use super::{Command, EasError, require_root};
 
@@ -17,13 +17,31 @@ pub struct Source {
     pub instance_id: Option<String>,
 }
 
+/// A recipient of a forwarded meeting (MS-ASCMD 2.2.3.78 Forwardee, 16.0+).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwardee {
+    pub name: Option<String>,
+    pub email: String,
+}
+
+/// The new text of a 16.x SmartForward of a calendar item (airsyncbase:Body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposeBody {
+    /// airsyncbase:Type: 1 plain text, 2 HTML.
+    pub kind: u8,
+    pub data: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComposeRequest {
     pub client_id: Option<String>,
     pub save_in_sent: bool,
     pub replace_mime: bool,
     pub source: Option<Source>,
+    /// Empty in the 16.x SmartForward form that has Forwardees and/or a Body instead.
     pub mime: Vec<u8>,
+    pub forwardees: Vec<Forwardee>,
+    pub body: Option<ComposeBody>,
 }
 
 fn text(el: &Element, tag: crate::wbxml::Tag) -> Option<String> {
@@ -40,11 +58,32 @@ pub fn parse(command: Command, root: &Element) -> Result<ComposeRequest, EasErro
         _ => C::SendMail,
     };
     require_root(root, tag)?;
-    let mime = root
-        .first(C::Mime)
-        .and_then(|m| m.bytes())
-        .map(|b| b.into_owned())
-        .ok_or(EasError::Missing("Mime"))?;
+    let forwardees: Vec<Forwardee> = root
+        .first(C::Forwardees)
+        .map(|f| {
+            f.all(C::Forwardee)
+                .filter_map(|one| {
+                    Some(Forwardee {
+                        name: text(one, C::ForwardeeName),
+                        email: text(one, C::ForwardeeEmail)?,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let body = root.first(B::Body).map(|b| ComposeBody {
+        kind: text(b, B::Type).and_then(|t| t.parse().ok()).unwrap_or(1),
+        data: b.child_text(B::Data).unwrap_or_default().to_string(),
+    });
+    // MS-ASCMD 2.2.3.169: with Forwardees or a Body (16.x, forwarding a calendar
+    // item) there is no Mime; the server writes the message.
+    let without_mime =
+        command == Command::SmartForward && (!forwardees.is_empty() || body.is_some());
+    let mime = match root.first(C::Mime).and_then(|m| m.bytes()) {
+        Some(b) => b.into_owned(),
+        None if without_mime => Vec::new(),
+        None => return Err(EasError::Missing("Mime")),
+    };
     let source = root.first(C::Source).map(|s| Source {
         folder_id: text(s, C::FolderId),
         item_id: text(s, C::ItemId),
@@ -61,6 +100,8 @@ pub fn parse(command: Command, root: &Element) -> Result<ComposeRequest, EasErro
         replace_mime: root.first(C::ReplaceMime).is_some(),
         source,
         mime,
+        forwardees,
+        body,
     })
 }
 
@@ -85,6 +126,8 @@ pub fn from_request_line(
         replace_mime: false,
         source,
         mime: raw,
+        forwardees: Vec::new(),
+        body: None,
     })
 }
 
@@ -111,5 +154,63 @@ mod tests {
         let no_source = Element::new(C::SmartReply).child(Element::with_text(C::Mime, "x"));
         assert!(parse(Command::SmartReply, &no_source).is_err());
         assert!(parse(Command::SendMail, &Element::new(C::SendMail)).is_err());
+    }
+
+    /// MS-ASCMD 2.2.3.169 (16.x): forwarding a calendar item with Forwardees and a Body
+    /// instead of a MIME message.
+    #[test]
+    fn forwardees_and_body_instead_of_mime() {
+        let forwardee = |name: Option<&str>, email: &str| {
+            let mut f = Element::new(C::Forwardee).text_child(C::ForwardeeEmail, email);
+            if let Some(n) = name {
+                f = f.text_child(C::ForwardeeName, n);
+            }
+            f
+        };
+        let doc = Element::new(C::SmartForward)
+            .text_child(C::ClientId, "c-2")
+            .child(
+                Element::new(C::Source)
+                    .text_child(C::FolderId, "1")
+                    .text_child(C::ItemId, "1:3"),
+            )
+            .child(
+                Element::new(C::Forwardees)
+                    .child(forwardee(Some("Dave D"), "dave@example.org"))
+                    .child(forwardee(None, "erin@example.org"))
+                    .child(Element::new(C::Forwardee).text_child(C::ForwardeeName, "no address")),
+            )
+            .child(
+                Element::new(B::Body)
+                    .text_child(B::Type, "1")
+                    .text_child(B::Data, "Please join."),
+            );
+        let r = parse(Command::SmartForward, &doc).unwrap();
+        assert!(r.mime.is_empty());
+        assert_eq!(
+            r.forwardees,
+            vec![
+                Forwardee {
+                    name: Some("Dave D".into()),
+                    email: "dave@example.org".into()
+                },
+                Forwardee {
+                    name: None,
+                    email: "erin@example.org".into()
+                },
+            ]
+        );
+        assert_eq!(
+            r.body,
+            Some(ComposeBody {
+                kind: 1,
+                data: "Please join.".into()
+            })
+        );
+        // Only a SmartForward may leave the MIME out.
+        let reply = Element::new(C::SmartReply)
+            .child(Element::new(C::Source).text_child(C::ItemId, "1:3"))
+            .child(Element::new(B::Body).text_child(B::Data, "x"));
+        assert!(parse(Command::SmartReply, &reply).is_err());
     }
 }

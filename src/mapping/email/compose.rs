@@ -179,6 +179,65 @@ fn recipients_of(msg: &Message<'_>) -> Vec<String> {
     recipients
 }
 
+/// The device's message of a 16.x SmartForward that names its recipients in Forwardees
+/// and its new text in airsyncbase:Body instead of sending MIME (MS-ASCMD 2.2.3.169):
+/// To the forwardees (`(name, address)`; an address that could break the header is
+/// left out), Subject "FW: " and the original's subject, the text as a plain or HTML
+/// body. [`prepare`] then completes it like any other forward.
+pub fn forward_message(
+    forwardees: &[(Option<String>, String)],
+    original: &[u8],
+    text: &str,
+    html: bool,
+) -> Vec<u8> {
+    let plain_address = |a: &str| {
+        !a.is_empty()
+            && a.contains('@')
+            && !a
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "<>,;:\"()[]\\".contains(c))
+    };
+    let to: Vec<String> = forwardees
+        .iter()
+        .filter(|(_, address)| plain_address(address))
+        .map(|(name, address)| match name {
+            Some(n) if !n.trim().is_empty() => {
+                let n: String = n.trim().chars().filter(|c| !c.is_control()).collect();
+                if n.is_ascii() {
+                    let quoted = n.replace('\\', "\\\\").replace('"', "\\\"");
+                    format!("\"{quoted}\" <{address}>")
+                } else {
+                    // RFC 2047 §5: an encoded word stands alone, never inside quotes.
+                    format!("{} <{address}>", encode_word(&n))
+                }
+            }
+            _ => address.clone(),
+        })
+        .collect();
+    let subject = parse(original)
+        .and_then(|m| m.subject().map(|s| s.replace(['\r', '\n'], " ")))
+        .unwrap_or_default();
+    let kind = if html { "html" } else { "plain" };
+    let mut out = String::new();
+    if !to.is_empty() {
+        out.push_str(&format!("To: {}\r\n", to.join(", ")));
+    }
+    out.push_str(&format!(
+        "Subject: {}\r\n",
+        encode_word(&format!("FW: {subject}"))
+    ));
+    out.push_str(&format!(
+        "MIME-Version: 1.0\r\nContent-Type: text/{kind}; charset=utf-8\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n"
+    ));
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+    for line in encoded.as_bytes().chunks(76) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push_str("\r\n");
+    }
+    out.into_bytes()
+}
+
 /// The addresses a device's message goes to (To, Cc, Bcc); empty when it cannot be read.
 pub fn recipients(raw: &[u8]) -> Vec<String> {
     parse(raw).map(|m| recipients_of(&m)).unwrap_or_default()
@@ -614,6 +673,46 @@ Date: Thu, 26 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: mult
 --b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>Original <b>text</b></p></body></html>\r\n\
 --b\r\nContent-Type: application/octet-stream; name=\"data.bin\"\r\nContent-Disposition: attachment; filename=\"data.bin\"\r\n\
 Content-Transfer-Encoding: base64\r\n\r\nAAEC/w==\r\n--b--\r\n";
+
+    #[test]
+    fn forward_message_from_forwardees() {
+        let original = b"Subject: Budget review\r\n\r\nx";
+        let to = vec![
+            (
+                Some("Dave \"D\" Dee".to_string()),
+                "dave@example.org".to_string(),
+            ),
+            (Some("Jürgen".to_string()), "j@example.org".to_string()),
+            (None, "erin@example.org".to_string()),
+            // Would add a header, or a second recipient: left out.
+            (None, "x@example.org\r\nBcc: evil@example.org".to_string()),
+            (None, "a@example.org, b@example.org".to_string()),
+        ];
+        let raw = forward_message(&to, original, "Please join.", false);
+        let text = String::from_utf8(raw.clone()).unwrap();
+        assert!(
+            text.starts_with(
+                "To: \"Dave \\\"D\\\" Dee\" <dave@example.org>, =?UTF-8?B?SsO8cmdlbg==?= <j@example.org>, erin@example.org\r\nSubject: FW: Budget review\r\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("evil") && !text.contains("b@example.org"),
+            "{text}"
+        );
+        assert_eq!(
+            recipients(&raw),
+            vec!["dave@example.org", "j@example.org", "erin@example.org"]
+        );
+        let msg = parse(&raw).unwrap();
+        assert_eq!(msg.body_text(0).unwrap().trim_end(), "Please join.");
+        let html =
+            String::from_utf8(forward_message(&to[2..3], original, "<p>x</p>", true)).unwrap();
+        assert!(
+            html.contains("Content-Type: text/html; charset=utf-8"),
+            "{html}"
+        );
+    }
 
     #[test]
     fn reply_quotes_and_threads() {
