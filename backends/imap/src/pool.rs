@@ -18,9 +18,11 @@
 //! each other's flock for 35 s, then a panic). The checkout holding that turn
 //! ([`Lease::is_first_turn`]) opens every mailbox on its new connection before its own
 //! work (`ImapStore::warm_up`), since its work may be a bare LOGIN that creates nothing.
+//! A login stays warm for the life of the process, also after its idle connections
+//! closed: a phone waking from a Ping does not pay the turns or the warm-up again.
 //! Connections are reused for at most [`MAX_AGE`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -128,6 +130,10 @@ pub(crate) struct Checkout<C> {
 /// The pool, generic over the connection type so its rules can be tested without I/O.
 pub(crate) struct Pool<C> {
     users: Mutex<HashMap<String, Slot<C>>>,
+    /// Logins that have been warm in this process: Dovecot keeps what their first
+    /// session created, so a slot made again for them (after their connections
+    /// closed) starts warm, without the turns and without the warm-up.
+    warmed: Mutex<HashSet<String>>,
     max_per_user: usize,
     idle_ttl: Duration,
     /// [`MAX_AGE`]; shorter in unit tests.
@@ -138,10 +144,16 @@ impl<C> Pool<C> {
     pub(crate) fn new(max_per_user: usize, idle_ttl: Duration) -> Self {
         Self {
             users: Mutex::new(HashMap::new()),
+            warmed: Mutex::default(),
             max_per_user: max_per_user.max(1),
             idle_ttl,
             max_age: MAX_AGE,
         }
+    }
+
+    /// Lock order: `users` before `warmed`.
+    fn warmed(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.warmed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn users(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot<C>>> {
@@ -162,7 +174,7 @@ impl<C> Pool<C> {
             let slot = users.entry(login.to_string()).or_insert_with(|| Slot {
                 permits: Arc::new(Semaphore::new(self.max_per_user)),
                 idle: Vec::new(),
-                warm: false,
+                warm: self.warmed().contains(login),
                 first: Arc::default(),
             });
             (
@@ -233,7 +245,10 @@ impl<C> Pool<C> {
     pub(crate) fn checkin(&self, lease: Lease, conn: C) {
         let mut users = self.users();
         if let Some(slot) = users.get_mut(&lease.login) {
-            slot.warm = true;
+            if !slot.warm {
+                slot.warm = true;
+                self.warmed().insert(lease.login.clone());
+            }
             slot.idle.push(Idle {
                 conn,
                 key: lease.key,
@@ -395,6 +410,12 @@ mod tests {
         assert_eq!(pool.expired(), vec![7]);
         assert!(pool.users().is_empty(), "idle user is forgotten");
         let a = pool.checkout("alice", k, WAIT).await.unwrap();
+        assert!(
+            !a.lease.is_first_turn(),
+            "but stays warm: no turns, no warm-up"
+        );
+        let beside = pool.checkout("alice", k, WAIT).await.unwrap();
+        drop(beside);
         pool.checkin(a.lease, 8);
         tokio::time::sleep(Duration::from_millis(30)).await;
         let b = pool.checkout("alice", k, WAIT).await.unwrap();
