@@ -92,8 +92,6 @@ struct Slot<C> {
     /// One permit per connection in use.
     permits: Arc<Semaphore>,
     idle: Vec<Idle<C>>,
-    /// A connection of this login has been checked in healthy.
-    warm: bool,
     /// Held by the one checkout in flight while the login is not warm.
     first: Arc<tokio::sync::Mutex<()>>,
 }
@@ -130,9 +128,10 @@ pub(crate) struct Checkout<C> {
 /// The pool, generic over the connection type so its rules can be tested without I/O.
 pub(crate) struct Pool<C> {
     users: Mutex<HashMap<String, Slot<C>>>,
-    /// Logins that have been warm in this process: Dovecot keeps what their first
-    /// session created, so a slot made again for them (after their connections
-    /// closed) starts warm, without the turns and without the warm-up.
+    /// Logins with a connection checked in healthy in this process (warm). Kept
+    /// apart from the slots: Dovecot keeps what a login's first session created, so
+    /// a slot made again for it (after its connections closed) needs no turns and no
+    /// warm-up.
     warmed: Mutex<HashSet<String>>,
     max_per_user: usize,
     idle_ttl: Duration,
@@ -156,6 +155,10 @@ impl<C> Pool<C> {
         self.warmed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn is_warm(&self, login: &str) -> bool {
+        self.warmed().contains(login)
+    }
+
     fn users(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot<C>>> {
         // A panic while holding the lock leaves the map consistent: recover it.
         self.users.lock().unwrap_or_else(|e| e.into_inner())
@@ -174,12 +177,11 @@ impl<C> Pool<C> {
             let slot = users.entry(login.to_string()).or_insert_with(|| Slot {
                 permits: Arc::new(Semaphore::new(self.max_per_user)),
                 idle: Vec::new(),
-                warm: self.warmed().contains(login),
                 first: Arc::default(),
             });
             (
                 slot.permits.clone(),
-                (!slot.warm).then(|| slot.first.clone()),
+                (!self.is_warm(login)).then(|| slot.first.clone()),
             )
         };
         let first = match first {
@@ -188,8 +190,7 @@ impl<C> Pool<C> {
                     .await
                     .map_err(|_| ())?;
                 // The checkout before us may have warmed the login meanwhile.
-                let warm = self.users().get(login).is_some_and(|s| s.warm);
-                (!warm).then_some(turn)
+                (!self.is_warm(login)).then_some(turn)
             }
             None => None,
         };
@@ -245,8 +246,7 @@ impl<C> Pool<C> {
     pub(crate) fn checkin(&self, lease: Lease, conn: C) {
         let mut users = self.users();
         if let Some(slot) = users.get_mut(&lease.login) {
-            if !slot.warm {
-                slot.warm = true;
+            if !self.is_warm(&lease.login) {
                 self.warmed().insert(lease.login.clone());
             }
             slot.idle.push(Idle {
