@@ -204,13 +204,8 @@ async fn find_source(
 /// a MIME message (MS-ASCMD 2.2.3.169): the message is written here, addressed to the
 /// forwardees, and kept in Sent (the request may not carry SaveInSentItems then; a
 /// forwarded meeting in Sent is what Outlook shows). Then it goes the way of any forward.
-fn without_mime(ctx: &RequestContext<'_>, req: &mut ComposeRequest, original: Option<&SourceItem>) {
-    let opts = crate::mapping::calendar::CalendarOptions::new(ctx.version);
-    let subject_source = match original {
-        Some(SourceItem::Event(ics, _)) => meeting::quotable(ics, &opts).unwrap_or_default(),
-        Some(SourceItem::Message(m)) => m.raw.clone(),
-        None => Vec::new(),
-    };
+/// `original` is the forwarded message, or the event as quoted: its Subject is used.
+fn without_mime(req: &mut ComposeRequest, original: &[u8]) {
     let forwardees: Vec<(Option<String>, String)> = req
         .forwardees
         .iter()
@@ -220,7 +215,7 @@ fn without_mime(ctx: &RequestContext<'_>, req: &mut ComposeRequest, original: Op
         Some(b) => (b.data.as_str(), b.kind == 2),
         None => ("", false),
     };
-    req.mime = compose::forward_message(&forwardees, &subject_source, text, html);
+    req.mime = compose::forward_message(&forwardees, original, text, html);
     req.save_in_sent = true;
 }
 
@@ -247,32 +242,38 @@ async fn send(
         ),
         None => None,
     };
+    // A calendar item is quoted as Outlook shows it; forwarded, it also carries the
+    // meeting request.
+    let quoted = match &original {
+        Some(SourceItem::Event(ics, _)) if !req.replace_mime => {
+            let opts = crate::mapping::calendar::CalendarOptions::new(ctx.version);
+            Some(meeting::quotable(ics, &opts).map_err(|_| Error::Send(status::ITEM_NOT_FOUND))?)
+        }
+        _ => None,
+    };
     if req.mime.is_empty() {
-        without_mime(ctx, &mut req, original.as_ref());
+        let subject_of = match (&quoted, &original) {
+            (Some(q), _) => q.as_slice(),
+            (None, Some(SourceItem::Message(m))) => m.raw.as_slice(),
+            _ => &[],
+        };
+        without_mime(&mut req, subject_of);
     }
     let allowed = own_addresses(ctx).await?;
     let now = chrono::Utc::now();
-    // A calendar item is quoted as Outlook shows it; forwarded, it also carries the
-    // meeting request.
-    let (quoted, request) = match &original {
-        Some(SourceItem::Event(ics, _)) if !req.replace_mime => {
-            let opts = crate::mapping::calendar::CalendarOptions::new(ctx.version);
-            let quoted =
-                meeting::quotable(ics, &opts).map_err(|_| Error::Send(status::ITEM_NOT_FOUND))?;
-            let request = (command == Command::SmartForward)
-                .then(|| {
-                    meeting::forward_request(
-                        ics,
-                        &allowed,
-                        &compose::recipients(&req.mime),
-                        now.naive_utc(),
-                    )
-                })
-                .transpose()
-                .map_err(|_| Error::Send(status::ITEM_NOT_FOUND))?;
-            (Some(quoted), request)
+    let request = match &original {
+        Some(SourceItem::Event(ics, _)) if quoted.is_some() && command == Command::SmartForward => {
+            Some(
+                meeting::forward_request(
+                    ics,
+                    &allowed,
+                    &compose::recipients(&req.mime),
+                    now.naive_utc(),
+                )
+                .map_err(|_| Error::Send(status::ITEM_NOT_FOUND))?,
+            )
         }
-        _ => (None, None),
+        _ => None,
     };
     let kind = match (&original, command, req.replace_mime) {
         (_, _, true) | (None, _, _) => Original::None,
