@@ -449,6 +449,68 @@ async fn ten_thousand_messages_arrive_exactly_once() {
     assert_eq!(uids, upstream);
 }
 
+/// A window read ahead (and converted) while the phone reads the previous one is
+/// still sent as the phone's next request asks: with flags changed upstream in
+/// between, and in the body options of that request.
+#[tokio::test]
+async fn a_window_read_ahead_follows_later_flags_and_options() {
+    let stack = Stack::get();
+    let (user, pw) = stack.new_user("ahead");
+    let server = Server::start(stack);
+    let mut imap = Imap::login(stack.imap_port, &user, &pw);
+    let body = "0123456789".repeat(20);
+    let msgs: Vec<_> = (0..30)
+        .map(|i| message("ahead@example.org", &user, &format!("ahead {i}"), &body))
+        .collect();
+    imap.append_many("INBOX", &msgs, "");
+    let p = server.phone(stack, &user, &pw, "AHEAD1").await;
+    let inbox = p.folder_id(2).await;
+    let long = mail_options(1, Some(100));
+    let first = p
+        .sync_one(collection(&inbox, "0", None, Some(long.clone()), vec![]))
+        .await;
+    let w1 = p
+        .sync_changes(&inbox, &first.sync_key, 10, long.clone())
+        .await;
+    assert!(w1.more_available && w1.commands.len() == 10);
+    // The second window is read ahead now; every message becomes read after that.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    for uid in 1..=30 {
+        imap.store("INBOX", uid, "+FLAGS (\\Seen)");
+    }
+    // Past the moments in which a paging Sync skips the upstream delta.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    // Room for the ten Changes (read, on the phone since the first window) and the
+    // fifteen next Adds, ten of which were read ahead.
+    let w2 = p.sync_changes(&inbox, &w1.sync_key, 25, long.clone()).await;
+    let adds = |s: &common::eas::Synced| {
+        s.commands
+            .iter()
+            .filter(|c| matches!(c, Cmd::Add(..)))
+            .count()
+    };
+    assert_eq!((w2.commands.len(), adds(&w2)), (25, 15));
+    for c in &w2.commands {
+        let (Cmd::Add(_, data) | Cmd::Change(_, data)) = c else {
+            panic!("{c:?}")
+        };
+        assert_eq!(text(data, E::Read), "1", "{c:?}");
+    }
+    // The last five were read ahead for 100 bytes of body; the phone now asks for 20.
+    let short = mail_options(1, Some(20));
+    let w3 = p.sync_changes(&inbox, &w2.sync_key, 25, short).await;
+    assert_eq!(adds(&w3), 5);
+    for c in &w3.commands {
+        let Cmd::Add(_, data) = c else {
+            panic!("{c:?}")
+        };
+        let body = data.first(B::Body).expect("Body");
+        assert_eq!(body.child_text(B::Data).unwrap().len(), 20);
+        assert_eq!(body.child_text(B::Truncated).as_deref(), Some("1"));
+    }
+    assert!(!w3.more_available, "30 messages in three windows");
+}
+
 #[tokio::test]
 async fn ids_of_another_account_are_not_found() {
     let stack = Stack::get();

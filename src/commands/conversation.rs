@@ -17,6 +17,7 @@ use std::collections::HashMap;
 
 use airsync_model::{FetchedMessage, SearchKey, Uid};
 
+use crate::commands::sync::window::Prepared;
 use crate::eas::item_operations::status;
 use crate::error::Error;
 use crate::mapping::email;
@@ -34,7 +35,7 @@ const ACCESS_DENIED: u16 = 16;
 const MAX_PER_FOLDER: usize = 1000;
 
 /// The store's key for a ConversationId.
-fn hex(id: &[u8]) -> String {
+pub(crate) fn hex(id: &[u8]) -> String {
     id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -153,7 +154,7 @@ pub async fn apply_always_move(
     ctx: &RequestContext<'_>,
     collection_id: &str,
     mailbox: &str,
-    fetched: &mut HashMap<Uid, FetchedMessage>,
+    fetched: &mut HashMap<Uid, Prepared>,
 ) -> Result<(), Error> {
     if fetched.is_empty() {
         return Ok(());
@@ -171,8 +172,8 @@ pub async fn apply_always_move(
     // Destination folder id → the UIDs going there.
     let mut moves: HashMap<i64, Vec<Uid>> = HashMap::new();
     for (uid, message) in fetched.iter() {
-        if let Some((id, _)) = email::conversation(&message.raw)
-            && let Some(&folder_id) = rules.get(&hex(&id))
+        if let Some((id, _)) = &message.conversation
+            && let Some(&folder_id) = rules.get(&hex(id))
         {
             moves.entry(folder_id).or_default().push(*uid);
         }
@@ -216,27 +217,22 @@ pub async fn apply_always_move(
     Ok(())
 }
 
-/// Called by mail Sync (EAS 14.0+, where devices see ConversationIds) with the messages
-/// it offered: remembers the thread root behind each conversation id.
-pub async fn remember<'m>(
-    ctx: &RequestContext<'_>,
-    messages: impl Iterator<Item = &'m FetchedMessage>,
-) -> Result<(), Error> {
+/// Called when mail Sync reads the messages of a window (EAS 14.0+, where devices see
+/// ConversationIds): remembers the thread root behind each conversation id (hex).
+pub async fn remember(
+    store: &crate::state::Store,
+    login: &str,
+    roots: impl Iterator<Item = (String, String)>,
+) -> Result<(), crate::state::StoreError> {
     let mut seen: HashMap<String, String> = HashMap::new();
-    for message in messages {
-        if let Some((id, root)) = email::conversation(&message.raw) {
-            seen.entry(hex(&id)).or_insert(root);
-        }
+    for (id, root) in roots {
+        seen.entry(id).or_insert(root);
     }
     if seen.is_empty() {
         return Ok(());
     }
     let pairs: Vec<(String, String)> = seen.into_iter().collect();
-    ctx.app
-        .store
-        .remember_conversations(ctx.login(), &pairs)
-        .await?;
-    Ok(())
+    store.remember_conversations(login, &pairs).await
 }
 
 #[cfg(test)]

@@ -13,10 +13,10 @@ use crate::error::Error;
 use crate::mapping::email::{self, ConvertOptions};
 use crate::mapping::folders;
 use crate::wbxml::Element;
-use crate::wbxml::pages::{AirSync, Email};
 
 use super::plan::{self, Op};
 use super::snapshot::{Item, Snapshot, Upstream};
+use super::window::{Conversion, Prepared, Reader};
 use crate::commands::RequestContext;
 
 /// Syncs one mail collection (see the module docs of `commands::sync`).
@@ -161,13 +161,9 @@ pub async fn sync(
                 .collect();
             let key = read_ahead_key(ctx, cid, key + 1, &snap);
             ctx.app.prefetch.mark_fresh(key.clone()).await;
-            ctx.app.prefetch.start(
-                key,
-                ctx.app.mail.clone(),
-                ctx.principal.credentials.clone(),
-                mailbox.to_string(),
-                uids,
-            );
+            ctx.app
+                .prefetch
+                .start(key, reader(ctx, cid, mailbox, &options), uids);
         }
     }
     tracing::debug!(target: "airsync", collection = cid, items = snap.items.len(), sent = answer.commands.len(),
@@ -439,22 +435,24 @@ pub fn application_data(
         Ok(data) => data,
         Err(e) => {
             tracing::warn!(target: "airsync", server_id = sid, error = %e, "message could not be converted");
-            Element::new(AirSync::ApplicationData)
-                .text_child(Email::Subject, "(this message could not be read)")
-                .text_child(
-                    Email::Read,
-                    if message
-                        .meta
-                        .flags
-                        .iter()
-                        .any(|f| f.eq_ignore_ascii_case("\\Seen"))
-                    {
-                        "1"
-                    } else {
-                        "0"
-                    },
-                )
+            super::window::stub(&message.meta)
         }
+    }
+}
+
+/// Reads this Sync's windows of `mailbox` (see `window.rs`).
+fn reader(ctx: &RequestContext<'_>, cid: &str, mailbox: &str, options: &SyncOptions) -> Reader {
+    Reader {
+        mail: ctx.app.mail.clone(),
+        store: ctx.app.store.clone(),
+        creds: ctx.principal.credentials.clone(),
+        login: ctx.login().to_string(),
+        mailbox: mailbox.to_string(),
+        collection_id: cid.to_string(),
+        conversion: std::sync::Arc::new(Conversion {
+            version: ctx.version,
+            options: options.clone(),
+        }),
     }
 }
 
@@ -485,27 +483,21 @@ async fn server_commands(
     metas: &mut HashMap<Uid, MessageMeta>,
     ops: &[Op],
 ) -> Result<Vec<ServerCommand>, Error> {
-    let creds = &ctx.principal.credentials;
     let key_uid = |k: u64| k as Uid;
     let adds: Vec<Uid> = ops
         .iter()
         .filter(|&op| matches!(op, Op::Add(_)))
         .map(|op| key_uid(op.key()))
         .collect();
-    let mut fetched: HashMap<Uid, FetchedMessage> = HashMap::new();
+    let mut fetched: HashMap<Uid, Prepared> = HashMap::new();
     if !adds.is_empty() {
         let key = read_ahead_key(ctx, cid, current_key, snap);
-        for mut m in ctx
-            .app
-            .prefetch
-            .take(key, &ctx.app.mail, creds, mailbox, &adds)
-            .await?
-        {
+        let reader = reader(ctx, cid, mailbox, options);
+        for p in ctx.app.prefetch.take(key, &reader, &adds).await? {
             // The delta of this very request knows newer flags than a read-ahead copy.
-            if let Some(fresh) = metas.get(&m.meta.uid) {
-                m.meta = fresh.clone();
-            }
-            fetched.insert(m.meta.uid, m);
+            let fresh = metas.get(&p.message.meta.uid);
+            let p = reader.refresh(p, fresh);
+            fetched.insert(p.message.meta.uid, p);
         }
     }
     // Changes carry the flag-derived fields; learn flags we have not seen in this request.
@@ -528,7 +520,7 @@ async fn server_commands(
         let sid = server_id(cid, uid);
         match op {
             Op::Add(_) => {
-                let Some(message) = fetched.get(&uid) else {
+                let Some(prepared) = fetched.remove(&uid) else {
                     // Expunged since the delta: it is simply not offered.
                     if let Some(item) = snap.items.get_mut(&op.key()) {
                         item.upstream = None;
@@ -536,17 +528,20 @@ async fn server_commands(
                     continue;
                 };
                 if let Some(item) = snap.items.get_mut(&op.key()) {
-                    item.upstream = Some(upstream_of(&message.meta));
+                    item.upstream = Some(upstream_of(&prepared.message.meta));
                 }
                 // An iTIP REPLY to one of the user's meetings is applied to the event
                 // when the message is first offered to a device (see
                 // commands::meeting_response).
-                if is_inbox {
-                    crate::commands::meeting_response::apply_incoming_reply(ctx, &message.raw)
-                        .await;
+                if is_inbox && prepared.itip_reply {
+                    crate::commands::meeting_response::apply_incoming_reply(
+                        ctx,
+                        &prepared.message.raw,
+                    )
+                    .await;
                 }
                 commands.push(ServerCommand::Add {
-                    data: application_data(ctx.version, options, &sid, message),
+                    data: prepared.data,
                     server_id: sid,
                 });
             }
@@ -566,9 +561,6 @@ async fn server_commands(
             Op::SoftDelete(_) => commands.push(ServerCommand::SoftDelete { server_id: sid }),
         }
         plan::applied(snap, op);
-    }
-    if ctx.version >= ProtocolVersion::V14_0 {
-        crate::commands::conversation::remember(ctx, fetched.values()).await?;
     }
     Ok(commands)
 }

@@ -13,6 +13,7 @@ pub mod pim;
 pub mod plan;
 pub mod prefetch;
 pub mod snapshot;
+pub mod window;
 
 use crate::eas::sync::{
     CollectionRequest, CollectionResponse, SyncOptions, SyncRequest, SyncResponse, status,

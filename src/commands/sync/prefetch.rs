@@ -1,7 +1,8 @@
 //! Read-ahead for long initial syncs: when a Sync answers with MoreAvailable, the items
 //! of the device's next window are fetched in the background while the phone reads this
 //! answer, so its next request does not wait for the upstream. Mail windows are IMAP
-//! messages; calendar, contact and task windows are DAV objects (one multiget).
+//! messages, already converted for the device (`window.rs`); calendar, contact and task
+//! windows are DAV objects (one multiget).
 //!
 //! Safe for mail because a message's content never changes under one UID and
 //! UIDVALIDITY, which the key names; flags in a read-ahead copy can be stale, and the
@@ -15,10 +16,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use airsync_model::{
-    BackendError, Credentials, DavObject, DavStore, FetchedMessage, MailStore, Uid,
-};
+use airsync_model::{BackendError, Credentials, DavObject, DavStore, Uid};
 use moka::future::Cache;
+
+use super::window::{Prepared, Reader};
 
 /// One device's next window of one collection.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -35,12 +36,6 @@ pub struct Key {
 /// What a window's item weighs in the cache (its bytes).
 pub trait Weight {
     fn weight(&self) -> usize;
-}
-
-impl Weight for FetchedMessage {
-    fn weight(&self) -> usize {
-        self.raw.len()
-    }
 }
 
 impl Weight for DavObject {
@@ -112,30 +107,26 @@ impl<T: Weight + Send + Sync + 'static> ReadAhead<T> {
             .await
             .map_err(|e| (*e).clone())?;
         self.cache.invalidate(&key).await;
-        let mut by_id: HashMap<K, &T> = ahead.iter().map(|t| (id(t), t)).collect();
+        // Taken out of the cache, the window is normally ours alone: moved, not copied.
+        let ahead = Arc::try_unwrap(ahead).unwrap_or_else(|shared| (*shared).clone());
+        let mut by_id: HashMap<K, T> = ahead.into_iter().map(|t| (id(&t), t)).collect();
         let missing: Vec<K> = wanted
             .iter()
             .filter(|k| !by_id.contains_key(*k))
             .cloned()
             .collect();
-        let fetched = if missing.is_empty() {
-            Vec::new()
-        } else {
-            fetch(missing).await?
-        };
-        for t in &fetched {
-            by_id.insert(id(t), t);
+        if !missing.is_empty() {
+            for t in fetch(missing).await? {
+                by_id.insert(id(&t), t);
+            }
         }
-        Ok(wanted
-            .iter()
-            .filter_map(|k| by_id.get(k).map(|t| (*t).clone()))
-            .collect())
+        Ok(wanted.iter().filter_map(|k| by_id.remove(k)).collect())
     }
 }
 
 /// The read-ahead windows of both kinds, and which mail windows may skip the delta.
 pub struct Prefetch {
-    mail: ReadAhead<FetchedMessage>,
+    mail: ReadAhead<Prepared>,
     dav: ReadAhead<DavObject>,
     /// Windows whose Sync may skip the upstream delta: the previous answer ended with
     /// MoreAvailable moments ago, so the device is still draining changes the server
@@ -172,39 +163,29 @@ impl Prefetch {
         self.fresh.remove(key).await.is_some()
     }
 
-    /// Starts fetching the messages `uids` for `key` in the background.
-    pub fn start(
-        &self,
-        key: Key,
-        mail: Arc<dyn MailStore>,
-        creds: Credentials,
-        mailbox: String,
-        uids: Vec<Uid>,
-    ) {
+    /// Starts reading the messages `uids` for `key` in the background.
+    pub fn start(&self, key: Key, reader: Reader, uids: Vec<Uid>) {
         if uids.is_empty() {
             return;
         }
-        self.mail.start(key, async move {
-            mail.fetch_messages(&creds, &mailbox, &uids).await
-        });
+        self.mail.start(key, async move { reader.read(uids).await });
     }
 
-    /// The messages `uids` (in that order, those that exist): taken from a finished or
-    /// still running read-ahead for `key` when there is one, the rest fetched now.
+    /// The messages `uids` (in that order, those that exist), prepared: taken from a
+    /// finished or still running read-ahead for `key` when there is one, the rest read
+    /// now.
     pub async fn take(
         &self,
         key: Key,
-        mail: &Arc<dyn MailStore>,
-        creds: &Credentials,
-        mailbox: &str,
+        reader: &Reader,
         uids: &[Uid],
-    ) -> Result<Vec<FetchedMessage>, BackendError> {
+    ) -> Result<Vec<Prepared>, BackendError> {
         self.mail
             .take(
                 key,
                 uids,
-                |m: &FetchedMessage| m.meta.uid,
-                |uids| async move { mail.fetch_messages(creds, mailbox, &uids).await },
+                |p: &Prepared| p.message.meta.uid,
+                |uids| reader.read(uids),
             )
             .await
     }

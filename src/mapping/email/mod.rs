@@ -73,7 +73,7 @@ pub struct ConvertOptions {
 }
 
 /// Input that cannot be converted at all.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ConvertError {
     /// There is no message: zero bytes.
     #[error("empty message")]
@@ -226,8 +226,50 @@ pub fn to_application_data(
     if raw.is_empty() {
         return Err(ConvertError::Empty);
     }
+    application_data_of(parse(raw).as_ref(), raw, meta, opts)
+}
+
+/// What a mail Sync needs of a message it offers, read from one parse.
+#[derive(Debug, Clone)]
+pub struct Converted {
+    /// The `<AirSync:ApplicationData>` ([`to_application_data`]).
+    pub data: Result<Element, ConvertError>,
+    /// The conversation it belongs to, as [`conversation`] finds it.
+    pub conversation: Option<([u8; 16], String)>,
+    /// It carries an iTIP REPLY (a meeting answer for the organizer's calendar).
+    pub itip_reply: bool,
+}
+
+/// [`to_application_data`], [`conversation`] and the iTIP METHOD of
+/// [`calendar_part`] together, parsing the message once instead of three times.
+pub fn convert(raw: &[u8], meta: &MessageMeta, opts: &ConvertOptions) -> Converted {
+    if raw.is_empty() {
+        return Converted {
+            data: Err(ConvertError::Empty),
+            conversation: None,
+            itip_reply: false,
+        };
+    }
     let msg = parse(raw);
     let msg = msg.as_ref();
+    Converted {
+        data: application_data_of(msg, raw, meta, opts),
+        conversation: msg.and_then(|m| {
+            let root = fields::thread_root_id(m)?;
+            Some((fields::conversation_id(Some(m), 0), root))
+        }),
+        itip_reply: msg
+            .and_then(calendar_of)
+            .is_some_and(|(method, _)| method == "REPLY"),
+    }
+}
+
+fn application_data_of(
+    msg: Option<&Message<'_>>,
+    raw: &[u8],
+    meta: &MessageMeta,
+    opts: &ConvertOptions,
+) -> Result<Element, ConvertError> {
     let v14 = opts.version >= ProtocolVersion::V14_0;
     let visible = flags::VisibleFlags::from_imap(&meta.flags);
     let bodies = bodies(msg, raw);

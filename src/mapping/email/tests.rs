@@ -894,3 +894,32 @@ fn conversation_names_the_thread_root_and_matches_the_synced_id() {
     assert_ne!(conversation(other).unwrap().0, id);
     assert!(conversation(b"Subject: no ids\r\n\r\nx").is_none());
 }
+
+#[test]
+fn one_parse_agrees_with_the_separate_readings() {
+    let reply = "From: Bob <bob@example.org>\r\nTo: alice@example.org\r\nSubject: Accepted: Lunch\r\n\
+        Message-ID: <r1@example.org>\r\nReferences: <root@example.org> <mid@example.org>\r\n\
+        MIME-Version: 1.0\r\nContent-Type: text/calendar; method=REPLY; charset=utf-8\r\n\r\n\
+        BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:lunch-1\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let request = reply
+        .replace("method=REPLY", "method=REQUEST")
+        .replace("METHOD:REPLY", "METHOD:REQUEST");
+    let plain = "From: a@x.org\r\nSubject: no ids\r\n\r\nhello";
+    let o = v161(vec![pref(1, Some(512))]);
+    for (raw, itip_reply) in [(reply, true), (&request[..], false), (plain, false)] {
+        let m = meta(&["\\Seen"]);
+        let c = super::convert(raw.as_bytes(), &m, &o);
+        assert_eq!(
+            c.data.unwrap(),
+            to_application_data(raw.as_bytes(), &m, &o).unwrap()
+        );
+        assert_eq!(c.conversation, conversation(raw.as_bytes()));
+        assert_eq!(c.itip_reply, itip_reply, "{raw}");
+    }
+    assert!(
+        super::convert(reply.as_bytes(), &meta(&[]), &o)
+            .conversation
+            .is_some()
+    );
+    assert!(super::convert(b"", &meta(&[]), &o).data.is_err());
+}

@@ -1,0 +1,128 @@
+//! The new messages of one mail Sync window, read once: fetched from IMAP, converted
+//! for the device and with their conversations remembered. The same [`Reader`] serves
+//! the window a Sync needs now and the one it reads ahead for the device's next
+//! request (`prefetch.rs`), so a read-ahead window arrives ready to send: the request
+//! that takes it only checks that it was converted the way it would convert it.
+
+use std::sync::Arc;
+
+use airsync_model::{BackendError, Credentials, FetchedMessage, MailStore, MessageMeta, Uid};
+
+use crate::eas::ProtocolVersion;
+use crate::eas::sync::SyncOptions;
+use crate::mapping::email;
+use crate::state::Store;
+use crate::wbxml::Element;
+use crate::wbxml::pages::{AirSync, Email};
+
+use super::mail::{convert_options, server_id};
+
+/// How a window's messages were converted: the same version and options give the same
+/// ApplicationData (flags aside, see [`Reader::refresh`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversion {
+    pub version: ProtocolVersion,
+    pub options: SyncOptions,
+}
+
+/// One message of a window, ready to be offered.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub message: FetchedMessage,
+    /// Its ApplicationData, for `conversion`.
+    pub data: Element,
+    /// Its ConversationId and thread root (see `commands::conversation`).
+    pub conversation: Option<([u8; 16], String)>,
+    /// It carries an iTIP REPLY, applied to the organizer's event when first offered.
+    pub itip_reply: bool,
+    conversion: Arc<Conversion>,
+}
+
+impl super::prefetch::Weight for Prepared {
+    fn weight(&self) -> usize {
+        // The converted copy holds at most about what the message holds.
+        2 * self.message.raw.len()
+    }
+}
+
+/// Reads windows of one mailbox for one device's collection.
+#[derive(Clone)]
+pub struct Reader {
+    pub mail: Arc<dyn MailStore>,
+    pub store: Store,
+    pub creds: Credentials,
+    pub login: String,
+    pub mailbox: String,
+    /// The CollectionId, which the ServerIds (and FileReferences) carry.
+    pub collection_id: String,
+    pub conversion: Arc<Conversion>,
+}
+
+impl Reader {
+    /// The messages `uids` that still exist, prepared; their conversations are
+    /// remembered before they are returned (EAS 14.0+, where devices see
+    /// ConversationIds), so a device can name one in a Move the moment it sees it.
+    /// Remembering a conversation whose message is then not offered does no harm.
+    pub async fn read(&self, uids: Vec<Uid>) -> Result<Vec<Prepared>, BackendError> {
+        let fetched = self
+            .mail
+            .fetch_messages(&self.creds, &self.mailbox, &uids)
+            .await?;
+        let prepared: Vec<Prepared> = fetched.into_iter().map(|m| self.prepare(m)).collect();
+        if self.conversion.version >= ProtocolVersion::V14_0 {
+            let roots = prepared
+                .iter()
+                .filter_map(|p| p.conversation.as_ref())
+                .map(|(id, root)| (crate::commands::conversation::hex(id), root.clone()));
+            crate::commands::conversation::remember(&self.store, &self.login, roots)
+                .await
+                .map_err(|e| BackendError::Transient(format!("remembering conversations: {e}")))?;
+        }
+        Ok(prepared)
+    }
+
+    /// A message converted the way this reader converts; a message that cannot be
+    /// converted still reaches the device, as a stub, rather than blocking its folder.
+    pub fn prepare(&self, message: FetchedMessage) -> Prepared {
+        let sid = server_id(&self.collection_id, message.meta.uid);
+        let c = &self.conversion;
+        let converted = email::convert(
+            &message.raw,
+            &message.meta,
+            &convert_options(c.version, &c.options, sid.clone()),
+        );
+        let data = converted.data.unwrap_or_else(|e| {
+            tracing::warn!(target: "airsync", server_id = %sid, error = %e, "message could not be converted");
+            stub(&message.meta)
+        });
+        Prepared {
+            message,
+            data,
+            conversation: converted.conversation,
+            itip_reply: converted.itip_reply,
+            conversion: self.conversion.clone(),
+        }
+    }
+
+    /// `p` as this reader would prepare it now: converted again when it was read ahead
+    /// with other options, or when the Sync's own delta knows newer flags (`fresh`) than
+    /// the copy read ahead (the flags show in Read, Flag, Categories…).
+    pub fn refresh(&self, mut p: Prepared, fresh: Option<&MessageMeta>) -> Prepared {
+        let flags_changed = fresh.is_some_and(|m| m.flags != p.message.meta.flags);
+        if let Some(m) = fresh {
+            p.message.meta = m.clone();
+        }
+        if flags_changed || p.conversion != self.conversion {
+            return self.prepare(p.message);
+        }
+        p
+    }
+}
+
+/// What a device gets for a message that cannot be read.
+pub fn stub(meta: &MessageMeta) -> Element {
+    let read = meta.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen"));
+    Element::new(AirSync::ApplicationData)
+        .text_child(Email::Subject, "(this message could not be read)")
+        .text_child(Email::Read, if read { "1" } else { "0" })
+}
