@@ -160,7 +160,11 @@ impl Prefetch {
 
     /// True (once) when the window's Sync may skip the upstream delta.
     pub async fn take_fresh(&self, key: &Key) -> bool {
-        self.fresh.remove(key).await.is_some()
+        // moka's `remove` returns an entry past its time to live until the cache's
+        // housekeeping drops it; `get` does not.
+        let fresh = self.fresh.get(key).await.is_some();
+        self.fresh.invalidate(key).await;
+        fresh
     }
 
     /// Starts reading the messages `uids` for `key` in the background.
