@@ -421,6 +421,77 @@ async fn kill_between_syncs_loses_and_doubles_nothing() {
     assert_eq!(unique.len(), 30, "nothing missing");
 }
 
+/// Keys of a big folder are stored as differences from an earlier key (a window
+/// changes 20 of 200 items): a lost answer, a MoveItems of the device and a crash in
+/// the middle of the chain still give every message exactly once.
+#[tokio::test]
+async fn keys_stored_as_differences_survive_retries_moves_and_a_crash() {
+    let stack = Stack::get();
+    let (user, pw) = stack.new_user("deltas");
+    let mut server = Server::start(stack);
+    stack.doveadm(&["mailbox", "create", "-u", &user, "Kept"]);
+    let mut imap = Imap::login(stack.imap_port, &user, &pw);
+    let msgs: Vec<_> = (0..200)
+        .map(|i| message("x@example.org", &user, &format!("d{i}"), "b"))
+        .collect();
+    imap.append_many("INBOX", &msgs, "");
+    let mut p = server.phone(stack, &user, &pw, "DELTAS1").await;
+    let inbox = p.folder_id(2).await;
+    let kept = p.folder_id_by_name("Kept").await;
+    let opts = mail_options(1, Some(100));
+    let mut key = p
+        .sync_one(collection(&inbox, "0", None, Some(opts.clone()), vec![]))
+        .await
+        .sync_key;
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let s = p.sync_changes(&inbox, &key, 20, opts.clone()).await;
+        seen.extend(s.add_ids());
+        key = s.sync_key;
+    }
+    // This answer is lost; the repeated request gets the same items.
+    let lost = p.sync_changes(&inbox, &key, 20, opts.clone()).await;
+    let again = p.sync_changes(&inbox, &key, 20, opts.clone()).await;
+    assert_eq!(lost.add_ids(), again.add_ids());
+    assert_eq!((again.add_ids().len(), again.sync_key.clone()), (20, lost.sync_key));
+    seen.extend(again.add_ids());
+    key = again.sync_key;
+    // The device files one message it holds elsewhere itself.
+    let moved = seen[5].clone();
+    let mv = Element::new(M::MoveItems).child(
+        Element::new(M::Move)
+            .text_child(M::SrcMsgId, moved.clone())
+            .text_child(M::SrcFldId, inbox.clone())
+            .text_child(M::DstFldId, kept.clone()),
+    );
+    let a = p.post("MoveItems", &mv).await;
+    let r = a.body.as_ref().unwrap().first(M::Response).unwrap();
+    assert_eq!(text(r, M::Status), "3", "{}", a.xml());
+    let dir = server.dir.clone();
+    server.kill();
+    let server = Server::start_in(stack, &dir, "");
+    p.base_url = server.base_url.clone();
+    loop {
+        let s = p.sync_changes(&inbox, &key, 20, opts.clone()).await;
+        assert_eq!(s.status, "1", "no Status 3");
+        assert!(
+            s.commands.iter().all(|c| c.server_id() != moved),
+            "the device's own move comes back: {:?}",
+            s.commands
+        );
+        seen.extend(s.add_ids());
+        key = s.sync_key;
+        if !s.more_available {
+            break;
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no duplicates");
+    assert_eq!(unique.len(), 200, "nothing missing");
+}
+
 #[tokio::test]
 async fn ten_thousand_messages_arrive_exactly_once() {
     let stack = Stack::get();

@@ -19,6 +19,7 @@ pub use admin::{AuditEntry, Overrides, Scope, Setting};
 pub use devices::{Device, DeviceInfo, DeviceSeen, WipeState};
 pub use folders::{FolderRow, UpstreamFolder};
 pub use sent::SendClaim;
+pub use sync::StoredSnapshot;
 
 use std::time::Duration;
 

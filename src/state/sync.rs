@@ -6,18 +6,38 @@ use sqlx::Row;
 
 use super::{Store, StoreError, now};
 
+/// One stored Sync key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSnapshot {
+    pub key: i64,
+    pub bytes: Vec<u8>,
+    /// `Some`: `bytes` are a difference from the full snapshot of this key.
+    pub base_key: Option<i64>,
+    /// That base's bytes, when read together ([`Store::sync_snapshot`]).
+    pub base: Option<Vec<u8>>,
+}
+
+/// Keys below $4 go, except the bases of keys that stay.
+const PRUNE: &str = "DELETE FROM sync_state WHERE login = $1 AND device_id = $2 \
+    AND collection_id = $3 AND sync_key < $4 AND sync_key NOT IN (\
+    SELECT base_key FROM sync_state WHERE login = $1 AND device_id = $2 \
+    AND collection_id = $3 AND sync_key >= $4 AND base_key IS NOT NULL)";
+
 impl Store {
-    /// The snapshot behind `key`, if the device may still use that key.
+    /// The snapshot behind `key`, if the device may still use that key, with the base
+    /// it is a difference from (one read).
     pub async fn sync_snapshot(
         &self,
         login: &str,
         device_id: &str,
         collection_id: &str,
         key: i64,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    ) -> Result<Option<StoredSnapshot>, StoreError> {
         let row = sqlx::query(
-            "SELECT snapshot FROM sync_state WHERE login = $1 AND device_id = $2 \
-             AND collection_id = $3 AND sync_key = $4",
+            "SELECT s.snapshot, s.base_key, b.snapshot AS base FROM sync_state s \
+             LEFT JOIN sync_state b ON b.login = s.login AND b.device_id = s.device_id \
+             AND b.collection_id = s.collection_id AND b.sync_key = s.base_key \
+             WHERE s.login = $1 AND s.device_id = $2 AND s.collection_id = $3 AND s.sync_key = $4",
         )
         .bind(login)
         .bind(device_id)
@@ -25,18 +45,25 @@ impl Store {
         .bind(key)
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|r| r.try_get("snapshot")).transpose()?)
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(StoredSnapshot {
+            key,
+            bytes: row.try_get("snapshot")?,
+            base_key: row.try_get("base_key")?,
+            base: row.try_get("base")?,
+        }))
     }
 
-    /// Every stored key of a collection on a device, with its snapshot.
+    /// Every stored key of a collection on a device, with its snapshot (bases not
+    /// joined: they are among the rows).
     pub async fn sync_snapshots(
         &self,
         login: &str,
         device_id: &str,
         collection_id: &str,
-    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<StoredSnapshot>, StoreError> {
         let rows = sqlx::query(
-            "SELECT sync_key, snapshot FROM sync_state WHERE login = $1 AND device_id = $2 AND collection_id = $3",
+            "SELECT sync_key, snapshot, base_key FROM sync_state WHERE login = $1 AND device_id = $2 AND collection_id = $3",
         )
         .bind(login)
         .bind(device_id)
@@ -44,13 +71,21 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("sync_key")?, r.try_get("snapshot")?)))
+            .map(|r| {
+                Ok(StoredSnapshot {
+                    key: r.try_get("sync_key")?,
+                    bytes: r.try_get("snapshot")?,
+                    base_key: r.try_get("base_key")?,
+                    base: None,
+                })
+            })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
     }
 
-    /// Replaces the snapshot behind an existing key (used when the device changed its
-    /// own state outside Sync, e.g. with MoveItems).
+    /// Replaces the snapshot behind an existing key with a full one (used when the
+    /// device changed its own state outside Sync, e.g. with MoveItems, and when a key
+    /// learns a newer cursor). Rows based on it keep their own differences.
     pub async fn replace_sync_snapshot(
         &self,
         login: &str,
@@ -60,7 +95,7 @@ impl Store {
         snapshot: &[u8],
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE sync_state SET snapshot = $5 WHERE login = $1 AND device_id = $2 AND collection_id = $3 AND sync_key = $4",
+            "UPDATE sync_state SET snapshot = $5, base_key = NULL WHERE login = $1 AND device_id = $2 AND collection_id = $3 AND sync_key = $4",
         )
         .bind(login)
         .bind(device_id)
@@ -90,9 +125,11 @@ impl Store {
         Ok(row.try_get::<Option<i64>, _>(0)?)
     }
 
-    /// Records the snapshot behind a new key and forgets keys below `keep_from`, in one
-    /// transaction: the answer naming `key` is sent only after this returns, so a crash
-    /// in between leads to a replay of the old key, never to a gap.
+    /// Records the snapshot behind a new key — full, or a difference from the full
+    /// snapshot of `base_key` — and forgets keys below `keep_from`, in one transaction:
+    /// the answer naming `key` is sent only after this returns, so a crash in between
+    /// leads to a replay of the old key, never to a gap.
+    #[allow(clippy::too_many_arguments)]
     pub async fn put_sync_snapshot(
         &self,
         login: &str,
@@ -100,13 +137,15 @@ impl Store {
         collection_id: &str,
         key: i64,
         snapshot: &[u8],
+        base_key: Option<i64>,
         keep_from: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
-            "INSERT INTO sync_state (login, device_id, collection_id, sync_key, snapshot, created) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (login, device_id, collection_id, sync_key) DO UPDATE SET snapshot = $5, created = $6",
+            "INSERT INTO sync_state (login, device_id, collection_id, sync_key, snapshot, created, base_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (login, device_id, collection_id, sync_key) \
+             DO UPDATE SET snapshot = $5, created = $6, base_key = $7",
         )
         .bind(login)
         .bind(device_id)
@@ -114,22 +153,22 @@ impl Store {
         .bind(key)
         .bind(snapshot)
         .bind(now())
+        .bind(base_key)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "DELETE FROM sync_state WHERE login = $1 AND device_id = $2 AND collection_id = $3 AND sync_key < $4",
-        )
-        .bind(login)
-        .bind(device_id)
-        .bind(collection_id)
-        .bind(keep_from)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(PRUNE)
+            .bind(login)
+            .bind(device_id)
+            .bind(collection_id)
+            .bind(keep_from)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Forgets keys below `keep_from` (the device has moved on).
+    /// Forgets keys below `keep_from` (the device has moved on), but for the bases of
+    /// the keys it keeps.
     pub async fn prune_sync_snapshots(
         &self,
         login: &str,
@@ -137,15 +176,13 @@ impl Store {
         collection_id: &str,
         keep_from: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "DELETE FROM sync_state WHERE login = $1 AND device_id = $2 AND collection_id = $3 AND sync_key < $4",
-        )
-        .bind(login)
-        .bind(device_id)
-        .bind(collection_id)
-        .bind(keep_from)
-        .execute(self.pool())
-        .await?;
+        sqlx::query(PRUNE)
+            .bind(login)
+            .bind(device_id)
+            .bind(collection_id)
+            .bind(keep_from)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -309,24 +346,64 @@ mod tests {
     #[tokio::test]
     async fn keys_client_ids_and_cache() {
         for (s, _db) in test_stores().await {
-            s.put_sync_snapshot("a", "d", "5", 1, b"one", 1)
+            let bytes = |key| {
+                let s = s.clone();
+                async move {
+                    s.sync_snapshot("a", "d", "5", key)
+                        .await
+                        .unwrap()
+                        .map(|st| (st.bytes, st.base_key, st.base))
+                }
+            };
+            s.put_sync_snapshot("a", "d", "5", 1, b"one", None, 1)
                 .await
                 .unwrap();
-            s.put_sync_snapshot("a", "d", "5", 2, &[0, 255, 1], 1)
+            s.put_sync_snapshot("a", "d", "5", 2, &[0, 255, 1], None, 1)
                 .await
                 .unwrap();
-            assert_eq!(
-                s.sync_snapshot("a", "d", "5", 1).await.unwrap().as_deref(),
-                Some(&b"one"[..])
-            );
-            assert_eq!(
-                s.sync_snapshot("a", "d", "5", 2).await.unwrap(),
-                Some(vec![0, 255, 1])
-            );
+            assert_eq!(bytes(1).await, Some((b"one".to_vec(), None, None)));
+            assert_eq!(bytes(2).await, Some((vec![0, 255, 1], None, None)));
             assert_eq!(s.latest_sync_key("a", "d", "5").await.unwrap(), Some(2));
             s.prune_sync_snapshots("a", "d", "5", 2).await.unwrap();
-            assert_eq!(s.sync_snapshot("a", "d", "5", 1).await.unwrap(), None);
+            assert_eq!(bytes(1).await, None);
             assert_eq!(s.latest_sync_key("a", "d", "6").await.unwrap(), None);
+
+            // Differences from key 2: read with their base, and the base outlives
+            // the pruning of older keys as long as a kept key needs it.
+            for key in 3..=5 {
+                s.put_sync_snapshot("a", "d", "5", key, &[key as u8], Some(2), key - 1)
+                    .await
+                    .unwrap();
+            }
+            assert_eq!(
+                bytes(5).await,
+                Some((vec![5], Some(2), Some(vec![0, 255, 1])))
+            );
+            assert_eq!(bytes(3).await, None, "pruned");
+            assert!(bytes(2).await.is_some(), "the base of 4 and 5 stays");
+            let mut keys: Vec<i64> = s
+                .sync_snapshots("a", "d", "5")
+                .await
+                .unwrap()
+                .iter()
+                .map(|st| st.key)
+                .collect();
+            keys.sort();
+            assert_eq!(keys, [2, 4, 5]);
+            // A full key 6: the base is no longer needed once 5 goes too.
+            s.put_sync_snapshot("a", "d", "5", 6, b"six", None, 6)
+                .await
+                .unwrap();
+            assert_eq!(bytes(2).await, None);
+            assert_eq!(bytes(6).await, Some((b"six".to_vec(), None, None)));
+            // Replacing a difference makes it full.
+            s.put_sync_snapshot("a", "d", "5", 7, &[7], Some(6), 6)
+                .await
+                .unwrap();
+            s.replace_sync_snapshot("a", "d", "5", 7, b"seven")
+                .await
+                .unwrap();
+            assert_eq!(bytes(7).await, Some((b"seven".to_vec(), None, None)));
 
             assert_eq!(s.client_add("a", "d", "5", "c1").await.unwrap(), None);
             s.record_client_add("a", "d", "5", "c1", "5:10")

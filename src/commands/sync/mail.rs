@@ -75,7 +75,7 @@ pub async fn sync(
     if req.sync_key == "0" {
         return super::start(ctx, req, answer).await;
     }
-    let Some((key, mut snap)) = super::load(ctx, cid, &req.sync_key).await? else {
+    let Some((key, mut snap, base)) = super::load(ctx, cid, &req.sync_key).await? else {
         return Ok(CollectionResponse::status_only(
             req,
             status::INVALID_SYNC_KEY,
@@ -169,7 +169,7 @@ pub async fn sync(
     tracing::debug!(target: "airsync", collection = cid, items = snap.items.len(), sent = answer.commands.len(),
         refresh_ms = refreshed.as_millis() as u64, total_ms = started.elapsed().as_millis() as u64, "mail sync");
 
-    super::finish(ctx, req, key, &loaded_cursor, &snap, answer).await
+    super::finish(ctx, req, key, &loaded_cursor, (&snap, &base), answer).await
 }
 
 /// How many server commands the device would get (GetItemEstimate), without changing
@@ -185,7 +185,7 @@ pub async fn estimate(
     if sync_key == "0" {
         return Ok(Err(est::NOT_PRIMED));
     }
-    let Some((_, mut snap)) = super::load(ctx, cid, sync_key).await? else {
+    let Some((_, mut snap, _)) = super::load(ctx, cid, sync_key).await? else {
         return Ok(Err(est::INVALID_SYNC_KEY));
     };
     refresh(ctx, mailbox, &mut snap).await?;
@@ -201,34 +201,24 @@ pub async fn record_device_move(
     source: (&str, Uid),
     destination: Option<(&str, &MessageMeta)>,
 ) -> Result<(), Error> {
-    let store = &ctx.app.store;
-    let (login, device) = (ctx.login(), ctx.device_id());
-    for (key, bytes) in store.sync_snapshots(login, device, source.0).await? {
-        if let Ok(mut snap) = Snapshot::decode(&bytes)
-            && snap.items.remove(&u64::from(source.1)).is_some()
-        {
-            store
-                .replace_sync_snapshot(login, device, source.0, key, &snap.encode())
-                .await?;
-        }
-    }
+    super::rewrite_snapshots(ctx, source.0, |snap| {
+        snap.items.remove(&u64::from(source.1)).is_some()
+    })
+    .await?;
     if let Some((cid, meta)) = destination {
-        for (key, bytes) in store.sync_snapshots(login, device, cid).await? {
-            if let Ok(mut snap) = Snapshot::decode(&bytes) {
-                let up = upstream_of(meta);
-                snap.items.insert(
-                    u64::from(meta.uid),
-                    Item {
-                        device: Some(up.sig),
-                        upstream: Some(up),
-                        stale: false,
-                    },
-                );
-                store
-                    .replace_sync_snapshot(login, device, cid, key, &snap.encode())
-                    .await?;
-            }
-        }
+        let up = upstream_of(meta);
+        super::rewrite_snapshots(ctx, cid, |snap| {
+            snap.items.insert(
+                u64::from(meta.uid),
+                Item {
+                    device: Some(up.sig),
+                    upstream: Some(up),
+                    stale: false,
+                },
+            );
+            true
+        })
+        .await?;
     }
     Ok(())
 }

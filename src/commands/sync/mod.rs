@@ -20,6 +20,7 @@ use crate::eas::sync::{
 };
 use crate::error::Error;
 use crate::mapping::folders::Resolved;
+use crate::state::StoredSnapshot;
 use crate::wbxml::Element;
 use snapshot::Snapshot;
 
@@ -137,7 +138,7 @@ pub async fn push_targets(
         {
             Some(key) => load(ctx, id, &key.to_string())
                 .await?
-                .map(|(_, snap)| snap.cursor),
+                .map(|(_, snap, _)| snap.cursor),
             None => None,
         };
         targets.push(Target {
@@ -316,10 +317,43 @@ async fn start(
         ..Default::default()
     };
     store
-        .put_sync_snapshot(ctx.login(), ctx.device_id(), cid, key, &snap.encode(), key)
+        .put_sync_snapshot(
+            ctx.login(),
+            ctx.device_id(),
+            cid,
+            key,
+            &snap.encode(),
+            None,
+            key,
+        )
         .await?;
     answer.sync_key = key.to_string();
     Ok(answer)
+}
+
+/// The full snapshot the next key may be stored as a difference from: snapshot N
+/// itself when it is stored whole, else the base N is a difference from.
+pub struct Base(Option<(i64, Snapshot)>);
+
+/// Below this many items a snapshot is always stored whole.
+const DELTA_MIN_ITEMS: usize = 64;
+
+impl Base {
+    /// How to store `snap`: as a difference from this base when that is much smaller
+    /// than the whole (a window of a long initial sync, a few changes in a big
+    /// folder), else whole. Returns the bytes and the base's key.
+    fn encode(&self, snap: &Snapshot) -> (Vec<u8>, Option<i64>) {
+        if let Some((key, base)) = &self.0
+            && snap.items.len() >= DELTA_MIN_ITEMS
+        {
+            let delta = snap.encode_delta(base);
+            // A whole snapshot takes 10–15 bytes per item.
+            if delta.len() * 4 <= snap.items.len() * 12 {
+                return (delta, Some(*key));
+            }
+        }
+        (snap.encode(), None)
+    }
 }
 
 /// Snapshot N, or `None` when the device's key is unknown or unreadable (Status 3).
@@ -327,11 +361,11 @@ async fn load(
     ctx: &RequestContext<'_>,
     cid: &str,
     sync_key: &str,
-) -> Result<Option<(i64, Snapshot)>, Error> {
+) -> Result<Option<(i64, Snapshot, Base)>, Error> {
     let Ok(key) = sync_key.parse::<i64>() else {
         return Ok(None);
     };
-    let Some(bytes) = ctx
+    let Some(stored) = ctx
         .app
         .store
         .sync_snapshot(ctx.login(), ctx.device_id(), cid, key)
@@ -339,13 +373,62 @@ async fn load(
     else {
         return Ok(None);
     };
-    match Snapshot::decode(&bytes) {
-        Ok(snap) => Ok(Some((key, snap))),
+    match materialize(&stored, stored.base.as_deref()) {
+        Ok((snap, base)) => Ok(Some((key, snap, base))),
         Err(_) => {
             tracing::warn!(target: "airsync", collection = cid, key, "unreadable sync snapshot; the device must resync");
             Ok(None)
         }
     }
+}
+
+/// The snapshot a stored key holds, given its base's bytes when it has one.
+fn materialize(
+    stored: &StoredSnapshot,
+    base: Option<&[u8]>,
+) -> Result<(Snapshot, Base), snapshot::Corrupt> {
+    match stored.base_key {
+        None => {
+            let snap = Snapshot::decode(&stored.bytes)?;
+            Ok((snap.clone(), Base(Some((stored.key, snap)))))
+        }
+        Some(base_key) => {
+            let base = Snapshot::decode(base.ok_or(snapshot::Corrupt)?)?;
+            let snap = Snapshot::decode_delta(&stored.bytes, base.clone())?;
+            Ok((snap, Base(Some((base_key, base)))))
+        }
+    }
+}
+
+/// Changes every stored key of a collection on the device with `change` (which says
+/// whether it changed anything), e.g. when the device moved an item itself. When one
+/// changes, all are stored whole again, so no key rests on a base that changed.
+pub async fn rewrite_snapshots(
+    ctx: &RequestContext<'_>,
+    cid: &str,
+    mut change: impl FnMut(&mut Snapshot) -> bool,
+) -> Result<(), Error> {
+    let store = &ctx.app.store;
+    let (login, device) = (ctx.login(), ctx.device_id());
+    let rows = store.sync_snapshots(login, device, cid).await?;
+    let bytes_of = |key: i64| rows.iter().find(|r| r.key == key).map(|r| &r.bytes[..]);
+    let mut snaps = Vec::with_capacity(rows.len());
+    let mut changed = false;
+    for row in &rows {
+        // An unreadable key stays as it is: its device gets Status 3 anyway.
+        if let Ok((mut snap, _)) = materialize(row, row.base_key.and_then(bytes_of)) {
+            changed |= change(&mut snap);
+            snaps.push((row.key, snap));
+        }
+    }
+    if changed {
+        for (key, snap) in snaps {
+            store
+                .replace_sync_snapshot(login, device, cid, key, &snap.encode())
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Ends a collection's turn: when neither side changed anything the key stays (and
@@ -361,29 +444,31 @@ async fn finish(
     req: &CollectionRequest,
     key: i64,
     loaded_cursor: &str,
-    snap: &Snapshot,
+    (snap, base): (&Snapshot, &Base),
     mut answer: CollectionResponse,
 ) -> Result<CollectionResponse, Error> {
     let (store, cid) = (&ctx.app.store, answer.collection_id.clone());
     if answer.commands.is_empty() && answer.responses.is_empty() && req.commands.is_empty() {
-        store
-            .prune_sync_snapshots(ctx.login(), ctx.device_id(), &cid, key)
-            .await?;
         if snap.cursor != loaded_cursor {
             store
                 .replace_sync_snapshot(ctx.login(), ctx.device_id(), &cid, key, &snap.encode())
                 .await?;
         }
+        store
+            .prune_sync_snapshots(ctx.login(), ctx.device_id(), &cid, key)
+            .await?;
         answer.sync_key = key.to_string();
         return Ok(answer);
     }
+    let (bytes, base_key) = base.encode(snap);
     store
         .put_sync_snapshot(
             ctx.login(),
             ctx.device_id(),
             &cid,
             key + 1,
-            &snap.encode(),
+            &bytes,
+            base_key,
             key,
         )
         .await?;

@@ -81,7 +81,8 @@ pub async fn sync(
     if req.sync_key == "0" {
         return super::start(ctx, req, answer).await;
     }
-    let Some((key, mut snap)) = super::load(ctx, &req.collection_id, &req.sync_key).await? else {
+    let Some((key, mut snap, base)) = super::load(ctx, &req.collection_id, &req.sync_key).await?
+    else {
         return Ok(CollectionResponse::status_only(
             req,
             status::INVALID_SYNC_KEY,
@@ -145,7 +146,7 @@ pub async fn sync(
         answer.commands =
             server_commands(ctx, req, folder, &options, &mut snap, &etags, &p.ops, page).await?;
     }
-    super::finish(ctx, req, key, &loaded_cursor, &snap, answer).await
+    super::finish(ctx, req, key, &loaded_cursor, (&snap, &base), answer).await
 }
 
 /// How long an upstream listing stays fresh enough for the next page of a chain.
@@ -186,7 +187,7 @@ pub async fn estimate(
     if sync_key == "0" {
         return Ok(Err(est::NOT_PRIMED));
     }
-    let Some((_, mut snap)) = super::load(ctx, cid, sync_key).await? else {
+    let Some((_, mut snap, _)) = super::load(ctx, cid, sync_key).await? else {
         return Ok(Err(est::INVALID_SYNC_KEY));
     };
     if let Some(f) = filter_type {

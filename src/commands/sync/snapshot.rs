@@ -51,6 +51,8 @@ pub struct Corrupt;
 /// Format 2 added `refreshed` (format 1 snapshots decode with 0); format 3 is format 2
 /// not deflated.
 const FORMAT: u8 = 3;
+/// A difference from a base snapshot (`encode_delta`), never deflated.
+const DELTA_FORMAT: u8 = 4;
 
 /// First byte of an uncompressed snapshot: a deflate block header with BTYPE 11, which
 /// RFC 1951 §3.2.3 reserves (an error), so no deflated snapshot starts with it.
@@ -58,30 +60,95 @@ const RAW: u8 = 0xff;
 
 impl Snapshot {
     pub fn encode(&self) -> Vec<u8> {
-        let mut raw = Vec::with_capacity(16 + self.items.len() * 16);
-        raw.push(RAW);
-        raw.push(FORMAT);
-        put_varint(&mut raw, self.cursor.len() as u64);
-        raw.extend_from_slice(self.cursor.as_bytes());
-        raw.push(self.filter_type);
-        put_varint(&mut raw, zigzag(self.refreshed));
+        let mut raw = self.header(FORMAT, 16 + self.items.len() * 16);
         put_varint(&mut raw, self.items.len() as u64);
         let mut previous = 0u64;
         for (key, item) in &self.items {
             put_varint(&mut raw, key - previous);
             previous = *key;
-            let tag = u8::from(item.device.is_some())
-                | u8::from(item.upstream.is_some()) << 1
-                | u8::from(item.stale) << 2;
-            raw.push(tag);
-            if let Some(sig) = item.device {
-                raw.extend_from_slice(&sig.to_le_bytes());
-            }
-            if let Some(up) = item.upstream {
-                raw.extend_from_slice(&up.sig.to_le_bytes());
-                put_varint(&mut raw, zigzag(up.date));
+            put_item(&mut raw, Some(item));
+        }
+        raw
+    }
+
+    /// This snapshot as its difference from `base`: the items that are new, changed or
+    /// gone. Decoded with [`Snapshot::decode_delta`] on the same base.
+    pub fn encode_delta(&self, base: &Snapshot) -> Vec<u8> {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let mut changes: Vec<(u64, Option<&Item>)> = Vec::new();
+        let (mut old, mut new) = (base.items.iter().peekable(), self.items.iter().peekable());
+        loop {
+            match (old.peek(), new.peek()) {
+                (None, None) => break,
+                (Some((k, _)), None) => {
+                    changes.push((**k, None));
+                    old.next();
+                }
+                (None, Some((k, item))) => {
+                    changes.push((**k, Some(*item)));
+                    new.next();
+                }
+                (Some((ko, io)), Some((kn, in_))) => match ko.cmp(kn) {
+                    Less => {
+                        changes.push((**ko, None));
+                        old.next();
+                    }
+                    Greater => {
+                        changes.push((**kn, Some(*in_)));
+                        new.next();
+                    }
+                    Equal => {
+                        if io != in_ {
+                            changes.push((**kn, Some(*in_)));
+                        }
+                        old.next();
+                        new.next();
+                    }
+                },
             }
         }
+        let mut raw = self.header(DELTA_FORMAT, 16 + changes.len() * 16);
+        put_varint(&mut raw, changes.len() as u64);
+        let mut previous = 0u64;
+        for (key, item) in changes {
+            put_varint(&mut raw, key - previous);
+            previous = key;
+            put_item(&mut raw, item);
+        }
+        raw
+    }
+
+    /// The snapshot `bytes` (from [`Snapshot::encode_delta`]) describe on `base`.
+    pub fn decode_delta(bytes: &[u8], mut base: Snapshot) -> Result<Snapshot, Corrupt> {
+        let raw = bytes.strip_prefix(&[RAW, DELTA_FORMAT]).ok_or(Corrupt)?;
+        let mut r = Reader { raw, pos: 0 };
+        let (cursor, filter_type, refreshed) = r.header(DELTA_FORMAT)?;
+        let count = r.varint()?;
+        let mut key = 0u64;
+        for _ in 0..count {
+            key = key.checked_add(r.varint()?).ok_or(Corrupt)?;
+            match r.item()? {
+                Some(item) => base.items.insert(key, item),
+                None => base.items.remove(&key),
+            };
+        }
+        Ok(Snapshot {
+            cursor,
+            filter_type,
+            refreshed,
+            items: base.items,
+        })
+    }
+
+    /// RAW, the format byte, cursor, FilterType and `refreshed`.
+    fn header(&self, format: u8, capacity: usize) -> Vec<u8> {
+        let mut raw = Vec::with_capacity(capacity);
+        raw.push(RAW);
+        raw.push(format);
+        put_varint(&mut raw, self.cursor.len() as u64);
+        raw.extend_from_slice(self.cursor.as_bytes());
+        raw.push(self.filter_type);
+        put_varint(&mut raw, zigzag(self.refreshed));
         raw
     }
 
@@ -106,14 +173,7 @@ impl Snapshot {
         if !matches!((format, deflated), (1 | 2, true) | (FORMAT, false)) {
             return Err(Corrupt);
         }
-        let cursor_len = r.varint()? as usize;
-        let cursor = String::from_utf8(r.take(cursor_len)?.to_vec()).map_err(|_| Corrupt)?;
-        let filter_type = r.byte()?;
-        let refreshed = if format >= 2 {
-            unzigzag(r.varint()?)
-        } else {
-            0
-        };
+        let (cursor, filter_type, refreshed) = r.header(format)?;
         let count = r.varint()?;
         // Keys come in ascending order: collected first, the map is built in one pass
         // (BTreeMap's bulk load) instead of by 10,000 inserts. The count is untrusted.
@@ -121,25 +181,7 @@ impl Snapshot {
         let mut key = 0u64;
         for _ in 0..count {
             key = key.checked_add(r.varint()?).ok_or(Corrupt)?;
-            let tag = r.byte()?;
-            let device = if tag & 1 != 0 { Some(r.u32()?) } else { None };
-            let upstream = if tag & 2 != 0 {
-                let sig = r.u32()?;
-                Some(Upstream {
-                    sig,
-                    date: unzigzag(r.varint()?),
-                })
-            } else {
-                None
-            };
-            items.push((
-                key,
-                Item {
-                    device,
-                    upstream,
-                    stale: tag & 4 != 0,
-                },
-            ));
+            items.push((key, r.item()?.ok_or(Corrupt)?));
         }
         Ok(Snapshot {
             cursor,
@@ -147,6 +189,31 @@ impl Snapshot {
             refreshed,
             items: items.into_iter().collect(),
         })
+    }
+}
+
+/// Tag bits of an item: on the device, upstream, stale; in a delta, REMOVED alone says
+/// the item is gone.
+const ON_DEVICE: u8 = 1;
+const UPSTREAM: u8 = 2;
+const STALE: u8 = 4;
+const REMOVED: u8 = 8;
+
+fn put_item(raw: &mut Vec<u8>, item: Option<&Item>) {
+    let Some(item) = item else {
+        raw.push(REMOVED);
+        return;
+    };
+    let tag = if item.device.is_some() { ON_DEVICE } else { 0 }
+        | if item.upstream.is_some() { UPSTREAM } else { 0 }
+        | if item.stale { STALE } else { 0 };
+    raw.push(tag);
+    if let Some(sig) = item.device {
+        raw.extend_from_slice(&sig.to_le_bytes());
+    }
+    if let Some(up) = item.upstream {
+        raw.extend_from_slice(&up.sig.to_le_bytes());
+        put_varint(raw, zigzag(up.date));
     }
 }
 
@@ -185,6 +252,50 @@ impl<'a> Reader<'a> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
+    /// What [`Snapshot::header`] wrote (the format byte already read). Format 1 has no
+    /// `refreshed`.
+    fn header(&mut self, format: u8) -> Result<(String, u8, i64), Corrupt> {
+        let cursor_len = self.varint()? as usize;
+        let cursor = String::from_utf8(self.take(cursor_len)?.to_vec()).map_err(|_| Corrupt)?;
+        let filter_type = self.byte()?;
+        let refreshed = if format >= 2 {
+            unzigzag(self.varint()?)
+        } else {
+            0
+        };
+        Ok((cursor, filter_type, refreshed))
+    }
+
+    /// What [`put_item`] wrote; `None` for a removal.
+    fn item(&mut self) -> Result<Option<Item>, Corrupt> {
+        let tag = self.byte()?;
+        if tag == REMOVED {
+            return Ok(None);
+        }
+        if tag & !(ON_DEVICE | UPSTREAM | STALE) != 0 {
+            return Err(Corrupt);
+        }
+        let device = if tag & ON_DEVICE != 0 {
+            Some(self.u32()?)
+        } else {
+            None
+        };
+        let upstream = if tag & UPSTREAM != 0 {
+            let sig = self.u32()?;
+            Some(Upstream {
+                sig,
+                date: unzigzag(self.varint()?),
+            })
+        } else {
+            None
+        };
+        Ok(Some(Item {
+            device,
+            upstream,
+            stale: tag & STALE != 0,
+        }))
+    }
+
     fn varint(&mut self) -> Result<u64, Corrupt> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
@@ -248,6 +359,55 @@ mod tests {
             Snapshot::decode(&[&[RAW, 2][..], &bytes[2..]].concat()),
             Err(Corrupt)
         );
+    }
+
+    fn item(device: Option<u32>, sig: Option<u32>) -> Item {
+        Item {
+            device,
+            upstream: sig.map(|sig| Upstream {
+                sig,
+                date: 1_700_000_000,
+            }),
+            stale: false,
+        }
+    }
+
+    #[test]
+    fn a_delta_holds_only_what_changed_and_rebuilds_the_snapshot() {
+        let mut base = Snapshot {
+            cursor: "7:100".into(),
+            filter_type: 0,
+            refreshed: 5,
+            items: (1..=10_000u64).map(|k| (k, item(None, Some(1)))).collect(),
+        };
+        base.items.insert(20_000, item(Some(3), None));
+        let mut next = base.clone();
+        next.cursor = "7:123".into();
+        next.refreshed = 9;
+        for k in 1..=100 {
+            next.items.get_mut(&k).unwrap().device = Some(1);
+        }
+        next.items.remove(&500);
+        next.items.remove(&20_000);
+        next.items.insert(10_001, item(None, Some(2)));
+        next.items.get_mut(&9_999).unwrap().stale = true;
+
+        let delta = next.encode_delta(&base);
+        assert_eq!(delta[..2], [RAW, DELTA_FORMAT]);
+        assert!(delta.len() < 2_000, "{} bytes for 104 changes", delta.len());
+        assert_eq!(Snapshot::decode_delta(&delta, base.clone()).unwrap(), next);
+        // Nothing changed: the delta carries the header alone.
+        let same = base.encode_delta(&base);
+        assert_eq!(Snapshot::decode_delta(&same, base.clone()).unwrap(), base);
+        // A delta is no snapshot, and a snapshot no delta.
+        assert_eq!(Snapshot::decode(&delta), Err(Corrupt));
+        assert_eq!(
+            Snapshot::decode_delta(&next.encode(), base.clone()),
+            Err(Corrupt)
+        );
+        for n in 0..delta.len() {
+            let _ = Snapshot::decode_delta(&delta[..n], base.clone());
+        }
     }
 
     #[test]
