@@ -453,7 +453,10 @@ async fn keys_stored_as_differences_survive_retries_moves_and_a_crash() {
     let lost = p.sync_changes(&inbox, &key, 20, opts.clone()).await;
     let again = p.sync_changes(&inbox, &key, 20, opts.clone()).await;
     assert_eq!(lost.add_ids(), again.add_ids());
-    assert_eq!((again.add_ids().len(), again.sync_key.clone()), (20, lost.sync_key));
+    assert_eq!(
+        (again.add_ids().len(), again.sync_key.clone()),
+        (20, lost.sync_key)
+    );
     seen.extend(again.add_ids());
     key = again.sync_key;
     // The device files one message it holds elsewhere itself.

@@ -61,6 +61,8 @@ pub struct Store {
     /// DAV item numbers per (login, folder id) (see `dav.rs`): the table only grows,
     /// so a copy answers lookups of the numbers it holds.
     dav_items: dav::ItemCache,
+    /// Conversation roots waiting to be written (see `conversations.rs`).
+    roots: std::sync::Arc<conversations::PendingRoots>,
 }
 
 impl std::fmt::Debug for Store {
@@ -107,12 +109,15 @@ impl Store {
         // On PostgreSQL the migrator holds an advisory lock: nodes starting together
         // migrate one after the other.
         MIGRATOR.run(&pool).await?;
-        Ok(Store {
+        let store = Store {
             pool,
             engine,
             url: url.into(),
             dav_items: dav::ItemCache::default(),
-        })
+            roots: Default::default(),
+        };
+        conversations::PendingRoots::start_writer(&store);
+        Ok(store)
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
