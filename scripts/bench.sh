@@ -4,13 +4,16 @@
 #   scripts/bench.sh             # every bench
 #   scripts/bench.sh push        # one bench (benches/push.rs)
 #
-# Environment: CARGO_TARGET_DIR as in test.sh; the push bench reads PUSH_USERS (2000),
-# PUSH_DEVICES (5), PUSH_ROUNDS (200), PUSH_SKIP_LATENCY, PUSH_SKIP_SCALE.
+# Environment: CARGO_TARGET_DIR as in test.sh; AIRSYNC_TEST_LOG (info); the push bench
+# reads PUSH_USERS (2000), PUSH_DEVICES (5), PUSH_ROUNDS (200), PUSH_SKIP_LATENCY,
+# PUSH_SKIP_SCALE; mail_sync reads MAIL_SYNC_ROUNDS (5).
 # Needs root (the stack's daemons drop privileges themselves).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/airsync-target}
+# airsync logs at its default level, as in production (the tests log at debug).
+export AIRSYNC_TEST_LOG=${AIRSYNC_TEST_LOG:-info}
 
 tests/stack/install.sh
 
