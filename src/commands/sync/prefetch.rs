@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use airsync_model::{BackendError, Credentials, DavObject, DavStore, Uid};
@@ -44,19 +44,29 @@ impl Weight for DavObject {
     }
 }
 
+/// A window in the cache. The first request to take it moves the items out: the cache
+/// may still hold the entry for a while after it is invalidated, and a copy of a
+/// converted window costs as much as converting it.
+type Window<T> = Arc<Mutex<Option<Vec<T>>>>;
+
+fn window<T>(items: Vec<T>) -> Window<T> {
+    Arc::new(Mutex::new(Some(items)))
+}
+
 /// Windows of one kind fetched ahead, bounded by size (64 MiB) and time (60 s).
 pub struct ReadAhead<T> {
-    cache: Cache<Key, Arc<Vec<T>>>,
+    cache: Cache<Key, Window<T>>,
 }
 
 impl<T: Weight + Send + Sync + 'static> Default for ReadAhead<T> {
     fn default() -> Self {
         ReadAhead {
             cache: Cache::builder()
-                // Weighed in KiB.
-                .weigher(|_, v: &Arc<Vec<T>>| {
-                    (v.iter().map(Weight::weight).sum::<usize>() / 1024).min(u32::MAX as usize)
-                        as u32
+                // Weighed in KiB, when inserted.
+                .weigher(|_, v: &Window<T>| {
+                    let items = v.lock().unwrap_or_else(|e| e.into_inner());
+                    let bytes = items.iter().flatten().map(Weight::weight).sum::<usize>();
+                    (bytes / 1024).min(u32::MAX as usize) as u32
                 })
                 .max_capacity(64 * 1024)
                 .time_to_live(Duration::from_secs(60))
@@ -74,7 +84,7 @@ impl<T: Weight + Send + Sync + 'static> ReadAhead<T> {
         let cache = self.cache.clone();
         tokio::spawn(async move {
             if let Err(e) = cache
-                .try_get_with(key, async { load.await.map(Arc::new) })
+                .try_get_with(key, async { load.await.map(window) })
                 .await
             {
                 tracing::debug!(target: "airsync", error = %e, "read-ahead failed; the next Sync fetches itself");
@@ -95,20 +105,24 @@ impl<T: Weight + Send + Sync + 'static> ReadAhead<T> {
     ) -> Result<Vec<T>, BackendError>
     where
         K: Clone + Eq + std::hash::Hash,
-        T: Clone,
         F: Fn(Vec<K>) -> Fut,
         Fut: Future<Output = Result<Vec<T>, BackendError>>,
     {
         let ahead = self
             .cache
             .try_get_with(key.clone(), async {
-                fetch(wanted.to_vec()).await.map(Arc::new)
+                fetch(wanted.to_vec()).await.map(window)
             })
             .await
             .map_err(|e| (*e).clone())?;
         self.cache.invalidate(&key).await;
-        // Taken out of the cache, the window is normally ours alone: moved, not copied.
-        let ahead = Arc::try_unwrap(ahead).unwrap_or_else(|shared| (*shared).clone());
+        // Another request of the same device that took it first leaves nothing: the
+        // items are then fetched again below.
+        let ahead = ahead
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_default();
         let mut by_id: HashMap<K, T> = ahead.into_iter().map(|t| (id(&t), t)).collect();
         let missing: Vec<K> = wanted
             .iter()
@@ -230,5 +244,62 @@ impl Prefetch {
                 |hrefs| async move { dav.fetch(creds, collection, &hrefs).await },
             )
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Debug, PartialEq)]
+    struct Item(u32);
+
+    impl Weight for Item {
+        fn weight(&self) -> usize {
+            1024
+        }
+    }
+
+    fn key(sync_key: i64) -> Key {
+        Key {
+            login: "a".into(),
+            device: "d".into(),
+            collection: "5".into(),
+            sync_key,
+            uidvalidity: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_window_is_taken_once_and_gaps_are_fetched() {
+        let ahead = ReadAhead::<Item>::default();
+        // Read ahead: 1, 2, 3 (3 has gone by the time the window is asked for).
+        ahead.start(key(2), async { Ok(vec![Item(1), Item(2), Item(3)]) });
+        // Let the read-ahead task begin (a Sync arriving before it does fetches itself).
+        tokio::task::yield_now().await;
+        let fetched = AtomicUsize::new(0);
+        let fetch = |ids: Vec<u32>| {
+            fetched.fetch_add(ids.len(), Ordering::SeqCst);
+            async move { Ok(ids.into_iter().map(Item).collect()) }
+        };
+        let got = ahead
+            .take(key(2), &[4, 2, 1], |i: &Item| i.0, fetch)
+            .await
+            .unwrap();
+        assert_eq!(got, [Item(4), Item(2), Item(1)]);
+        assert_eq!(fetched.load(Ordering::SeqCst), 1, "only 4 was fetched");
+        // Taken: the same window again is fetched whole, as is one never read ahead.
+        let again = ahead
+            .take(key(2), &[1, 2], |i: &Item| i.0, fetch)
+            .await
+            .unwrap();
+        assert_eq!(again, [Item(1), Item(2)]);
+        assert_eq!(fetched.load(Ordering::SeqCst), 3);
+        let other = ahead
+            .take(key(3), &[7], |i: &Item| i.0, fetch)
+            .await
+            .unwrap();
+        assert_eq!((other, fetched.load(Ordering::SeqCst)), (vec![Item(7)], 4));
     }
 }
