@@ -182,11 +182,26 @@ fn device_from_row(row: &AnyRow) -> Result<Device, sqlx::Error> {
     })
 }
 
+/// How old a device's last access may get before a repeated request writes it again.
+pub const SEEN_EVERY_SECS: i64 = 60;
+
 impl Store {
     /// Records that a device made a request (creating it on first contact) and
-    /// returns its stored state.
+    /// returns its stored state. A device that repeats the command it made less than
+    /// [`SEEN_EVERY_SECS`] ago, with nothing else about it changed, is only read: a
+    /// phone paging through an initial sync or pinging does not write its row each
+    /// time (the device list's last access is then up to a minute old).
     pub async fn device_seen(&self, seen: &DeviceSeen<'_>) -> Result<Device, StoreError> {
         let t = now();
+        if let Some(d) = self.device(seen.login, seen.device_id).await?
+            && (0..SEEN_EVERY_SECS).contains(&(t - d.last_seen))
+            && d.device_type == seen.device_type
+            && d.protocol_version == seen.protocol_version
+            && (seen.user_agent.is_empty() || d.user_agent == seen.user_agent)
+            && d.last_command == seen.command
+        {
+            return Ok(d);
+        }
         sqlx::query(
             "INSERT INTO devices (login, device_id, device_type, user_agent, protocol_version, \
              first_seen, last_seen, last_command) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) \
@@ -561,6 +576,56 @@ mod tests {
             assert_eq!(all.len(), 1);
             assert_eq!(all[0].info.model, "iPhone15,2");
             assert!(store.devices(Some("bob")).await.unwrap().is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_repeated_command_is_read_not_written() {
+        for (store, _db) in test_stores().await {
+            let (a, d) = ("alice@example.org", "ABC123");
+            store.device_seen(&seen("Sync")).await.unwrap();
+            // Pretend the last write was 30 s ago, then 61 s ago.
+            let age = |secs: i64| {
+                let store = store.clone();
+                async move {
+                    sqlx::query("UPDATE devices SET last_seen = $1 WHERE login = $2")
+                        .bind(now() - secs)
+                        .bind(a)
+                        .execute(store.pool())
+                        .await
+                        .unwrap();
+                }
+            };
+            age(30).await;
+            let before = store.device(a, d).await.unwrap().unwrap().last_seen;
+            let same = store.device_seen(&seen("Sync")).await.unwrap();
+            assert_eq!(
+                same.last_seen, before,
+                "a repeat within a minute is not written"
+            );
+            // Another command, another version, another agent, or an older write: written.
+            let ping = store.device_seen(&seen("Ping")).await.unwrap();
+            assert!(ping.last_seen > before && ping.last_command == "Ping");
+            age(30).await;
+            let newer = DeviceSeen {
+                protocol_version: "14.1",
+                ..seen("Ping")
+            };
+            assert_eq!(
+                store.device_seen(&newer).await.unwrap().protocol_version,
+                "14.1"
+            );
+            age(30).await;
+            let agent = DeviceSeen {
+                user_agent: "Apple-iPhone/2",
+                ..seen("Ping")
+            };
+            let d2 = store.device_seen(&agent).await.unwrap();
+            assert_eq!(d2.user_agent, "Apple-iPhone/2");
+            assert!(d2.last_seen >= now() - 1);
+            age(61).await;
+            let stale = store.device_seen(&agent).await.unwrap();
+            assert!(stale.last_seen >= now() - 1, "written again after a minute");
         }
     }
 
