@@ -32,6 +32,8 @@ pub struct App {
     pub directory: Vec<Arc<dyn Directory>>,
     /// Mail read ahead for devices in the middle of a long initial Sync.
     pub(crate) prefetch: crate::commands::sync::prefetch::Prefetch,
+    /// Decoded snapshots that the Sync keys of current chains are differences from.
+    pub(crate) bases: crate::commands::sync::BaseCache,
     /// Watchers and waiting requests (Ping, hanging Sync).
     pub push: crate::push::Hub,
     /// Counters of requests and failures, for the admin `/metrics`.
@@ -138,6 +140,7 @@ impl App {
             auth,
             directory,
             prefetch,
+            bases: Default::default(),
             push,
             metrics,
             throttle,

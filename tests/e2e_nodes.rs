@@ -294,3 +294,77 @@ async fn a_waiting_ping_ends_when_the_device_turns_up_on_the_other_node() {
         });
     }
 }
+
+/// A big folder (its keys stored as differences from a base that each node keeps
+/// decoded in memory) paged alternately on two nodes, while the device moves a message
+/// of another folder into it through one node: every message once, and the moved one
+/// is not offered again as new by either node.
+#[tokio::test]
+async fn keys_stored_as_differences_cross_nodes_and_moves() {
+    use airsync::wbxml::pages::Move as M;
+    let stack = Stack::get();
+    let (user, pw) = stack.new_user("nodedeltas");
+    let (a, b) = two_nodes(stack);
+    stack.doveadm(&["mailbox", "create", "-u", &user, "Kept"]);
+    let mut imap = Imap::login(stack.imap_port, &user, &pw);
+    let msgs: Vec<Vec<u8>> = (0..200)
+        .map(|i| message("x@example.org", &user, &format!("d{i}"), "b"))
+        .collect();
+    imap.append_many("INBOX", &msgs, "");
+    imap.append("Kept", &message("x@example.org", &user, "kept", "b"), "");
+    let on_a = a.phone(stack, &user, &pw, "NODEDELTAS1").await;
+    let on_b = on_a.at(&b.base_url);
+    let inbox = on_a.folder_id(2).await;
+    let kept = on_a.folder_id_by_name("Kept").await;
+    let opts = mail_options(1, Some(100));
+    let (_, kept_items) = on_b.sync_all(&kept, 10, opts.clone()).await;
+    let kept_id = kept_items[0].server_id().to_string();
+
+    let nodes = [&on_a, &on_b];
+    let mut key = on_a
+        .sync_one(collection(&inbox, "0", None, Some(opts.clone()), vec![]))
+        .await
+        .sync_key;
+    let mut seen = BTreeMap::new();
+    let mut moved_in = None;
+    for round in 0..40 {
+        let s = nodes[round % 2]
+            .sync_one(collection(
+                &inbox,
+                &key,
+                Some(20),
+                Some(opts.clone()),
+                vec![],
+            ))
+            .await;
+        assert_eq!(s.status, "1", "round {round}: never Status 3");
+        record(&s, &mut seen);
+        key = s.sync_key;
+        if round == 3 {
+            let mv = Element::new(M::MoveItems).child(
+                Element::new(M::Move)
+                    .text_child(M::SrcMsgId, kept_id.clone())
+                    .text_child(M::SrcFldId, kept.clone())
+                    .text_child(M::DstFldId, inbox.clone()),
+            );
+            let answer = on_b.post("MoveItems", &mv).await;
+            let r = answer.body.as_ref().unwrap().first(M::Response).unwrap();
+            assert_eq!(
+                r.child_text(M::Status).as_deref(),
+                Some("3"),
+                "{}",
+                answer.xml()
+            );
+            moved_in = r.child_text(M::DstMsgId).map(|s| s.into_owned());
+        }
+        if !s.more_available && round > 3 {
+            break;
+        }
+    }
+    let moved_in = moved_in.expect("moved");
+    assert!(
+        !seen.contains_key(&moved_in),
+        "the device's own move offered as new"
+    );
+    assert_eq!(seen.len(), 200, "every message of the folder once");
+}

@@ -13,8 +13,6 @@ pub struct StoredSnapshot {
     pub bytes: Vec<u8>,
     /// `Some`: `bytes` are a difference from the full snapshot of this key.
     pub base_key: Option<i64>,
-    /// That base's bytes, when read together ([`Store::sync_snapshot`]).
-    pub base: Option<Vec<u8>>,
 }
 
 /// Keys below $4 go, except the bases of keys that stay.
@@ -24,8 +22,7 @@ const PRUNE: &str = "DELETE FROM sync_state WHERE login = $1 AND device_id = $2 
     AND collection_id = $3 AND sync_key >= $4 AND base_key IS NOT NULL)";
 
 impl Store {
-    /// The snapshot behind `key`, if the device may still use that key, with the base
-    /// it is a difference from (one read).
+    /// The snapshot behind `key`, if the device may still use that key.
     pub async fn sync_snapshot(
         &self,
         login: &str,
@@ -34,10 +31,8 @@ impl Store {
         key: i64,
     ) -> Result<Option<StoredSnapshot>, StoreError> {
         let row = sqlx::query(
-            "SELECT s.snapshot, s.base_key, b.snapshot AS base FROM sync_state s \
-             LEFT JOIN sync_state b ON b.login = s.login AND b.device_id = s.device_id \
-             AND b.collection_id = s.collection_id AND b.sync_key = s.base_key \
-             WHERE s.login = $1 AND s.device_id = $2 AND s.collection_id = $3 AND s.sync_key = $4",
+            "SELECT snapshot, base_key FROM sync_state \
+             WHERE login = $1 AND device_id = $2 AND collection_id = $3 AND sync_key = $4",
         )
         .bind(login)
         .bind(device_id)
@@ -50,12 +45,10 @@ impl Store {
             key,
             bytes: row.try_get("snapshot")?,
             base_key: row.try_get("base_key")?,
-            base: row.try_get("base")?,
         }))
     }
 
-    /// Every stored key of a collection on a device, with its snapshot (bases not
-    /// joined: they are among the rows).
+    /// Every stored key of a collection on a device, with its snapshot.
     pub async fn sync_snapshots(
         &self,
         login: &str,
@@ -76,7 +69,6 @@ impl Store {
                     key: r.try_get("sync_key")?,
                     bytes: r.try_get("snapshot")?,
                     base_key: r.try_get("base_key")?,
-                    base: None,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -352,7 +344,7 @@ mod tests {
                     s.sync_snapshot("a", "d", "5", key)
                         .await
                         .unwrap()
-                        .map(|st| (st.bytes, st.base_key, st.base))
+                        .map(|st| (st.bytes, st.base_key))
                 }
             };
             s.put_sync_snapshot("a", "d", "5", 1, b"one", None, 1)
@@ -361,24 +353,21 @@ mod tests {
             s.put_sync_snapshot("a", "d", "5", 2, &[0, 255, 1], None, 1)
                 .await
                 .unwrap();
-            assert_eq!(bytes(1).await, Some((b"one".to_vec(), None, None)));
-            assert_eq!(bytes(2).await, Some((vec![0, 255, 1], None, None)));
+            assert_eq!(bytes(1).await, Some((b"one".to_vec(), None)));
+            assert_eq!(bytes(2).await, Some((vec![0, 255, 1], None)));
             assert_eq!(s.latest_sync_key("a", "d", "5").await.unwrap(), Some(2));
             s.prune_sync_snapshots("a", "d", "5", 2).await.unwrap();
             assert_eq!(bytes(1).await, None);
             assert_eq!(s.latest_sync_key("a", "d", "6").await.unwrap(), None);
 
-            // Differences from key 2: read with their base, and the base outlives
+            // Differences from key 2: the base outlives
             // the pruning of older keys as long as a kept key needs it.
             for key in 3..=5 {
                 s.put_sync_snapshot("a", "d", "5", key, &[key as u8], Some(2), key - 1)
                     .await
                     .unwrap();
             }
-            assert_eq!(
-                bytes(5).await,
-                Some((vec![5], Some(2), Some(vec![0, 255, 1])))
-            );
+            assert_eq!(bytes(5).await, Some((vec![5], Some(2))));
             assert_eq!(bytes(3).await, None, "pruned");
             assert!(bytes(2).await.is_some(), "the base of 4 and 5 stays");
             let mut keys: Vec<i64> = s
@@ -395,7 +384,7 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(bytes(2).await, None);
-            assert_eq!(bytes(6).await, Some((b"six".to_vec(), None, None)));
+            assert_eq!(bytes(6).await, Some((b"six".to_vec(), None)));
             // Replacing a difference makes it full.
             s.put_sync_snapshot("a", "d", "5", 7, &[7], Some(6), 6)
                 .await
@@ -403,7 +392,7 @@ mod tests {
             s.replace_sync_snapshot("a", "d", "5", 7, b"seven")
                 .await
                 .unwrap();
-            assert_eq!(bytes(7).await, Some((b"seven".to_vec(), None, None)));
+            assert_eq!(bytes(7).await, Some((b"seven".to_vec(), None)));
 
             assert_eq!(s.client_add("a", "d", "5", "c1").await.unwrap(), None);
             s.record_client_add("a", "d", "5", "c1", "5:10")

@@ -20,6 +20,8 @@ use crate::eas::sync::{
 };
 use crate::error::Error;
 use crate::mapping::folders::Resolved;
+use std::sync::Arc;
+
 use crate::state::StoredSnapshot;
 use crate::wbxml::Element;
 use snapshot::Snapshot;
@@ -333,7 +335,15 @@ async fn start(
 
 /// The full snapshot the next key may be stored as a difference from: snapshot N
 /// itself when it is stored whole, else the base N is a difference from.
-pub struct Base(Option<(i64, Snapshot)>);
+pub struct Base(Option<BaseSnapshot>);
+
+/// A whole stored snapshot, decoded, with the checksum of its stored bytes.
+#[derive(Clone)]
+pub struct BaseSnapshot {
+    key: i64,
+    snap: Arc<Snapshot>,
+    sum: u32,
+}
 
 /// Below this many items a snapshot is always stored whole.
 const DELTA_MIN_ITEMS: usize = 64;
@@ -343,16 +353,35 @@ impl Base {
     /// than the whole (a window of a long initial sync, a few changes in a big
     /// folder), else whole. Returns the bytes and the base's key.
     fn encode(&self, snap: &Snapshot) -> (Vec<u8>, Option<i64>) {
-        if let Some((key, base)) = &self.0
+        if let Some(base) = &self.0
             && snap.items.len() >= DELTA_MIN_ITEMS
         {
-            let delta = snap.encode_delta(base);
+            let delta = snap.encode_delta(&base.snap, base.sum);
             // A whole snapshot takes 10–15 bytes per item.
             if delta.len() * 4 <= snap.items.len() * 12 {
-                return (delta, Some(*key));
+                return (delta, Some(base.key));
             }
         }
         (snap.encode(), None)
+    }
+}
+
+/// Decoded bases of the devices' current chains, so that the windows of a chain do not
+/// read and decode their base again: (login, device, CollectionId, key) → base. An
+/// entry is used only for a difference that names its checksum; a base rewritten
+/// since (MoveItems, on this node or another) has another checksum and is read anew.
+pub struct BaseCache(moka::future::Cache<(String, String, String, i64), BaseSnapshot>);
+
+impl Default for BaseCache {
+    fn default() -> Self {
+        BaseCache(
+            moka::future::Cache::builder()
+                // Weighed in KiB: a decoded item takes about 40 bytes.
+                .weigher(|_, b: &BaseSnapshot| (b.snap.items.len() / 25).max(1) as u32)
+                .max_capacity(64 * 1024)
+                .time_to_idle(std::time::Duration::from_secs(120))
+                .build(),
+        )
     }
 }
 
@@ -365,39 +394,67 @@ async fn load(
     let Ok(key) = sync_key.parse::<i64>() else {
         return Ok(None);
     };
-    let Some(stored) = ctx
-        .app
-        .store
+    let store = &ctx.app.store;
+    let Some(stored) = store
         .sync_snapshot(ctx.login(), ctx.device_id(), cid, key)
         .await?
     else {
         return Ok(None);
     };
-    match materialize(&stored, stored.base.as_deref()) {
-        Ok((snap, base)) => Ok(Some((key, snap, base))),
-        Err(_) => {
-            tracing::warn!(target: "airsync", collection = cid, key, "unreadable sync snapshot; the device must resync");
-            Ok(None)
+    let cache_key = |k: i64| {
+        (
+            ctx.login().to_string(),
+            ctx.device_id().to_string(),
+            cid.to_string(),
+            k,
+        )
+    };
+    let unreadable = || {
+        tracing::warn!(target: "airsync", collection = cid, key, "unreadable sync snapshot; the device must resync");
+        Ok(None)
+    };
+    let Some(base_key) = stored.base_key else {
+        let Ok(base) = whole(&stored) else {
+            return unreadable();
+        };
+        let snap = (*base.snap).clone();
+        ctx.app.bases.0.insert(cache_key(key), base.clone()).await;
+        return Ok(Some((key, snap, Base(Some(base)))));
+    };
+    let Some(sum) = Snapshot::delta_base_sum(&stored.bytes) else {
+        return unreadable();
+    };
+    let base = match ctx.app.bases.0.get(&cache_key(base_key)).await {
+        Some(b) if b.sum == sum => b,
+        _ => {
+            let read = store
+                .sync_snapshot(ctx.login(), ctx.device_id(), cid, base_key)
+                .await?;
+            match read.as_ref().map(whole) {
+                Some(Ok(b)) if b.sum == sum => {
+                    ctx.app.bases.0.insert(cache_key(base_key), b.clone()).await;
+                    b
+                }
+                _ => return unreadable(),
+            }
         }
+    };
+    match Snapshot::decode_delta(&stored.bytes, (*base.snap).clone()) {
+        Ok(snap) => Ok(Some((key, snap, Base(Some(base))))),
+        Err(_) => unreadable(),
     }
 }
 
-/// The snapshot a stored key holds, given its base's bytes when it has one.
-fn materialize(
-    stored: &StoredSnapshot,
-    base: Option<&[u8]>,
-) -> Result<(Snapshot, Base), snapshot::Corrupt> {
-    match stored.base_key {
-        None => {
-            let snap = Snapshot::decode(&stored.bytes)?;
-            Ok((snap.clone(), Base(Some((stored.key, snap)))))
-        }
-        Some(base_key) => {
-            let base = Snapshot::decode(base.ok_or(snapshot::Corrupt)?)?;
-            let snap = Snapshot::decode_delta(&stored.bytes, base.clone())?;
-            Ok((snap, Base(Some((base_key, base)))))
-        }
+/// A key stored whole, decoded.
+fn whole(stored: &StoredSnapshot) -> Result<BaseSnapshot, snapshot::Corrupt> {
+    if stored.base_key.is_some() {
+        return Err(snapshot::Corrupt);
     }
+    Ok(BaseSnapshot {
+        key: stored.key,
+        snap: Arc::new(Snapshot::decode(&stored.bytes)?),
+        sum: snapshot::checksum(&stored.bytes),
+    })
 }
 
 /// Changes every stored key of a collection on the device with `change` (which says
@@ -411,12 +468,22 @@ pub async fn rewrite_snapshots(
     let store = &ctx.app.store;
     let (login, device) = (ctx.login(), ctx.device_id());
     let rows = store.sync_snapshots(login, device, cid).await?;
-    let bytes_of = |key: i64| rows.iter().find(|r| r.key == key).map(|r| &r.bytes[..]);
     let mut snaps = Vec::with_capacity(rows.len());
     let mut changed = false;
     for row in &rows {
+        let snap = match row.base_key {
+            None => Snapshot::decode(&row.bytes),
+            Some(b) => rows
+                .iter()
+                .find(|r| r.key == b && r.base_key.is_none())
+                .filter(|r| {
+                    Snapshot::delta_base_sum(&row.bytes) == Some(snapshot::checksum(&r.bytes))
+                })
+                .ok_or(snapshot::Corrupt)
+                .and_then(|r| Snapshot::decode_delta(&row.bytes, Snapshot::decode(&r.bytes)?)),
+        };
         // An unreadable key stays as it is: its device gets Status 3 anyway.
-        if let Ok((mut snap, _)) = materialize(row, row.base_key.and_then(bytes_of)) {
+        if let Ok(mut snap) = snap {
             changed |= change(&mut snap);
             snaps.push((row.key, snap));
         }

@@ -7,6 +7,12 @@
 //! cost 1.5 ms per Sync request of such a folder (inflate + deflate, for 30% less
 //! space); they still decode. Format 3 starts with [`RAW`], a byte no deflate stream
 //! starts with, so the two are told apart before anything is inflated.
+//!
+//! Format 4 is a difference from the snapshot of an earlier key (its base): the items
+//! that changed, and the [`checksum`] of the base's stored bytes. A window of 100
+//! messages in a 10,000-message folder then stores 1.5 KB instead of 150 KB, and the
+//! decoded base can be kept in memory between the windows of a chain (`mod.rs`): the
+//! checksum makes sure a difference is applied to nothing but its own base.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -71,9 +77,11 @@ impl Snapshot {
         raw
     }
 
-    /// This snapshot as its difference from `base`: the items that are new, changed or
-    /// gone. Decoded with [`Snapshot::decode_delta`] on the same base.
-    pub fn encode_delta(&self, base: &Snapshot) -> Vec<u8> {
+    /// This snapshot as its difference from `base`, whose stored bytes have the
+    /// [`checksum`] `base_sum`: the items that are new, changed or gone. Decoded with
+    /// [`Snapshot::decode_delta`] on that same base, which [`Snapshot::delta_base_sum`]
+    /// names.
+    pub fn encode_delta(&self, base: &Snapshot, base_sum: u32) -> Vec<u8> {
         use std::cmp::Ordering::{Equal, Greater, Less};
         let mut changes: Vec<(u64, Option<&Item>)> = Vec::new();
         let (mut old, mut new) = (base.items.iter().peekable(), self.items.iter().peekable());
@@ -107,7 +115,9 @@ impl Snapshot {
                 },
             }
         }
-        let mut raw = self.header(DELTA_FORMAT, 16 + changes.len() * 16);
+        let mut raw = vec![RAW, DELTA_FORMAT];
+        raw.extend_from_slice(&base_sum.to_le_bytes());
+        raw.extend_from_slice(&self.header(DELTA_FORMAT, 16 + changes.len() * 16)[2..]);
         put_varint(&mut raw, changes.len() as u64);
         let mut previous = 0u64;
         for (key, item) in changes {
@@ -118,10 +128,18 @@ impl Snapshot {
         raw
     }
 
-    /// The snapshot `bytes` (from [`Snapshot::encode_delta`]) describe on `base`.
+    /// The checksum of the base a difference was made from; `None` for anything else.
+    pub fn delta_base_sum(bytes: &[u8]) -> Option<u32> {
+        let sum = bytes.strip_prefix(&[RAW, DELTA_FORMAT])?.get(..4)?;
+        Some(u32::from_le_bytes([sum[0], sum[1], sum[2], sum[3]]))
+    }
+
+    /// The snapshot `bytes` (from [`Snapshot::encode_delta`]) describe on `base`; the
+    /// caller has checked that `base` is the one named by [`Snapshot::delta_base_sum`].
     pub fn decode_delta(bytes: &[u8], mut base: Snapshot) -> Result<Snapshot, Corrupt> {
         let raw = bytes.strip_prefix(&[RAW, DELTA_FORMAT]).ok_or(Corrupt)?;
         let mut r = Reader { raw, pos: 0 };
+        r.take(4)?;
         let (cursor, filter_type, refreshed) = r.header(DELTA_FORMAT)?;
         let count = r.varint()?;
         let mut key = 0u64;
@@ -190,6 +208,12 @@ impl Snapshot {
             items: items.into_iter().collect(),
         })
     }
+}
+
+/// What a difference records of its base's stored bytes (CRC-32): a difference is
+/// only ever applied to the very base it was made from, however that base was read.
+pub fn checksum(bytes: &[u8]) -> u32 {
+    crc32fast::hash(bytes)
 }
 
 /// Tag bits of an item: on the device, upstream, stale; in a delta, REMOVED alone says
@@ -392,12 +416,14 @@ mod tests {
         next.items.insert(10_001, item(None, Some(2)));
         next.items.get_mut(&9_999).unwrap().stale = true;
 
-        let delta = next.encode_delta(&base);
+        let delta = next.encode_delta(&base, 77);
         assert_eq!(delta[..2], [RAW, DELTA_FORMAT]);
+        assert_eq!(Snapshot::delta_base_sum(&delta), Some(77));
+        assert_eq!(Snapshot::delta_base_sum(&base.encode()), None);
         assert!(delta.len() < 2_000, "{} bytes for 104 changes", delta.len());
         assert_eq!(Snapshot::decode_delta(&delta, base.clone()).unwrap(), next);
         // Nothing changed: the delta carries the header alone.
-        let same = base.encode_delta(&base);
+        let same = base.encode_delta(&base, 0);
         assert_eq!(Snapshot::decode_delta(&same, base.clone()).unwrap(), base);
         // A delta is no snapshot, and a snapshot no delta.
         assert_eq!(Snapshot::decode(&delta), Err(Corrupt));
