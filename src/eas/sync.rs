@@ -292,32 +292,31 @@ impl CollectionResponse {
         }
     }
 
-    fn to_element(&self) -> Element {
+    /// Moves the response into its element (a window's ApplicationData is large: not
+    /// copied).
+    fn into_element(self) -> Element {
         let mut c = Element::new(A::Collection);
-        if let Some(class) = &self.class {
-            c.push(Element::with_text(A::Class, class.clone()));
+        if let Some(class) = self.class {
+            c.push(Element::with_text(A::Class, class));
         }
-        c.push(Element::with_text(A::SyncKey, self.sync_key.clone()));
-        c.push(Element::with_text(
-            A::CollectionId,
-            self.collection_id.clone(),
-        ));
+        c.push(Element::with_text(A::SyncKey, self.sync_key));
+        c.push(Element::with_text(A::CollectionId, self.collection_id));
         c.push(Element::with_text(A::Status, self.status.to_string()));
         if !self.commands.is_empty() {
             let mut cmds = Element::new(A::Commands);
-            for cmd in &self.commands {
+            for cmd in self.commands {
                 cmds.push(match cmd {
                     ServerCommand::Add { server_id, data } => Element::new(A::Add)
-                        .text_child(A::ServerId, server_id.clone())
-                        .child(data.clone()),
+                        .text_child(A::ServerId, server_id)
+                        .child(data),
                     ServerCommand::Change { server_id, data } => Element::new(A::Change)
-                        .text_child(A::ServerId, server_id.clone())
-                        .child(data.clone()),
+                        .text_child(A::ServerId, server_id)
+                        .child(data),
                     ServerCommand::Delete { server_id } => {
-                        Element::new(A::Delete).text_child(A::ServerId, server_id.clone())
+                        Element::new(A::Delete).text_child(A::ServerId, server_id)
                     }
                     ServerCommand::SoftDelete { server_id } => {
-                        Element::new(A::SoftDelete).text_child(A::ServerId, server_id.clone())
+                        Element::new(A::SoftDelete).text_child(A::ServerId, server_id)
                     }
                 });
             }
@@ -325,24 +324,24 @@ impl CollectionResponse {
         }
         if !self.responses.is_empty() {
             let mut rs = Element::new(A::Responses);
-            for r in &self.responses {
+            for r in self.responses {
                 rs.push(match r {
                     ItemResponse::Add {
                         client_id,
                         server_id,
                         status,
                     } => {
-                        let mut e = Element::new(A::Add).text_child(A::ClientId, client_id.clone());
+                        let mut e = Element::new(A::Add).text_child(A::ClientId, client_id);
                         if let Some(id) = server_id {
-                            e.push(Element::with_text(A::ServerId, id.clone()));
+                            e.push(Element::with_text(A::ServerId, id));
                         }
                         e.text_child(A::Status, status.to_string())
                     }
                     ItemResponse::Change { server_id, status } => Element::new(A::Change)
-                        .text_child(A::ServerId, server_id.clone())
+                        .text_child(A::ServerId, server_id)
                         .text_child(A::Status, status.to_string()),
                     ItemResponse::Delete { server_id, status } => Element::new(A::Delete)
-                        .text_child(A::ServerId, server_id.clone())
+                        .text_child(A::ServerId, server_id)
                         .text_child(A::Status, status.to_string()),
                     ItemResponse::Fetch {
                         server_id,
@@ -350,10 +349,10 @@ impl CollectionResponse {
                         data,
                     } => {
                         let mut e = Element::new(A::Fetch)
-                            .text_child(A::ServerId, server_id.clone())
+                            .text_child(A::ServerId, server_id)
                             .text_child(A::Status, status.to_string());
                         if let Some(d) = data {
-                            e.push(d.clone());
+                            e.push(d);
                         }
                         e
                     }
@@ -387,7 +386,7 @@ impl SyncResponse {
         }
     }
 
-    pub fn to_element(&self) -> Element {
+    pub fn into_element(self) -> Element {
         let mut root = Element::new(A::Sync);
         if let Some(s) = self.status {
             root.push(Element::with_text(A::Status, s.to_string()));
@@ -397,8 +396,8 @@ impl SyncResponse {
         }
         if !self.collections.is_empty() {
             let mut cs = Element::new(A::Collections);
-            for c in &self.collections {
-                cs.push(c.to_element());
+            for c in self.collections {
+                cs.push(c.into_element());
             }
             root.push(cs);
         }

@@ -39,7 +39,11 @@ pub async fn run(ctx: &RequestContext<'_>, document: Option<Element>) -> Result<
     let request = SyncRequest::parse(document.as_ref())?;
     let request = match complete_from_cache(ctx, request).await? {
         Ok(r) => r,
-        Err(status) => return Ok(Reply::Wbxml(SyncResponse::error(status, None).to_element())),
+        Err(status) => {
+            return Ok(Reply::Wbxml(
+                SyncResponse::error(status, None).into_element(),
+            ));
+        }
     };
     let response = apply(ctx, &request).await?;
     let response = match wait_seconds(&request) {
@@ -48,7 +52,7 @@ pub async fn run(ctx: &RequestContext<'_>, document: Option<Element>) -> Result<
         }
         _ => response,
     };
-    Ok(Reply::Wbxml(response.to_element()))
+    Ok(Reply::Wbxml(response.into_element()))
 }
 
 /// How long a Sync may wait for changes: HeartbeatInterval (seconds, 14.0+) or Wait
