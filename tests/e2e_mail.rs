@@ -5,13 +5,11 @@
 mod common;
 
 use airsync::wbxml::Element;
-use airsync::wbxml::pages::{
-    AirSync as A, AirSyncBase as B, Email as E, ItemOperations as I, Move as M,
-};
+use airsync::wbxml::pages::{AirSync as A, AirSyncBase as B, Email as E, ItemOperations as I};
 use base64::Engine;
 use common::Stack;
 use common::airsync::Server;
-use common::eas::{Cmd, collection, mail_options};
+use common::eas::{Cmd, assert_each_once, collection, mail_options};
 use common::imap::{Imap, message};
 
 fn wait_for_messages(stack: &Stack, user: &str, password: &str, mailbox: &str, n: usize) {
@@ -271,16 +269,9 @@ async fn delete_moves_to_trash_and_moveitems_moves() {
         "DeletesAsMoves puts the message in Trash"
     );
 
-    let mv = Element::new(M::MoveItems).child(
-        Element::new(M::Move)
-            .text_child(M::SrcMsgId, moving.clone())
-            .text_child(M::SrcFldId, inbox.clone())
-            .text_child(M::DstFldId, archive.clone()),
-    );
-    let a = p.post("MoveItems", &mv).await;
-    let r = a.body.as_ref().unwrap().first(M::Response).unwrap();
-    assert_eq!(text(r, M::Status), "3", "{}", a.xml());
-    let dst = text(r, M::DstMsgId);
+    let (status, dst) = p.move_item(&moving, &inbox, &archive).await;
+    assert_eq!(status, "3");
+    let dst = dst.unwrap_or_default();
     assert!(dst.starts_with(&format!("{archive}:")), "{dst}");
     assert_eq!(imap.count("Archive2026"), 1);
     assert_eq!(imap.count("INBOX"), 0);
@@ -292,14 +283,7 @@ async fn delete_moves_to_trash_and_moveitems_moves() {
         s2.commands
     );
     // A forged move of a message that is not there: invalid source.
-    let again = p.post("MoveItems", &mv).await;
-    assert_eq!(
-        text(
-            again.body.as_ref().unwrap().first(M::Response).unwrap(),
-            M::Status
-        ),
-        "1"
-    );
+    assert_eq!(p.move_item(&moving, &inbox, &archive).await.0, "1");
 }
 
 #[tokio::test]
@@ -414,11 +398,7 @@ async fn kill_between_syncs_loses_and_doubles_nothing() {
             break;
         }
     }
-    let mut unique = seen.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(unique.len(), seen.len(), "no duplicates");
-    assert_eq!(unique.len(), 30, "nothing missing");
+    assert_each_once(&seen, 30);
 }
 
 /// Keys of a big folder are stored as differences from an earlier key (a window
@@ -461,15 +441,7 @@ async fn keys_stored_as_differences_survive_retries_moves_and_a_crash() {
     key = again.sync_key;
     // The device files one message it holds elsewhere itself.
     let moved = seen[5].clone();
-    let mv = Element::new(M::MoveItems).child(
-        Element::new(M::Move)
-            .text_child(M::SrcMsgId, moved.clone())
-            .text_child(M::SrcFldId, inbox.clone())
-            .text_child(M::DstFldId, kept.clone()),
-    );
-    let a = p.post("MoveItems", &mv).await;
-    let r = a.body.as_ref().unwrap().first(M::Response).unwrap();
-    assert_eq!(text(r, M::Status), "3", "{}", a.xml());
+    assert_eq!(p.move_item(&moved, &inbox, &kept).await.0, "3");
     let dir = server.dir.clone();
     server.kill();
     let server = Server::start_in(stack, &dir, "");
@@ -488,11 +460,7 @@ async fn keys_stored_as_differences_survive_retries_moves_and_a_crash() {
             break;
         }
     }
-    let mut unique = seen.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(unique.len(), seen.len(), "no duplicates");
-    assert_eq!(unique.len(), 200, "nothing missing");
+    assert_each_once(&seen, 200);
 }
 
 #[tokio::test]
@@ -647,20 +615,8 @@ async fn ids_of_another_account_are_not_found() {
         .unwrap();
     assert_eq!(text(f, I::Status), "15");
     // ... and an invalid source for MoveItems.
-    let mv = Element::new(M::MoveItems).child(
-        Element::new(M::Move)
-            .text_child(M::SrcMsgId, format!("{bobs5}:1"))
-            .text_child(M::SrcFldId, bobs5.clone())
-            .text_child(M::DstFldId, "1"),
-    );
-    let a = pa.post("MoveItems", &mv).await;
-    assert_eq!(
-        text(
-            a.body.as_ref().unwrap().first(M::Response).unwrap(),
-            M::Status
-        ),
-        "1"
-    );
+    let forged = pa.move_item(&format!("{bobs5}:1"), &bobs5, "1").await;
+    assert_eq!(forged.0, "1");
     assert_eq!(imap.count("Bobs19"), 1, "Bob's message is untouched");
 }
 

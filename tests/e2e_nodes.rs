@@ -301,7 +301,6 @@ async fn a_waiting_ping_ends_when_the_device_turns_up_on_the_other_node() {
 /// is not offered again as new by either node.
 #[tokio::test]
 async fn keys_stored_as_differences_cross_nodes_and_moves() {
-    use airsync::wbxml::pages::Move as M;
     let stack = Stack::get();
     let (user, pw) = stack.new_user("nodedeltas");
     let (a, b) = two_nodes(stack);
@@ -341,21 +340,9 @@ async fn keys_stored_as_differences_cross_nodes_and_moves() {
         record(&s, &mut seen);
         key = s.sync_key;
         if round == 3 {
-            let mv = Element::new(M::MoveItems).child(
-                Element::new(M::Move)
-                    .text_child(M::SrcMsgId, kept_id.clone())
-                    .text_child(M::SrcFldId, kept.clone())
-                    .text_child(M::DstFldId, inbox.clone()),
-            );
-            let answer = on_b.post("MoveItems", &mv).await;
-            let r = answer.body.as_ref().unwrap().first(M::Response).unwrap();
-            assert_eq!(
-                r.child_text(M::Status).as_deref(),
-                Some("3"),
-                "{}",
-                answer.xml()
-            );
-            moved_in = r.child_text(M::DstMsgId).map(|s| s.into_owned());
+            let (status, dst) = on_b.move_item(&kept_id, &kept, &inbox).await;
+            assert_eq!(status, "3");
+            moved_in = dst;
         }
         if !s.more_available && round > 3 {
             break;

@@ -426,6 +426,15 @@ pub fn parse_sync(body: Option<&Element>) -> Synced {
     out
 }
 
+/// `seen` holds every id once, and `n` of them: no item doubled, none missing.
+pub fn assert_each_once(seen: &[String], n: usize) {
+    let mut unique = seen.to_vec();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no duplicates");
+    assert_eq!(unique.len(), n, "nothing missing");
+}
+
 impl Phone {
     /// A Sync of one collection.
     pub async fn sync_one(&self, collection: Element) -> Synced {
@@ -439,6 +448,30 @@ impl Phone {
     pub async fn sync_changes(&self, id: &str, key: &str, window: u32, options: Element) -> Synced {
         self.sync_one(collection(id, key, Some(window), Some(options), vec![]))
             .await
+    }
+
+    /// MoveItems of one item: its Status and, when it moved, its new ServerId.
+    pub async fn move_item(
+        &self,
+        src_msg: &str,
+        src_fld: &str,
+        dst_fld: &str,
+    ) -> (String, Option<String>) {
+        use airsync::wbxml::pages::Move as M;
+        let mv = Element::new(M::MoveItems).child(
+            Element::new(M::Move)
+                .text_child(M::SrcMsgId, src_msg)
+                .text_child(M::SrcFldId, src_fld)
+                .text_child(M::DstFldId, dst_fld),
+        );
+        let a = self.post("MoveItems", &mv).await;
+        let r = a
+            .body
+            .as_ref()
+            .and_then(|b| b.first(M::Response))
+            .unwrap_or_else(|| panic!("MoveItems without a Response: {}", a.xml()));
+        let text = |tag| r.child_text(tag).map(|s| s.into_owned());
+        (text(M::Status).unwrap_or_default(), text(M::DstMsgId))
     }
 
     /// Key 0, then Syncs until no MoreAvailable; returns the final key and every command.
