@@ -151,19 +151,26 @@ pub async fn sync(
         )
         .await?;
         if answer.more_available {
-            // Read the next window ahead while the phone reads this one.
-            let next = plan::plan(&snap, cutoff, window);
-            let uids: Vec<Uid> = next
-                .ops
-                .iter()
-                .filter(|op| matches!(op, Op::Add(_)))
-                .map(|op| op.key() as Uid)
-                .collect();
-            let key = read_ahead_key(ctx, cid, key + 1, &snap);
-            ctx.app.prefetch.mark_fresh(key.clone()).await;
-            ctx.app
-                .prefetch
-                .start(key, reader(ctx, cid, mailbox, &options), uids);
+            // Read the next two windows ahead while the phone reads this one: its next
+            // request finds its window ready, and the one after that is being read
+            // meanwhile (reading and converting a window takes longer than the phone's
+            // turn). A plan of two windows is the next window followed by the one after
+            // it (plan.rs orders all pending operations once). A window already being
+            // read — the second one of the previous request — is left alone.
+            let ahead = plan::plan(&snap, cutoff, 2 * window);
+            let reader = reader(ctx, cid, mailbox, &options);
+            for (i, ops) in ahead.ops.chunks(window).enumerate() {
+                let uids: Vec<Uid> = ops
+                    .iter()
+                    .filter(|op| matches!(op, Op::Add(_)))
+                    .map(|op| op.key() as Uid)
+                    .collect();
+                let ahead_key = read_ahead_key(ctx, cid, key + 1 + i as i64, &snap);
+                if i == 0 {
+                    ctx.app.prefetch.mark_fresh(ahead_key.clone()).await;
+                }
+                ctx.app.prefetch.start(ahead_key, reader.clone(), uids);
+            }
         }
     }
     tracing::debug!(target: "airsync", collection = cid, items = snap.items.len(), sent = answer.commands.len(),

@@ -76,7 +76,8 @@ impl<T: Weight + Send + Sync + 'static> Default for ReadAhead<T> {
 }
 
 impl<T: Weight + Send + Sync + 'static> ReadAhead<T> {
-    /// Starts `load` for `key` in the background.
+    /// Starts `load` for `key` in the background, unless `key` is being read or was
+    /// read already (and not yet taken).
     fn start<F>(&self, key: Key, load: F)
     where
         F: Future<Output = Result<Vec<T>, BackendError>> + Send + 'static,
@@ -181,7 +182,8 @@ impl Prefetch {
         fresh
     }
 
-    /// Starts reading the messages `uids` for `key` in the background.
+    /// Starts reading the messages `uids` for `key` in the background, unless that
+    /// window is being read already.
     pub fn start(&self, key: Key, reader: Reader, uids: Vec<Uid>) {
         if uids.is_empty() {
             return;
@@ -277,6 +279,9 @@ mod tests {
         // Read ahead: 1, 2, 3 (3 has gone by the time the window is asked for).
         ahead.start(key(2), async { Ok(vec![Item(1), Item(2), Item(3)]) });
         // Let the read-ahead task begin (a Sync arriving before it does fetches itself).
+        tokio::task::yield_now().await;
+        // A window already read ahead is not read again.
+        ahead.start(key(2), async { Ok(vec![Item(9)]) });
         tokio::task::yield_now().await;
         let fetched = AtomicUsize::new(0);
         let fetch = |ids: Vec<u32>| {
