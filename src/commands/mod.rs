@@ -25,7 +25,7 @@ use crate::error::Error;
 use crate::http::query::RequestLine;
 use crate::mapping::folders::{FolderView, TreeRules};
 use crate::policy::{self, KeyCheck, effective};
-use crate::state::Device;
+use crate::state::{Device, Overrides, Store};
 use crate::wbxml::Element;
 
 /// The commands airsync implements today, as announced in `MS-ASProtocolCommands`.
@@ -64,6 +64,8 @@ pub struct RequestContext<'a> {
     pub policy_key: Option<u32>,
     /// The client accepts multipart ItemOperations answers.
     pub accept_multipart: bool,
+    /// The account's and its domain's administrator overrides.
+    pub layers: &'a [Overrides; 2],
 }
 
 impl RequestContext<'_> {
@@ -136,16 +138,30 @@ impl Reply {
 /// Service access, before the password is checked (so that a refused account costs
 /// no upstream login): the account the Authorization header names must be allowed to
 /// use ActiveSync.
-pub async fn admit(app: &App, authorization: Option<&str>) -> Result<(), Error> {
+pub async fn admit(app: &App, authorization: Option<&str>) -> Result<Admitted, Error> {
     let Some(login) = app.auth.claimed_login(authorization) else {
-        return Ok(());
+        return Ok(Admitted(None));
     };
     let layers = effective::layers(&app.store, &login).await?;
     if effective::account_allowed(&app.settings, &layers) {
-        Ok(())
+        Ok(Admitted(Some((login, layers))))
     } else {
         tracing::info!(target: "airsync", login = %login, "ActiveSync is not enabled for this account");
         Err(Error::AccountDisabled)
+    }
+}
+
+/// The account's override layers as [`admit`] read them, for the login the request
+/// claimed: the rest of the request uses them instead of reading them again.
+pub struct Admitted(Option<(String, [Overrides; 2])>);
+
+impl Admitted {
+    /// The layers of `login`: those already read when it is the login admitted.
+    pub async fn layers(self, store: &Store, login: &str) -> Result<[Overrides; 2], Error> {
+        match self.0 {
+            Some((admitted, layers)) if admitted == login => Ok(layers),
+            _ => Ok(effective::layers(store, login).await?),
+        }
     }
 }
 
@@ -165,8 +181,8 @@ pub async fn gate(ctx: &RequestContext<'_>, command: Command) -> Result<(), Erro
             Err(Error::WipeRequested)
         };
     }
-    let layers = effective::layers(&app.store, ctx.login()).await?;
-    let access = effective::device_access(&app.settings, &layers, device);
+    let layers = ctx.layers;
+    let access = effective::device_access(&app.settings, layers, device);
     if access.allowed() == device.blocked {
         app.store
             .set_blocked(ctx.login(), ctx.device_id(), !access.allowed())
@@ -179,7 +195,7 @@ pub async fn gate(ctx: &RequestContext<'_>, command: Command) -> Result<(), Erro
     if command == Command::Provision || !app.settings.provision.required {
         return Ok(());
     }
-    let policy = effective::effective_policy(&app.settings, &layers, device);
+    let policy = effective::effective_policy(&app.settings, layers, device);
     match policy::check_key(device, ctx.policy_key, &policy.fingerprint) {
         KeyCheck::Ok => Ok(()),
         other => Err(Error::Provision(other)),

@@ -62,8 +62,7 @@ async fn apply(
         return Ok(response);
     }
     let device = ctx.device;
-    let layers = effective::layers(store, ctx.login()).await?;
-    let policy = effective::effective_policy(&ctx.app.settings, &layers, device);
+    let policy = effective::effective_policy(&ctx.app.settings, ctx.layers, device);
     let answer = match request.ack_key {
         // Phase 1.
         None => {

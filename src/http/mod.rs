@@ -170,11 +170,12 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
         version,
     };
     let outcome = async {
-        commands::admit(app, authorization(&parts.headers)).await?;
+        let admitted = commands::admit(app, authorization(&parts.headers)).await?;
         let principal = app
             .auth
             .authenticate(authorization(&parts.headers), client)
             .await?;
+        let layers = admitted.layers(&app.store, &principal.login).await?;
         log.login = principal.login.clone();
         let command = line
             .command
@@ -231,6 +232,7 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
             line: &line,
             policy_key,
             accept_multipart,
+            layers: &layers,
         };
         if matches!(command, crate::eas::Command::Sync) {
             app.metrics
