@@ -217,24 +217,6 @@ pub async fn apply_always_move(
     Ok(())
 }
 
-/// Called when mail Sync reads the messages of a window (EAS 14.0+, where devices see
-/// ConversationIds): remembers the thread root behind each conversation id (hex).
-pub async fn remember(
-    store: &crate::state::Store,
-    login: &str,
-    roots: impl Iterator<Item = (String, String)>,
-) -> Result<(), crate::state::StoreError> {
-    let mut seen: HashMap<String, String> = HashMap::new();
-    for (id, root) in roots {
-        seen.entry(id).or_insert(root);
-    }
-    if seen.is_empty() {
-        return Ok(());
-    }
-    let pairs: Vec<(String, String)> = seen.into_iter().collect();
-    store.remember_conversations(login, &pairs).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -146,10 +146,10 @@ pub async fn sync(
         let cutoff = plan::cutoff(filter_type, crate::state::now());
         let plan = plan::plan(&snap, cutoff, window);
         answer.more_available = plan.more_available;
-        answer.commands = server_commands(
-            ctx, cid, key, mailbox, &options, &mut snap, &mut metas, &plan.ops,
-        )
-        .await?;
+        // One reader for this window and the ones read ahead.
+        let reader = reader(ctx, cid, mailbox, &options);
+        answer.commands =
+            server_commands(ctx, cid, key, &reader, &mut snap, &mut metas, &plan.ops).await?;
         if answer.more_available {
             // Read the next two windows ahead while the phone reads this one: its next
             // request finds its window ready, and the one after that is being read
@@ -158,7 +158,6 @@ pub async fn sync(
             // it (plan.rs orders all pending operations once). A window already being
             // read — the second one of the previous request — is left alone.
             let ahead = plan::plan(&snap, cutoff, 2 * window);
-            let reader = reader(ctx, cid, mailbox, &options);
             for (i, ops) in ahead.ops.chunks(window).enumerate() {
                 let uids: Vec<Uid> = ops
                     .iter()
@@ -424,17 +423,12 @@ pub fn application_data(
     sid: &str,
     message: &FetchedMessage,
 ) -> Element {
-    match email::to_application_data(
+    let data = email::to_application_data(
         &message.raw,
         &message.meta,
         &convert_options(version, options, sid.to_string()),
-    ) {
-        Ok(data) => data,
-        Err(e) => {
-            tracing::warn!(target: "airsync", server_id = sid, error = %e, "message could not be converted");
-            super::window::stub(&message.meta)
-        }
-    }
+    );
+    super::window::data_or_stub(data, sid, &message.meta)
 }
 
 /// Reads this Sync's windows of `mailbox` (see `window.rs`).
@@ -469,17 +463,16 @@ fn read_ahead_key(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn server_commands(
     ctx: &RequestContext<'_>,
     cid: &str,
     current_key: i64,
-    mailbox: &str,
-    options: &SyncOptions,
+    reader: &Reader,
     snap: &mut Snapshot,
     metas: &mut HashMap<Uid, MessageMeta>,
     ops: &[Op],
 ) -> Result<Vec<ServerCommand>, Error> {
+    let mailbox = reader.mailbox.as_str();
     let key_uid = |k: u64| k as Uid;
     let adds: Vec<Uid> = ops
         .iter()
@@ -489,8 +482,7 @@ async fn server_commands(
     let mut fetched: HashMap<Uid, Prepared> = HashMap::new();
     if !adds.is_empty() {
         let key = read_ahead_key(ctx, cid, current_key, snap);
-        let reader = reader(ctx, cid, mailbox, options);
-        for p in ctx.app.prefetch.take(key, &reader, &adds).await? {
+        for p in ctx.app.prefetch.take(key, reader, &adds).await? {
             // The delta of this very request knows newer flags than a read-ahead copy.
             let fresh = metas.get(&p.message.meta.uid);
             let p = reader.refresh(p, fresh);

@@ -443,10 +443,19 @@ async fn load(
             }
         }
     };
-    match Snapshot::decode_delta(&stored.bytes, (*base.snap).clone()) {
+    match on_base(&stored, &base) {
         Ok(snap) => Ok(Some((key, snap, Base(Some(base))))),
         Err(_) => unreadable(),
     }
+}
+
+/// A key stored as a difference, applied to its base — only to the very base it was
+/// made from.
+fn on_base(stored: &StoredSnapshot, base: &BaseSnapshot) -> Result<Snapshot, snapshot::Corrupt> {
+    if Snapshot::delta_base_sum(&stored.bytes) != Some(base.sum) {
+        return Err(snapshot::Corrupt);
+    }
+    Snapshot::decode_delta(&stored.bytes, (*base.snap).clone())
 }
 
 /// A key stored whole, decoded.
@@ -479,12 +488,10 @@ pub async fn rewrite_snapshots(
             None => Snapshot::decode(&row.bytes),
             Some(b) => rows
                 .iter()
-                .find(|r| r.key == b && r.base_key.is_none())
-                .filter(|r| {
-                    Snapshot::delta_base_sum(&row.bytes) == Some(snapshot::checksum(&r.bytes))
-                })
+                .find(|r| r.key == b)
                 .ok_or(snapshot::Corrupt)
-                .and_then(|r| Snapshot::decode_delta(&row.bytes, Snapshot::decode(&r.bytes)?)),
+                .and_then(whole)
+                .and_then(|base| on_base(row, &base)),
         };
         // An unreadable key stays as it is: its device gets Status 3 anyway.
         if let Ok(mut snap) = snap {

@@ -70,11 +70,13 @@ impl Reader {
             .await?;
         let prepared: Vec<Prepared> = fetched.into_iter().map(|m| self.prepare(m)).collect();
         if self.conversion.version >= ProtocolVersion::V14_0 {
-            let roots = prepared
+            let roots: Vec<(String, String)> = prepared
                 .iter()
                 .filter_map(|p| p.conversation.as_ref())
-                .map(|(id, root)| (crate::commands::conversation::hex(id), root.clone()));
-            crate::commands::conversation::remember(&self.store, &self.login, roots)
+                .map(|(id, root)| (crate::commands::conversation::hex(id), root.clone()))
+                .collect();
+            self.store
+                .remember_conversations(&self.login, &roots)
                 .await
                 .map_err(|e| BackendError::Transient(format!("remembering conversations: {e}")))?;
         }
@@ -91,10 +93,7 @@ impl Reader {
             &message.meta,
             &convert_options(c.version, &c.options, sid.clone()),
         );
-        let data = converted.data.unwrap_or_else(|e| {
-            tracing::warn!(target: "airsync", server_id = %sid, error = %e, "message could not be converted");
-            stub(&message.meta)
-        });
+        let data = data_or_stub(converted.data, &sid, &message.meta);
         Prepared {
             message,
             data,
@@ -119,10 +118,18 @@ impl Reader {
     }
 }
 
-/// What a device gets for a message that cannot be read.
-pub fn stub(meta: &MessageMeta) -> Element {
-    let read = meta.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen"));
-    Element::new(AirSync::ApplicationData)
-        .text_child(Email::Subject, "(this message could not be read)")
-        .text_child(Email::Read, if read { "1" } else { "0" })
+/// The ApplicationData of a message, or what a device gets for a message that cannot
+/// be read (logged): a stub with its Read state, rather than a blocked folder.
+pub fn data_or_stub(
+    data: Result<Element, email::ConvertError>,
+    server_id: &str,
+    meta: &MessageMeta,
+) -> Element {
+    data.unwrap_or_else(|e| {
+        tracing::warn!(target: "airsync", server_id, error = %e, "message could not be converted");
+        let read = meta.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen"));
+        Element::new(AirSync::ApplicationData)
+            .text_child(Email::Subject, "(this message could not be read)")
+            .text_child(Email::Read, if read { "1" } else { "0" })
+    })
 }
