@@ -172,7 +172,6 @@ pub async fn serve(
     .await?;
     let stop_on_shutdown = stop_admin.clone();
     let push = app.push.clone();
-    let store = app.store.clone();
     let shutdown = async move {
         shutdown.await;
         // Waiting Pings and hanging Syncs answer now, well within the HTTP grace period.
@@ -180,9 +179,6 @@ pub async fn serve(
         let _ = stop_on_shutdown.send(true);
     };
     let result = crate::http::run(app, shutdown, on_bound).await;
-    if let Err(e) = store.write_conversations().await {
-        tracing::warn!(target: "airsync", error = %e, "conversation roots lost at shutdown");
-    }
     let _ = stop_admin.send(true);
     let _ = admin_task.await;
     result

@@ -639,7 +639,7 @@ fn thread_message(user: &str, subject: &str, id: &str, refs: &str) -> Vec<u8> {
 async fn conversation_move_takes_the_thread_and_its_future_messages() {
     let stack = Stack::get();
     let (user, pw) = stack.new_user("convmove");
-    let server = Server::start(stack);
+    let mut server = Server::start(stack);
     stack.doveadm(&["mailbox", "create", "-u", &user, "Project", "Older"]);
     let root_id = format!("<{}@thread>", common::imap::rand_id());
     let mut imap = Imap::login(stack.imap_port, &user, &pw);
@@ -665,7 +665,7 @@ async fn conversation_move_takes_the_thread_and_its_future_messages() {
         "\\Seen",
     );
 
-    let p = server.phone(stack, &user, &pw, "CONVMOVE1").await;
+    let mut p = server.phone(stack, &user, &pw, "CONVMOVE1").await;
     let inbox = p.folder_id(2).await;
     let project = p.folder_id_by_name("Project").await;
     let opts = mail_options(1, Some(100));
@@ -684,6 +684,12 @@ async fn conversation_move_takes_the_thread_and_its_future_messages() {
     let conv = conversation("plan");
     assert_eq!(conv, conversation("Re: plan"), "one thread, one id");
     assert_ne!(conv, conversation("unrelated"));
+    // Killed right after the Sync that showed the conversation: the move finds it all
+    // the same (it reads the thread upstream, nothing recorded while syncing).
+    let dir = server.dir.clone();
+    server.kill();
+    let server = Server::start_in(stack, &dir, "");
+    p.base_url = server.base_url.clone();
 
     let move_op = |conv: &[u8], always: bool| {
         let mut op = Element::new(I::Move)
@@ -709,7 +715,7 @@ async fn conversation_move_takes_the_thread_and_its_future_messages() {
     let a = p.post("ItemOperations", &move_op(&conv, false)).await;
     assert_eq!(status_of(&a), "155", "{}", a.xml());
     assert_eq!(imap.count("Project"), 0);
-    // A conversation this account was never shown is not found.
+    // A conversation none of the account's messages belongs to is not found.
     let a = p.post("ItemOperations", &move_op(&[7u8; 16], true)).await;
     assert_eq!(status_of(&a), "6", "{}", a.xml());
 

@@ -61,8 +61,6 @@ pub struct Store {
     /// DAV item numbers per (login, folder id) (see `dav.rs`): the table only grows,
     /// so a copy answers lookups of the numbers it holds.
     dav_items: dav::ItemCache,
-    /// Conversation roots waiting to be written (see `conversations.rs`).
-    roots: std::sync::Arc<conversations::PendingRoots>,
 }
 
 impl std::fmt::Debug for Store {
@@ -114,9 +112,7 @@ impl Store {
             engine,
             url: url.into(),
             dav_items: dav::ItemCache::default(),
-            roots: Default::default(),
         };
-        conversations::PendingRoots::start_writer(&store);
         Ok(store)
     }
 

@@ -259,7 +259,7 @@ pub(crate) struct FetchItems {
     pub internal_date: Option<i64>,
     pub size: Option<u64>,
     pub modseq: Option<u64>,
-    /// `BODY[]`: `Some(None)` when the server answered NIL.
+    /// `BODY[]` or `BODY[HEADER.FIELDS (…)]`: `Some(None)` when the server answered NIL.
     pub body: Option<Option<Vec<u8>>>,
 }
 
@@ -309,7 +309,9 @@ pub(crate) fn parse_fetch(tokens: Vec<Value>) -> Result<Option<FetchItems>, Erro
                         .ok_or_else(|| bad("MODSEQ"))?,
                 );
             }
-            "BODY[]" => {
+            // The one section a fetch asks for: the whole message (`BODY[]`) or some of
+            // its header fields (`BODY[HEADER.FIELDS (…)]`).
+            section if section == "BODY[]" || section.starts_with("BODY[HEADER.FIELDS") => {
                 out.body = Some(match value {
                     Value::Str(bytes) => Some(bytes),
                     Value::Nil => None,
@@ -1111,6 +1113,41 @@ pub(crate) async fn fetch_meta(
     Ok(found.into_iter().map(|(meta, _)| meta).collect())
 }
 
+/// Some header fields (`fields`, header names) of every message of `mailbox`, with the
+/// metadata of each, in UID order: `UID FETCH 1:* (… BODY.PEEK[HEADER.FIELDS (…)])`.
+/// The text of each is the named fields as they stand in the message, and the blank line
+/// that ends a header.
+pub(crate) async fn fetch_header_fields(
+    session: &mut Session,
+    caps: &Capabilities,
+    mailbox: &str,
+    fields: &[&str],
+) -> Result<Vec<(MessageMeta, Vec<u8>)>, Error> {
+    if fields.is_empty()
+        || fields
+            .iter()
+            .any(|f| f.is_empty() || !f.bytes().all(|b| b.is_ascii_graphic() && b != b':'))
+    {
+        return Err(Error::Invalid("bad header field name".into()));
+    }
+    let mut sel = Selection::new(caps, mailbox, Mode::Examine)?;
+    let command = format!(
+        "UID FETCH 1:* ({} BODY.PEEK[HEADER.FIELDS ({})])",
+        meta_items(caps),
+        fields.join(" ")
+    );
+    let mut col = Collector::default();
+    let done = sel
+        .run(session, &[], &[command], true, |u| col.take(u))
+        .await?;
+    done.iter().try_for_each(ok)?;
+    Ok(col
+        .metas()
+        .into_values()
+        .map(|(meta, text)| (meta, text.unwrap_or_default()))
+        .collect())
+}
+
 /// `UID FETCH` of the metadata (and, with `max_message`, the content) of `uids`, in the
 /// order of `uids`; messages that no longer exist are left out.
 async fn fetch_items(
@@ -1554,6 +1591,12 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(f.body, Some(None));
+        let f = parse_fetch(data(
+            b"* 3 FETCH (UID 9 BODY[HEADER.FIELDS (MESSAGE-ID REFERENCES)] {19}\r\nMessage-ID: <a>\r\n\r\n)\r\n",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(f.body, Some(Some(b"Message-ID: <a>\r\n\r\n".to_vec())));
         assert_eq!(parse_fetch(data(b"* 3 EXISTS\r\n")).unwrap(), None);
         assert!(parse_fetch(data(b"* 3 FETCH (UID x)\r\n")).is_err());
         assert!(parse_fetch(data(b"* 3 FETCH (UID)\r\n")).is_err());

@@ -587,6 +587,20 @@ impl MailStore for ImapStore {
         .await
     }
 
+    async fn fetch_header_fields(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        fields: &[&str],
+    ) -> Result<Vec<(MessageMeta, Vec<u8>)>, BackendError> {
+        self.with_session(creds, "fetch header fields", |session, info| {
+            on_session!(session, async move {
+                messages::fetch_header_fields(session, &info.capabilities, mailbox, fields).await
+            })
+        })
+        .await
+    }
+
     async fn set_flags(
         &self,
         creds: &Credentials,

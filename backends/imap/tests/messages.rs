@@ -285,6 +285,73 @@ async fn fetch_returns_exact_bytes_in_order_without_setting_seen() {
 }
 
 #[tokio::test]
+async fn header_fields_of_every_message_without_setting_seen() {
+    let stack = stack();
+    let store = stack.store();
+    let alice = stack.user("fields");
+    let with_refs = b"From: x@example.org\r\nMessage-ID: <b@x>\r\nSubject: s\r\n\
+References: <a@x>\r\n <z@x>\r\n\r\nbody\r\n";
+    let first = store
+        .append(
+            &alice,
+            "INBOX",
+            &[],
+            None,
+            b"Message-ID: <a@x>\r\n\r\nhi\r\n",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let second = store
+        .append(&alice, "INBOX", &["\\Flagged".into()], None, with_refs)
+        .await
+        .unwrap()
+        .unwrap();
+    let got = store
+        .fetch_header_fields(&alice, "INBOX", &["Message-ID", "References"])
+        .await
+        .unwrap();
+    let uids: Vec<Uid> = got.iter().map(|(m, _)| m.uid).collect();
+    assert_eq!(uids, vec![first, second]);
+    assert_eq!(got[0].1, b"Message-ID: <a@x>\r\n\r\n");
+    // Only the fields asked for, folded lines kept, in the message's order.
+    assert_eq!(
+        got[1].1,
+        b"Message-ID: <b@x>\r\nReferences: <a@x>\r\n <z@x>\r\n\r\n"
+    );
+    assert_eq!(got[1].0.flags, vec!["\\Flagged".to_string()]);
+    let listing = store.list_messages(&alice, "INBOX", None).await.unwrap();
+    assert!(
+        listing
+            .messages
+            .iter()
+            .all(|m| !m.flags.iter().any(|f| f == "\\Seen")),
+        "reading header fields must not set \\Seen"
+    );
+    // An empty mailbox has none; a bad field name is refused before anything is sent.
+    store.create_mailbox(&alice, "Empty").await.unwrap();
+    assert!(
+        store
+            .fetch_header_fields(&alice, "Empty", &["Message-ID"])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        store
+            .fetch_header_fields(&alice, "INBOX", &["Message-ID)"])
+            .await,
+        Err(BackendError::Permanent(_))
+    ));
+    assert!(matches!(
+        store
+            .fetch_header_fields(&alice, "Nope", &["Message-ID"])
+            .await,
+        Err(BackendError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
 async fn flags_and_keywords_are_added_and_removed() {
     let stack = stack();
     let store = stack.store();

@@ -280,6 +280,16 @@ pub trait MailStore: Send + Sync {
         uids: &[Uid],
     ) -> Result<Vec<MessageMeta>, BackendError>;
 
+    /// The header fields named in `fields` (e.g. `["Message-ID", "References"]`) of
+    /// every message of `mailbox`, as header text, with each message's metadata, in UID
+    /// order. Never sets `\Seen`.
+    async fn fetch_header_fields(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        fields: &[&str],
+    ) -> Result<Vec<(MessageMeta, Vec<u8>)>, BackendError>;
+
     /// Adds and removes flags/keywords on messages (UID STORE, silently).
     async fn set_flags(
         &self,

@@ -435,9 +435,7 @@ pub fn application_data(
 fn reader(ctx: &RequestContext<'_>, cid: &str, mailbox: &str, options: &SyncOptions) -> Reader {
     Reader {
         mail: ctx.app.mail.clone(),
-        store: ctx.app.store.clone(),
         creds: ctx.principal.credentials.clone(),
-        login: ctx.login().to_string(),
         mailbox: mailbox.to_string(),
         collection_id: cid.to_string(),
         conversion: std::sync::Arc::new(Conversion {

@@ -1,5 +1,5 @@
-//! The new messages of one mail Sync window, read once: fetched from IMAP, converted
-//! for the device and with their conversations remembered. The same [`Reader`] serves
+//! The new messages of one mail Sync window, read once: fetched from IMAP and converted
+//! for the device. The same [`Reader`] serves
 //! the window a Sync needs now and the one it reads ahead for the device's next
 //! request (`prefetch.rs`), so a read-ahead window arrives ready to send: the request
 //! that takes it only checks that it was converted the way it would convert it.
@@ -11,7 +11,6 @@ use airsync_model::{BackendError, Credentials, FetchedMessage, MailStore, Messag
 use crate::eas::ProtocolVersion;
 use crate::eas::sync::SyncOptions;
 use crate::mapping::email;
-use crate::state::Store;
 use crate::wbxml::Element;
 use crate::wbxml::pages::{AirSync, Email};
 
@@ -49,9 +48,7 @@ impl super::prefetch::Weight for Prepared {
 #[derive(Clone)]
 pub struct Reader {
     pub mail: Arc<dyn MailStore>,
-    pub store: Store,
     pub creds: Credentials,
-    pub login: String,
     pub mailbox: String,
     /// The CollectionId, which the ServerIds (and FileReferences) carry.
     pub collection_id: String,
@@ -59,28 +56,13 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// The messages `uids` that still exist, prepared; their conversations are
-    /// remembered before they are returned (EAS 14.0+, where devices see
-    /// ConversationIds), so a device can name one in a Move the moment it sees it.
-    /// Remembering a conversation whose message is then not offered does no harm.
+    /// The messages `uids` that still exist, prepared.
     pub async fn read(&self, uids: Vec<Uid>) -> Result<Vec<Prepared>, BackendError> {
         let fetched = self
             .mail
             .fetch_messages(&self.creds, &self.mailbox, &uids)
             .await?;
-        let prepared: Vec<Prepared> = fetched.into_iter().map(|m| self.prepare(m)).collect();
-        if self.conversion.version >= ProtocolVersion::V14_0 {
-            let roots: Vec<(String, String)> = prepared
-                .iter()
-                .filter_map(|p| p.conversation.as_ref())
-                .map(|(id, root)| (crate::commands::conversation::hex(id), root.clone()))
-                .collect();
-            self.store
-                .remember_conversations(&self.login, &roots)
-                .await
-                .map_err(|e| BackendError::Transient(format!("remembering conversations: {e}")))?;
-        }
-        Ok(prepared)
+        Ok(fetched.into_iter().map(|m| self.prepare(m)).collect())
     }
 
     /// A message converted the way this reader converts; a message that cannot be
