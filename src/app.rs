@@ -34,6 +34,7 @@ pub struct App {
     pub(crate) prefetch: crate::commands::sync::prefetch::Prefetch,
     /// Decoded snapshots that the Sync keys of current chains are differences from.
     pub(crate) bases: crate::commands::sync::BaseCache,
+    pub(crate) nexts: crate::commands::sync::NextCache,
     /// Watchers and waiting requests (Ping, hanging Sync).
     pub push: crate::push::Hub,
     /// Counters of requests and failures, for the admin `/metrics`.
@@ -141,6 +142,7 @@ impl App {
             directory,
             prefetch,
             bases: Default::default(),
+            nexts: Default::default(),
             push,
             metrics,
             throttle,

@@ -439,21 +439,22 @@ async fn keys_stored_as_differences_survive_retries_moves_and_a_crash() {
     );
     seen.extend(again.add_ids());
     key = again.sync_key;
-    // The device files one message it holds elsewhere itself.
-    let moved = seen[5].clone();
-    assert_eq!(p.move_item(&moved, &inbox, &kept).await.0, "3");
+    // The device files messages it holds elsewhere itself: one while the server keeps
+    // the chain's next snapshot in memory, one before a crash.
+    let moved = [seen[5].clone(), seen[6].clone()];
+    assert_eq!(p.move_item(&moved[0], &inbox, &kept).await.0, "3");
+    for _ in 0..2 {
+        let s = page_without(&p, &inbox, &key, &opts, &moved).await;
+        seen.extend(s.add_ids());
+        key = s.sync_key;
+    }
+    assert_eq!(p.move_item(&moved[1], &inbox, &kept).await.0, "3");
     let dir = server.dir.clone();
     server.kill();
     let server = Server::start_in(stack, &dir, "");
     p.base_url = server.base_url.clone();
     loop {
-        let s = p.sync_changes(&inbox, &key, 20, opts.clone()).await;
-        assert_eq!(s.status, "1", "no Status 3");
-        assert!(
-            s.commands.iter().all(|c| c.server_id() != moved),
-            "the device's own move comes back: {:?}",
-            s.commands
-        );
+        let s = page_without(&p, &inbox, &key, &opts, &moved).await;
         seen.extend(s.add_ids());
         key = s.sync_key;
         if !s.more_available {
@@ -461,6 +462,26 @@ async fn keys_stored_as_differences_survive_retries_moves_and_a_crash() {
         }
     }
     assert_each_once(&seen, 200);
+}
+
+/// The next window after `key`, which must be Status 1 and never name `moved`.
+async fn page_without(
+    p: &common::eas::Phone,
+    inbox: &str,
+    key: &str,
+    opts: &Element,
+    moved: &[String],
+) -> common::eas::Synced {
+    let s = p.sync_changes(inbox, key, 20, opts.clone()).await;
+    assert_eq!(s.status, "1", "no Status 3");
+    assert!(
+        s.commands
+            .iter()
+            .all(|c| !moved.iter().any(|m| m == c.server_id())),
+        "the device's own move comes back: {:?}",
+        s.commands.iter().map(|c| c.server_id()).collect::<Vec<_>>()
+    );
+    s
 }
 
 #[tokio::test]

@@ -175,7 +175,7 @@ pub async fn sync(
     tracing::debug!(target: "airsync", collection = cid, items = snap.items.len(), sent = answer.commands.len(),
         refresh_ms = refreshed.as_millis() as u64, total_ms = started.elapsed().as_millis() as u64, "mail sync");
 
-    super::finish(ctx, req, key, &loaded_cursor, (&snap, &base), answer).await
+    super::finish(ctx, req, key, &loaded_cursor, (snap, base), answer).await
 }
 
 /// How many server commands the device would get (GetItemEstimate), without changing

@@ -20,7 +20,7 @@ use crate::eas::sync::{
 };
 use crate::error::Error;
 use crate::mapping::folders::Resolved;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::state::StoredSnapshot;
 use crate::wbxml::Element;
@@ -374,7 +374,7 @@ impl Base {
 /// read and decode their base again: (login, device, CollectionId, key) → base. An
 /// entry is used only for a difference that names its checksum; a base rewritten
 /// since (MoveItems, on this node or another) has another checksum and is read anew.
-pub struct BaseCache(moka::future::Cache<(String, String, String, i64), BaseSnapshot>);
+pub struct BaseCache(moka::future::Cache<ChainKey, BaseSnapshot>);
 
 impl Default for BaseCache {
     fn default() -> Self {
@@ -387,6 +387,51 @@ impl Default for BaseCache {
                 .build(),
         )
     }
+}
+
+/// The snapshot a paging chain continues from, kept decoded once its key is stored, so
+/// that the device's next request neither decodes it nor copies the base to apply it
+/// to: (login, device, CollectionId, key) → the snapshot, its base and the checksum of
+/// its stored bytes. Taken (moved out) by the request that sends the key; used only
+/// when the key's stored bytes still have that checksum (a key rewritten since, on any
+/// node, is read anew).
+pub struct NextCache(moka::future::Cache<ChainKey, Arc<Mutex<Option<Next>>>>);
+
+pub struct Next {
+    snap: Snapshot,
+    base: Base,
+    sum: u32,
+}
+
+impl Default for NextCache {
+    fn default() -> Self {
+        NextCache(
+            moka::future::Cache::builder()
+                // Weighed in KiB: a decoded item takes about 40 bytes.
+                .weigher(|_, n: &Arc<Mutex<Option<Next>>>| {
+                    let items = lock(n).as_ref().map_or(0, |n| n.snap.items.len());
+                    (items / 25).max(1) as u32
+                })
+                .max_capacity(64 * 1024)
+                .time_to_idle(std::time::Duration::from_secs(120))
+                .build(),
+        )
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+type ChainKey = (String, String, String, i64);
+
+fn chain_key(ctx: &RequestContext<'_>, cid: &str, key: i64) -> ChainKey {
+    (
+        ctx.login().to_string(),
+        ctx.device_id().to_string(),
+        cid.to_string(),
+        key,
+    )
 }
 
 /// Snapshot N, or `None` when the device's key is unknown or unreadable (Status 3).
@@ -405,14 +450,13 @@ async fn load(
     else {
         return Ok(None);
     };
-    let cache_key = |k: i64| {
-        (
-            ctx.login().to_string(),
-            ctx.device_id().to_string(),
-            cid.to_string(),
-            k,
-        )
-    };
+    let cache_key = |k: i64| chain_key(ctx, cid, k);
+    if let Some(next) = ctx.app.nexts.0.remove(&cache_key(key)).await
+        && let Some(next) = lock(&next).take()
+        && next.sum == snapshot::checksum(&stored.bytes)
+    {
+        return Ok(Some((key, next.snap, next.base)));
+    }
     let unreadable = || {
         tracing::warn!(target: "airsync", collection = cid, key, "unreadable sync snapshot; the device must resync");
         Ok(None)
@@ -522,7 +566,7 @@ async fn finish(
     req: &CollectionRequest,
     key: i64,
     loaded_cursor: &str,
-    (snap, base): (&Snapshot, &Base),
+    (snap, base): (Snapshot, Base),
     mut answer: CollectionResponse,
 ) -> Result<CollectionResponse, Error> {
     let (store, cid) = (&ctx.app.store, answer.collection_id.clone());
@@ -538,7 +582,7 @@ async fn finish(
         answer.sync_key = key.to_string();
         return Ok(answer);
     }
-    let (bytes, base_key) = base.encode(snap);
+    let (bytes, base_key) = base.encode(&snap);
     store
         .put_sync_snapshot(
             ctx.login(),
@@ -551,6 +595,23 @@ async fn finish(
         )
         .await?;
     answer.sync_key = (key + 1).to_string();
+    // The device comes straight back for more: keep what it continues from. (A key
+    // stored whole is its own next base and is read back; that is rare in a chain.)
+    if answer.more_available && base_key.is_some() {
+        let next = Next {
+            sum: snapshot::checksum(&bytes),
+            snap,
+            base,
+        };
+        ctx.app
+            .nexts
+            .0
+            .insert(
+                chain_key(ctx, &cid, key + 1),
+                Arc::new(Mutex::new(Some(next))),
+            )
+            .await;
+    }
     Ok(answer)
 }
 
