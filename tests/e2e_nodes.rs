@@ -107,6 +107,16 @@ async fn a_device_alternating_between_nodes_syncs_without_duplicate_gap_or_resyn
     let on_a = a.phone(stack, &user, &pw, "NODES1").await;
     let on_b = on_a.at(&b.base_url);
 
+    // Nothing is cached yet: an empty Sync request asks for the full one (MS-ASCMD
+    // 2.2.3.177.17, Status 13).
+    let empty = send(on_b.request(reqwest::Method::POST, &on_b.url("Sync"))).await;
+    let status = empty
+        .body
+        .as_ref()
+        .and_then(|b| b.first(A::Status))
+        .and_then(Element::text);
+    assert_eq!(status.as_deref(), Some("13"), "{}", empty.xml());
+
     // FolderSync: 0 on B, a new folder upstream, the next key on A, then B again.
     let f0 = on_b.folder_sync("0").await;
     let (status, k1, adds, _, _) = folder_changes(f0.body.as_ref().unwrap());

@@ -181,12 +181,14 @@ async fn complete_from_cache(
     ctx: &RequestContext<'_>,
     mut request: SyncRequest,
 ) -> Result<Result<SyncRequest, u16>, Error> {
-    let store = &ctx.app.store;
-    let cached: Option<CachedRequest> = store
-        .sync_cache(ctx.login(), ctx.device_id())
-        .await?
-        .and_then(|json| serde_json::from_str(&json).ok());
     if request.empty || request.partial {
+        // Only these read the cache; a full request just replaces it (`remember`).
+        let cached: Option<CachedRequest> = ctx
+            .app
+            .store
+            .sync_cache(ctx.login(), ctx.device_id())
+            .await?
+            .and_then(|json| serde_json::from_str(&json).ok());
         let Some(cached) = cached else {
             return Ok(Err(status::RESEND_FULL_REQUEST));
         };
