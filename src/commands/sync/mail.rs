@@ -144,7 +144,7 @@ pub async fn sync(
 
     if req.get_changes.unwrap_or(true) {
         let cutoff = plan::cutoff(filter_type, crate::state::now());
-        let plan = plan::plan(&snap, cutoff, window);
+        let (plan, ahead) = plan::plan_ahead(&snap, cutoff, window, 2 * window);
         answer.more_available = plan.more_available;
         // One reader for this window and the ones read ahead.
         let reader = reader(ctx, cid, mailbox, &options);
@@ -154,11 +154,11 @@ pub async fn sync(
             // Read the next two windows ahead while the phone reads this one: its next
             // request finds its window ready, and the one after that is being read
             // meanwhile (reading and converting a window takes longer than the phone's
-            // turn). A plan of two windows is the next window followed by the one after
-            // it (plan.rs orders all pending operations once). A window already being
-            // read — the second one of the previous request — is left alone.
-            let ahead = plan::plan(&snap, cutoff, 2 * window);
-            for (i, ops) in ahead.ops.chunks(window).enumerate() {
+            // turn). The operations planned after this window are the next window
+            // followed by the one after it (plan.rs orders all pending operations once).
+            // A window already being read — the second one of the previous request — is
+            // left alone.
+            for (i, ops) in ahead.chunks(window).enumerate() {
                 let uids: Vec<Uid> = ops
                     .iter()
                     .filter(|op| matches!(op, Op::Add(_)))

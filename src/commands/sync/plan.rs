@@ -102,6 +102,19 @@ impl Pending {
 
 /// The next window of operations.
 pub fn plan(s: &Snapshot, cutoff: Option<i64>, window: usize) -> Plan {
+    plan_ahead(s, cutoff, window, 0).0
+}
+
+/// The next window of operations, and up to `ahead` operations that follow it: what the
+/// windows after it will hold once this one is applied, as far as this snapshot tells
+/// (a stale copy's new item comes only after its Delete is applied, so it is not
+/// among them). One scan of the snapshot for both.
+pub fn plan_ahead(
+    s: &Snapshot,
+    cutoff: Option<i64>,
+    window: usize,
+    ahead: usize,
+) -> (Plan, Vec<Op>) {
     let pending = Pending::of(s, cutoff);
     let stale = pending
         .deletes
@@ -111,10 +124,15 @@ pub fn plan(s: &Snapshot, cutoff: Option<i64>, window: usize) -> Plan {
     // key gives one operation per plan; the new item comes once its Delete is applied).
     let more_available = pending.len() > window
         || stale && s.items.values().any(|i| i.stale && i.upstream.is_some());
-    Plan {
-        ops: pending.first(window),
-        more_available,
-    }
+    let mut ops = pending.first(window.saturating_add(ahead));
+    let later = ops.split_off(window.min(ops.len()));
+    (
+        Plan {
+            ops,
+            more_available,
+        },
+        later,
+    )
 }
 
 /// How many operations the device still needs (GetItemEstimate).
@@ -238,6 +256,24 @@ mod tests {
             assert_eq!(p.more_available, window < 1000);
         }
         assert_eq!(estimate(&s, None), 1000);
+    }
+
+    #[test]
+    fn the_operations_ahead_are_the_next_windows() {
+        let mut s = Snapshot::default();
+        s.items.insert(1, item(Some(1), None));
+        for k in 2..30u64 {
+            s.items.insert(k, item(None, Some((1, k as i64))));
+        }
+        let (first, ahead) = plan_ahead(&s, None, 10, 12);
+        assert_eq!(first, plan(&s, None, 10));
+        for op in first.ops {
+            applied(&mut s, op);
+        }
+        assert_eq!(ahead, plan(&s, None, 12).ops);
+        let (last, none) = plan_ahead(&s, None, 100, 50);
+        assert_eq!(last.ops.len(), 19);
+        assert!(none.is_empty() && !last.more_available);
     }
 
     #[test]
