@@ -83,10 +83,9 @@ impl RequestContext<'_> {
             .hide_inbox_children_for
             .iter()
             .any(|v| v == self.version.as_str() || v.eq_ignore_ascii_case(device_type));
-        let store = &self.app.store;
+        let (own_hidden, aliases) = self.app.store.folder_settings(self.login()).await?;
         let mut hidden = folders.hidden.clone();
-        hidden.extend(store.hidden_folders(self.login()).await?);
-        let aliases = store.folder_aliases(self.login()).await?;
+        hidden.extend(own_hidden);
         Ok(TreeRules {
             hide_inbox_children,
             hidden,

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::rules::{DeviceRules, Verdict};
 use super::{DEFAULT_POLICY, Policy};
 use crate::settings::{AccessDefault, Settings};
-use crate::state::{Device, Overrides, Scope, Store, StoreError};
+use crate::state::{Device, Overrides, Store, StoreError};
 
 /// The domain of a login (`alice@example.org` → `example.org`), lower-cased.
 pub fn domain_of(login: &str) -> Option<String> {
@@ -21,11 +21,9 @@ pub fn domain_of(login: &str) -> Option<String> {
 
 /// The stored overrides that apply to an account: its domain's, then its own.
 pub async fn layers(store: &Store, login: &str) -> Result<[Overrides; 2], StoreError> {
-    let domain = match domain_of(login) {
-        Some(d) => store.overrides(Scope::Domain, &d).await?,
-        None => Overrides::default(),
-    };
-    Ok([domain, store.overrides(Scope::Account, login).await?])
+    store
+        .override_layers(domain_of(login).as_deref(), login)
+        .await
 }
 
 /// The most specific value of one override, or the server's.

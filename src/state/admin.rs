@@ -69,6 +69,14 @@ fn micros() -> i64 {
     }
 }
 
+fn overrides_of(row: &sqlx::any::AnyRow) -> Result<Overrides, sqlx::Error> {
+    Ok(Overrides {
+        access: row.try_get("access")?,
+        device_rules: row.try_get("device_rules")?,
+        policy: row.try_get("policy")?,
+    })
+}
+
 impl Store {
     /// The overrides stored for a domain or an account.
     pub async fn overrides(&self, scope: Scope, name: &str) -> Result<Overrides, StoreError> {
@@ -77,14 +85,43 @@ impl Store {
             .bind(name)
             .fetch_optional(self.pool())
             .await?;
-        let Some(row) = row else {
-            return Ok(Overrides::default());
-        };
-        Ok(Overrides {
-            access: row.try_get("access")?,
-            device_rules: row.try_get("device_rules")?,
-            policy: row.try_get("policy")?,
-        })
+        Ok(row
+            .map(|r| overrides_of(&r))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// The overrides of a domain (when the login has one) and of an account, in one
+    /// statement: every request reads both.
+    pub async fn override_layers(
+        &self,
+        domain: Option<&str>,
+        login: &str,
+    ) -> Result<[Overrides; 2], StoreError> {
+        let rows = sqlx::query(
+            "SELECT scope, access, device_rules, policy FROM access_settings \
+             WHERE (scope = $1 AND name = $2) OR (scope = $3 AND name = $4)",
+        )
+        .bind(Scope::Domain.as_str())
+        .bind(domain.unwrap_or(""))
+        .bind(Scope::Account.as_str())
+        .bind(login)
+        .fetch_all(self.pool())
+        .await?;
+        let mut layers: [Overrides; 2] = Default::default();
+        for row in rows {
+            let scope: String = row.try_get("scope")?;
+            let layer = if scope == Scope::Domain.as_str() {
+                if domain.is_none() {
+                    continue;
+                }
+                &mut layers[0]
+            } else {
+                &mut layers[1]
+            };
+            *layer = overrides_of(&row)?;
+        }
+        Ok(layers)
     }
 
     /// Sets (`Some`) or clears (`None`) one override of a domain or account.
@@ -120,15 +157,34 @@ impl Store {
 
     /// The mailboxes an account hides from its devices, sorted.
     pub async fn hidden_folders(&self, login: &str) -> Result<Vec<String>, StoreError> {
-        let rows =
-            sqlx::query("SELECT folder FROM hidden_folders WHERE login = $1 ORDER BY folder")
-                .bind(login)
-                .fetch_all(self.pool())
-                .await?;
-        Ok(rows
-            .iter()
-            .map(|r| r.try_get("folder"))
-            .collect::<Result<_, _>>()?)
+        Ok(self.folder_settings(login).await?.0)
+    }
+
+    /// An account's hidden folders and its aliases (name, target), in one statement:
+    /// every request that resolves a folder needs both.
+    pub async fn folder_settings(
+        &self,
+        login: &str,
+    ) -> Result<(Vec<String>, Vec<(String, String)>), StoreError> {
+        let rows = sqlx::query(
+            "SELECT 'hidden' AS kind, folder AS name, '' AS target FROM hidden_folders \
+             WHERE login = $1 \
+             UNION ALL SELECT 'alias' AS kind, name, target FROM folder_aliases WHERE login = $1 \
+             ORDER BY kind, name",
+        )
+        .bind(login)
+        .fetch_all(self.pool())
+        .await?;
+        let (mut hidden, mut aliases) = (Vec::new(), Vec::new());
+        for row in rows {
+            let name: String = row.try_get("name")?;
+            if row.try_get::<String, _>("kind")? == "hidden" {
+                hidden.push(name);
+            } else {
+                aliases.push((name, row.try_get("target")?));
+            }
+        }
+        Ok((hidden, aliases))
     }
 
     /// Hides (`true`) or shows again (`false`) a mailbox of an account.
@@ -153,15 +209,7 @@ impl Store {
 
     /// The mailbox aliases of an account: (name, target), sorted by name.
     pub async fn folder_aliases(&self, login: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT name, target FROM folder_aliases WHERE login = $1 ORDER BY name")
-                .bind(login)
-                .fetch_all(self.pool())
-                .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("name")?, r.try_get("target")?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+        Ok(self.folder_settings(login).await?.1)
     }
 
     /// Adds (or retargets) an alias.
@@ -283,9 +331,21 @@ mod tests {
                 .unwrap();
             let o = s.overrides(Scope::Account, "a@x").await.unwrap();
             assert_eq!(
-                (o.access.as_deref(), o.device_rules.as_deref(), o.policy),
+                (
+                    o.access.as_deref(),
+                    o.device_rules.as_deref(),
+                    o.policy.as_deref()
+                ),
                 (Some("deny"), Some("!x*, *"), None)
             );
+            // Both layers in one read; an account named like a domain is no domain.
+            let [domain, account] = s.override_layers(Some("x"), "a@x").await.unwrap();
+            assert_eq!(domain.policy.as_deref(), Some("strict"));
+            assert_eq!(account, o);
+            let [domain, account] = s.override_layers(None, "x").await.unwrap();
+            assert_eq!((domain, account), Default::default());
+            let [domain, _] = s.override_layers(Some("y"), "a@x").await.unwrap();
+            assert_eq!(domain, Overrides::default());
             s.set_override(Scope::Account, "a@x", Setting::Access, None)
                 .await
                 .unwrap();
