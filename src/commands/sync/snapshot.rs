@@ -12,7 +12,11 @@
 //! that changed, and the [`checksum`] of the base's stored bytes. A window of 100
 //! messages in a 10,000-message folder then stores 1.5 KB instead of 150 KB, and the
 //! decoded base can be kept in memory between the windows of a chain (`mod.rs`): the
-//! checksum makes sure a difference is applied to nothing but its own base.
+//! checksum makes sure a difference is applied to nothing but its own base. Format 5
+//! writes an item that reached the device as it is upstream — most changes of a Sync
+//! window — as one tag byte ([`SYNCED`]) instead of about fourteen: a difference grows
+//! with every window until the next whole snapshot, and deleting the previous key's row
+//! (its overflow pages) was the costliest statement of a window.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -57,8 +61,10 @@ pub struct Corrupt;
 /// Format 2 added `refreshed` (format 1 snapshots decode with 0); format 3 is format 2
 /// not deflated.
 const FORMAT: u8 = 3;
-/// A difference from a base snapshot (`encode_delta`), never deflated.
-const DELTA_FORMAT: u8 = 4;
+/// A difference from a base snapshot (`encode_delta`), never deflated. Format 5 is
+/// format 4 with [`SYNCED`] items; both decode.
+const DELTA_FORMAT: u8 = 5;
+const DELTA_FORMATS: [u8; 2] = [4, DELTA_FORMAT];
 
 /// First byte of an uncompressed snapshot: a deflate block header with BTYPE 11, which
 /// RFC 1951 §3.2.3 reserves (an error), so no deflated snapshot starts with it.
@@ -117,34 +123,50 @@ impl Snapshot {
         }
         let mut raw = vec![RAW, DELTA_FORMAT];
         raw.extend_from_slice(&base_sum.to_le_bytes());
-        raw.extend_from_slice(&self.header(DELTA_FORMAT, 16 + changes.len() * 16)[2..]);
+        raw.extend_from_slice(&self.header(DELTA_FORMAT, 16 + changes.len() * 4)[2..]);
         put_varint(&mut raw, changes.len() as u64);
         let mut previous = 0u64;
         for (key, item) in changes {
             put_varint(&mut raw, key - previous);
             previous = key;
-            put_item(&mut raw, item);
+            // Most changes of a Sync window: the item reached the device as it is
+            // upstream (one byte instead of about fourteen).
+            match (item, base.items.get(&key)) {
+                (Some(new), Some(old)) if new.upstream.is_some() && *new == synced(old) => {
+                    raw.push(SYNCED)
+                }
+                _ => put_item(&mut raw, item),
+            }
         }
         raw
     }
 
     /// The checksum of the base a difference was made from; `None` for anything else.
     pub fn delta_base_sum(bytes: &[u8]) -> Option<u32> {
-        let sum = bytes.strip_prefix(&[RAW, DELTA_FORMAT])?.get(..4)?;
+        let sum = delta_body(bytes)?.1.get(..4)?;
         Some(u32::from_le_bytes([sum[0], sum[1], sum[2], sum[3]]))
     }
 
     /// The snapshot `bytes` (from [`Snapshot::encode_delta`]) describe on `base`; the
     /// caller has checked that `base` is the one named by [`Snapshot::delta_base_sum`].
     pub fn decode_delta(bytes: &[u8], mut base: Snapshot) -> Result<Snapshot, Corrupt> {
-        let raw = bytes.strip_prefix(&[RAW, DELTA_FORMAT]).ok_or(Corrupt)?;
+        let (format, raw) = delta_body(bytes).ok_or(Corrupt)?;
         let mut r = Reader { raw, pos: 0 };
         r.take(4)?;
-        let (cursor, filter_type, refreshed) = r.header(DELTA_FORMAT)?;
+        let (cursor, filter_type, refreshed) = r.header(format)?;
         let count = r.varint()?;
         let mut key = 0u64;
         for _ in 0..count {
             key = key.checked_add(r.varint()?).ok_or(Corrupt)?;
+            if format >= 5 && r.raw.get(r.pos) == Some(&SYNCED) {
+                r.pos += 1;
+                let item = base.items.get_mut(&key).ok_or(Corrupt)?;
+                if item.upstream.is_none() {
+                    return Err(Corrupt);
+                }
+                *item = synced(item);
+                continue;
+            }
             match r.item()? {
                 Some(item) => base.items.insert(key, item),
                 None => base.items.remove(&key),
@@ -210,6 +232,24 @@ impl Snapshot {
     }
 }
 
+/// The format and what follows it, for a difference in any format that decodes.
+fn delta_body(bytes: &[u8]) -> Option<(u8, &[u8])> {
+    match bytes {
+        [RAW, format, rest @ ..] if DELTA_FORMATS.contains(format) => Some((*format, rest)),
+        _ => None,
+    }
+}
+
+/// `item` once its upstream state reached the device: what a Sync's Add or Change makes
+/// of it, and what a [`SYNCED`] tag in a difference says of its base item.
+fn synced(item: &Item) -> Item {
+    Item {
+        device: item.upstream.map(|u| u.sig),
+        upstream: item.upstream,
+        stale: false,
+    }
+}
+
 /// What a difference records of its base's stored bytes (CRC-32): a difference is
 /// only ever applied to the very base it was made from, however that base was read.
 pub fn checksum(bytes: &[u8]) -> u32 {
@@ -222,6 +262,9 @@ const ON_DEVICE: u8 = 1;
 const UPSTREAM: u8 = 2;
 const STALE: u8 = 4;
 const REMOVED: u8 = 8;
+/// In a format-5 difference, alone: the base's item, now on the device as it is
+/// upstream ([`synced`]).
+const SYNCED: u8 = 16;
 
 fn put_item(raw: &mut Vec<u8>, item: Option<&Item>) {
     let Some(item) = item else {
@@ -420,8 +463,31 @@ mod tests {
         assert_eq!(delta[..2], [RAW, DELTA_FORMAT]);
         assert_eq!(Snapshot::delta_base_sum(&delta), Some(77));
         assert_eq!(Snapshot::delta_base_sum(&base.encode()), None);
-        assert!(delta.len() < 2_000, "{} bytes for 104 changes", delta.len());
+        // The 100 items that reached the device take two bytes each.
+        assert!(delta.len() < 300, "{} bytes for 104 changes", delta.len());
         assert_eq!(Snapshot::decode_delta(&delta, base.clone()).unwrap(), next);
+        // A SYNCED item needs its base item, upstream.
+        let mut other = base.clone();
+        other.items.remove(&7);
+        assert_eq!(Snapshot::decode_delta(&delta, other), Err(Corrupt));
+        // Format 4 (every item written out) still decodes.
+        let mut v4 = vec![RAW, 4];
+        v4.extend_from_slice(&77u32.to_le_bytes());
+        v4.extend_from_slice(&next.header(4, 0)[2..]);
+        let changed: Vec<(u64, Option<&Item>)> = (1..=100)
+            .map(|k| (k, next.items.get(&k)))
+            .chain([(500, None), (9_999, next.items.get(&9_999))])
+            .chain([(10_001, next.items.get(&10_001)), (20_000, None)])
+            .collect();
+        put_varint(&mut v4, changed.len() as u64);
+        let mut previous = 0;
+        for (k, item) in changed {
+            put_varint(&mut v4, k - previous);
+            previous = k;
+            put_item(&mut v4, item);
+        }
+        assert_eq!(Snapshot::delta_base_sum(&v4), Some(77));
+        assert_eq!(Snapshot::decode_delta(&v4, base.clone()).unwrap(), next);
         // Nothing changed: the delta carries the header alone.
         let same = base.encode_delta(&base, 0);
         assert_eq!(Snapshot::decode_delta(&same, base.clone()).unwrap(), base);
