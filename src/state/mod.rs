@@ -94,6 +94,8 @@ impl Store {
                         // Writers wait for each other instead of failing with SQLITE_BUSY.
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        // Checkpoints are the checkpointer's (below), not a request's.
+                        conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
                     }
                     Ok(())
                 })
@@ -103,6 +105,7 @@ impl Store {
         if is_sqlite {
             // WAL lets readers run beside the writer; it is a property of the file.
             pool.execute("PRAGMA journal_mode = WAL").await?;
+            start_checkpointer(&pool);
         }
         // On PostgreSQL the migrator holds an advisory lock: nodes starting together
         // migrate one after the other.
@@ -178,6 +181,34 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// How often the WAL of an SQLite store is written back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// SQLite writes every commit to its write-ahead log, and by default the commit that
+/// takes the log past 1,000 pages also copies it back into the database file: a Sync
+/// request then waited milliseconds for that. Every connection switches this off
+/// (`wal_autocheckpoint = 0`); this task checkpoints once a second instead, without
+/// waiting for readers (PASSIVE). The last connection to close checkpoints as well.
+fn start_checkpointer(pool: &AnyPool) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let pool = pool.clone();
+    runtime.spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if pool.is_closed() {
+                return;
+            }
+            if let Err(e) = pool.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+                tracing::warn!(target: "airsync", error = %e, "SQLite checkpoint failed; retrying");
+            }
+        }
+    });
 }
 
 #[cfg(test)]
@@ -261,5 +292,41 @@ mod tests {
         store.ping().await.unwrap();
         drop(store);
         Store::connect(&url).await.unwrap().ping().await.unwrap();
+    }
+
+    /// Rows committed to the WAL reach the database file without any commit doing it:
+    /// a connection that reads the file alone (`immutable`, which ignores the WAL)
+    /// sees them after the checkpointer's next turn.
+    #[tokio::test]
+    async fn the_checkpointer_writes_the_wal_back() {
+        let (store, dir) = temp_store().await;
+        let file_alone = format!("sqlite://{}/t.db?immutable=1", dir.path().display());
+        let count = || async {
+            let pool = sqlx::AnyPool::connect(&file_alone).await.unwrap();
+            let n: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM hidden_folders")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            n.0
+        };
+        tokio::time::sleep(CHECKPOINT_EVERY * 2).await;
+        for i in 0..50 {
+            store
+                .set_folder_hidden("a@x", &format!("F{i}"), true)
+                .await
+                .unwrap();
+        }
+        let autocheckpoint: (i64,) = sqlx::query_as("PRAGMA wal_autocheckpoint")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(autocheckpoint.0, 0, "no commit checkpoints");
+        let mut waited = Duration::ZERO;
+        while count().await < 50 {
+            assert!(waited < CHECKPOINT_EVERY * 5, "not checkpointed");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            waited += Duration::from_millis(100);
+        }
     }
 }
