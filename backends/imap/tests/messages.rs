@@ -229,6 +229,18 @@ async fn changes_since_reports_flag_changes_additions_and_expunges() {
     assert_eq!(store.login_count(), 1);
 }
 
+/// No message of the INBOX has `\\Seen` after `what`.
+async fn assert_none_seen(store: &ImapStore, creds: &Credentials, what: &str) {
+    let listing = store.list_messages(creds, "INBOX", None).await.unwrap();
+    assert!(
+        listing
+            .messages
+            .iter()
+            .all(|m| !m.flags.iter().any(|f| f == "\\Seen")),
+        "{what} must not set \\Seen: {listing:#?}"
+    );
+}
+
 #[tokio::test]
 async fn fetch_returns_exact_bytes_in_order_without_setting_seen() {
     let stack = stack();
@@ -263,14 +275,7 @@ async fn fetch_returns_exact_bytes_in_order_without_setting_seen() {
             .all(|m| m.meta.flags.is_empty() && m.meta.modseq.is_some())
     );
 
-    let listing = store.list_messages(&alice, "INBOX", None).await.unwrap();
-    assert!(
-        listing
-            .messages
-            .iter()
-            .all(|m| !m.flags.iter().any(|f| f == "\\Seen")),
-        "fetch must not set \\Seen: {listing:#?}"
-    );
+    assert_none_seen(&store, &alice, "fetch").await;
     assert!(
         store
             .fetch_messages(&alice, "INBOX", &[])
@@ -320,14 +325,7 @@ References: <a@x>\r\n <z@x>\r\n\r\nbody\r\n";
         b"Message-ID: <b@x>\r\nReferences: <a@x>\r\n <z@x>\r\n\r\n"
     );
     assert_eq!(got[1].0.flags, vec!["\\Flagged".to_string()]);
-    let listing = store.list_messages(&alice, "INBOX", None).await.unwrap();
-    assert!(
-        listing
-            .messages
-            .iter()
-            .all(|m| !m.flags.iter().any(|f| f == "\\Seen")),
-        "reading header fields must not set \\Seen"
-    );
+    assert_none_seen(&store, &alice, "reading header fields").await;
     // An empty mailbox has none; a bad field name is refused before anything is sent.
     store.create_mailbox(&alice, "Empty").await.unwrap();
     assert!(
