@@ -188,7 +188,7 @@ pub async fn apply_always_move(
     // Destination folder id → the UIDs going there.
     let mut moves: HashMap<i64, Vec<Uid>> = HashMap::new();
     for (uid, message) in fetched.iter() {
-        if let Some((id, _)) = &message.conversation
+        if let Some(id) = &message.conversation
             && let Some(&folder_id) = rules.get(&hex(id))
         {
             moves.entry(folder_id).or_default().push(*uid);

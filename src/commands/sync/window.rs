@@ -30,8 +30,8 @@ pub struct Prepared {
     pub message: FetchedMessage,
     /// Its ApplicationData, for `conversion`.
     pub data: Element,
-    /// Its ConversationId and thread root (see `commands::conversation`).
-    pub conversation: Option<([u8; 16], String)>,
+    /// The ConversationId of its thread (see `commands::conversation`).
+    pub conversation: Option<[u8; 16]>,
     /// It carries an iTIP REPLY, applied to the organizer's event when first offered.
     pub itip_reply: bool,
     conversion: Arc<Conversion>,

@@ -317,21 +317,27 @@ pub(crate) fn thread_root_id(msg: &Message<'_>) -> Option<String> {
 /// id and the id is stable. Without any Message-ID, the subject, sender and date stand
 /// in (such a message is its own conversation).
 pub(crate) fn conversation_id(msg: Option<&Message<'_>>, internal_date: i64) -> [u8; 16] {
-    let seed = match msg.and_then(thread_root_id) {
-        Some(id) => format!("mid:{id}"),
-        None => {
-            let (subject, from) = msg
-                .map(|m| {
-                    (
-                        m.subject().unwrap_or("").to_string(),
-                        format_address_list(&mailboxes(m.from())),
-                    )
-                })
-                .unwrap_or_default();
-            let date = msg.and_then(header_date).unwrap_or(internal_date);
-            format!("noid:{subject}\u{0}{from}\u{0}{date}")
-        }
-    };
+    if let Some(root) = msg.and_then(thread_root_id) {
+        return root_conversation_id(&root);
+    }
+    let (subject, from) = msg
+        .map(|m| {
+            (
+                m.subject().unwrap_or("").to_string(),
+                format_address_list(&mailboxes(m.from())),
+            )
+        })
+        .unwrap_or_default();
+    let date = msg.and_then(header_date).unwrap_or(internal_date);
+    id_of(&format!("noid:{subject}\u{0}{from}\u{0}{date}"))
+}
+
+/// The ConversationId of a thread whose root has the Message-ID `root`.
+pub(crate) fn root_conversation_id(root: &str) -> [u8; 16] {
+    id_of(&format!("mid:{root}"))
+}
+
+fn id_of(seed: &str) -> [u8; 16] {
     let digest = Sha256::digest(seed.as_bytes());
     let mut out = [0u8; 16];
     out.copy_from_slice(&digest[..16]);

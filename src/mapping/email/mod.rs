@@ -172,7 +172,7 @@ pub fn conversation(raw: &[u8]) -> Option<([u8; 16], String)> {
     let end = header_end(raw);
     let msg = parse(&raw[..end])?;
     let root = fields::thread_root_id(&msg)?;
-    Some((fields::conversation_id(Some(&msg), 0), root))
+    Some((fields::root_conversation_id(&root), root))
 }
 
 /// The length of the header block including the blank line that ends it (the whole
@@ -234,8 +234,8 @@ pub fn to_application_data(
 pub struct Converted {
     /// The `<AirSync:ApplicationData>` ([`to_application_data`]).
     pub data: Result<Element, ConvertError>,
-    /// The conversation it belongs to, as [`conversation`] finds it.
-    pub conversation: Option<([u8; 16], String)>,
+    /// The ConversationId of the thread it belongs to, as [`conversation`] finds it.
+    pub conversation: Option<[u8; 16]>,
     /// It carries an iTIP REPLY (a meeting answer for the organizer's calendar).
     pub itip_reply: bool,
 }
@@ -254,10 +254,9 @@ pub fn convert(raw: &[u8], meta: &MessageMeta, opts: &ConvertOptions) -> Convert
     let msg = msg.as_ref();
     Converted {
         data: application_data_of(msg, raw, meta, opts),
-        conversation: msg.and_then(|m| {
-            let root = fields::thread_root_id(m)?;
-            Some((fields::conversation_id(Some(m), 0), root))
-        }),
+        conversation: msg
+            .and_then(fields::thread_root_id)
+            .map(|root| fields::root_conversation_id(&root)),
         itip_reply: msg
             .and_then(calendar_of)
             .is_some_and(|(method, _)| method == "REPLY"),
