@@ -20,10 +20,11 @@ use crate::eas::sync::{
 };
 use crate::error::Error;
 use crate::mapping::folders::Resolved;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::state::StoredSnapshot;
 use crate::wbxml::Element;
+use prefetch::TakeOnce;
 use snapshot::Snapshot;
 
 use super::{Reply, RequestContext};
@@ -397,7 +398,7 @@ impl Default for BaseCache {
 /// its stored bytes. Taken (moved out) by the request that sends the key; used only
 /// when the key's stored bytes still have that checksum (a key rewritten since, on any
 /// node, is read anew).
-pub struct NextCache(moka::future::Cache<ChainKey, Arc<Mutex<Option<Next>>>>);
+pub struct NextCache(moka::future::Cache<ChainKey, TakeOnce<Next>>);
 
 pub struct Next {
     snap: Snapshot,
@@ -410,8 +411,8 @@ impl Default for NextCache {
         NextCache(
             moka::future::Cache::builder()
                 // Weighed in KiB: a decoded item takes about 40 bytes.
-                .weigher(|_, n: &Arc<Mutex<Option<Next>>>| {
-                    let items = lock(n).as_ref().map_or(0, |n| n.snap.items.len());
+                .weigher(|_, n: &TakeOnce<Next>| {
+                    let items = n.peek(|n| n.map_or(0, |n| n.snap.items.len()));
                     (items / 25).max(1) as u32
                 })
                 .max_capacity(64 * 1024)
@@ -419,10 +420,6 @@ impl Default for NextCache {
                 .build(),
         )
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 type ChainKey = (String, String, String, i64);
@@ -454,7 +451,7 @@ async fn load(
     };
     let cache_key = |k: i64| chain_key(ctx, cid, k);
     if let Some(next) = ctx.app.nexts.0.remove(&cache_key(key)).await
-        && let Some(next) = lock(&next).take()
+        && let Some(next) = next.take()
         && next.sum == snapshot::checksum(&stored.bytes)
     {
         return Ok(Some((key, next.snap, next.base)));
@@ -608,10 +605,7 @@ async fn finish(
         ctx.app
             .nexts
             .0
-            .insert(
-                chain_key(ctx, &cid, key + 1),
-                Arc::new(Mutex::new(Some(next))),
-            )
+            .insert(chain_key(ctx, &cid, key + 1), TakeOnce::new(next))
             .await;
     }
     Ok(answer)

@@ -44,14 +44,40 @@ impl Weight for DavObject {
     }
 }
 
-/// A window in the cache. The first request to take it moves the items out: the cache
-/// may still hold the entry for a while after it is invalidated, and a copy of a
-/// converted window costs as much as converting it.
-type Window<T> = Arc<Mutex<Option<Vec<T>>>>;
+/// A cache value that the first request to want it moves out: moka may still hold an
+/// entry for a while after it is removed or invalidated, so an `Arc` is rarely unique
+/// when taken, and a copy of a converted window (or a decoded snapshot) costs as much
+/// as making it again.
+pub struct TakeOnce<T>(Arc<Mutex<Option<T>>>);
 
-fn window<T>(items: Vec<T>) -> Window<T> {
-    Arc::new(Mutex::new(Some(items)))
+impl<T> Clone for TakeOnce<T> {
+    fn clone(&self) -> Self {
+        TakeOnce(self.0.clone())
+    }
 }
+
+impl<T> TakeOnce<T> {
+    pub fn new(value: T) -> Self {
+        TakeOnce(Arc::new(Mutex::new(Some(value))))
+    }
+
+    /// The value, unless another request took it first.
+    pub fn take(&self) -> Option<T> {
+        self.lock().take()
+    }
+
+    /// What `f` says of the value while it is still there (for a cache's weigher).
+    pub fn peek<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
+        f(self.lock().as_ref())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<T>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A window in the cache.
+type Window<T> = TakeOnce<Vec<T>>;
 
 /// Windows of one kind fetched ahead, bounded by size (64 MiB) and time (60 s).
 pub struct ReadAhead<T> {
@@ -64,8 +90,13 @@ impl<T: Weight + Send + Sync + 'static> Default for ReadAhead<T> {
             cache: Cache::builder()
                 // Weighed in KiB, when inserted.
                 .weigher(|_, v: &Window<T>| {
-                    let items = v.lock().unwrap_or_else(|e| e.into_inner());
-                    let bytes = items.iter().flatten().map(Weight::weight).sum::<usize>();
+                    let bytes = v.peek(|items| {
+                        items
+                            .into_iter()
+                            .flatten()
+                            .map(Weight::weight)
+                            .sum::<usize>()
+                    });
                     (bytes / 1024).min(u32::MAX as usize) as u32
                 })
                 .max_capacity(64 * 1024)
@@ -85,7 +116,7 @@ impl<T: Weight + Send + Sync + 'static> ReadAhead<T> {
         let cache = self.cache.clone();
         tokio::spawn(async move {
             if let Err(e) = cache
-                .try_get_with(key, async { load.await.map(window) })
+                .try_get_with(key, async { load.await.map(Window::new) })
                 .await
             {
                 tracing::debug!(target: "airsync", error = %e, "read-ahead failed; the next Sync fetches itself");
@@ -112,18 +143,14 @@ impl<T: Weight + Send + Sync + 'static> ReadAhead<T> {
         let ahead = self
             .cache
             .try_get_with(key.clone(), async {
-                fetch(wanted.to_vec()).await.map(window)
+                fetch(wanted.to_vec()).await.map(Window::new)
             })
             .await
             .map_err(|e| (*e).clone())?;
         self.cache.invalidate(&key).await;
         // Another request of the same device that took it first leaves nothing: the
         // items are then fetched again below.
-        let ahead = ahead
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .unwrap_or_default();
+        let ahead = ahead.take().unwrap_or_default();
         let mut by_id: HashMap<K, T> = ahead.into_iter().map(|t| (id(&t), t)).collect();
         let missing: Vec<K> = wanted
             .iter()
