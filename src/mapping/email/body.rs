@@ -23,6 +23,8 @@
 //!   the only way to carry 8-bit MIME intact; EAS parsers (libwbxml, Android's, ours)
 //!   read OPAQUE content as the element's value.
 
+use std::borrow::Cow;
+
 use crate::eas::ProtocolVersion;
 use crate::wbxml::Element;
 use crate::wbxml::pages::AirSyncBase;
@@ -54,19 +56,21 @@ impl Bodies {
         }
     }
 
-    pub(crate) fn as_plain(&self) -> String {
+    /// The plain-text body, made from the HTML one when the message has none.
+    pub(crate) fn as_plain(&self) -> Cow<'_, str> {
         match (&self.plain, &self.html) {
-            (Some(p), _) => p.clone(),
-            (None, Some(h)) => html_to_text(h),
-            (None, None) => String::new(),
+            (Some(p), _) => Cow::Borrowed(p),
+            (None, Some(h)) => Cow::Owned(html_to_text(h)),
+            (None, None) => Cow::Borrowed(""),
         }
     }
 
-    pub(crate) fn as_html(&self) -> String {
+    /// The HTML body, made from the plain-text one when the message has none.
+    pub(crate) fn as_html(&self) -> Cow<'_, str> {
         match (&self.html, &self.plain) {
-            (Some(h), _) => h.clone(),
-            (None, Some(p)) => text_to_html(p),
-            (None, None) => String::new(),
+            (Some(h), _) => Cow::Borrowed(h),
+            (None, Some(p)) => Cow::Owned(text_to_html(p)),
+            (None, None) => Cow::Borrowed(""),
         }
     }
 }
@@ -127,7 +131,11 @@ pub(crate) fn body_element(
             } else {
                 bodies.as_plain()
             };
-            let full = full.replace('\0', "");
+            let full = if full.contains('\0') {
+                Cow::Owned(full.replace('\0', ""))
+            } else {
+                full
+            };
             let cut = match limit {
                 Some(n) if (n as usize) < full.len() => Some(if body_type == TYPE_HTML {
                     html_cut(&full, n as usize)
@@ -140,7 +148,7 @@ pub(crate) fn body_element(
             match cut {
                 Some(_) if all_or_none => {}
                 Some(n) => el.push(Element::with_text(AirSyncBase::Data, &full[..n])),
-                None => el.push(Element::with_text(AirSyncBase::Data, full)),
+                None => el.push(Element::with_text(AirSyncBase::Data, full.into_owned())),
             }
         }
     }

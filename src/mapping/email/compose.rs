@@ -441,7 +441,7 @@ fn combine(
     let new = super::bodies(Some(msg), raw);
     let old = super::bodies(Some(orig), orig_raw);
     let (head_plain, head_html) = original_header(orig);
-    let old_plain = old.as_plain();
+    let old_plain = old.as_plain().into_owned();
     let quoted = if forward {
         old_plain
     } else {

@@ -95,10 +95,10 @@ pub struct AttachmentData {
 const CPID_UTF8: &str = "65001";
 const CONTENT_CLASS: &str = "urn:content-classes:message";
 
-/// Parses with mail-parser. A panic inside the parser (it has debug assertions and
-/// index arithmetic on hostile input) is caught and treated as unparseable.
-fn parse(raw: &[u8]) -> Option<Message<'_>> {
-    let parser = MessageParser::new()
+/// The one mail-parser configuration, built once: building it fills a map of header
+/// parsers, which cost as much as parsing a short message.
+static PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| {
+    MessageParser::new()
         .with_mime_headers()
         .with_date_headers()
         .with_address_headers()
@@ -106,7 +106,13 @@ fn parse(raw: &[u8]) -> Option<Message<'_>> {
         .header_text(HeaderName::Subject)
         .header_text(HeaderName::Comments)
         // Thread-Topic, Importance, X-Priority…: unstructured, RFC 2047 decoded.
-        .default_header_text();
+        .default_header_text()
+});
+
+/// Parses with mail-parser. A panic inside the parser (it has debug assertions and
+/// index arithmetic on hostile input) is caught and treated as unparseable.
+fn parse(raw: &[u8]) -> Option<Message<'_>> {
+    let parser: &MessageParser = &PARSER;
     std::panic::catch_unwind(move || parser.parse(raw))
         .ok()
         .flatten()
