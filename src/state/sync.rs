@@ -118,7 +118,8 @@ impl Store {
     }
 
     /// Records the snapshot behind a new key — full, or a difference from the full
-    /// snapshot of `base_key` — then forgets keys below `keep_from`. The answer naming
+    /// snapshot of `base_key` — then forgets keys below `keep_from` (`None`: keeps them
+    /// for now). The answer naming
     /// `key` is sent only after this returns, so a crash in between leads to a replay of
     /// the old key, never to a gap. Two statements, not one transaction: BEGIN and
     /// COMMIT would be two more hand-offs to the database on every Sync window, and a
@@ -132,7 +133,7 @@ impl Store {
         key: i64,
         snapshot: &[u8],
         base_key: Option<i64>,
-        keep_from: i64,
+        keep_from: Option<i64>,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sync_state (login, device_id, collection_id, sync_key, snapshot, created, base_key) \
@@ -149,8 +150,13 @@ impl Store {
         .bind(base_key)
         .execute(self.pool())
         .await?;
-        self.prune_sync_snapshots(login, device_id, collection_id, keep_from)
-            .await
+        match keep_from {
+            Some(k) => {
+                self.prune_sync_snapshots(login, device_id, collection_id, k)
+                    .await
+            }
+            None => Ok(()),
+        }
     }
 
     /// Forgets keys below `keep_from` (the device has moved on), but for the bases of
@@ -341,12 +347,13 @@ mod tests {
                         .map(|st| (st.bytes, st.base_key))
                 }
             };
-            s.put_sync_snapshot("a", "d", "5", 1, b"one", None, 1)
+            s.put_sync_snapshot("a", "d", "5", 1, b"one", None, Some(1))
                 .await
                 .unwrap();
-            s.put_sync_snapshot("a", "d", "5", 2, &[0, 255, 1], None, 1)
+            s.put_sync_snapshot("a", "d", "5", 2, &[0, 255, 1], None, None)
                 .await
                 .unwrap();
+            // Key 2 was stored without pruning: key 1 stays usable.
             assert_eq!(bytes(1).await, Some((b"one".to_vec(), None)));
             assert_eq!(bytes(2).await, Some((vec![0, 255, 1], None)));
             assert_eq!(s.latest_sync_key("a", "d", "5").await.unwrap(), Some(2));
@@ -357,7 +364,7 @@ mod tests {
             // Differences from key 2: the base outlives
             // the pruning of older keys as long as a kept key needs it.
             for key in 3..=5 {
-                s.put_sync_snapshot("a", "d", "5", key, &[key as u8], Some(2), key - 1)
+                s.put_sync_snapshot("a", "d", "5", key, &[key as u8], Some(2), Some(key - 1))
                     .await
                     .unwrap();
             }
@@ -374,13 +381,13 @@ mod tests {
             keys.sort();
             assert_eq!(keys, [2, 4, 5]);
             // A full key 6: the base is no longer needed once 5 goes too.
-            s.put_sync_snapshot("a", "d", "5", 6, b"six", None, 6)
+            s.put_sync_snapshot("a", "d", "5", 6, b"six", None, Some(6))
                 .await
                 .unwrap();
             assert_eq!(bytes(2).await, None);
             assert_eq!(bytes(6).await, Some((b"six".to_vec(), None)));
             // Replacing a difference makes it full.
-            s.put_sync_snapshot("a", "d", "5", 7, &[7], Some(6), 6)
+            s.put_sync_snapshot("a", "d", "5", 7, &[7], Some(6), Some(6))
                 .await
                 .unwrap();
             s.replace_sync_snapshot("a", "d", "5", 7, b"seven")

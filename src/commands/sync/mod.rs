@@ -333,7 +333,7 @@ async fn start(
             key,
             &snap.encode(),
             None,
-            key,
+            Some(key),
         )
         .await?;
     answer.sync_key = key.to_string();
@@ -590,7 +590,7 @@ async fn finish(
             key + 1,
             &bytes,
             base_key,
-            key,
+            keep_from(key, answer.more_available),
         )
         .await?;
     answer.sync_key = (key + 1).to_string();
@@ -609,6 +609,18 @@ async fn finish(
             .await;
     }
     Ok(answer)
+}
+
+/// A paging chain forgets its older keys every this many keys and when it ends.
+const PRUNE_EVERY: i64 = 8;
+
+/// From which key on to keep a collection's keys once key + 1 is stored: from `key`
+/// (the device may repeat it) — but while the device pages (MoreAvailable), only every
+/// [`PRUNE_EVERY`] keys, which saves a DELETE on most windows of a long initial sync.
+/// An older key kept a little longer is harmless: it still describes exactly what a
+/// device holding it has (MS-ASCMD leaves to the server how long keys stay valid).
+fn keep_from(key: i64, more_available: bool) -> Option<i64> {
+    (!more_available || key % PRUNE_EVERY == 0).then_some(key)
 }
 
 fn out_of_range(value: u32, min: u32, max: u32) -> Option<u32> {
@@ -668,5 +680,19 @@ async fn sync_collection(
             CollectionResponse::status_only(request, status::FOLDER_HIERARCHY_CHANGED),
         ),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_paging_chain_prunes_its_keys_now_and_then_and_at_its_end() {
+        // The last window of a chain, or any Sync that is not paging, prunes.
+        assert_eq!(keep_from(5, false), Some(5));
+        // While paging, only every PRUNE_EVERY keys.
+        let pruned: Vec<i64> = (1..=24).filter_map(|k| keep_from(k, true)).collect();
+        assert_eq!(pruned, [8, 16, 24]);
     }
 }
