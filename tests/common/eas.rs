@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use airsync::wbxml::pages::{FolderHierarchy as F, Ping as PG, Provision as P};
-use airsync::wbxml::{self, Element};
+use airsync::wbxml::{self, Element, Node, Tag};
 use base64::Engine;
 
 pub struct Phone {
@@ -387,6 +387,12 @@ pub fn collection(
 }
 
 pub fn parse_sync(body: Option<&Element>) -> Synced {
+    parse_sync_owned(body.cloned())
+}
+
+/// [`parse_sync`] of a body the caller is done with: the commands' ApplicationData are
+/// moved out rather than copied (a bench reads a thousand of them per second).
+pub fn parse_sync_owned(body: Option<Element>) -> Synced {
     let Some(body) = body else {
         return Synced::default();
     };
@@ -395,24 +401,22 @@ pub fn parse_sync(body: Option<&Element>) -> Synced {
         top_status: body.child_text(A::Status).map(|s| s.into_owned()),
         ..Default::default()
     };
-    let Some(c) = body
-        .first(A::Collections)
-        .and_then(|cs| cs.first(A::Collection))
+    let Some(c) = take_child(body, A::Collections).and_then(|cs| take_child(cs, A::Collection))
     else {
         return out;
     };
-    out.status = text(c, A::Status);
-    out.sync_key = text(c, A::SyncKey);
+    out.status = text(&c, A::Status);
+    out.sync_key = text(&c, A::SyncKey);
     out.more_available = c.first(A::MoreAvailable).is_some();
-    if let Some(cmds) = c.first(A::Commands) {
-        for cmd in cmds.elements() {
-            let id = text(cmd, A::ServerId);
-            let data = || {
-                cmd.first(A::ApplicationData)
-                    .cloned()
-                    .unwrap_or_else(|| Element::new(A::ApplicationData))
-            };
-            out.commands.push(match cmd.tag {
+    if let Some(rs) = c.first(A::Responses) {
+        out.responses = rs.elements().cloned().collect();
+    }
+    if let Some(cmds) = take_child(c, A::Commands) {
+        for node in cmds.children {
+            let Node::Element(cmd) = node else { continue };
+            let (tag, id) = (cmd.tag, text(&cmd, A::ServerId));
+            let data = || take_child(cmd, A::ApplicationData).unwrap_or_else(|| Element::new(A::ApplicationData));
+            out.commands.push(match tag {
                 t if t == A::Add => Cmd::Add(id, data()),
                 t if t == A::Change => Cmd::Change(id, data()),
                 t if t == A::Delete => Cmd::Delete(id),
@@ -420,10 +424,15 @@ pub fn parse_sync(body: Option<&Element>) -> Synced {
             });
         }
     }
-    if let Some(rs) = c.first(A::Responses) {
-        out.responses = rs.elements().cloned().collect();
-    }
     out
+}
+
+/// The first child element of `parent` with this tag, moved out.
+fn take_child(parent: Element, tag: Tag) -> Option<Element> {
+    parent.children.into_iter().find_map(|n| match n {
+        Node::Element(e) if e.tag == tag => Some(e),
+        _ => None,
+    })
 }
 
 /// `seen` holds every id once, and `n` of them: no item doubled, none missing.
@@ -441,7 +450,7 @@ impl Phone {
         let doc = Element::new(A::Sync).child(Element::new(A::Collections).child(collection));
         let a = self.post("Sync", &doc).await;
         assert_eq!(a.status, 200, "Sync HTTP status");
-        parse_sync(a.body.as_ref())
+        parse_sync_owned(a.body)
     }
 
     /// A Sync of one collection that only asks for the server's changes.
