@@ -165,24 +165,17 @@ fn in_conversation(
 /// Called by mail Sync with the new messages it is about to offer from `mailbox`: the
 /// ones whose conversation is always moved elsewhere are moved there now and taken out
 /// of `fetched`, so the device sees them only in their destination folder. Sent Items
-/// and other accounts' folders are left alone (MS-ASCON 2.2.2.8).
+/// and other accounts' folders are left alone (MS-ASCON 2.2.2.8). `view` is the
+/// request's folder view, which holds the account's rules.
 pub async fn apply_always_move(
     ctx: &RequestContext<'_>,
+    view: &FolderView,
     collection_id: &str,
     mailbox: &str,
     fetched: &mut HashMap<Uid, Prepared>,
 ) -> Result<(), Error> {
-    if fetched.is_empty() {
-        return Ok(());
-    }
-    let rules: HashMap<String, i64> = ctx
-        .app
-        .store
-        .always_moves(ctx.login())
-        .await?
-        .into_iter()
-        .collect();
-    if rules.is_empty() {
+    let rules = &view.always_moves;
+    if fetched.is_empty() || rules.is_empty() {
         return Ok(());
     }
     // Destination folder id → the UIDs going there.
@@ -197,7 +190,6 @@ pub async fn apply_always_move(
     if moves.is_empty() {
         return Ok(());
     }
-    let view = ctx.folder_view().await?;
     if !matches!(
         view.resolve(collection_id),
         Some(Resolved::Mail { alias: false, .. })

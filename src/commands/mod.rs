@@ -77,28 +77,29 @@ impl RequestContext<'_> {
     /// mailboxes (server-wide and the account's own), aliases, and whether INBOX's
     /// children are shown.
     pub async fn tree_rules(&self) -> Result<TreeRules, Error> {
+        Ok(self.folder_view().await?.rules)
+    }
+
+    /// The account's folder map and rules: every device-supplied CollectionId is
+    /// resolved against this. One read of the store.
+    pub async fn folder_view(&self) -> Result<FolderView, Error> {
+        let account = self.app.store.account_folders(self.login()).await?;
         let folders = &self.app.settings.folders;
         let device_type = &self.device.device_type;
         let hide_inbox_children = folders
             .hide_inbox_children_for
             .iter()
             .any(|v| v == self.version.as_str() || v.eq_ignore_ascii_case(device_type));
-        let (own_hidden, aliases) = self.app.store.folder_settings(self.login()).await?;
         let mut hidden = folders.hidden.clone();
-        hidden.extend(own_hidden);
-        Ok(TreeRules {
-            hide_inbox_children,
-            hidden,
-            aliases,
-        })
-    }
-
-    /// The account's folder map and rules: every device-supplied CollectionId is
-    /// resolved against this.
-    pub async fn folder_view(&self) -> Result<FolderView, Error> {
+        hidden.extend(account.hidden);
         Ok(FolderView {
-            rows: self.app.store.folder_rows(self.login()).await?,
-            rules: self.tree_rules().await?,
+            rows: account.rows,
+            rules: TreeRules {
+                hide_inbox_children,
+                hidden,
+                aliases: account.aliases,
+            },
+            always_moves: account.always_moves.into_iter().collect(),
         })
     }
     pub fn device_id(&self) -> &str {

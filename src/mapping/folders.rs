@@ -6,6 +6,8 @@
 //! reset the account unless Drafts and Outbox exist, so airsync provides a virtual
 //! Outbox when the upstream has none.
 
+use std::collections::HashMap;
+
 use airsync_model::{DavCollection, Mailbox, SpecialUse};
 
 use crate::eas::folder_sync::FolderEntry;
@@ -418,6 +420,8 @@ pub enum Resolved {
 pub struct FolderView {
     pub rows: Vec<FolderRow>,
     pub rules: TreeRules,
+    /// Always-moved conversations: ConversationId (hex) → destination folder id.
+    pub always_moves: HashMap<String, i64>,
 }
 
 impl FolderView {
@@ -647,6 +651,7 @@ mod tests {
                 row(3, "INBOX"),
             ],
             rules,
+            always_moves: HashMap::new(),
         };
         assert_eq!(view.resolve("1"), None, "hidden folders do not resolve");
         assert_eq!(

@@ -157,34 +157,7 @@ impl Store {
 
     /// The mailboxes an account hides from its devices, sorted.
     pub async fn hidden_folders(&self, login: &str) -> Result<Vec<String>, StoreError> {
-        Ok(self.folder_settings(login).await?.0)
-    }
-
-    /// An account's hidden folders and its aliases (name, target), in one statement:
-    /// every request that resolves a folder needs both.
-    pub async fn folder_settings(
-        &self,
-        login: &str,
-    ) -> Result<(Vec<String>, Vec<(String, String)>), StoreError> {
-        let rows = sqlx::query(
-            "SELECT 'hidden' AS kind, folder AS name, '' AS target FROM hidden_folders \
-             WHERE login = $1 \
-             UNION ALL SELECT 'alias' AS kind, name, target FROM folder_aliases WHERE login = $1 \
-             ORDER BY kind, name",
-        )
-        .bind(login)
-        .fetch_all(self.pool())
-        .await?;
-        let (mut hidden, mut aliases) = (Vec::new(), Vec::new());
-        for row in rows {
-            let name: String = row.try_get("name")?;
-            if row.try_get::<String, _>("kind")? == "hidden" {
-                hidden.push(name);
-            } else {
-                aliases.push((name, row.try_get("target")?));
-            }
-        }
-        Ok((hidden, aliases))
+        Ok(self.account_folders(login).await?.hidden)
     }
 
     /// Hides (`true`) or shows again (`false`) a mailbox of an account.
@@ -209,7 +182,7 @@ impl Store {
 
     /// The mailbox aliases of an account: (name, target), sorted by name.
     pub async fn folder_aliases(&self, login: &str) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(self.folder_settings(login).await?.1)
+        Ok(self.account_folders(login).await?.aliases)
     }
 
     /// Adds (or retargets) an alias.

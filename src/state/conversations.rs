@@ -1,5 +1,6 @@
 //! Always-moved conversations (ItemOperations Move with MoveAlways): the folder each
-//! goes to, by Email2:ConversationId, with the thread root the id stands for.
+//! goes to, by Email2:ConversationId, with the thread root the id stands for. Read with
+//! the folder map, in `Store::account_folders`.
 
 use super::{Store, StoreError};
 
@@ -26,17 +27,6 @@ impl Store {
         .await?;
         Ok(())
     }
-
-    /// Every always-moved conversation of the account: (conversation id, folder id).
-    pub async fn always_moves(&self, login: &str) -> Result<Vec<(String, i64)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT conversation_id, always_move_to FROM conversations \
-             WHERE login = $1 AND always_move_to IS NOT NULL",
-        )
-        .bind(login)
-        .fetch_all(self.pool())
-        .await?)
-    }
 }
 
 #[cfg(test)]
@@ -47,15 +37,15 @@ mod tests {
     async fn always_moves_are_kept_per_account() {
         for (s, _db) in test_stores().await {
             let id = |i: u32| format!("{i:032x}");
-            assert!(s.always_moves("a").await.unwrap().is_empty());
+            assert!(s.account_folders("a").await.unwrap().always_moves.is_empty());
             s.set_always_move("a", &id(1), "root1@x", 12).await.unwrap();
             s.set_always_move("a", &id(2), "root2@x", 13).await.unwrap();
             // Moved again: the newer destination wins.
             s.set_always_move("a", &id(1), "root1@x", 14).await.unwrap();
-            let mut moves = s.always_moves("a").await.unwrap();
+            let mut moves = s.account_folders("a").await.unwrap().always_moves;
             moves.sort();
             assert_eq!(moves, vec![(id(1), 14), (id(2), 13)]);
-            assert!(s.always_moves("b").await.unwrap().is_empty());
+            assert!(s.account_folders("b").await.unwrap().always_moves.is_empty());
         }
     }
 }

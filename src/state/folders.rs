@@ -32,6 +32,21 @@ pub struct FolderRow {
     pub gone: bool,
 }
 
+/// Everything a request resolves the device's folder ids with, read in one statement:
+/// the folder map, the account's hidden folders and aliases, and its always-moved
+/// conversations (whose rules name folders of the map).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountFolders {
+    /// The whole folder map, by folder id.
+    pub rows: Vec<FolderRow>,
+    /// Mailboxes the account hides from its devices, sorted.
+    pub hidden: Vec<String>,
+    /// (name shown, mailbox it stands for), sorted by name.
+    pub aliases: Vec<(String, String)>,
+    /// (ConversationId in hex, folder id) of conversations always moved.
+    pub always_moves: Vec<(String, i64)>,
+}
+
 /// How often a folder-map transaction is retried when a concurrent one won the race.
 const ASSIGN_ATTEMPTS: usize = 8;
 
@@ -57,6 +72,45 @@ impl Store {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
+    }
+
+    /// See [`AccountFolders`]. Four tables, one round trip: every request that resolves
+    /// a CollectionId needs the first three, and every Sync window the fourth.
+    pub async fn account_folders(&self, login: &str) -> Result<AccountFolders, StoreError> {
+        let rows = sqlx::query(
+            "SELECT 'folder' AS kind, folder_id, source, upstream_name AS name, \
+             upstream_id AS target, gone FROM folders WHERE login = $1 \
+             UNION ALL SELECT 'hidden', NULL, NULL, folder, NULL, NULL FROM hidden_folders \
+             WHERE login = $1 \
+             UNION ALL SELECT 'alias', NULL, NULL, name, target, NULL FROM folder_aliases \
+             WHERE login = $1 \
+             UNION ALL SELECT 'move', always_move_to, NULL, conversation_id, NULL, NULL \
+             FROM conversations WHERE login = $1 AND always_move_to IS NOT NULL \
+             ORDER BY kind, folder_id, name",
+        )
+        .bind(login)
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = AccountFolders::default();
+        for r in &rows {
+            let name: String = r.try_get("name")?;
+            let folder_id = || r.try_get::<Option<i64>, _>("folder_id");
+            match r.try_get::<String, _>("kind")?.as_str() {
+                "folder" => out.rows.push(FolderRow {
+                    folder_id: folder_id()?.unwrap_or_default(),
+                    source: r.try_get::<Option<String>, _>("source")?.unwrap_or_default(),
+                    upstream_name: name,
+                    upstream_id: r.try_get("target")?,
+                    gone: r.try_get::<Option<i32>, _>("gone")?.unwrap_or(0) != 0,
+                }),
+                "hidden" => out.hidden.push(name),
+                "alias" => out
+                    .aliases
+                    .push((name, r.try_get::<Option<String>, _>("target")?.unwrap_or_default())),
+                _ => out.always_moves.push((name, folder_id()?.unwrap_or_default())),
+            }
+        }
+        Ok(out)
     }
 
     /// Gives every folder in `current` its stable id (the result is in the same order)
@@ -393,6 +447,40 @@ mod tests {
             source: "imap".into(),
             name: name.into(),
             upstream_id: id.map(Into::into),
+        }
+    }
+
+    #[tokio::test]
+    async fn one_read_gives_the_map_the_settings_and_the_always_moves() {
+        for (store, _db) in test_stores().await {
+            let ids = store
+                .assign_folder_ids("a", &[imap("INBOX", None), imap("Archive", Some("g2"))])
+                .await
+                .unwrap();
+            store.set_folder_hidden("a", "Junk", true).await.unwrap();
+            store.put_folder_alias("a", "Team", "shared/b/Team").await.unwrap();
+            let conversation = format!("{:032x}", 7);
+            store
+                .set_always_move("a", &conversation, "root@x", ids[1])
+                .await
+                .unwrap();
+            let got = store.account_folders("a").await.unwrap();
+            assert_eq!(got.rows, store.folder_rows("a").await.unwrap());
+            assert_eq!(
+                got.rows
+                    .iter()
+                    .map(|r| (r.folder_id, r.upstream_name.as_str(), r.upstream_id.as_deref()))
+                    .collect::<Vec<_>>(),
+                [(ids[0], "INBOX", None), (ids[1], "Archive", Some("g2"))]
+            );
+            assert_eq!(got.hidden, ["Junk"]);
+            assert_eq!(got.aliases, [("Team".to_string(), "shared/b/Team".to_string())]);
+            assert_eq!(got.always_moves, [(conversation, ids[1])]);
+            // Another account's read sees none of it.
+            assert_eq!(
+                store.account_folders("b").await.unwrap(),
+                AccountFolders::default()
+            );
         }
     }
 

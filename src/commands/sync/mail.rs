@@ -11,7 +11,7 @@ use crate::eas::sync::{
 };
 use crate::error::Error;
 use crate::mapping::email::{self, ConvertOptions};
-use crate::mapping::folders;
+use crate::mapping::folders::{self, FolderView};
 use crate::wbxml::Element;
 
 use super::plan::{self, Op};
@@ -62,6 +62,7 @@ impl Access {
 
 pub async fn sync(
     ctx: &RequestContext<'_>,
+    view: &FolderView,
     req: &CollectionRequest,
     mailbox: &str,
     access: Access,
@@ -149,7 +150,8 @@ pub async fn sync(
         // One reader for this window and the ones read ahead.
         let reader = reader(ctx, cid, mailbox, &options);
         answer.commands =
-            server_commands(ctx, cid, key, &reader, &mut snap, &mut metas, &plan.ops).await?;
+            server_commands(ctx, view, cid, key, &reader, &mut snap, &mut metas, &plan.ops)
+                .await?;
         if answer.more_available {
             // Read the next two windows ahead while the phone reads this one: its next
             // request finds its window ready, and the one after that is being read
@@ -461,8 +463,10 @@ fn read_ahead_key(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn server_commands(
     ctx: &RequestContext<'_>,
+    view: &FolderView,
     cid: &str,
     current_key: i64,
     reader: &Reader,
@@ -499,7 +503,8 @@ async fn server_commands(
         }
     }
     // New messages of an always-moved conversation go to its folder instead.
-    crate::commands::conversation::apply_always_move(ctx, cid, mailbox, &mut fetched).await?;
+    crate::commands::conversation::apply_always_move(ctx, view, cid, mailbox, &mut fetched)
+        .await?;
     let is_inbox = mailbox.eq_ignore_ascii_case("INBOX");
     let mut commands = Vec::with_capacity(ops.len());
     for &op in ops {

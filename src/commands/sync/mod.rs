@@ -19,7 +19,7 @@ use crate::eas::sync::{
     CollectionRequest, CollectionResponse, SyncOptions, SyncRequest, SyncResponse, status,
 };
 use crate::error::Error;
-use crate::mapping::folders::Resolved;
+use crate::mapping::folders::{FolderView, Resolved};
 use std::sync::Arc;
 
 use crate::state::StoredSnapshot;
@@ -294,7 +294,7 @@ async fn apply(ctx: &RequestContext<'_>, request: &SyncRequest) -> Result<SyncRe
         let collection_window = window(c.window_size).min(budget);
         let answer = match view.resolve(&c.collection_id) {
             None => CollectionResponse::status_only(c, status::FOLDER_HIERARCHY_CHANGED),
-            Some(folder) => sync_collection(ctx, c, &folder, collection_window).await?,
+            Some(folder) => sync_collection(ctx, &view, c, &folder, collection_window).await?,
         };
         budget = budget.saturating_sub(answer.commands.len());
         response.collections.push(answer);
@@ -636,6 +636,7 @@ fn out_of_range(value: u32, min: u32, max: u32) -> Option<u32> {
 /// One collection, by the kind of upstream behind it.
 async fn sync_collection(
     ctx: &RequestContext<'_>,
+    view: &FolderView,
     request: &CollectionRequest,
     folder: &Resolved,
     window: usize,
@@ -647,7 +648,7 @@ async fn sync_collection(
             } else {
                 mail::Access::FULL
             };
-            mail::sync(ctx, request, mailbox, access, window).await
+            mail::sync(ctx, view, request, mailbox, access, window).await
         }
         Resolved::Outbox => mail::sync_outbox(ctx, request).await,
         Resolved::Pim {
