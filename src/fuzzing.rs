@@ -82,7 +82,7 @@ pub fn mime_to_email(data: &[u8]) {
             _ => vec!["$Forwarded".into(), "\\Answered".into(), "Work".into()],
         },
         internal_date: 1_700_000_000,
-        size: raw.len() as u64,
+        size: Some(raw.len() as u64),
         modseq: Some(1),
     };
     let _ = email::to_application_data(raw, &meta, &opts);

@@ -234,7 +234,7 @@ mod tests {
             uid,
             flags: vec![],
             internal_date,
-            size: header.len() as u64,
+            size: None,
             modseq: None,
         };
         (meta, header.as_bytes().to_vec())

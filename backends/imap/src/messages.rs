@@ -699,7 +699,7 @@ impl Collector {
                     uid: i.uid?,
                     flags: i.flags?,
                     internal_date: i.internal_date?,
-                    size: i.size?,
+                    size: i.size,
                     modseq: i.modseq,
                 };
                 Some((meta.uid, (meta, i.body.flatten())))
@@ -708,12 +708,13 @@ impl Collector {
     }
 }
 
-/// The FETCH items for metadata.
+/// The FETCH items for metadata (RFC822.SIZE is asked for by [`fetch_meta`] alone, see
+/// [`MessageMeta::size`]).
 fn meta_items(caps: &Capabilities) -> &'static str {
     if caps.has("CONDSTORE") {
-        "UID FLAGS INTERNALDATE RFC822.SIZE MODSEQ"
+        "UID FLAGS INTERNALDATE MODSEQ"
     } else {
-        "UID FLAGS INTERNALDATE RFC822.SIZE"
+        "UID FLAGS INTERNALDATE"
     }
 }
 
@@ -939,8 +940,9 @@ pub(crate) async fn fetch(
 ) -> Result<Vec<FetchedMessage>, Error> {
     let found = fetch_items(session, caps, mailbox, uids, Some(max_message)).await?;
     let mut out = Vec::with_capacity(found.len());
-    for (meta, raw) in found {
+    for (mut meta, raw) in found {
         let raw = raw.unwrap_or_default();
+        meta.size = Some(raw.len() as u64);
         if raw.len() > max_message {
             return Err(Error::TooLarge(format!(
                 "message {} has {} bytes",
@@ -1169,7 +1171,7 @@ async fn fetch_items(
             sel.max_literal = max.max(MAX_OTHER_LITERAL);
             " BODY.PEEK[]"
         }
-        None => "",
+        None => " RFC822.SIZE",
     };
     let cmds: Vec<String> = sets
         .into_iter()
@@ -1618,7 +1620,7 @@ mod tests {
         assert_eq!(metas.len(), 1, "partial entries are dropped");
         let m = &metas[&4].0;
         assert_eq!(m.flags, vec!["\\Seen", "\\Flagged"]);
-        assert_eq!((m.modseq, m.size), (Some(8), 9));
+        assert_eq!((m.modseq, m.size), (Some(8), Some(9)));
     }
 
     #[test]

@@ -56,7 +56,7 @@ async fn fill(store: &ImapStore, creds: &Credentials, mailbox: &str, n: usize) -
 }
 
 #[tokio::test]
-async fn appended_messages_are_listed_with_flags_dates_and_sizes() {
+async fn appended_messages_are_listed_with_flags_and_dates_and_sized_on_demand() {
     let stack = stack();
     let store = stack.store();
     let alice = stack.user("listing");
@@ -92,9 +92,14 @@ async fn appended_messages_are_listed_with_flags_dates_and_sizes() {
         assert_eq!(sorted(m.flags.clone()), sorted(flags[i].clone()), "{m:?}");
         assert!(!m.flags.iter().any(|f| f == "\\Recent"), "no \\Recent");
         assert_eq!(m.internal_date, dates[i]);
-        assert_eq!(m.size, message(i).len() as u64);
+        // A listing leaves RFC822.SIZE out; fetch_meta asks for it.
+        assert_eq!(m.size, None);
         assert!(m.modseq.unwrap() <= status.highestmodseq.unwrap());
     }
+    let sized = store.fetch_meta(&alice, "INBOX", &uids).await.unwrap();
+    let sizes: Vec<_> = sized.iter().map(|m| m.size).collect();
+    let want: Vec<_> = (0..3).map(|i| Some(message(i).len() as u64)).collect();
+    assert_eq!(sizes, want);
     // Sorted by UID.
     assert!(listing.messages.windows(2).all(|w| w[0].uid < w[1].uid));
 
@@ -182,7 +187,7 @@ async fn changes_since_reports_flag_changes_additions_and_expunges() {
     assert_eq!(by_uid(&delta.changed, uids[0]).flags, s(&["\\Seen"]));
     let added = by_uid(&delta.changed, 4);
     assert_eq!(added.flags, s(&["\\Flagged"]));
-    assert_eq!(added.size, msg.len() as u64);
+    assert_eq!(added.size, None, "deltas leave RFC822.SIZE out");
     assert!(added.internal_date > 1_700_000_000);
     assert_eq!(delta.status.messages, 3);
     assert_eq!(delta.status.uidnext, 5);
@@ -269,7 +274,7 @@ async fn fetch_returns_exact_bytes_in_order_without_setting_seen() {
     assert_eq!(got[0].raw, message(2));
     assert_eq!(got[1].raw, tricky);
     assert_eq!(got[2].raw, message(0));
-    assert_eq!(got[1].meta.size, tricky.len() as u64);
+    assert_eq!(got[1].meta.size, Some(tricky.len() as u64));
     assert!(
         got.iter()
             .all(|m| m.meta.flags.is_empty() && m.meta.modseq.is_some())
@@ -587,7 +592,7 @@ async fn five_megabyte_message_round_trips_and_the_cap_holds() {
         .unwrap();
     println!("fetched {} bytes in {:?}", big.len(), start.elapsed());
     assert_eq!(got.len(), 2);
-    assert_eq!(got[1].meta.size, big.len() as u64);
+    assert_eq!(got[1].meta.size, Some(big.len() as u64));
     assert!(got[1].raw == big, "5 MB body differs");
     assert_eq!(got[0].raw, message(1));
 

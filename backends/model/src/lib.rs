@@ -131,8 +131,10 @@ pub struct MessageMeta {
     pub flags: Vec<String>,
     /// INTERNALDATE, seconds since the Unix epoch.
     pub internal_date: i64,
-    /// RFC822.SIZE in bytes.
-    pub size: u64,
+    /// RFC822.SIZE in bytes, where asked for: [`MailStore::fetch_meta`] gives it, and a
+    /// fetched message's is the length of its bytes. Listings and deltas leave it out:
+    /// on Dovecot it doubles the cost of listing a large mailbox, and no Sync needs it.
+    pub size: Option<u64>,
     /// CONDSTORE MODSEQ, when the server offers CONDSTORE.
     pub modseq: Option<u64>,
 }

@@ -11,7 +11,7 @@ fn meta(flags: &[&str]) -> MessageMeta {
         uid: 7,
         flags: flags.iter().map(|s| s.to_string()).collect(),
         internal_date: INTERNAL_DATE,
-        size: 0,
+        size: None,
         modseq: None,
     }
 }
