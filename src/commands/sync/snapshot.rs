@@ -527,20 +527,3 @@ mod tests {
         }
     }
 }
-#[cfg(test)]
-mod tmp_timing {
-    use super::*;
-    #[test]
-    fn tmp_time_encode_delta() {
-        let mut base = Snapshot::default();
-        for k in 0..10_000u64 {
-            base.items.insert(k * 3 + 1, Item { device: None, upstream: Some(Upstream { sig: 7, date: 1_700_000_000 + k as i64 }), stale: false });
-        }
-        let mut snap = base.clone();
-        for (_, i) in snap.items.iter_mut().take(5000) { *i = synced(i); }
-        let t = std::time::Instant::now();
-        let mut n = 0;
-        for _ in 0..100 { n += snap.encode_delta(&base, 1).len(); }
-        eprintln!("TMP encode_delta {:?} per call ({n})", t.elapsed() / 100);
-    }
-}
