@@ -94,7 +94,10 @@ async fn look(
         .fetch_meta(&creds, "INBOX", &uids)
         .await?
         .into_iter()
-        .filter(|m| m.size.is_some_and(|s| s <= MAX_SIZE) && received_after.is_none_or(|t| m.internal_date >= t))
+        .filter(|m| {
+            m.size.is_some_and(|s| s <= MAX_SIZE)
+                && received_after.is_none_or(|t| m.internal_date >= t)
+        })
         .map(|m| m.uid)
         .collect();
     for chunk in wanted.chunks(FETCH_CHUNK) {

@@ -37,7 +37,13 @@ mod tests {
     async fn always_moves_are_kept_per_account() {
         for (s, _db) in test_stores().await {
             let id = |i: u32| format!("{i:032x}");
-            assert!(s.account_folders("a").await.unwrap().always_moves.is_empty());
+            assert!(
+                s.account_folders("a")
+                    .await
+                    .unwrap()
+                    .always_moves
+                    .is_empty()
+            );
             s.set_always_move("a", &id(1), "root1@x", 12).await.unwrap();
             s.set_always_move("a", &id(2), "root2@x", 13).await.unwrap();
             // Moved again: the newer destination wins.
@@ -45,7 +51,13 @@ mod tests {
             let mut moves = s.account_folders("a").await.unwrap().always_moves;
             moves.sort();
             assert_eq!(moves, vec![(id(1), 14), (id(2), 13)]);
-            assert!(s.account_folders("b").await.unwrap().always_moves.is_empty());
+            assert!(
+                s.account_folders("b")
+                    .await
+                    .unwrap()
+                    .always_moves
+                    .is_empty()
+            );
         }
     }
 }

@@ -98,16 +98,22 @@ impl Store {
             match r.try_get::<String, _>("kind")?.as_str() {
                 "folder" => out.rows.push(FolderRow {
                     folder_id: folder_id()?.unwrap_or_default(),
-                    source: r.try_get::<Option<String>, _>("source")?.unwrap_or_default(),
+                    source: r
+                        .try_get::<Option<String>, _>("source")?
+                        .unwrap_or_default(),
                     upstream_name: name,
                     upstream_id: r.try_get("target")?,
                     gone: r.try_get::<Option<i32>, _>("gone")?.unwrap_or(0) != 0,
                 }),
                 "hidden" => out.hidden.push(name),
-                "alias" => out
-                    .aliases
-                    .push((name, r.try_get::<Option<String>, _>("target")?.unwrap_or_default())),
-                _ => out.always_moves.push((name, folder_id()?.unwrap_or_default())),
+                "alias" => out.aliases.push((
+                    name,
+                    r.try_get::<Option<String>, _>("target")?
+                        .unwrap_or_default(),
+                )),
+                _ => out
+                    .always_moves
+                    .push((name, folder_id()?.unwrap_or_default())),
             }
         }
         Ok(out)
@@ -458,7 +464,10 @@ mod tests {
                 .await
                 .unwrap();
             store.set_folder_hidden("a", "Junk", true).await.unwrap();
-            store.put_folder_alias("a", "Team", "shared/b/Team").await.unwrap();
+            store
+                .put_folder_alias("a", "Team", "shared/b/Team")
+                .await
+                .unwrap();
             let conversation = format!("{:032x}", 7);
             store
                 .set_always_move("a", &conversation, "root@x", ids[1])
@@ -469,12 +478,19 @@ mod tests {
             assert_eq!(
                 got.rows
                     .iter()
-                    .map(|r| (r.folder_id, r.upstream_name.as_str(), r.upstream_id.as_deref()))
+                    .map(|r| (
+                        r.folder_id,
+                        r.upstream_name.as_str(),
+                        r.upstream_id.as_deref()
+                    ))
                     .collect::<Vec<_>>(),
                 [(ids[0], "INBOX", None), (ids[1], "Archive", Some("g2"))]
             );
             assert_eq!(got.hidden, ["Junk"]);
-            assert_eq!(got.aliases, [("Team".to_string(), "shared/b/Team".to_string())]);
+            assert_eq!(
+                got.aliases,
+                [("Team".to_string(), "shared/b/Team".to_string())]
+            );
             assert_eq!(got.always_moves, [(conversation, ids[1])]);
             // Another account's read sees none of it.
             assert_eq!(

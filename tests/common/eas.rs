@@ -415,7 +415,10 @@ pub fn parse_sync_owned(body: Option<Element>) -> Synced {
         for node in cmds.children {
             let Node::Element(cmd) = node else { continue };
             let (tag, id) = (cmd.tag, text(&cmd, A::ServerId));
-            let data = || take_child(cmd, A::ApplicationData).unwrap_or_else(|| Element::new(A::ApplicationData));
+            let data = || {
+                take_child(cmd, A::ApplicationData)
+                    .unwrap_or_else(|| Element::new(A::ApplicationData))
+            };
             out.commands.push(match tag {
                 t if t == A::Add => Cmd::Add(id, data()),
                 t if t == A::Change => Cmd::Change(id, data()),

@@ -149,9 +149,10 @@ pub async fn sync(
         answer.more_available = plan.more_available;
         // One reader for this window and the ones read ahead.
         let reader = reader(ctx, cid, mailbox, &options);
-        answer.commands =
-            server_commands(ctx, view, cid, key, &reader, &mut snap, &mut metas, &plan.ops)
-                .await?;
+        answer.commands = server_commands(
+            ctx, view, cid, key, &reader, &mut snap, &mut metas, &plan.ops,
+        )
+        .await?;
         if answer.more_available {
             // Read the next two windows ahead while the phone reads this one: its next
             // request finds its window ready, and the one after that is being read
@@ -503,8 +504,7 @@ async fn server_commands(
         }
     }
     // New messages of an always-moved conversation go to its folder instead.
-    crate::commands::conversation::apply_always_move(ctx, view, cid, mailbox, &mut fetched)
-        .await?;
+    crate::commands::conversation::apply_always_move(ctx, view, cid, mailbox, &mut fetched).await?;
     let is_inbox = mailbox.eq_ignore_ascii_case("INBOX");
     let mut commands = Vec::with_capacity(ops.len());
     for &op in ops {
