@@ -243,7 +243,7 @@ pub trait MailStore: Send + Sync {
         to: &str,
     ) -> Result<(), BackendError>;
 
-    /// Every message of `mailbox` (UID, flags, INTERNALDATE, size, MODSEQ), optionally
+    /// Every message of `mailbox` (UID, flags, INTERNALDATE, MODSEQ; no size), optionally
     /// only those received on or after `since` (Unix seconds; IMAP SINCE has day
     /// granularity, so implementations filter the exact instant themselves).
     async fn list_messages(
