@@ -35,6 +35,8 @@ pub struct App {
     /// Decoded snapshots that the Sync keys of current chains are differences from.
     pub(crate) bases: crate::commands::sync::BaseCache,
     pub(crate) nexts: crate::commands::sync::NextCache,
+    /// What a device paging through a long Sync reuses on its next request.
+    pub(crate) paging: crate::commands::paging::PagingContexts,
     /// Watchers and waiting requests (Ping, hanging Sync).
     pub push: crate::push::Hub,
     /// Counters of requests and failures, for the admin `/metrics`.
@@ -143,6 +145,7 @@ impl App {
             prefetch,
             bases: Default::default(),
             nexts: Default::default(),
+            paging: Default::default(),
             push,
             metrics,
             throttle,

@@ -10,6 +10,8 @@ mod helpers;
 use airsync::wbxml::pages::Provision as P;
 use common::Stack;
 use common::airsync::{ADMIN_TOKEN, Server};
+use common::eas::{Phone, collection, mail_options};
+use common::imap::{Imap, message};
 use helpers::{AdminApi, cli, cli_ok, phone, provision_request, server_with, status, wipe_ack};
 use serde_json::json;
 
@@ -201,6 +203,63 @@ async fn wipe_cancel_acknowledge_and_wiped_forever() {
     for action in ["wipe", "cancel-wipe", "wipe-acknowledged"] {
         assert!(audit.contains(action), "{audit}");
     }
+}
+
+/// A device paging through a long Sync reuses its previous request's layers, device
+/// and folder view for at most two seconds, and only on its very next Sync: a wipe
+/// requested meanwhile stops the next request of any other command at once, and the
+/// chain's own next Sync after two seconds.
+#[tokio::test]
+async fn wipe_reaches_a_device_paging_through_a_sync() {
+    let stack = Stack::get();
+    let (login, pw) = stack.new_user("pagewipe");
+    let mut imap = Imap::login(stack.imap_port, &login, &pw);
+    let msgs: Vec<_> = (0..6)
+        .map(|i| message("a@example.org", &login, &format!("page {i}"), "text"))
+        .collect();
+    imap.append_many("INBOX", &msgs, "");
+    let server = Server::start(stack);
+    let api = AdminApi::new(&server);
+    let path = format!("/api/devices/{login}/PAGE0001");
+    let mut p = phone(&server, stack, &login, &pw, "PAGE0001", "16.1");
+    p.provision().await;
+    let inbox = p.folder_id(2).await;
+    let options = mail_options(1, Some(100));
+    let first = p
+        .sync_one(collection(&inbox, "0", None, Some(options.clone()), vec![]))
+        .await;
+    let mut key = first.sync_key;
+    let page = async |p: &Phone, key: &str| {
+        p.sync_one(collection(&inbox, key, Some(1), Some(options.clone()), vec![]))
+            .await
+    };
+
+    // The chain's next Sync reuses what the one before it read (the server says so).
+    for _ in 0..2 {
+        let s = page(&p, &key).await;
+        assert!(s.more_available && s.status == "1", "{s:?}");
+        key = s.sync_key;
+    }
+    assert!(
+        server.log().contains("Sync continues a paging chain"),
+        "the chain's context was not reused"
+    );
+
+    // A wipe while paging: the device's next request of another command sees it at
+    // once, and so does the Sync after it (the FolderSync ended the reuse).
+    api.ok(&format!("{path}/wipe"), json!({})).await;
+    assert_eq!(status(&p.folder_sync("0").await), "140");
+    assert_eq!(page(&p, &key).await.top_status.as_deref(), Some("140"));
+    api.ok(&format!("{path}/cancel-wipe"), json!({})).await;
+
+    // A wipe between two windows of the chain reaches its next Sync two seconds later.
+    let s = page(&p, &key).await;
+    assert!(s.more_available && s.status == "1", "{s:?}");
+    api.ok(&format!("{path}/wipe"), json!({})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+    assert_eq!(page(&p, &s.sync_key).await.top_status.as_deref(), Some("140"));
+    p.version = "12.1".into();
+    assert_eq!(p.folder_sync("0").await.status, 449);
 }
 
 #[tokio::test]

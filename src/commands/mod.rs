@@ -10,6 +10,7 @@ mod get_item_estimate;
 mod item_operations;
 pub(crate) mod meeting_response;
 mod move_items;
+pub(crate) mod paging;
 mod ping;
 mod provision;
 mod resolve_recipients;
@@ -66,6 +67,8 @@ pub struct RequestContext<'a> {
     pub accept_multipart: bool,
     /// The account's and its domain's administrator overrides.
     pub layers: &'a [Overrides; 2],
+    /// The folder view the previous request of a paging chain read (`paging.rs`).
+    pub reused_view: Option<&'a FolderView>,
 }
 
 impl RequestContext<'_> {
@@ -81,8 +84,12 @@ impl RequestContext<'_> {
     }
 
     /// The account's folder map and rules: every device-supplied CollectionId is
-    /// resolved against this. One read of the store.
+    /// resolved against this. One read of the store (none when the request continues a
+    /// paging chain, which reuses the view of the request before it).
     pub async fn folder_view(&self) -> Result<FolderView, Error> {
+        if let Some(view) = self.reused_view {
+            return Ok(view.clone());
+        }
         let account = self.app.store.account_folders(self.login()).await?;
         let folders = &self.app.settings.folders;
         let device_type = &self.device.device_type;
@@ -143,6 +150,12 @@ pub async fn admit(app: &App, authorization: Option<&str>) -> Result<Admitted, E
         return Ok(Admitted(None));
     };
     let layers = effective::layers(&app.store, &login).await?;
+    admit_with(app, login, layers)
+}
+
+/// [`admit`] with the layers of `login` already known (a paging chain's, see
+/// `paging.rs`).
+pub fn admit_with(app: &App, login: String, layers: [Overrides; 2]) -> Result<Admitted, Error> {
     if effective::account_allowed(&app.settings, &layers) {
         Ok(Admitted(Some((login, layers))))
     } else {

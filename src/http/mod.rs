@@ -170,7 +170,17 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
         version,
     };
     let outcome = async {
-        let admitted = commands::admit(app, authorization(&parts.headers)).await?;
+        let claimed = app.auth.claimed_login(authorization(&parts.headers));
+        // Any request of the device ends its paging chain's reuse; only a Sync uses it.
+        let reused = match &claimed {
+            Some(login) => app.paging.take(login, &line.device_id).await,
+            None => None,
+        }
+        .filter(|_| line.command == Some(crate::eas::Command::Sync));
+        let admitted = match (&reused, claimed) {
+            (Some(r), Some(login)) => commands::admit_with(app, login, r.layers.clone())?,
+            _ => commands::admit(app, authorization(&parts.headers)).await?,
+        };
         let principal = app
             .auth
             .authenticate(authorization(&parts.headers), client)
@@ -195,17 +205,21 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let device = app
-            .store
-            .device_seen(&DeviceSeen {
-                login: &principal.login,
-                device_id: &line.device_id,
-                device_type: &line.device_type,
-                user_agent,
-                protocol_version: version.as_str(),
-                command: command.name(),
-            })
-            .await?;
+        let seen = DeviceSeen {
+            login: &principal.login,
+            device_id: &line.device_id,
+            device_type: &line.device_type,
+            user_agent,
+            protocol_version: version.as_str(),
+            command: command.name(),
+        };
+        let (device, reused_view) = match reused {
+            Some(r) if r.device.seen_recently(&seen, crate::state::now()) => {
+                tracing::debug!(target: "airsync", "Sync continues a paging chain: its layers, device and folder view are reused");
+                (r.device, Some(r.view))
+            }
+            _ => (app.store.device_seen(&seen).await?, None),
+        };
         let raw = body::read(&parts.headers, body, app.settings.limits.max_request_bytes).await?;
         let document = body::decode_wbxml(&parts.headers, &raw)?;
         if let Some(doc) = &document {
@@ -233,6 +247,7 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
             policy_key,
             accept_multipart,
             layers: &layers,
+            reused_view: reused_view.as_ref(),
         };
         if matches!(command, crate::eas::Command::Sync) {
             app.metrics

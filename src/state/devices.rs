@@ -90,6 +90,19 @@ impl WipeState {
 }
 
 impl Device {
+    /// This record already says what a request described by `seen` at `now` would
+    /// record (same device type, version, user agent and command, last seen less than
+    /// [`SEEN_EVERY_SECS`] ago): [`Store::device_seen`] then writes nothing.
+    pub fn seen_recently(&self, seen: &DeviceSeen<'_>, now: i64) -> bool {
+        self.login == seen.login
+            && self.device_id == seen.device_id
+            && (0..SEEN_EVERY_SECS).contains(&(now - self.last_seen))
+            && self.device_type == seen.device_type
+            && self.protocol_version == seen.protocol_version
+            && (seen.user_agent.is_empty() || self.user_agent == seen.user_agent)
+            && self.last_command == seen.command
+    }
+
     /// A device with no history and nothing set: what a first request would create.
     pub fn unregistered(login: &str, device_id: &str, device_type: &str) -> Device {
         Device {
@@ -194,11 +207,7 @@ impl Store {
     pub async fn device_seen(&self, seen: &DeviceSeen<'_>) -> Result<Device, StoreError> {
         let t = now();
         if let Some(d) = self.device(seen.login, seen.device_id).await?
-            && (0..SEEN_EVERY_SECS).contains(&(t - d.last_seen))
-            && d.device_type == seen.device_type
-            && d.protocol_version == seen.protocol_version
-            && (seen.user_agent.is_empty() || d.user_agent == seen.user_agent)
-            && d.last_command == seen.command
+            && d.seen_recently(seen, t)
         {
             return Ok(d);
         }

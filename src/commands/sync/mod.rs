@@ -27,6 +27,7 @@ use crate::wbxml::Element;
 use prefetch::TakeOnce;
 use snapshot::Snapshot;
 
+use super::paging::Reused;
 use super::{Reply, RequestContext};
 
 /// MS-ASCMD 2.2.3.199: WindowSize 0 or above 512 means 512.
@@ -300,6 +301,9 @@ async fn apply(ctx: &RequestContext<'_>, request: &SyncRequest) -> Result<SyncRe
         response.collections.push(answer);
     }
     remember(ctx, request, &response).await?;
+    if response.collections.iter().any(|c| c.more_available) {
+        ctx.app.paging.keep(Reused::of(ctx, view)).await;
+    }
     Ok(response)
 }
 
