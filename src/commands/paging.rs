@@ -105,9 +105,15 @@ mod tests {
         // Another account's device of the same id, or another device, gets nothing.
         assert!(contexts.take("a@x", "D2").await.is_none());
         let got = contexts.take("a@x", "D1").await.expect("kept");
-        assert_eq!((got.device.login.as_str(), got.device.device_id.as_str()), ("a@x", "D1"));
+        assert_eq!(
+            (got.device.login.as_str(), got.device.device_id.as_str()),
+            ("a@x", "D1")
+        );
         assert!(contexts.take("a@x", "D1").await.is_none(), "taken once");
-        assert_eq!(contexts.take("b@x", "D1").await.unwrap().device.login, "b@x");
+        assert_eq!(
+            contexts.take("b@x", "D1").await.unwrap().device.login,
+            "b@x"
+        );
     }
 
     #[tokio::test]
