@@ -230,8 +230,14 @@ async fn wipe_reaches_a_device_paging_through_a_sync() {
         .await;
     let mut key = first.sync_key;
     let page = async |p: &Phone, key: &str| {
-        p.sync_one(collection(&inbox, key, Some(1), Some(options.clone()), vec![]))
-            .await
+        p.sync_one(collection(
+            &inbox,
+            key,
+            Some(1),
+            Some(options.clone()),
+            vec![],
+        ))
+        .await
     };
 
     // The chain's next Sync reuses what the one before it read (the server says so).
@@ -257,7 +263,10 @@ async fn wipe_reaches_a_device_paging_through_a_sync() {
     assert!(s.more_available && s.status == "1", "{s:?}");
     api.ok(&format!("{path}/wipe"), json!({})).await;
     tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
-    assert_eq!(page(&p, &s.sync_key).await.top_status.as_deref(), Some("140"));
+    assert_eq!(
+        page(&p, &s.sync_key).await.top_status.as_deref(),
+        Some("140")
+    );
     p.version = "12.1".into();
     assert_eq!(p.folder_sync("0").await.status, 449);
 }
