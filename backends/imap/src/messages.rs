@@ -956,6 +956,70 @@ pub(crate) async fn fetch(
     Ok(out)
 }
 
+/// The last `count` messages of `mailbox` by sequence number (the highest UIDs) in
+/// full, with the UIDVALIDITY of the selection they were read in. A fresh EXAMINE
+/// (never one left open: its EXISTS is the count needed), then `FETCH n-count+1:n`;
+/// the mailbox stays open for the fetches that follow, as after [`fetch`].
+pub(crate) async fn fetch_last(
+    session: &mut Session,
+    caps: &Capabilities,
+    mailbox: &str,
+    count: usize,
+    max_message: usize,
+) -> Result<(u32, Vec<FetchedMessage>), Error> {
+    let mut sel = Selection::new(caps, mailbox, Mode::Examine)?;
+    sel.max_literal = max_message.max(MAX_OTHER_LITERAL);
+    let result = fetch_last_in(&mut sel, session, count, max_message).await;
+    match result {
+        Ok(found) => Ok(found),
+        // Left open only when the fetch ran to its end.
+        Err(e) => finish(&mut sel, session, Err(e)).await,
+    }
+}
+
+async fn fetch_last_in(
+    sel: &mut Selection<'_>,
+    session: &mut Session,
+    count: usize,
+    max_message: usize,
+) -> Result<(u32, Vec<FetchedMessage>), Error> {
+    sel.run(session, &[], &[], false, |_| Ok(())).await?;
+    let status = sel.status()?;
+    let last = status.messages;
+    let count = u32::try_from(count).unwrap_or(u32::MAX);
+    if last == 0 || count == 0 {
+        sel.close(session).await?;
+        return Ok((status.uidvalidity, Vec::new()));
+    }
+    let first = last.saturating_sub(count - 1).max(1);
+    sel.keep_open = true;
+    let command = format!(
+        "FETCH {first}:{last} ({} BODY.PEEK[])",
+        meta_items(sel.caps)
+    );
+    let mut col = Collector::default();
+    let done = sel
+        .run(session, &[], &[command], true, |u| col.take(u))
+        .await?;
+    done.iter().try_for_each(ok)?;
+    let mut out = Vec::new();
+    // Newest first; an unsolicited FETCH (another session's flag change) has no body.
+    for (_, (mut meta, raw)) in col.metas().into_iter().rev() {
+        let Some(raw) = raw else { continue };
+        if raw.len() > max_message {
+            return Err(Error::TooLarge(format!(
+                "message {} has {} bytes",
+                meta.uid,
+                raw.len()
+            )));
+        }
+        meta.size = Some(raw.len() as u64);
+        out.push(FetchedMessage { meta, raw });
+    }
+    tracing::debug!(target: "airsync", got = out.len(), "imap: fetched the last messages");
+    Ok((status.uidvalidity, out))
+}
+
 /// An IMAP string for a search key: quoted when it can be, else a non-synchronising
 /// literal (RFC 7888 LITERAL+/LITERAL-, which every Dovecot offers), so that the whole
 /// command still goes out in one write. `None` when neither is possible.

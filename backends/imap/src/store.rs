@@ -573,6 +573,21 @@ impl MailStore for ImapStore {
         .await
     }
 
+    async fn fetch_last(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        count: usize,
+    ) -> Result<(u32, Vec<FetchedMessage>), BackendError> {
+        let max = self.inner.config.max_message_size;
+        self.with_session(creds, "fetch last", |session, info| {
+            on_session!(session, async move {
+                messages::fetch_last(session, &info.capabilities, mailbox, count, max).await
+            })
+        })
+        .await
+    }
+
     async fn fetch_meta(
         &self,
         creds: &Credentials,

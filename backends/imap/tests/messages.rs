@@ -295,6 +295,47 @@ async fn fetch_returns_exact_bytes_in_order_without_setting_seen() {
 }
 
 #[tokio::test]
+async fn fetch_last_reads_the_highest_uids_newest_first() {
+    let stack = stack();
+    let store = stack.store();
+    let alice = stack.user("fetchlast");
+    let (uidvalidity, none) = store.fetch_last(&alice, "INBOX", 3).await.unwrap();
+    assert!(none.is_empty());
+    let uids = fill(&store, &alice, "INBOX", 5).await;
+    // An expunged message in the middle: sequence numbers close up, UIDs do not.
+    store
+        .delete_messages(&alice, "INBOX", &[uids[3]])
+        .await
+        .unwrap();
+
+    let (uv, got) = store.fetch_last(&alice, "INBOX", 3).await.unwrap();
+    assert_eq!(uv, uidvalidity);
+    assert_eq!(uv, store.status(&alice, "INBOX").await.unwrap().uidvalidity);
+    let order: Vec<Uid> = got.iter().map(|m| m.meta.uid).collect();
+    assert_eq!(order, [uids[4], uids[2], uids[1]]);
+    assert_eq!(got[1].raw, message(2));
+    assert_eq!(got[0].meta.size, Some(message(4).len() as u64));
+    assert!(
+        got.iter()
+            .all(|m| m.meta.modseq.is_some() && m.meta.internal_date > 0)
+    );
+    // More than the mailbox holds: all of it. The mailbox it left open serves the next
+    // fetch (which must see no stale state), and nothing was marked read.
+    let (_, all) = store.fetch_last(&alice, "INBOX", 100).await.unwrap();
+    assert_eq!(all.len(), 4);
+    let again = store
+        .fetch_messages(&alice, "INBOX", &[uids[0]])
+        .await
+        .unwrap();
+    assert_eq!(again[0].raw, message(0));
+    assert_none_seen(&store, &alice, "fetch last").await;
+    assert!(matches!(
+        store.fetch_last(&alice, "Nope", 1).await,
+        Err(BackendError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
 async fn header_fields_of_every_message_without_setting_seen() {
     let stack = stack();
     let store = stack.store();

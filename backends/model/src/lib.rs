@@ -273,6 +273,17 @@ pub trait MailStore: Send + Sync {
         uids: &[Uid],
     ) -> Result<Vec<FetchedMessage>, BackendError>;
 
+    /// The last `count` messages of `mailbox` in mailbox order (the highest UIDs, as a
+    /// rule the newest mail), with full content, and the mailbox's UIDVALIDITY they
+    /// belong to: an initial Sync reads what its first window will most likely hold
+    /// while it lists the mailbox.
+    async fn fetch_last(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        count: usize,
+    ) -> Result<(u32, Vec<FetchedMessage>), BackendError>;
+
     /// Flags, INTERNALDATE, size and MODSEQ of the given messages, without content, in
     /// the order of `uids`; messages that no longer exist are left out.
     async fn fetch_meta(

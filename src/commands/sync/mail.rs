@@ -96,10 +96,30 @@ pub async fn sync(
             .prefetch
             .take_fresh(&read_ahead_key(ctx, cid, key, &snap))
             .await;
-    let mut metas = if skip_delta {
-        HashMap::new()
+    let reader = reader(ctx, cid, mailbox, &options);
+    // An initial sync lists the whole mailbox before it knows its first window; the
+    // newest messages, which that window will most likely hold, are read meanwhile on a
+    // second connection (a guess that misses only costs the read).
+    let first_listing = !skip_delta && snap.items.is_empty() && snap.cursor.is_empty();
+    let guess = first_listing && req.commands.is_empty() && req.get_changes.unwrap_or(true);
+    let (mut metas, newest) = if skip_delta {
+        (HashMap::new(), Vec::new())
+    } else if guess {
+        let (listed, newest) =
+            tokio::join!(refresh(ctx, mailbox, &mut snap), reader.read_last(window));
+        let listed = listed?;
+        let uidvalidity = parse_cursor(&snap.cursor).map(|(uv, _)| uv);
+        let newest = match newest {
+            Ok((uv, newest)) if Some(uv) == uidvalidity => newest,
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                tracing::debug!(target: "airsync", error = %e, "reading the newest messages ahead failed");
+                Vec::new()
+            }
+        };
+        (listed, newest)
     } else {
-        refresh(ctx, mailbox, &mut snap).await?
+        (refresh(ctx, mailbox, &mut snap).await?, Vec::new())
     };
     let refreshed = started.elapsed();
     let mut trash: Option<Option<String>> = None;
@@ -147,10 +167,8 @@ pub async fn sync(
         let cutoff = plan::cutoff(filter_type, crate::state::now());
         let (plan, ahead) = plan::plan_ahead(&snap, cutoff, window, 2 * window);
         answer.more_available = plan.more_available;
-        // One reader for this window and the ones read ahead.
-        let reader = reader(ctx, cid, mailbox, &options);
         answer.commands = server_commands(
-            ctx, view, cid, key, &reader, &mut snap, &mut metas, &plan.ops,
+            ctx, view, cid, key, &reader, &mut snap, &mut metas, &plan.ops, newest,
         )
         .await?;
         if answer.more_available {
@@ -474,15 +492,25 @@ async fn server_commands(
     snap: &mut Snapshot,
     metas: &mut HashMap<Uid, MessageMeta>,
     ops: &[Op],
+    ready: Vec<Prepared>,
 ) -> Result<Vec<ServerCommand>, Error> {
     let mailbox = reader.mailbox.as_str();
     let key_uid = |k: u64| k as Uid;
-    let adds: Vec<Uid> = ops
+    let mut adds: Vec<Uid> = ops
         .iter()
         .filter(|&op| matches!(op, Op::Add(_)))
         .map(|op| key_uid(op.key()))
         .collect();
+    // Messages read before the plan was known: those it adds now (the others come
+    // again with their own window).
     let mut fetched: HashMap<Uid, Prepared> = HashMap::new();
+    for p in ready {
+        let uid = p.message.meta.uid;
+        if adds.contains(&uid) {
+            fetched.insert(uid, reader.refresh(p, metas.get(&uid)));
+        }
+    }
+    adds.retain(|uid| !fetched.contains_key(uid));
     if !adds.is_empty() {
         let key = read_ahead_key(ctx, cid, current_key, snap);
         for p in ctx.app.prefetch.take(key, reader, &adds).await? {

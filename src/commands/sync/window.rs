@@ -65,6 +65,19 @@ impl Reader {
         Ok(fetched.into_iter().map(|m| self.prepare(m)).collect())
     }
 
+    /// The last `count` messages of the mailbox (the highest UIDs), prepared, with the
+    /// UIDVALIDITY they belong to (see [`MailStore::fetch_last`]).
+    pub async fn read_last(&self, count: usize) -> Result<(u32, Vec<Prepared>), BackendError> {
+        let (uidvalidity, fetched) = self
+            .mail
+            .fetch_last(&self.creds, &self.mailbox, count)
+            .await?;
+        Ok((
+            uidvalidity,
+            fetched.into_iter().map(|m| self.prepare(m)).collect(),
+        ))
+    }
+
     /// A message converted the way this reader converts; a message that cannot be
     /// converted still reaches the device, as a stub, rather than blocking its folder.
     pub fn prepare(&self, message: FetchedMessage) -> Prepared {
