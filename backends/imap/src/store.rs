@@ -573,6 +573,21 @@ impl MailStore for ImapStore {
         .await
     }
 
+    async fn fetch_messages_dated(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        wanted: &[(Uid, i64)],
+    ) -> Result<Vec<FetchedMessage>, BackendError> {
+        let max = self.inner.config.max_message_size;
+        self.with_session(creds, "fetch", |session, info| {
+            on_session!(session, async move {
+                messages::fetch_dated(session, &info.capabilities, mailbox, wanted, max).await
+            })
+        })
+        .await
+    }
+
     async fn fetch_last(
         &self,
         creds: &Credentials,

@@ -295,6 +295,33 @@ async fn fetch_returns_exact_bytes_in_order_without_setting_seen() {
 }
 
 #[tokio::test]
+async fn a_dated_fetch_takes_the_dates_it_is_given() {
+    let stack = stack();
+    let store = stack.store();
+    let alice = stack.user("fetchdated");
+    let uids = fill(&store, &alice, "INBOX", 3).await;
+    let real = store.fetch_messages(&alice, "INBOX", &uids).await.unwrap();
+    // Dates the server does not have: what comes back was not read from it.
+    let wanted = [(uids[2], 1_000_000), (999, 5), (uids[0], 2_000_000)];
+    let got = store
+        .fetch_messages_dated(&alice, "INBOX", &wanted)
+        .await
+        .unwrap();
+    let seen: Vec<(Uid, i64)> = got
+        .iter()
+        .map(|m| (m.meta.uid, m.meta.internal_date))
+        .collect();
+    assert_eq!(seen, [(uids[2], 1_000_000), (uids[0], 2_000_000)]);
+    assert_eq!(got[0].raw, real[2].raw);
+    assert_eq!(
+        (got[1].meta.flags.clone(), got[1].meta.modseq),
+        (real[0].meta.flags.clone(), real[0].meta.modseq)
+    );
+    assert_ne!(real[0].meta.internal_date, 2_000_000);
+    assert_none_seen(&store, &alice, "dated fetch").await;
+}
+
+#[tokio::test]
 async fn fetch_last_reads_the_highest_uids_newest_first() {
     let stack = stack();
     let store = stack.store();

@@ -273,6 +273,16 @@ pub trait MailStore: Send + Sync {
         uids: &[Uid],
     ) -> Result<Vec<FetchedMessage>, BackendError>;
 
+    /// [`MailStore::fetch_messages`] of messages whose INTERNALDATE the caller knows
+    /// already (from a listing or a delta), given with each UID in `wanted`: the server
+    /// is not asked for it again (on a Maildir, a `stat()` of every message file).
+    async fn fetch_messages_dated(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        wanted: &[(Uid, i64)],
+    ) -> Result<Vec<FetchedMessage>, BackendError>;
+
     /// The last `count` messages of `mailbox` in mailbox order (the highest UIDs, as a
     /// rule the newest mail), with full content, and the mailbox's UIDVALIDITY they
     /// belong to: an initial Sync reads what its first window will most likely hold

@@ -180,16 +180,12 @@ pub async fn sync(
             // A window already being read — the second one of the previous request — is
             // left alone.
             for (i, ops) in ahead.chunks(window).enumerate() {
-                let uids: Vec<Uid> = ops
-                    .iter()
-                    .filter(|op| matches!(op, Op::Add(_)))
-                    .map(|op| op.key() as Uid)
-                    .collect();
+                let wanted = dated_adds(ops, &snap);
                 let ahead_key = read_ahead_key(ctx, cid, key + 1 + i as i64, &snap);
                 if i == 0 {
                     ctx.app.prefetch.mark_fresh(ahead_key.clone()).await;
                 }
-                ctx.app.prefetch.start(ahead_key, reader.clone(), uids);
+                ctx.app.prefetch.start(ahead_key, reader.clone(), wanted);
             }
         }
     }
@@ -466,6 +462,18 @@ fn reader(ctx: &RequestContext<'_>, cid: &str, mailbox: &str, options: &SyncOpti
     }
 }
 
+/// The messages that `ops` adds, with the INTERNALDATE the snapshot has of each (from
+/// the listing or delta that found it): a window's fetch need not ask for it again.
+fn dated_adds(ops: &[Op], snap: &Snapshot) -> Vec<(Uid, i64)> {
+    ops.iter()
+        .filter(|op| matches!(op, Op::Add(_)))
+        .filter_map(|op| {
+            let up = snap.items.get(&op.key())?.upstream?;
+            Some((op.key() as Uid, up.date))
+        })
+        .collect()
+}
+
 /// Where a read-ahead for the window the device asks for with `sync_key` is kept.
 fn read_ahead_key(
     ctx: &RequestContext<'_>,
@@ -496,21 +504,17 @@ async fn server_commands(
 ) -> Result<Vec<ServerCommand>, Error> {
     let mailbox = reader.mailbox.as_str();
     let key_uid = |k: u64| k as Uid;
-    let mut adds: Vec<Uid> = ops
-        .iter()
-        .filter(|&op| matches!(op, Op::Add(_)))
-        .map(|op| key_uid(op.key()))
-        .collect();
+    let mut adds = dated_adds(ops, snap);
     // Messages read before the plan was known: those it adds now (the others come
     // again with their own window).
     let mut fetched: HashMap<Uid, Prepared> = HashMap::new();
     for p in ready {
         let uid = p.message.meta.uid;
-        if adds.contains(&uid) {
+        if adds.iter().any(|&(u, _)| u == uid) {
             fetched.insert(uid, reader.refresh(p, metas.get(&uid)));
         }
     }
-    adds.retain(|uid| !fetched.contains_key(uid));
+    adds.retain(|(uid, _)| !fetched.contains_key(uid));
     if !adds.is_empty() {
         let key = read_ahead_key(ctx, cid, current_key, snap);
         for p in ctx.app.prefetch.take(key, reader, &adds).await? {

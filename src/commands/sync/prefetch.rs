@@ -209,30 +209,31 @@ impl Prefetch {
         fresh
     }
 
-    /// Starts reading the messages `uids` for `key` in the background, unless that
-    /// window is being read already.
-    pub fn start(&self, key: Key, reader: Reader, uids: Vec<Uid>) {
-        if uids.is_empty() {
+    /// Starts reading the messages `wanted` (UID and INTERNALDATE) for `key` in the
+    /// background, unless that window is being read already.
+    pub fn start(&self, key: Key, reader: Reader, wanted: Vec<(Uid, i64)>) {
+        if wanted.is_empty() {
             return;
         }
-        self.mail.start(key, async move { reader.read(uids).await });
+        self.mail
+            .start(key, async move { reader.read(wanted).await });
     }
 
-    /// The messages `uids` (in that order, those that exist), prepared: taken from a
-    /// finished or still running read-ahead for `key` when there is one, the rest read
-    /// now.
+    /// The messages `wanted` (UID and INTERNALDATE; in that order, those that exist),
+    /// prepared: taken from a finished or still running read-ahead for `key` when there
+    /// is one, the rest read now.
     pub async fn take(
         &self,
         key: Key,
         reader: &Reader,
-        uids: &[Uid],
+        wanted: &[(Uid, i64)],
     ) -> Result<Vec<Prepared>, BackendError> {
         self.mail
             .take(
                 key,
-                uids,
-                |p: &Prepared| p.message.meta.uid,
-                |uids| reader.read(uids),
+                wanted,
+                |p: &Prepared| (p.message.meta.uid, p.message.meta.internal_date),
+                |wanted| reader.read(wanted),
             )
             .await
     }

@@ -56,11 +56,12 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// The messages `uids` that still exist, prepared.
-    pub async fn read(&self, uids: Vec<Uid>) -> Result<Vec<Prepared>, BackendError> {
+    /// The messages `wanted` (UID and INTERNALDATE, as the snapshot knows them) that
+    /// still exist, prepared.
+    pub async fn read(&self, wanted: Vec<(Uid, i64)>) -> Result<Vec<Prepared>, BackendError> {
         let fetched = self
             .mail
-            .fetch_messages(&self.creds, &self.mailbox, &uids)
+            .fetch_messages_dated(&self.creds, &self.mailbox, &wanted)
             .await?;
         Ok(fetched.into_iter().map(|m| self.prepare(m)).collect())
     }
