@@ -225,10 +225,7 @@ async fn wipe_reaches_a_device_paging_through_a_sync() {
     p.provision().await;
     let inbox = p.folder_id(2).await;
     let options = mail_options(1, Some(100));
-    let first = p
-        .sync_one(collection(&inbox, "0", None, Some(options.clone()), vec![]))
-        .await;
-    let mut key = first.sync_key;
+    let mut key = p.first_key(&inbox, &options).await;
     let page = async |p: &Phone, key: &str| {
         p.sync_one(collection(
             &inbox,

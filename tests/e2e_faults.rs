@@ -353,10 +353,7 @@ async fn sigkill_during_sync() {
     let mut p = server.phone(stack, &user, &pw, "KILL1").await;
     let inbox = p.folder_id(2).await;
     let options = mail_options(1, Some(100));
-    let first = p
-        .sync_one(collection(&inbox, "0", None, Some(options.clone()), vec![]))
-        .await;
-    let mut key = first.sync_key;
+    let mut key = p.first_key(&inbox, &options).await;
     let mut seen = HashSet::new();
     let mut kills = 0;
     for round in 0u64.. {

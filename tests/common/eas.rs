@@ -487,6 +487,13 @@ impl Phone {
     }
 
     /// Key 0, then Syncs until no MoreAvailable; returns the final key and every command.
+    /// SyncKey 0 of collection `id` with `options`: the chain's first key.
+    pub async fn first_key(&self, id: &str, options: &Element) -> String {
+        self.sync_one(collection(id, "0", None, Some(options.clone()), vec![]))
+            .await
+            .sync_key
+    }
+
     pub async fn sync_all(&self, id: &str, window: u32, options: Element) -> (String, Vec<Cmd>) {
         let first = self
             .sync_one(collection(id, "0", None, Some(options.clone()), vec![]))
