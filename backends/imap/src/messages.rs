@@ -1053,22 +1053,15 @@ async fn fetch_last_in(
         .run(session, &[], &[command], true, |u| col.take(u))
         .await?;
     done.iter().try_for_each(ok)?;
-    let mut out = Vec::new();
     // Newest first; an unsolicited FETCH (another session's flag change) has no body.
-    for (_, (mut meta, raw)) in col.metas().into_iter().rev() {
-        let Some(raw) = raw else { continue };
-        if raw.len() > max_message {
-            return Err(Error::TooLarge(format!(
-                "message {} has {} bytes",
-                meta.uid,
-                raw.len()
-            )));
-        }
-        meta.size = Some(raw.len() as u64);
-        out.push(FetchedMessage { meta, raw });
-    }
-    tracing::debug!(target: "airsync", got = out.len(), "imap: fetched the last messages");
-    Ok((status.uidvalidity, out))
+    let found: Vec<_> = col
+        .metas()
+        .into_values()
+        .rev()
+        .filter(|(_, raw)| raw.is_some())
+        .collect();
+    let asked = (last - first + 1) as usize;
+    Ok((status.uidvalidity, messages_of(found, asked, max_message)?))
 }
 
 /// An IMAP string for a search key: quoted when it can be, else a non-synchronising
