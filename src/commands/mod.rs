@@ -144,18 +144,20 @@ impl Reply {
 
 /// Service access, before the password is checked (so that a refused account costs
 /// no upstream login): the account the Authorization header names must be allowed to
-/// use ActiveSync.
-pub async fn admit(app: &App, authorization: Option<&str>) -> Result<Admitted, Error> {
-    let Some(login) = app.auth.claimed_login(authorization) else {
+/// use ActiveSync. `claimed` is that login ([`crate::auth::Authenticator::claimed_login`]);
+/// its override layers are read unless `known` (a paging chain's, see `paging.rs`).
+pub async fn admit(
+    app: &App,
+    claimed: Option<String>,
+    known: Option<[Overrides; 2]>,
+) -> Result<Admitted, Error> {
+    let Some(login) = claimed else {
         return Ok(Admitted(None));
     };
-    let layers = effective::layers(&app.store, &login).await?;
-    admit_with(app, login, layers)
-}
-
-/// [`admit`] with the layers of `login` already known (a paging chain's, see
-/// `paging.rs`).
-pub fn admit_with(app: &App, login: String, layers: [Overrides; 2]) -> Result<Admitted, Error> {
+    let layers = match known {
+        Some(layers) => layers,
+        None => effective::layers(&app.store, &login).await?,
+    };
     if effective::account_allowed(&app.settings, &layers) {
         Ok(Admitted(Some((login, layers))))
     } else {

@@ -124,7 +124,8 @@ fn authorization(headers: &HeaderMap) -> Option<&str> {
 
 /// OPTIONS (MS-ASHTTP 2.2.3): the versions and commands airsync offers.
 async fn options(app: &App, client: IpAddr, request: Request) -> Response {
-    if let Err(e) = commands::admit(app, authorization(request.headers())).await {
+    let claimed = app.auth.claimed_login(authorization(request.headers()));
+    if let Err(e) = commands::admit(app, claimed, None).await {
         return error_response(e.reply(None, None));
     }
     if let Err(e) = app
@@ -188,10 +189,8 @@ async fn activesync(app: &App, client: IpAddr, request: Request) -> Response {
             None => None,
         }
         .filter(|_| line.command == Some(crate::eas::Command::Sync));
-        let admitted = match (&reused, claimed) {
-            (Some(r), Some(login)) => commands::admit_with(app, login, r.layers.clone())?,
-            _ => commands::admit(app, authorization(&parts.headers)).await?,
-        };
+        let known_layers = reused.as_ref().map(|r| r.layers.clone());
+        let admitted = commands::admit(app, claimed, known_layers).await?;
         let principal = app
             .auth
             .authenticate(authorization(&parts.headers), client)

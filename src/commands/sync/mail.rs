@@ -507,13 +507,12 @@ async fn server_commands(
     let mut adds = dated_adds(ops, snap);
     // Messages read before the plan was known: those it adds now (the others come
     // again with their own window).
-    let mut fetched: HashMap<Uid, Prepared> = HashMap::new();
-    for p in ready {
-        let uid = p.message.meta.uid;
-        if adds.iter().any(|&(u, _)| u == uid) {
-            fetched.insert(uid, reader.refresh(p, metas.get(&uid)));
-        }
-    }
+    let mut ready: HashMap<Uid, Prepared> =
+        ready.into_iter().map(|p| (p.message.meta.uid, p)).collect();
+    let mut fetched: HashMap<Uid, Prepared> = adds
+        .iter()
+        .filter_map(|&(uid, _)| Some((uid, reader.refresh(ready.remove(&uid)?, metas.get(&uid)))))
+        .collect();
     adds.retain(|(uid, _)| !fetched.contains_key(uid));
     if !adds.is_empty() {
         let key = read_ahead_key(ctx, cid, current_key, snap);

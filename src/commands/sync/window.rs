@@ -63,7 +63,7 @@ impl Reader {
             .mail
             .fetch_messages_dated(&self.creds, &self.mailbox, &wanted)
             .await?;
-        Ok(fetched.into_iter().map(|m| self.prepare(m)).collect())
+        Ok(self.prepare_all(fetched))
     }
 
     /// The last `count` messages of the mailbox (the highest UIDs), prepared, with the
@@ -73,10 +73,11 @@ impl Reader {
             .mail
             .fetch_last(&self.creds, &self.mailbox, count)
             .await?;
-        Ok((
-            uidvalidity,
-            fetched.into_iter().map(|m| self.prepare(m)).collect(),
-        ))
+        Ok((uidvalidity, self.prepare_all(fetched)))
+    }
+
+    fn prepare_all(&self, fetched: Vec<FetchedMessage>) -> Vec<Prepared> {
+        fetched.into_iter().map(|m| self.prepare(m)).collect()
     }
 
     /// A message converted the way this reader converts; a message that cannot be
