@@ -163,9 +163,14 @@ pub async fn sync(
         metas.extend(refresh(ctx, mailbox, &mut snap).await?);
     }
 
+    // A window of a paging chain changes the snapshot in the items it sends alone.
+    let mut touched: Option<Vec<u64>> = (skip_delta && req.commands.is_empty()).then(Vec::new);
     if req.get_changes.unwrap_or(true) {
         let cutoff = plan::cutoff(filter_type, crate::state::now());
         let (plan, ahead) = plan::plan_ahead(&snap, cutoff, window, 2 * window);
+        if let Some(touched) = &mut touched {
+            touched.extend(plan.ops.iter().map(|op| op.key()));
+        }
         answer.more_available = plan.more_available;
         answer.commands = server_commands(
             ctx, view, cid, key, &reader, &mut snap, &mut metas, &plan.ops, newest,
@@ -192,7 +197,8 @@ pub async fn sync(
     tracing::debug!(target: "airsync", collection = cid, items = snap.items.len(), sent = answer.commands.len(),
         refresh_ms = refreshed.as_millis() as u64, total_ms = started.elapsed().as_millis() as u64, "mail sync");
 
-    super::finish(ctx, req, key, &loaded_cursor, (snap, base), answer).await
+    let touched = touched.as_deref();
+    super::finish(ctx, req, key, &loaded_cursor, (snap, base), touched, answer).await
 }
 
 /// How many server commands the device would get (GetItemEstimate), without changing

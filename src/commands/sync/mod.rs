@@ -8,6 +8,7 @@
 //! repeated N (the answer was lost) is answered from snapshot N again: the device gets
 //! the same items with the same ServerIds, never Status 3.
 
+pub mod difference;
 pub mod mail;
 pub mod pim;
 pub mod plan;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 
 use crate::state::StoredSnapshot;
 use crate::wbxml::Element;
+use difference::Difference;
 use prefetch::TakeOnce;
 use snapshot::Snapshot;
 
@@ -345,8 +347,12 @@ async fn start(
 }
 
 /// The full snapshot the next key may be stored as a difference from: snapshot N
-/// itself when it is stored whole, else the base N is a difference from.
-pub struct Base(Option<BaseSnapshot>);
+/// itself when it is stored whole, else the base N is a difference from; with N's
+/// difference from it when a paging chain kept that.
+pub struct Base {
+    snap: Option<BaseSnapshot>,
+    known: Option<Difference>,
+}
 
 /// A whole stored snapshot, decoded, with the checksum of its stored bytes.
 #[derive(Clone)]
@@ -360,16 +366,35 @@ pub struct BaseSnapshot {
 const DELTA_MIN_ITEMS: usize = 64;
 
 impl Base {
+    fn of(base: BaseSnapshot) -> Base {
+        Base {
+            snap: Some(base),
+            known: None,
+        }
+    }
+
     /// How to store `snap`: as a difference from this base when that is much smaller
     /// than the whole (a window of a long initial sync, a few changes in a big
-    /// folder), else whole. Returns the bytes and the base's key.
-    fn encode(&self, snap: &Snapshot) -> (Vec<u8>, Option<i64>) {
-        if let Some(base) = &self.0
+    /// folder), else whole. Returns the bytes and the base's key, and keeps the
+    /// difference for the next key. `touched`: the only keys in which `snap` can differ
+    /// from the snapshot this base was loaded with, when the request knows them.
+    fn encode(&mut self, snap: &Snapshot, touched: Option<&[u64]>) -> (Vec<u8>, Option<i64>) {
+        let known = self.known.take();
+        if let Some(base) = &self.snap
             && snap.items.len() >= DELTA_MIN_ITEMS
         {
-            let delta = snap.encode_delta(&base.snap, base.sum);
+            let difference = match (known, touched) {
+                (Some(mut known), Some(touched)) => {
+                    known.update(&base.snap, snap, touched);
+                    debug_assert_eq!(known, Difference::between(&base.snap, snap));
+                    known
+                }
+                _ => Difference::between(&base.snap, snap),
+            };
+            let delta = snap.encode_difference(&difference, base.sum);
             // A whole snapshot takes 10–15 bytes per item.
             if delta.len() * 4 <= snap.items.len() * 12 {
+                self.known = Some(difference);
                 return (delta, Some(base.key));
             }
         }
@@ -470,7 +495,7 @@ async fn load(
         };
         let snap = (*base.snap).clone();
         ctx.app.bases.0.insert(cache_key(key), base.clone()).await;
-        return Ok(Some((key, snap, Base(Some(base)))));
+        return Ok(Some((key, snap, Base::of(base))));
     };
     let Some(sum) = Snapshot::delta_base_sum(&stored.bytes) else {
         return unreadable();
@@ -491,7 +516,7 @@ async fn load(
         }
     };
     match on_base(&stored, &base) {
-        Ok(snap) => Ok(Some((key, snap, Base(Some(base))))),
+        Ok(snap) => Ok(Some((key, snap, Base::of(base)))),
         Err(_) => unreadable(),
     }
 }
@@ -564,12 +589,16 @@ pub async fn rewrite_snapshots(
 /// A key that stays still learns where the upstream is now (its cursor): what the
 /// device holds did not change, only how cheaply the next delta can be read; push
 /// compares this cursor with the upstream's to know whether anything is new.
+///
+/// `touched`: when the request knows them, the only keys in which the snapshot can
+/// have changed since it was loaded (see [`Base::encode`]).
 async fn finish(
     ctx: &RequestContext<'_>,
     req: &CollectionRequest,
     key: i64,
     loaded_cursor: &str,
-    (snap, base): (Snapshot, Base),
+    (snap, mut base): (Snapshot, Base),
+    touched: Option<&[u64]>,
     mut answer: CollectionResponse,
 ) -> Result<CollectionResponse, Error> {
     let (store, cid) = (&ctx.app.store, answer.collection_id.clone());
@@ -585,7 +614,7 @@ async fn finish(
         answer.sync_key = key.to_string();
         return Ok(answer);
     }
-    let (bytes, base_key) = base.encode(&snap);
+    let (bytes, base_key) = base.encode(&snap, touched);
     store
         .put_sync_snapshot(
             ctx.login(),

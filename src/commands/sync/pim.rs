@@ -146,7 +146,7 @@ pub async fn sync(
         answer.commands =
             server_commands(ctx, req, folder, &options, &mut snap, &etags, &p.ops, page).await?;
     }
-    super::finish(ctx, req, key, &loaded_cursor, (snap, base), answer).await
+    super::finish(ctx, req, key, &loaded_cursor, (snap, base), None, answer).await
 }
 
 /// How long an upstream listing stays fresh enough for the next page of a chain.

@@ -25,6 +25,8 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
+use super::difference::{Difference, Entry};
+
 /// One item: its copy on the device and its state upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Item {
@@ -91,72 +93,43 @@ impl Snapshot {
     /// [`checksum`] `base_sum`: the items that are new, changed or gone. Decoded with
     /// [`Snapshot::decode_delta`] on that same base, which [`Snapshot::delta_base_sum`]
     /// names.
+    #[cfg(test)]
     pub fn encode_delta(&self, base: &Snapshot, base_sum: u32) -> Vec<u8> {
-        use std::cmp::Ordering::{Equal, Greater, Less};
-        let mut changes: Vec<Change<'_>> = Vec::new();
-        // The walk carries the base item along, so that the SYNCED test needs no second
-        // lookup, and the item's position in the base, which tells runs apart.
-        let (mut old, mut new) = (
-            base.items.iter().enumerate().peekable(),
-            self.items.iter().peekable(),
-        );
-        loop {
-            match (old.peek(), new.peek()) {
-                (None, None) => break,
-                (Some(&(_, (&k, _))), None) => {
-                    changes.push(Change::Removed(k));
-                    old.next();
-                }
-                (None, Some(&(&k, n))) => {
-                    changes.push(Change::Item(k, n));
-                    new.next();
-                }
-                (Some(&(at, (&ko, o))), Some(&(&kn, n))) => match ko.cmp(&kn) {
-                    Less => {
-                        changes.push(Change::Removed(ko));
-                        old.next();
-                    }
-                    Greater => {
-                        changes.push(Change::Item(kn, n));
-                        new.next();
-                    }
-                    Equal => {
-                        if o != n {
-                            // Most changes of a Sync window: the item reached the
-                            // device as it is upstream.
-                            changes.push(if n.upstream.is_some() && *n == synced(o) {
-                                Change::Synced(kn, at)
-                            } else {
-                                Change::Item(kn, n)
-                            });
-                        }
-                        old.next();
-                        new.next();
-                    }
-                },
-            }
-        }
-        let entries = runs(&changes);
+        self.encode_difference(&Difference::between(base, self), base_sum)
+    }
+
+    /// This snapshot as `difference`, which must be its difference from the base whose
+    /// stored bytes have the [`checksum`] `base_sum` (see [`Snapshot::encode_delta`]).
+    pub fn encode_difference(&self, difference: &Difference, base_sum: u32) -> Vec<u8> {
+        let entries = difference.entries();
         let mut raw = vec![RAW, DELTA_FORMAT];
         raw.extend_from_slice(&base_sum.to_le_bytes());
         raw.extend_from_slice(&self.header(DELTA_FORMAT, 16 + entries.len() * 4)[2..]);
         put_varint(&mut raw, entries.len() as u64);
         let mut previous = 0u64;
         for entry in entries {
-            let (change, run) = (&changes[entry.start], entry.len());
-            put_varint(&mut raw, change.key() - previous);
-            previous = change.key();
-            match *change {
-                Change::Synced(..) if run > 1 => {
-                    let last = changes[entry.end - 1].key();
-                    raw.push(SYNCED_RUN);
-                    put_varint(&mut raw, run as u64);
-                    put_varint(&mut raw, last - previous);
+            match *entry {
+                Entry::Synced { first, last, count } => {
+                    put_varint(&mut raw, first - previous);
+                    if count > 1 {
+                        raw.push(SYNCED_RUN);
+                        put_varint(&mut raw, count);
+                        put_varint(&mut raw, last - first);
+                    } else {
+                        raw.push(SYNCED);
+                    }
                     previous = last;
                 }
-                Change::Synced(..) => raw.push(SYNCED),
-                Change::Item(_, item) => put_item(&mut raw, Some(item)),
-                Change::Removed(_) => put_item(&mut raw, None),
+                Entry::Item(key, ref item) => {
+                    put_varint(&mut raw, key - previous);
+                    put_item(&mut raw, Some(item));
+                    previous = key;
+                }
+                Entry::Removed(key) => {
+                    put_varint(&mut raw, key - previous);
+                    put_item(&mut raw, None);
+                    previous = key;
+                }
             }
         }
         raw
@@ -273,42 +246,6 @@ impl Snapshot {
     }
 }
 
-/// One entry of a difference, as the walk over the base and the snapshot finds it.
-enum Change<'a> {
-    /// New or changed: the item now.
-    Item(u64, &'a Item),
-    /// Gone.
-    Removed(u64),
-    /// The base's item, now on the device as it is upstream; with its position in the
-    /// base.
-    Synced(u64, usize),
-}
-
-impl Change<'_> {
-    fn key(&self) -> u64 {
-        match *self {
-            Change::Item(k, _) | Change::Removed(k) | Change::Synced(k, _) => k,
-        }
-    }
-}
-
-/// The changes grouped into the entries they are written as: a run of SYNCED items
-/// next to each other in the base is one entry, anything else one entry each.
-fn runs(changes: &[Change<'_>]) -> Vec<std::ops::Range<usize>> {
-    let mut entries: Vec<std::ops::Range<usize>> = Vec::new();
-    for (i, change) in changes.iter().enumerate() {
-        if let (Change::Synced(_, at), Some(last)) = (change, entries.last_mut())
-            && let Change::Synced(_, before) = changes[last.end - 1]
-            && before + 1 == *at
-        {
-            last.end = i + 1;
-            continue;
-        }
-        entries.push(i..i + 1);
-    }
-    entries
-}
-
 /// The format and what follows it, for a difference in any format that decodes.
 fn delta_body(bytes: &[u8]) -> Option<(u8, &[u8])> {
     match bytes {
@@ -319,7 +256,7 @@ fn delta_body(bytes: &[u8]) -> Option<(u8, &[u8])> {
 
 /// `item` once its upstream state reached the device: what a Sync's Add or Change makes
 /// of it, and what a [`SYNCED`] tag in a difference says of its base item.
-fn synced(item: &Item) -> Item {
+pub(super) fn synced(item: &Item) -> Item {
     Item {
         device: item.upstream.map(|u| u.sig),
         upstream: item.upstream,
