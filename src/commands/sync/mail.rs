@@ -76,7 +76,7 @@ pub async fn sync(
     if req.sync_key == "0" {
         return super::start(ctx, req, answer).await;
     }
-    let Some((key, mut snap, base)) = super::load(ctx, cid, &req.sync_key).await? else {
+    let Some((key, mut snap, mut base)) = super::load(ctx, cid, &req.sync_key).await? else {
         return Ok(CollectionResponse::status_only(
             req,
             status::INVALID_SYNC_KEY,
@@ -163,11 +163,38 @@ pub async fn sync(
         metas.extend(refresh(ctx, mailbox, &mut snap).await?);
     }
 
-    // A window of a paging chain changes the snapshot in the items it sends alone.
-    let mut touched: Option<Vec<u64>> = (skip_delta && req.commands.is_empty()).then(Vec::new);
+    // A window of a paging chain changes the snapshot in the items it sends alone: its
+    // plan comes from the chain's queue, and its difference from those items.
+    let in_chain = skip_delta && req.commands.is_empty();
+    let mut touched: Option<Vec<u64>> = in_chain.then(Vec::new);
+    let queue = base.queue.take().filter(|q| q.filter_type == filter_type);
     if req.get_changes.unwrap_or(true) {
-        let cutoff = plan::cutoff(filter_type, crate::state::now());
-        let (plan, ahead) = plan::plan_ahead(&snap, cutoff, window, 2 * window);
+        let (plan, ahead) = match queue {
+            Some(mut queue) if in_chain => {
+                let next = queue.next(window, 2 * window);
+                debug_assert_eq!(
+                    next,
+                    plan::plan_ahead(&snap, queue.cutoff, window, 2 * window)
+                );
+                base.queue = Some(queue);
+                next
+            }
+            _ if in_chain => {
+                let cutoff = plan::cutoff(filter_type, crate::state::now());
+                match plan::Queue::of(&snap, filter_type, cutoff) {
+                    Some(mut queue) => {
+                        let next = queue.next(window, 2 * window);
+                        base.queue = Some(queue);
+                        next
+                    }
+                    None => plan::plan_ahead(&snap, cutoff, window, 2 * window),
+                }
+            }
+            _ => {
+                let cutoff = plan::cutoff(filter_type, crate::state::now());
+                plan::plan_ahead(&snap, cutoff, window, 2 * window)
+            }
+        };
         if let Some(touched) = &mut touched {
             touched.extend(plan.ops.iter().map(|op| op.key()));
         }

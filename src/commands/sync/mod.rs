@@ -348,10 +348,12 @@ async fn start(
 
 /// The full snapshot the next key may be stored as a difference from: snapshot N
 /// itself when it is stored whole, else the base N is a difference from; with N's
-/// difference from it when a paging chain kept that.
+/// difference from it when a paging chain kept that, and the chain's queue of
+/// operations still to send.
 pub struct Base {
     snap: Option<BaseSnapshot>,
     known: Option<Difference>,
+    pub queue: Option<plan::Queue>,
 }
 
 /// A whole stored snapshot, decoded, with the checksum of its stored bytes.
@@ -370,6 +372,7 @@ impl Base {
         Base {
             snap: Some(base),
             known: None,
+            queue: None,
         }
     }
 

@@ -135,6 +135,46 @@ pub fn plan_ahead(
     )
 }
 
+/// Every operation a paging chain has still to send, in sending order, planned once so
+/// that the chain's next windows are taken from it instead of being planned again from
+/// the whole snapshot (a walk over 10,000 items and a selection, per window). It holds
+/// only while the snapshot changes by nothing but the windows taken from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queue {
+    ops: std::collections::VecDeque<Op>,
+    /// The FilterType and the cutoff it was planned with.
+    pub filter_type: u8,
+    pub cutoff: Option<i64>,
+}
+
+impl Queue {
+    /// Every pending operation of `s` in sending order; `None` while a stale copy awaits
+    /// its Delete (the new item is planned only once that is applied).
+    pub fn of(s: &Snapshot, filter_type: u8, cutoff: Option<i64>) -> Option<Queue> {
+        let pending = Pending::of(s, cutoff);
+        let stale = pending
+            .deletes
+            .iter()
+            .any(|op| s.items.get(&op.key()).is_some_and(|i| i.stale));
+        (!stale).then(|| Queue {
+            ops: pending.first(usize::MAX).into(),
+            filter_type,
+            cutoff,
+        })
+    }
+
+    /// The next window, and up to `ahead` operations that follow it (as [`plan_ahead`]).
+    pub fn next(&mut self, window: usize, ahead: usize) -> (Plan, Vec<Op>) {
+        let ops: Vec<Op> = self.ops.drain(..window.min(self.ops.len())).collect();
+        let later = self.ops.iter().take(ahead).copied().collect();
+        let plan = Plan {
+            ops,
+            more_available: !self.ops.is_empty(),
+        };
+        (plan, later)
+    }
+}
+
 /// How many operations the device still needs (GetItemEstimate).
 pub fn estimate(s: &Snapshot, cutoff: Option<i64>) -> usize {
     Pending::of(s, cutoff).len()
@@ -274,6 +314,33 @@ mod tests {
         let (last, none) = plan_ahead(&s, None, 100, 50);
         assert_eq!(last.ops.len(), 19);
         assert!(none.is_empty() && !last.more_available);
+    }
+
+    #[test]
+    fn a_queue_gives_the_windows_planning_gives() {
+        let mut s = Snapshot::default();
+        s.items.insert(1, item(Some(1), None));
+        s.items.insert(2, item(Some(1), Some((2, 100))));
+        for k in 3..260u64 {
+            s.items
+                .insert(k, item(None, Some((1, ((k * 7919) % 97) as i64))));
+        }
+        let mut queue = Queue::of(&s, 0, None).unwrap();
+        loop {
+            let expected = plan_ahead(&s, None, 25, 50);
+            let (window, ahead) = queue.next(25, 50);
+            assert_eq!((&window, &ahead), (&expected.0, &expected.1));
+            for &op in &window.ops {
+                applied(&mut s, op);
+            }
+            if !window.more_available {
+                break;
+            }
+        }
+        assert_eq!(estimate(&s, None), 0);
+        // A stale copy: its new item comes after its Delete, which a queue cannot know.
+        s.items.get_mut(&3).unwrap().stale = true;
+        assert_eq!(Queue::of(&s, 0, None), None);
     }
 
     #[test]
