@@ -19,7 +19,7 @@ pub use admin::{AuditEntry, Overrides, Scope, Setting};
 pub use devices::{Device, DeviceInfo, DeviceSeen, WipeState};
 pub use folders::{FolderRow, UpstreamFolder};
 pub use sent::SendClaim;
-pub use sync::StoredSnapshot;
+pub use sync::{NewSyncKey, StoredSnapshot};
 
 use std::time::Duration;
 

@@ -21,6 +21,51 @@ const PRUNE: &str = "DELETE FROM sync_state WHERE login = $1 AND device_id = $2 
     SELECT base_key FROM sync_state WHERE login = $1 AND device_id = $2 \
     AND collection_id = $3 AND sync_key >= $4 AND base_key IS NOT NULL)";
 
+/// A key a Sync answers with, to be stored ([`Store::put_sync_answer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSyncKey {
+    pub collection_id: String,
+    pub key: i64,
+    pub snapshot: Vec<u8>,
+    /// `Some`: `snapshot` is a difference from the full snapshot of this key.
+    pub base_key: Option<i64>,
+    /// Keys below this one are pruned ([`Store::prune_sync_snapshots`]).
+    pub keep_from: Option<i64>,
+}
+
+/// Inserts or replaces one key: $1 login, $2 device, $3 collection, $4 key, $5 the
+/// snapshot, $6 created, $7 base key.
+macro_rules! put_key {
+    () => {
+        "INSERT INTO sync_state (login, device_id, collection_id, sync_key, snapshot, created, base_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (login, device_id, collection_id, sync_key) \
+         DO UPDATE SET snapshot = $5, created = $6, base_key = $7"
+    };
+}
+/// Inserts or replaces the cached request (placeholder `$p`) of $1 login, $2 device.
+macro_rules! put_cache {
+    ($p:literal) => {
+        concat!(
+            "INSERT INTO sync_cache (login, device_id, request) VALUES ($1, $2, ",
+            $p,
+            ") ON CONFLICT (login, device_id) DO UPDATE SET request = ",
+            $p
+        )
+    };
+}
+const PUT_KEY: &str = put_key!();
+/// [`PUT_KEY`] and the cached request in one round trip to the database: two
+/// statements for SQLite (which runs them in turn), one for PostgreSQL (which takes no
+/// second statement in a prepared query, but a data-modifying WITH).
+const PUT_KEY_AND_CACHE_SQLITE: &str = concat!(put_key!(), "; ", put_cache!("$8"));
+const PUT_KEY_AND_CACHE_POSTGRES: &str = concat!(
+    "WITH stored AS (",
+    put_key!(),
+    " RETURNING 1) ",
+    put_cache!("$8")
+);
+
 impl Store {
     /// The snapshot behind `key`, if the device may still use that key.
     pub async fn sync_snapshot(
@@ -135,21 +180,16 @@ impl Store {
         base_key: Option<i64>,
         keep_from: Option<i64>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sync_state (login, device_id, collection_id, sync_key, snapshot, created, base_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (login, device_id, collection_id, sync_key) \
-             DO UPDATE SET snapshot = $5, created = $6, base_key = $7",
-        )
-        .bind(login)
-        .bind(device_id)
-        .bind(collection_id)
-        .bind(key)
-        .bind(snapshot)
-        .bind(now())
-        .bind(base_key)
-        .execute(self.pool())
-        .await?;
+        sqlx::query(PUT_KEY)
+            .bind(login)
+            .bind(device_id)
+            .bind(collection_id)
+            .bind(key)
+            .bind(snapshot)
+            .bind(now())
+            .bind(base_key)
+            .execute(self.pool())
+            .await?;
         match keep_from {
             Some(k) => {
                 self.prune_sync_snapshots(login, device_id, collection_id, k)
@@ -273,16 +313,63 @@ impl Store {
         device_id: &str,
         request: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sync_cache (login, device_id, request) VALUES ($1, $2, $3) \
-             ON CONFLICT (login, device_id) DO UPDATE SET request = $3",
-        )
-        .bind(login)
-        .bind(device_id)
-        .bind(request)
-        .execute(self.pool())
-        .await?;
+        sqlx::query(put_cache!("$3"))
+            .bind(login)
+            .bind(device_id)
+            .bind(request)
+            .execute(self.pool())
+            .await?;
         Ok(())
+    }
+
+    /// Stores the keys a Sync answers with and the request it caches (MS-ASCMD
+    /// 3.1.5.3). The usual answer has one key: it goes to the database with the cache
+    /// in one round trip, which in a long initial sync saves one of the two writes of
+    /// every window.
+    pub async fn put_sync_answer(
+        &self,
+        login: &str,
+        device_id: &str,
+        keys: &[NewSyncKey],
+        cached_request: &str,
+    ) -> Result<(), StoreError> {
+        let Some((last, others)) = keys.split_last() else {
+            return self.put_sync_cache(login, device_id, cached_request).await;
+        };
+        for k in others {
+            self.put_sync_snapshot(
+                login,
+                device_id,
+                &k.collection_id,
+                k.key,
+                &k.snapshot,
+                k.base_key,
+                k.keep_from,
+            )
+            .await?;
+        }
+        let sql = match self.engine {
+            super::Engine::Sqlite => PUT_KEY_AND_CACHE_SQLITE,
+            super::Engine::Postgres => PUT_KEY_AND_CACHE_POSTGRES,
+        };
+        sqlx::query(sql)
+            .bind(login)
+            .bind(device_id)
+            .bind(&last.collection_id)
+            .bind(last.key)
+            .bind(&last.snapshot)
+            .bind(now())
+            .bind(last.base_key)
+            .bind(cached_request)
+            .execute(self.pool())
+            .await?;
+        match last.keep_from {
+            Some(k) => {
+                self.prune_sync_snapshots(login, device_id, &last.collection_id, k)
+                    .await
+            }
+            None => Ok(()),
+        }
     }
 
     /// The device's last Ping: heartbeat seconds and its folders (JSON, owned by Ping).
@@ -333,6 +420,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use super::NewSyncKey;
     use crate::state::test_stores;
 
     #[tokio::test]
@@ -412,6 +500,46 @@ mod tests {
             assert_eq!(
                 s.sync_cache("a", "d").await.unwrap().as_deref(),
                 Some("[1]")
+            );
+
+            // An answer: its keys and the cached request, together.
+            let new_key = |cid: &str, key: i64, keep_from| NewSyncKey {
+                collection_id: cid.into(),
+                key,
+                snapshot: vec![key as u8, 0],
+                base_key: None,
+                keep_from,
+            };
+            s.put_sync_snapshot("a", "d", "7", 1, b"old", None, None)
+                .await
+                .unwrap();
+            let keys = [new_key("8", 3, None), new_key("7", 2, Some(2))];
+            s.put_sync_answer("a", "d", &keys, "[2]").await.unwrap();
+            assert_eq!(
+                s.sync_cache("a", "d").await.unwrap().as_deref(),
+                Some("[2]")
+            );
+            for (cid, key) in [("8", 3), ("7", 2)] {
+                let stored = s.sync_snapshot("a", "d", cid, key).await.unwrap();
+                assert_eq!(stored.map(|st| st.bytes), Some(vec![key as u8, 0]));
+            }
+            assert_eq!(
+                s.sync_snapshot("a", "d", "7", 1).await.unwrap(),
+                None,
+                "pruned"
+            );
+            // A key answered again (a repeated request) is replaced; no key, no snapshot.
+            let again = NewSyncKey {
+                snapshot: vec![9],
+                ..new_key("7", 2, None)
+            };
+            s.put_sync_answer("a", "d", &[again], "[3]").await.unwrap();
+            s.put_sync_answer("a", "d", &[], "[4]").await.unwrap();
+            let stored = s.sync_snapshot("a", "d", "7", 2).await.unwrap();
+            assert_eq!(stored.map(|st| st.bytes), Some(vec![9]));
+            assert_eq!(
+                s.sync_cache("a", "d").await.unwrap().as_deref(),
+                Some("[4]")
             );
 
             assert_eq!(s.ping_state("a", "d").await.unwrap(), None);

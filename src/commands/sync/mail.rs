@@ -67,20 +67,17 @@ pub async fn sync(
     mailbox: &str,
     access: Access,
     window: usize,
-) -> Result<CollectionResponse, Error> {
+) -> Result<super::Answer, Error> {
     let cid = req.collection_id.as_str();
     let options = req.options.clone().unwrap_or_default();
     let mut answer = CollectionResponse::status_only(req, status::SUCCESS);
     answer.class = req.class.clone();
 
     if req.sync_key == "0" {
-        return super::start(ctx, req, answer).await;
+        return super::start(ctx, req, answer).await.map(Into::into);
     }
     let Some((key, mut snap, mut base)) = super::load(ctx, cid, &req.sync_key).await? else {
-        return Ok(CollectionResponse::status_only(
-            req,
-            status::INVALID_SYNC_KEY,
-        ));
+        return Ok(CollectionResponse::status_only(req, status::INVALID_SYNC_KEY).into());
     };
     let loaded_cursor = snap.cursor.clone();
     let filter_type = options.filter_type.unwrap_or(snap.filter_type);

@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::mapping::folders::{FolderView, Resolved};
 use std::sync::Arc;
 
-use crate::state::StoredSnapshot;
+use crate::state::{NewSyncKey, StoredSnapshot};
 use crate::wbxml::Element;
 use difference::Difference;
 use prefetch::TakeOnce;
@@ -36,6 +36,23 @@ use super::{Reply, RequestContext};
 pub const MAX_WINDOW: usize = 512;
 /// Default when the client names none.
 const DEFAULT_WINDOW: usize = 100;
+
+/// One collection's answer, and the new key it names while that is still to be
+/// stored: a Sync stores its new keys together with the cached request (`remember`)
+/// once every collection is done, and only then answers.
+pub struct Answer {
+    pub response: CollectionResponse,
+    pub new_key: Option<NewSyncKey>,
+}
+
+impl From<CollectionResponse> for Answer {
+    fn from(response: CollectionResponse) -> Answer {
+        Answer {
+            response,
+            new_key: None,
+        }
+    }
+}
 
 pub async fn run(ctx: &RequestContext<'_>, document: Option<Element>) -> Result<Reply, Error> {
     // A new Sync ends the device's waiting Ping or hanging Sync.
@@ -226,10 +243,13 @@ async fn complete_from_cache(
     Ok(Ok(request))
 }
 
+/// Stores the request for later empty or partial ones, with the new keys of its
+/// answer (`new_keys`).
 async fn remember(
     ctx: &RequestContext<'_>,
     request: &SyncRequest,
     response: &SyncResponse,
+    new_keys: &[NewSyncKey],
 ) -> Result<(), Error> {
     let collections = request
         .collections
@@ -259,7 +279,7 @@ async fn remember(
     let json = serde_json::to_string(&cached).unwrap_or_default();
     ctx.app
         .store
-        .put_sync_cache(ctx.login(), ctx.device_id(), &json)
+        .put_sync_answer(ctx.login(), ctx.device_id(), new_keys, &json)
         .await?;
     Ok(())
 }
@@ -293,16 +313,21 @@ async fn apply(ctx: &RequestContext<'_>, request: &SyncRequest) -> Result<SyncRe
     let view = ctx.folder_view().await?;
     let mut budget = window(request.window_size);
     let mut response = SyncResponse::default();
+    let mut new_keys = Vec::new();
     for c in &request.collections {
         let collection_window = window(c.window_size).min(budget);
         let answer = match view.resolve(&c.collection_id) {
             None => CollectionResponse::status_only(c, status::FOLDER_HIERARCHY_CHANGED),
-            Some(folder) => sync_collection(ctx, &view, c, &folder, collection_window).await?,
+            Some(folder) => {
+                let answer = sync_collection(ctx, &view, c, &folder, collection_window).await?;
+                new_keys.extend(answer.new_key);
+                answer.response
+            }
         };
         budget = budget.saturating_sub(answer.commands.len());
         response.collections.push(answer);
     }
-    remember(ctx, request, &response).await?;
+    remember(ctx, request, &response, &new_keys).await?;
     if response.collections.iter().any(|c| c.more_available) {
         ctx.app.paging.keep(Reused::of(ctx, view)).await;
     }
@@ -586,8 +611,9 @@ pub async fn rewrite_snapshots(
 
 /// Ends a collection's turn: when neither side changed anything the key stays (and
 /// older keys are done with); otherwise snapshot N+1 — which records the device's own
-/// commands too, so they are never echoed back — is stored before N+1 is answered, and
-/// N is kept until the device uses N+1.
+/// commands too, so they are never echoed back — is returned as the answer's new key,
+/// which `apply` stores (with the cached request) before N+1 is answered, and N is
+/// kept until the device uses N+1.
 ///
 /// A key that stays still learns where the upstream is now (its cursor): what the
 /// device holds did not change, only how cheaply the next delta can be read; push
@@ -603,7 +629,7 @@ async fn finish(
     (snap, mut base): (Snapshot, Base),
     touched: Option<&[u64]>,
     mut answer: CollectionResponse,
-) -> Result<CollectionResponse, Error> {
+) -> Result<Answer, Error> {
     let (store, cid) = (&ctx.app.store, answer.collection_id.clone());
     if answer.commands.is_empty() && answer.responses.is_empty() && req.commands.is_empty() {
         if snap.cursor != loaded_cursor {
@@ -615,20 +641,9 @@ async fn finish(
             .prune_sync_snapshots(ctx.login(), ctx.device_id(), &cid, key)
             .await?;
         answer.sync_key = key.to_string();
-        return Ok(answer);
+        return Ok(answer.into());
     }
     let (bytes, base_key) = base.encode(&snap, touched);
-    store
-        .put_sync_snapshot(
-            ctx.login(),
-            ctx.device_id(),
-            &cid,
-            key + 1,
-            &bytes,
-            base_key,
-            keep_from(key, answer.more_available),
-        )
-        .await?;
     answer.sync_key = (key + 1).to_string();
     // The device comes straight back for more: keep what it continues from. (A key
     // stored whole is its own next base and is read back; that is rare in a chain.)
@@ -644,7 +659,17 @@ async fn finish(
             .insert(chain_key(ctx, &cid, key + 1), TakeOnce::new(next))
             .await;
     }
-    Ok(answer)
+    let new_key = NewSyncKey {
+        collection_id: cid,
+        key: key + 1,
+        snapshot: bytes,
+        base_key,
+        keep_from: keep_from(key, answer.more_available),
+    };
+    Ok(Answer {
+        response: answer,
+        new_key: Some(new_key),
+    })
 }
 
 /// A paging chain forgets its older keys every this many keys and when it ends.
@@ -676,7 +701,7 @@ async fn sync_collection(
     request: &CollectionRequest,
     folder: &Resolved,
     window: usize,
-) -> Result<CollectionResponse, Error> {
+) -> Result<Answer, Error> {
     let result = match folder {
         Resolved::Mail { mailbox, alias, .. } => {
             let access = if *alias {
@@ -686,7 +711,7 @@ async fn sync_collection(
             };
             mail::sync(ctx, view, request, mailbox, access, window).await
         }
-        Resolved::Outbox => mail::sync_outbox(ctx, request).await,
+        Resolved::Outbox => mail::sync_outbox(ctx, request).await.map(Answer::from),
         Resolved::Pim {
             folder_id,
             class,
@@ -711,11 +736,11 @@ async fn sync_collection(
         // stays intact (an upstream outage must never make a phone drop its mail).
         Err(Error::Backend(airsync_model::BackendError::Transient(reason))) => {
             tracing::warn!(target: "airsync", collection = %request.collection_id, %reason, "upstream unavailable during Sync");
-            Ok(CollectionResponse::status_only(request, status::RETRY))
+            Ok(CollectionResponse::status_only(request, status::RETRY).into())
         }
-        Err(Error::Backend(airsync_model::BackendError::NotFound(_))) => Ok(
-            CollectionResponse::status_only(request, status::FOLDER_HIERARCHY_CHANGED),
-        ),
+        Err(Error::Backend(airsync_model::BackendError::NotFound(_))) => {
+            Ok(CollectionResponse::status_only(request, status::FOLDER_HIERARCHY_CHANGED).into())
+        }
         Err(e) => Err(e),
     }
 }

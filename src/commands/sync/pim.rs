@@ -74,19 +74,16 @@ pub async fn sync(
     req: &CollectionRequest,
     folder: &PimFolder<'_>,
     window: usize,
-) -> Result<CollectionResponse, Error> {
+) -> Result<super::Answer, Error> {
     let options = req.options.clone().unwrap_or_default();
     let mut answer = CollectionResponse::status_only(req, status::SUCCESS);
     answer.class = req.class.clone();
     if req.sync_key == "0" {
-        return super::start(ctx, req, answer).await;
+        return super::start(ctx, req, answer).await.map(Into::into);
     }
     let Some((key, mut snap, base)) = super::load(ctx, &req.collection_id, &req.sync_key).await?
     else {
-        return Ok(CollectionResponse::status_only(
-            req,
-            status::INVALID_SYNC_KEY,
-        ));
+        return Ok(CollectionResponse::status_only(req, status::INVALID_SYNC_KEY).into());
     };
     let loaded_cursor = snap.cursor.clone();
     let same_filter = options.filter_type.is_none_or(|f| f == snap.filter_type);
