@@ -9,81 +9,24 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/process.rs"]
+mod process;
+#[path = "support/mail.rs"]
+mod support;
 
 use std::time::{Duration, Instant};
 
 use airsync::wbxml::Element;
 use common::Stack;
 use common::airsync::Server;
-use common::eas::{Phone, collection, https_client, mail_options};
-use common::imap::{Imap, message};
-
-const MESSAGES: usize = 10_000;
-
-fn rss_peak_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// User + system CPU time of a process, in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start with the state.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of proc_pid_stat(5), 11 and 12 after the
-    // state, in clock ticks (USER_HZ, 100 on Linux).
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// CPU seconds of every process named `imap` (Dovecot's IMAP processes).
-fn dovecot_cpu_seconds() -> f64 {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return 0.0;
-    };
-    dir.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "imap")
-        })
-        .map(cpu_seconds)
-        .sum()
-}
-
-/// CPU time spent between two readings.
-fn spent(before: f64, after: f64) -> Duration {
-    Duration::from_secs_f64((after - before).max(0.0))
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
+use common::eas::{Phone, collection, mail_options};
+use process::{cpu_seconds, dovecot_cpu_seconds, median, rss_peak_kib, spent};
+use support::{MESSAGES, initial_sync, new_phone, plain_fetch, seed};
 
 #[tokio::main]
 async fn main() {
     let stack = Stack::get();
-    let (user, pw) = stack.new_user("bench");
-    let mut imap = Imap::login(stack.imap_port, &user, &pw);
-    let body = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(20);
-    let msgs: Vec<_> = (0..MESSAGES)
-        .map(|i| message("bench@example.org", &user, &format!("bench {i}"), &body))
-        .collect();
-    let t = Instant::now();
-    imap.append_many("INBOX", &msgs, "");
-    eprintln!("seeded {MESSAGES} messages in {:?}", t.elapsed());
+    let (user, pw) = seed(stack, "bench");
 
     // Rounds, each a plain IMAP fetch then a new phone's initial Sync, so that both
     // meet the same caches; the medians are reported (single runs on a shared
@@ -100,38 +43,22 @@ async fn main() {
     let (mut dovecot_baseline, mut dovecot_sync, mut client_times) = (vec![], vec![], vec![]);
     let mut last = None;
     for round in 0..rounds {
-        // Baseline: one IMAP connection fetching what the phone gets (headers + 512
-        // bytes of text).
-        let mut baseline = Imap::login(stack.imap_port, &user, &pw);
         let dovecot = dovecot_cpu_seconds();
-        let t = Instant::now();
-        baseline.command("EXAMINE INBOX");
-        let lines = baseline.command("UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER] BODY.PEEK[TEXT]<0.512>)");
-        let imap_time = t.elapsed();
+        let imap_time = plain_fetch(stack, &user, &pw);
         dovecot_baseline.push(spent(dovecot, dovecot_cpu_seconds()));
-        assert!(lines.len() >= MESSAGES);
 
-        let mut phone = Phone::new(
-            https_client(&stack.ca_cert),
-            &server.base_url,
-            &user,
-            &pw,
-            &format!("BENCH{round}"),
-        );
-        phone.provision().await;
-        let inbox = phone.folder_id(2).await;
+        let account = (user.as_str(), pw.as_str());
+        let device = format!("BENCH{round}");
+        let (phone, inbox) = new_phone(stack, &server.base_url, account, &device).await;
         let (cpu, client, dovecot) = (
             cpu_seconds(pid),
             cpu_seconds(std::process::id()),
             dovecot_cpu_seconds(),
         );
-        let t = Instant::now();
-        let (key, commands) = phone.sync_all(&inbox, 100, options.clone()).await;
-        let sync_time = t.elapsed();
+        let (sync_time, key, _) = initial_sync(&phone, &inbox).await;
         cpu_times.push(spent(cpu, cpu_seconds(pid)));
         client_times.push(spent(client, cpu_seconds(std::process::id())));
         dovecot_sync.push(spent(dovecot, dovecot_cpu_seconds()));
-        assert_eq!(commands.len(), MESSAGES);
         ratios.push(Duration::from_secs_f64(
             sync_time.as_secs_f64() / imap_time.as_secs_f64(),
         ));

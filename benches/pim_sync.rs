@@ -6,6 +6,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/process.rs"]
+mod process;
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +16,7 @@ use airsync::wbxml::pages::AirSync as A;
 use common::Stack;
 use common::airsync::Server;
 use common::eas::{Phone, folder_changes, https_client};
+use process::rss_peak_kib;
 
 const OBJECTS: usize = 5_000;
 const CHUNK: usize = 100;
@@ -111,15 +114,6 @@ impl Raw {
         }
         objects
     }
-}
-
-fn rss_peak_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// Writes the objects straight into Radicale's file storage: PUTting 5,000 objects one

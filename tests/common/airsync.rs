@@ -34,6 +34,12 @@ impl Server {
     /// `extra` is appended to the generated configuration; a `[store]` table in it
     /// replaces the default store (e.g. a PostgreSQL shared by several servers).
     pub fn start_in(stack: &Stack, dir: &Path, extra: &str) -> Server {
+        Server::configure(stack, dir, extra);
+        Server::start_config(dir)
+    }
+
+    /// Writes `dir/airsync.toml` for the test stack, as [`Server::start_in`] starts it.
+    pub fn configure(stack: &Stack, dir: &Path, extra: &str) {
         let config = dir.join("airsync.toml");
         let store = if extra.lines().any(|l| l.trim() == "[store]") {
             String::new()
@@ -61,13 +67,17 @@ impl Server {
             traces = dir.join("traces").display(),
         );
         std::fs::write(&config, text).unwrap();
-        Server::start_config(dir)
     }
 
     /// Starts airsync on `dir` with the configuration already in `dir/airsync.toml`
     /// (for set-ups the generated one does not fit, e.g. benches without DAV).
     pub fn start_config(dir: &Path) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_airsync"));
+        Server::start_binary(dir, Path::new(env!("CARGO_BIN_EXE_airsync")))
+    }
+
+    /// [`Server::start_config`] with another build of airsync (benches comparing builds).
+    pub fn start_binary(dir: &Path, binary: &Path) -> Server {
+        let mut command = Command::new(binary);
         command
             .arg("serve")
             .arg("--config")

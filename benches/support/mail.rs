@@ -1,0 +1,62 @@
+//! What the mail benches share: the seeded INBOX, the plain IMAP client they are
+//! measured against, and a new phone's initial Sync of it. Each bench uses part of it.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use crate::common::Stack;
+use crate::common::eas::{Cmd, Phone, https_client, mail_options};
+use crate::common::imap::{Imap, message};
+
+/// Messages in the seeded INBOX (issue 3's figure).
+pub const MESSAGES: usize = 10_000;
+
+/// A new account whose INBOX holds [`MESSAGES`] short messages: its login and password.
+pub fn seed(stack: &Stack, prefix: &str) -> (String, String) {
+    let (user, pw) = stack.new_user(prefix);
+    let mut imap = Imap::login(stack.imap_port, &user, &pw);
+    let body = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(20);
+    let msgs: Vec<_> = (0..MESSAGES)
+        .map(|i| message("bench@example.org", &user, &format!("bench {i}"), &body))
+        .collect();
+    let t = Instant::now();
+    imap.append_many("INBOX", &msgs, "");
+    eprintln!("seeded {MESSAGES} messages in {:?}", t.elapsed());
+    (user, pw)
+}
+
+/// The baseline: one IMAP connection fetching what the phone gets (headers and 512
+/// bytes of text) of every message.
+pub fn plain_fetch(stack: &Stack, user: &str, pw: &str) -> Duration {
+    let mut baseline = Imap::login(stack.imap_port, user, pw);
+    let t = Instant::now();
+    baseline.command("EXAMINE INBOX");
+    let lines = baseline.command("UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER] BODY.PEEK[TEXT]<0.512>)");
+    let elapsed = t.elapsed();
+    assert!(lines.len() >= MESSAGES);
+    elapsed
+}
+
+/// A new phone `device` of `user` on the server at `base_url`, provisioned, and the
+/// ServerId of its INBOX.
+pub async fn new_phone(
+    stack: &Stack,
+    base_url: &str,
+    (user, pw): (&str, &str),
+    device: &str,
+) -> (Phone, String) {
+    let mut phone = Phone::new(https_client(&stack.ca_cert), base_url, user, pw, device);
+    phone.provision().await;
+    let inbox = phone.folder_id(2).await;
+    (phone, inbox)
+}
+
+/// The phone's initial Sync of the INBOX (WindowSize 100, plain text truncated to 512
+/// bytes): its time, the final SyncKey and every command; checks that every message came.
+pub async fn initial_sync(phone: &Phone, inbox: &str) -> (Duration, String, Vec<Cmd>) {
+    let t = Instant::now();
+    let (key, commands) = phone.sync_all(inbox, 100, mail_options(1, Some(512))).await;
+    let elapsed = t.elapsed();
+    assert_eq!(commands.len(), MESSAGES);
+    (elapsed, key, commands)
+}
