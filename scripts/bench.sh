@@ -6,7 +6,10 @@
 #
 # Environment: CARGO_TARGET_DIR as in test.sh; AIRSYNC_TEST_LOG (info); the push bench
 # reads PUSH_USERS (2000), PUSH_DEVICES (5), PUSH_ROUNDS (200), PUSH_SKIP_LATENCY,
-# PUSH_SKIP_SCALE; mail_sync reads MAIL_SYNC_ROUNDS (5).
+# PUSH_SKIP_SCALE; mail_sync reads MAIL_SYNC_ROUNDS (5). mail_sync_ab compares builds
+# and runs only when named, with AB_BINS (the builds' paths) and AB_ROUNDS (16):
+#
+#   AB_BINS="/tmp/airsync-old /tmp/airsync-new" scripts/bench.sh mail_sync_ab
 # Needs root (the stack's daemons drop privileges themselves).
 set -euo pipefail
 
@@ -39,5 +42,7 @@ if [[ $# -gt 0 ]]; then
     cargo bench --bench "${bench}"
   done
 else
-  cargo bench
+  for bench in push mail_sync pim_sync; do
+    cargo bench --bench "${bench}"
+  done
 fi
