@@ -14,6 +14,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/process.rs"]
+mod process;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use airsync::wbxml::pages::{FolderHierarchy as F, Ping as P};
 use common::Stack;
 use common::airsync::{ADMIN_TOKEN, Server};
 use common::eas::{Phone, https_client};
+use process::rss_kib;
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -109,15 +112,6 @@ fn message(to: &str, n: usize) -> Vec<u8> {
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// utime + stime of a process, in clock ticks.

@@ -39,10 +39,20 @@ pub fn dovecot_cpu_seconds() -> f64 {
 
 /// A process's peak resident memory, in KiB.
 pub fn rss_peak_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmHWM")
+}
+
+/// A process's resident memory now, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS")
+}
+
+/// A size in KiB from /proc/PID/status (`field`: VmRSS, VmHWM…); 0 if unreadable.
+fn status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }

@@ -164,11 +164,11 @@ impl Store {
 
     /// Records the snapshot behind a new key — full, or a difference from the full
     /// snapshot of `base_key` — then forgets keys below `keep_from` (`None`: keeps them
-    /// for now). The answer naming
-    /// `key` is sent only after this returns, so a crash in between leads to a replay of
-    /// the old key, never to a gap. Two statements, not one transaction: BEGIN and
-    /// COMMIT would be two more hand-offs to the database on every Sync window, and a
-    /// crash between the two only leaves old keys for the next call to forget.
+    /// for now). The answer naming `key` is sent only after this returns, so a crash in
+    /// between leads to a replay of the old key, never to a gap. Two statements, not one
+    /// transaction: BEGIN and COMMIT would be two more hand-offs to the database on every
+    /// Sync window, and a crash between the two only leaves old keys for the next call
+    /// to forget.
     #[allow(clippy::too_many_arguments)]
     pub async fn put_sync_snapshot(
         &self,
@@ -180,19 +180,44 @@ impl Store {
         base_key: Option<i64>,
         keep_from: Option<i64>,
     ) -> Result<(), StoreError> {
-        sqlx::query(PUT_KEY)
+        let new_key = NewSyncKey {
+            collection_id: collection_id.to_string(),
+            key,
+            snapshot: snapshot.to_vec(),
+            base_key,
+            keep_from,
+        };
+        self.put_key(login, device_id, &new_key, None).await
+    }
+
+    /// One new key, with the cached request when `cached_request` is given.
+    async fn put_key(
+        &self,
+        login: &str,
+        device_id: &str,
+        k: &NewSyncKey,
+        cached_request: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let sql = match (cached_request, self.engine) {
+            (None, _) => PUT_KEY,
+            (Some(_), super::Engine::Sqlite) => PUT_KEY_AND_CACHE_SQLITE,
+            (Some(_), super::Engine::Postgres) => PUT_KEY_AND_CACHE_POSTGRES,
+        };
+        let mut query = sqlx::query(sql)
             .bind(login)
             .bind(device_id)
-            .bind(collection_id)
-            .bind(key)
-            .bind(snapshot)
+            .bind(&k.collection_id)
+            .bind(k.key)
+            .bind(&k.snapshot)
             .bind(now())
-            .bind(base_key)
-            .execute(self.pool())
-            .await?;
-        match keep_from {
-            Some(k) => {
-                self.prune_sync_snapshots(login, device_id, collection_id, k)
+            .bind(k.base_key);
+        if let Some(request) = cached_request {
+            query = query.bind(request);
+        }
+        query.execute(self.pool()).await?;
+        match k.keep_from {
+            Some(keep_from) => {
+                self.prune_sync_snapshots(login, device_id, &k.collection_id, keep_from)
                     .await
             }
             None => Ok(()),
@@ -337,39 +362,10 @@ impl Store {
             return self.put_sync_cache(login, device_id, cached_request).await;
         };
         for k in others {
-            self.put_sync_snapshot(
-                login,
-                device_id,
-                &k.collection_id,
-                k.key,
-                &k.snapshot,
-                k.base_key,
-                k.keep_from,
-            )
-            .await?;
+            self.put_key(login, device_id, k, None).await?;
         }
-        let sql = match self.engine {
-            super::Engine::Sqlite => PUT_KEY_AND_CACHE_SQLITE,
-            super::Engine::Postgres => PUT_KEY_AND_CACHE_POSTGRES,
-        };
-        sqlx::query(sql)
-            .bind(login)
-            .bind(device_id)
-            .bind(&last.collection_id)
-            .bind(last.key)
-            .bind(&last.snapshot)
-            .bind(now())
-            .bind(last.base_key)
-            .bind(cached_request)
-            .execute(self.pool())
-            .await?;
-        match last.keep_from {
-            Some(k) => {
-                self.prune_sync_snapshots(login, device_id, &last.collection_id, k)
-                    .await
-            }
-            None => Ok(()),
-        }
+        self.put_key(login, device_id, last, Some(cached_request))
+            .await
     }
 
     /// The device's last Ping: heartbeat seconds and its folders (JSON, owned by Ping).
