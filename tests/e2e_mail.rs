@@ -9,7 +9,7 @@ use airsync::wbxml::pages::{AirSync as A, AirSyncBase as B, Email as E, ItemOper
 use base64::Engine;
 use common::Stack;
 use common::airsync::Server;
-use common::eas::{Cmd, assert_each_once, collection, mail_options};
+use common::eas::{Cmd, assert_each_once, collection, mail_options, send};
 use common::imap::{Imap, message};
 
 fn wait_for_messages(stack: &Stack, user: &str, password: &str, mailbox: &str, n: usize) {
@@ -799,4 +799,111 @@ async fn conversation_move_takes_the_thread_and_its_future_messages() {
         subjects.iter().any(|s| s == "Re: plan (later)"),
         "{subjects:?}"
     );
+}
+
+/// What a Sync answer says of one collection: CollectionId, Status, SyncKey and the
+/// Adds as (ServerId, Subject).
+type CollectionAnswer = (String, String, String, Vec<(String, String)>);
+
+/// [`CollectionAnswer`] of each collection of a Sync answer.
+fn collections(answer: &common::eas::Answer) -> Vec<CollectionAnswer> {
+    let text = |e: &Element, t| e.child_text(t).map(|s| s.into_owned()).unwrap_or_default();
+    let Some(body) = answer.body.as_ref() else {
+        return Vec::new();
+    };
+    body.first(A::Collections)
+        .into_iter()
+        .flat_map(|cs| cs.all(A::Collection))
+        .map(|c| {
+            let adds = c
+                .first(A::Commands)
+                .into_iter()
+                .flat_map(|cmds| cmds.all(A::Add))
+                .map(|add| {
+                    let data = add.first(A::ApplicationData);
+                    let subject = data.map(|d| text(d, E::Subject)).unwrap_or_default();
+                    (text(add, A::ServerId), subject)
+                })
+                .collect();
+            let (cid, status, key) = (
+                text(c, A::CollectionId),
+                text(c, A::Status),
+                text(c, A::SyncKey),
+            );
+            (cid, status, key, adds)
+        })
+        .collect()
+}
+
+/// Two collections with changes in one Sync: both new keys are stored, with the cached
+/// request, before the answer goes out — the same request again gets the same items
+/// (never Status 3), and an empty Sync request (MS-ASCMD 2.2.3.165: the cached one)
+/// continues both from the keys just answered.
+#[tokio::test]
+async fn two_collections_in_one_sync_keep_both_new_keys() {
+    let stack = Stack::get();
+    let (user, pw) = stack.new_user("twocols");
+    let server = Server::start(stack);
+    let mut imap = Imap::login(stack.imap_port, &user, &pw);
+    let mail = |subject: &str| message("x@example.org", &user, subject, "b");
+    for (mailbox, prefix) in [("INBOX", "in"), ("Sent", "out")] {
+        let msgs: Vec<_> = (0..3).map(|i| mail(&format!("{prefix}{i}"))).collect();
+        imap.append_many(mailbox, &msgs, "");
+    }
+    let p = server.phone(stack, &user, &pw, "TWOCOLS").await;
+    let (inbox, sent) = (p.folder_id(2).await, p.folder_id(5).await);
+    let opts = mail_options(1, Some(100));
+    let keys = (
+        p.first_key(&inbox, &opts).await,
+        p.first_key(&sent, &opts).await,
+    );
+    let both = Element::new(A::Sync).child(
+        Element::new(A::Collections)
+            .child(collection(
+                &inbox,
+                &keys.0,
+                Some(10),
+                Some(opts.clone()),
+                vec![],
+            ))
+            .child(collection(
+                &sent,
+                &keys.1,
+                Some(10),
+                Some(opts.clone()),
+                vec![],
+            )),
+    );
+    let first = collections(&p.post("Sync", &both).await);
+    let subjects = |adds: &[(String, String)]| {
+        let mut s: Vec<String> = adds.iter().map(|(_, s)| s.clone()).collect();
+        s.sort();
+        s
+    };
+    assert_eq!(first.len(), 2, "{first:?}");
+    for ((cid, status, key, adds), (id, prefix, old)) in first
+        .iter()
+        .zip([(&inbox, "in", &keys.0), (&sent, "out", &keys.1)])
+    {
+        assert_eq!((cid, status.as_str()), (id, "1"));
+        assert_ne!(key, old, "{cid}: a new key");
+        let want: Vec<String> = (0..3).map(|i| format!("{prefix}{i}")).collect();
+        assert_eq!(subjects(adds), want, "{cid}");
+    }
+    // The answer was "lost": the same request gets the same keys and ServerIds.
+    let again = collections(&p.post("Sync", &both).await);
+    assert_eq!(again, first);
+
+    // New mail in both folders, then an empty request: the cached one, with both keys.
+    imap.append("INBOX", &mail("in3"), "");
+    imap.append("Sent", &mail("out3"), "");
+    let empty = send(p.request(reqwest::Method::POST, &p.url("Sync"))).await;
+    let next = collections(&empty);
+    assert_eq!(next.len(), 2, "{}", empty.xml());
+    for ((cid, status, _, adds), (id, subject)) in
+        next.iter().zip([(&inbox, "in3"), (&sent, "out3")])
+    {
+        assert_eq!((cid, status.as_str()), (id, "1"), "{}", empty.xml());
+        assert_eq!(subjects(adds), [subject], "{cid}: only the new message");
+    }
 }
