@@ -164,10 +164,16 @@ pub async fn sync(
     // plan comes from the chain's queue, and its difference from those items.
     let in_chain = skip_delta && req.commands.is_empty();
     let mut touched: Option<Vec<u64>> = in_chain.then(Vec::new);
-    let queue = base.queue.take().filter(|q| q.filter_type == filter_type);
+    let cutoff = || plan::cutoff(filter_type, crate::state::now());
+    let kept = base.queue.take();
+    let queue = match kept.filter(|q| in_chain && q.filter_type == filter_type) {
+        Some(queue) => Some(queue),
+        None if in_chain => plan::Queue::of(&snap, filter_type, cutoff()),
+        None => None,
+    };
     if req.get_changes.unwrap_or(true) {
         let (plan, ahead) = match queue {
-            Some(mut queue) if in_chain => {
+            Some(mut queue) => {
                 let next = queue.next(window, 2 * window);
                 debug_assert_eq!(
                     next,
@@ -176,21 +182,7 @@ pub async fn sync(
                 base.queue = Some(queue);
                 next
             }
-            _ if in_chain => {
-                let cutoff = plan::cutoff(filter_type, crate::state::now());
-                match plan::Queue::of(&snap, filter_type, cutoff) {
-                    Some(mut queue) => {
-                        let next = queue.next(window, 2 * window);
-                        base.queue = Some(queue);
-                        next
-                    }
-                    None => plan::plan_ahead(&snap, cutoff, window, 2 * window),
-                }
-            }
-            _ => {
-                let cutoff = plan::cutoff(filter_type, crate::state::now());
-                plan::plan_ahead(&snap, cutoff, window, 2 * window)
-            }
+            None => plan::plan_ahead(&snap, cutoff(), window, 2 * window),
         };
         if let Some(touched) = &mut touched {
             touched.extend(plan.ops.iter().map(|op| op.key()));
