@@ -27,23 +27,25 @@ pub enum Entry {
 }
 
 impl Entry {
-    fn first(&self) -> u64 {
+    pub(super) fn first(&self) -> u64 {
         match *self {
             Entry::Item(k, _) | Entry::Removed(k) | Entry::Synced { first: k, .. } => k,
         }
     }
 
-    fn last(&self) -> u64 {
+    pub(super) fn last(&self) -> u64 {
         match *self {
             Entry::Item(k, _) | Entry::Removed(k) | Entry::Synced { last: k, .. } => k,
         }
     }
 }
 
-/// What `snap` holds of `key` against `base`: `None` when nothing changed.
-fn change(base: &Snapshot, snap: &Snapshot, key: u64) -> Option<Entry> {
-    match (base.items.get(&key), snap.items.get(&key)) {
+/// What the item `key` is now (`new`) against the base's (`old`): `None` when nothing
+/// changed.
+fn compare(key: u64, old: Option<&Item>, new: Option<&Item>) -> Option<Entry> {
+    match (old, new) {
         (Some(old), Some(new)) if old == new => None,
+        // Most changes of a Sync window: the item reached the device as it is upstream.
         (Some(old), Some(new)) if new.upstream.is_some() && *new == synced(old) => {
             Some(Entry::Synced {
                 first: key,
@@ -82,44 +84,25 @@ impl Difference {
             entries.push(entry);
         };
         loop {
-            match (old.peek(), new.peek()) {
+            // The next key of either, what each holds of it, and its base position.
+            let (key, o, n, at) = match (old.peek().copied(), new.peek().copied()) {
                 (None, None) => break,
-                (Some(&(_, (&k, _))), None) => {
-                    push(&mut entries, Entry::Removed(k), None);
-                    old.next();
-                }
-                (None, Some(&(&k, n))) => {
-                    push(&mut entries, Entry::Item(k, *n), None);
-                    new.next();
-                }
-                (Some(&(at, (&ko, o))), Some(&(&kn, n))) => match ko.cmp(&kn) {
-                    Less => {
-                        push(&mut entries, Entry::Removed(ko), None);
-                        old.next();
-                    }
-                    Greater => {
-                        push(&mut entries, Entry::Item(kn, *n), None);
-                        new.next();
-                    }
-                    Equal => {
-                        if o != n {
-                            // Most changes of a Sync window: the item reached the
-                            // device as it is upstream.
-                            if n.upstream.is_some() && *n == synced(o) {
-                                let run = Entry::Synced {
-                                    first: kn,
-                                    last: kn,
-                                    count: 1,
-                                };
-                                push(&mut entries, run, Some(at));
-                            } else {
-                                push(&mut entries, Entry::Item(kn, *n), None);
-                            }
-                        }
-                        old.next();
-                        new.next();
-                    }
+                (Some((at, (&k, o))), None) => (k, Some(o), None, Some(at)),
+                (None, Some((&k, n))) => (k, None, Some(n), None),
+                (Some((at, (&ko, o))), Some((&kn, n))) => match ko.cmp(&kn) {
+                    Less => (ko, Some(o), None, Some(at)),
+                    Greater => (kn, None, Some(n), None),
+                    Equal => (kn, Some(o), Some(n), Some(at)),
                 },
+            };
+            if o.is_some() {
+                old.next();
+            }
+            if n.is_some() {
+                new.next();
+            }
+            if let Some(entry) = compare(key, o, n) {
+                push(&mut entries, entry, at);
             }
         }
         Difference { entries }
@@ -130,7 +113,7 @@ impl Difference {
     pub fn update(&mut self, base: &Snapshot, snap: &Snapshot, touched: &[u64]) {
         for &key in touched {
             let at = self.forget(base, key);
-            match change(base, snap, key) {
+            match compare(key, base.items.get(&key), snap.items.get(&key)) {
                 Some(entry) => {
                     self.entries.insert(at, entry);
                     // A SYNCED item joins the runs beside it.
@@ -179,36 +162,32 @@ impl Difference {
     }
 
     /// Makes the entries at `i` and `i + 1` one run when both are SYNCED items next to
-    /// each other in the base; returns whether it did.
-    fn join(&mut self, base: &Snapshot, i: usize) -> bool {
-        let (Some(&Entry::Synced { first, last, count }), Some(&next)) =
-            (self.entries.get(i), self.entries.get(i + 1))
+    /// each other in the base.
+    fn join(&mut self, base: &Snapshot, i: usize) {
+        let (
+            Some(&Entry::Synced { first, last, count }),
+            Some(&Entry::Synced {
+                first: next_first,
+                last: next_last,
+                count: next_count,
+            }),
+        ) = (self.entries.get(i), self.entries.get(i + 1))
         else {
-            return false;
-        };
-        let Entry::Synced {
-            first: next_first,
-            last: next_last,
-            count: next_count,
-        } = next
-        else {
-            return false;
+            return;
         };
         let neighbours = base
             .items
             .range(last.saturating_add(1)..)
             .next()
             .is_some_and(|(&k, _)| k == next_first);
-        if !neighbours {
-            return false;
+        if neighbours {
+            self.entries[i] = Entry::Synced {
+                first,
+                last: next_last,
+                count: count + next_count,
+            };
+            self.entries.remove(i + 1);
         }
-        self.entries[i] = Entry::Synced {
-            first,
-            last: next_last,
-            count: count + next_count,
-        };
-        self.entries.remove(i + 1);
-        true
     }
 
     pub fn entries(&self) -> &[Entry] {

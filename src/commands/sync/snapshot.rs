@@ -108,28 +108,17 @@ impl Snapshot {
         put_varint(&mut raw, entries.len() as u64);
         let mut previous = 0u64;
         for entry in entries {
+            put_varint(&mut raw, entry.first() - previous);
+            previous = entry.last();
             match *entry {
+                Entry::Synced { count: 1, .. } => raw.push(SYNCED),
                 Entry::Synced { first, last, count } => {
-                    put_varint(&mut raw, first - previous);
-                    if count > 1 {
-                        raw.push(SYNCED_RUN);
-                        put_varint(&mut raw, count);
-                        put_varint(&mut raw, last - first);
-                    } else {
-                        raw.push(SYNCED);
-                    }
-                    previous = last;
+                    raw.push(SYNCED_RUN);
+                    put_varint(&mut raw, count);
+                    put_varint(&mut raw, last - first);
                 }
-                Entry::Item(key, ref item) => {
-                    put_varint(&mut raw, key - previous);
-                    put_item(&mut raw, Some(item));
-                    previous = key;
-                }
-                Entry::Removed(key) => {
-                    put_varint(&mut raw, key - previous);
-                    put_item(&mut raw, None);
-                    previous = key;
-                }
+                Entry::Item(_, ref item) => put_item(&mut raw, Some(item)),
+                Entry::Removed(_) => put_item(&mut raw, None),
             }
         }
         raw
