@@ -9,19 +9,19 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/mail.rs"]
+mod mail;
 #[path = "support/process.rs"]
 mod process;
-#[path = "support/mail.rs"]
-mod support;
 
 use std::time::{Duration, Instant};
 
 use airsync::wbxml::Element;
 use common::Stack;
 use common::airsync::Server;
-use common::eas::{Phone, collection, mail_options};
+use common::eas::{Phone, collection};
+use mail::{MESSAGES, initial_sync, new_phone, options, plain_fetch, seed};
 use process::{cpu_seconds, dovecot_cpu_seconds, median, rss_peak_kib, spent};
-use support::{MESSAGES, initial_sync, new_phone, plain_fetch, seed};
 
 #[tokio::main]
 async fn main() {
@@ -37,7 +37,7 @@ async fn main() {
         .unwrap_or(5);
     let server = Server::start(stack);
     let pid = server.pid();
-    let options = mail_options(1, Some(512));
+    let options = options();
     let (mut imap_times, mut sync_times, mut ratios, mut cpu_times) =
         (vec![], vec![], vec![], vec![]);
     let (mut dovecot_baseline, mut dovecot_sync, mut client_times) = (vec![], vec![], vec![]);

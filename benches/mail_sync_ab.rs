@@ -13,18 +13,18 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/mail.rs"]
+mod mail;
 #[path = "support/process.rs"]
 mod process;
-#[path = "support/mail.rs"]
-mod support;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use common::Stack;
 use common::airsync::Server;
+use mail::{initial_sync, new_phone, plain_fetch, seed};
 use process::{cpu_seconds, median};
-use support::{initial_sync, new_phone, plain_fetch, seed};
 
 /// One round of one build: (plain fetch, airsync's Sync, airsync's CPU), in seconds.
 type Round = (f64, f64, f64);

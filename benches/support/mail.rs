@@ -5,6 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::common::Stack;
+use airsync::wbxml::Element;
+
 use crate::common::eas::{Cmd, Phone, https_client, mail_options};
 use crate::common::imap::{Imap, message};
 
@@ -51,11 +53,16 @@ pub async fn new_phone(
     (phone, inbox)
 }
 
-/// The phone's initial Sync of the INBOX (WindowSize 100, plain text truncated to 512
-/// bytes): its time, the final SyncKey and every command; checks that every message came.
+/// What the phone asks for: plain text truncated to 512 bytes.
+pub fn options() -> Element {
+    mail_options(1, Some(512))
+}
+
+/// The phone's initial Sync of the INBOX (WindowSize 100, [`options`]): its time, the
+/// final SyncKey and every command; checks that every message came.
 pub async fn initial_sync(phone: &Phone, inbox: &str) -> (Duration, String, Vec<Cmd>) {
     let t = Instant::now();
-    let (key, commands) = phone.sync_all(inbox, 100, mail_options(1, Some(512))).await;
+    let (key, commands) = phone.sync_all(inbox, 100, options()).await;
     let elapsed = t.elapsed();
     assert_eq!(commands.len(), MESSAGES);
     (elapsed, key, commands)

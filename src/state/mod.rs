@@ -5,7 +5,9 @@
 //! the subset both engines share — `$N` placeholders, `ON CONFLICT … DO UPDATE/NOTHING`,
 //! BIGINT for every number that can exceed 2^31, INTEGER 0/1 for flags, BYTEA for
 //! bytes (SQLite stores them as blobs), no AUTOINCREMENT (ids are handed out by
-//! airsync). The unit tests of this module run on both engines (see `test_stores`).
+//! airsync). One write is said in each engine's own words: a Sync's new key and its
+//! cached request in one round trip (`sync.rs`, `PUT_KEY_AND_CACHE_*`). The unit tests
+//! of this module run on both engines (see `test_stores`).
 
 mod admin;
 mod conversations;
