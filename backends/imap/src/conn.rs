@@ -43,6 +43,9 @@ pub(crate) struct Examined {
     pub wire: String,
     /// `UNSELECT`, or `CLOSE` (which never expunges a read-only selection).
     pub deselect: &'static str,
+    /// The UIDNEXT the EXAMINE reported: the session knows of every message with a
+    /// lower UID (0 when the server did not say).
+    pub uidnext: u32,
 }
 
 impl std::fmt::Debug for ImapConn {

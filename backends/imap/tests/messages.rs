@@ -321,6 +321,54 @@ async fn a_dated_fetch_takes_the_dates_it_is_given() {
     assert_none_seen(&store, &alice, "dated fetch").await;
 }
 
+/// A dated fetch on a session that left the mailbox open sends no NOOP when the session
+/// knows every UID it names; what other sessions did meanwhile still shows: a message
+/// expunged is left out (Dovecot answers its body NIL), a flag set is seen, and a message
+/// appended (a UID above what the EXAMINE reported, fetched after a NOOP) is found.
+#[tokio::test]
+async fn a_dated_fetch_on_a_mailbox_left_open_sees_what_others_did() {
+    let stack = stack();
+    let store = stack.store();
+    let alice = stack.user("openview");
+    let uids = fill(&store, &alice, "INBOX", 3).await;
+    let dated = |uids: &[Uid]| -> Vec<(Uid, i64)> { uids.iter().map(|&u| (u, 1_000)).collect() };
+    let got = store
+        .fetch_messages_dated(&alice, "INBOX", &dated(&uids[..1]))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+
+    let expunge = format!("UID STORE {} +FLAGS.SILENT (\\Deleted)", uids[1]);
+    let flag = format!("UID STORE {} +FLAGS.SILENT (\\Flagged)", uids[2]);
+    let append = append_cmd("INBOX", &message(3));
+    stack.imap(
+        &alice,
+        &[
+            b"SELECT INBOX",
+            expunge.as_bytes(),
+            b"EXPUNGE",
+            flag.as_bytes(),
+            &append,
+        ],
+    );
+    let got = store
+        .fetch_messages_dated(&alice, "INBOX", &dated(&uids))
+        .await
+        .unwrap();
+    let seen: Vec<Uid> = got.iter().map(|m| m.meta.uid).collect();
+    assert_eq!(seen, [uids[0], uids[2]]);
+    assert!(got.iter().all(|m| !m.raw.is_empty()));
+    assert_eq!(got[1].meta.flags, ["\\Flagged"]);
+
+    let appended = uids[2] + 1;
+    let got = store
+        .fetch_messages_dated(&alice, "INBOX", &dated(&[appended]))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1, "the message appended meanwhile is found");
+    assert_eq!(got[0].meta.uid, appended);
+}
+
 #[tokio::test]
 async fn fetch_last_reads_the_highest_uids_newest_first() {
     let stack = stack();

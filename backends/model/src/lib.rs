@@ -276,6 +276,10 @@ pub trait MailStore: Send + Sync {
     /// [`MailStore::fetch_messages`] of messages whose INTERNALDATE the caller knows
     /// already (from a listing or a delta), given with each UID in `wanted`: the server
     /// is not asked for it again (on a Maildir, a `stat()` of every message file).
+    ///
+    /// The flags may be a few moments older than those of a listing read meanwhile (the
+    /// backend may read from a connection that has not looked at the mailbox since its
+    /// last command): a caller that must not go back behind a listing compares them.
     async fn fetch_messages_dated(
         &self,
         creds: &Credentials,

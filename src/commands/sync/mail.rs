@@ -545,6 +545,15 @@ async fn server_commands(
             fetched.insert(p.message.meta.uid, p);
         }
     }
+    let disagree = disagreeing(fetched.values().map(|p| &p.message.meta), snap, metas);
+    if !disagree.is_empty() {
+        for m in fetch_meta(ctx, mailbox, &disagree).await? {
+            if let Some(p) = fetched.remove(&m.uid) {
+                fetched.insert(m.uid, reader.refresh(p, Some(&m)));
+            }
+            metas.insert(m.uid, m);
+        }
+    }
     // Changes carry the flag-derived fields; learn flags we have not seen in this request.
     let unknown: Vec<Uid> = ops
         .iter()
@@ -608,6 +617,29 @@ async fn server_commands(
         plan::applied(snap, op);
     }
     Ok(commands)
+}
+
+/// The copies whose flags disagree with the snapshot's upstream side and that this
+/// request has not read itself (`metas`). A copy may show flags older than those of
+/// the listing behind the snapshot (MailStore::fetch_messages_dated): their flags are
+/// read again, so that the device never goes back behind the snapshot's cursor (a
+/// change older than the cursor is not reported again).
+fn disagreeing<'a>(
+    copies: impl Iterator<Item = &'a MessageMeta>,
+    snap: &Snapshot,
+    metas: &HashMap<Uid, MessageMeta>,
+) -> Vec<Uid> {
+    copies
+        .filter(|copy| {
+            !metas.contains_key(&copy.uid)
+                && snap
+                    .items
+                    .get(&u64::from(copy.uid))
+                    .and_then(|i| i.upstream)
+                    .is_some_and(|u| u.sig != upstream_of(copy).sig)
+        })
+        .map(|copy| copy.uid)
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -891,6 +923,38 @@ mod tests {
                 add: false
             }
         );
+    }
+
+    #[test]
+    fn copies_whose_flags_disagree_with_the_snapshot_are_read_again() {
+        let meta = |uid: Uid, flags: &[&str]| MessageMeta {
+            uid,
+            flags: flags.iter().map(|f| f.to_string()).collect(),
+            internal_date: 1_000,
+            size: None,
+            modseq: Some(7),
+        };
+        let listed = [
+            meta(1, &["\\Seen"]),
+            meta(2, &[]),
+            meta(3, &[]),
+            meta(4, &[]),
+        ];
+        let mut snap = Snapshot::default();
+        for m in &listed {
+            snap.items.entry(u64::from(m.uid)).or_default().upstream = Some(upstream_of(m));
+        }
+        let copies = [
+            meta(1, &[]),            // older than the listing: unread again
+            meta(2, &[]),            // as listed
+            meta(3, &["\\Flagged"]), // newer, or older: not knowable, read again
+            meta(4, &["\\Seen"]),    // this request read it itself
+            meta(5, &["\\Seen"]),    // not in the snapshot
+        ];
+        let read_now = HashMap::from([(4, meta(4, &["\\Seen"]))]);
+        let mut again = disagreeing(copies.iter(), &snap, &read_now);
+        again.sort_unstable();
+        assert_eq!(again, [1, 3]);
     }
 
     #[test]
