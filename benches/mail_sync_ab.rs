@@ -71,6 +71,12 @@ async fn main() {
             let cpu = cpu_seconds(server.pid());
             let (sync, _, _) = initial_sync(&phone, &inbox).await;
             let spent = cpu_seconds(server.pid()) - cpu;
+            eprintln!(
+                "round {round} {}: plain {:.3} s, Sync {:.3} s, CPU {spent:.3} s",
+                bins[v].display(),
+                plain.as_secs_f64(),
+                sync.as_secs_f64()
+            );
             results[v].push((plain.as_secs_f64(), sync.as_secs_f64(), spent));
             // Let Dovecot's Maildir settle between turns, as between the builds' rounds.
             tokio::time::sleep(Duration::from_millis(300)).await;
