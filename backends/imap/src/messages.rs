@@ -288,9 +288,10 @@ pub(crate) fn parse_fetch(tokens: Vec<Value>) -> Result<Option<FetchItems>, Erro
             return Err(bad("name"));
         };
         let value = items.next().ok_or_else(|| bad(&key))?;
-        match key.to_ascii_uppercase().as_str() {
-            "UID" => out.uid = Some(value.number().ok_or_else(|| bad("UID"))?),
-            "FLAGS" => {
+        let is = |name: &str| key.eq_ignore_ascii_case(name);
+        match () {
+            _ if is("UID") => out.uid = Some(value.number().ok_or_else(|| bad("UID"))?),
+            _ if is("FLAGS") => {
                 let list = value.list().ok_or_else(|| bad("FLAGS"))?;
                 out.flags = Some(
                     list.iter()
@@ -299,13 +300,15 @@ pub(crate) fn parse_fetch(tokens: Vec<Value>) -> Result<Option<FetchItems>, Erro
                         .collect(),
                 );
             }
-            "INTERNALDATE" => {
+            _ if is("INTERNALDATE") => {
                 let text = value.text().ok_or_else(|| bad("INTERNALDATE"))?;
                 out.internal_date =
                     Some(parse_internal_date(&text).ok_or_else(|| bad("INTERNALDATE"))?);
             }
-            "RFC822.SIZE" => out.size = Some(value.number().ok_or_else(|| bad("RFC822.SIZE"))?),
-            "MODSEQ" => {
+            _ if is("RFC822.SIZE") => {
+                out.size = Some(value.number().ok_or_else(|| bad("RFC822.SIZE"))?);
+            }
+            _ if is("MODSEQ") => {
                 out.modseq = Some(
                     value
                         .list()
@@ -316,7 +319,7 @@ pub(crate) fn parse_fetch(tokens: Vec<Value>) -> Result<Option<FetchItems>, Erro
             }
             // The one section a fetch asks for: the whole message (`BODY[]`) or some of
             // its header fields (`BODY[HEADER.FIELDS (…)]`).
-            section if section == "BODY[]" || section.starts_with("BODY[HEADER.FIELDS") => {
+            _ if is("BODY[]") || starts_with_ignore_case(&key, "BODY[HEADER.FIELDS") => {
                 out.body = Some(match value {
                     Value::Str(bytes) => Some(bytes),
                     Value::Nil => None,
@@ -327,6 +330,11 @@ pub(crate) fn parse_fetch(tokens: Vec<Value>) -> Result<Option<FetchItems>, Erro
         }
     }
     Ok(Some(out))
+}
+
+fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
 }
 
 /// Reads `* VANISHED [(EARLIER)] uid-set` (RFC 7162 §3.2.10): `None` for other responses.

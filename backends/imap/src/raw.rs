@@ -26,13 +26,66 @@ pub(crate) const MAX_LITERAL: usize = 256 << 20;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     /// An atom or number, e.g. `LIST`, `\Noselect`, `42`, `BODY[TEXT]`.
-    Atom(String),
+    Atom(Atom),
     /// A quoted string or literal, as raw bytes.
     Str(Vec<u8>),
     /// `NIL`
     Nil,
     /// `( … )`
     List(Vec<Value>),
+}
+
+/// The text of an atom. Nearly every atom of a response is short (numbers, flags, FETCH
+/// item names): up to [`Atom::INLINE`] bytes are kept in place, so that the thousands of
+/// FETCH responses of a mailbox listing cost no allocation per atom.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Atom(AtomText);
+
+#[derive(Clone, PartialEq, Eq)]
+enum AtomText {
+    Inline { len: u8, bytes: [u8; Atom::INLINE] },
+    Heap(Box<str>),
+}
+
+impl Atom {
+    const INLINE: usize = 22;
+
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Only whole UTF-8 strings are stored inline (`From<&str>`).
+            AtomText::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).expect("inline atoms are UTF-8")
+            }
+            AtomText::Heap(s) => s,
+        }
+    }
+}
+
+impl From<&str> for Atom {
+    fn from(s: &str) -> Atom {
+        Atom(match u8::try_from(s.len()) {
+            Ok(len) if s.len() <= Atom::INLINE => {
+                let mut bytes = [0; Atom::INLINE];
+                bytes[..s.len()].copy_from_slice(s.as_bytes());
+                AtomText::Inline { len, bytes }
+            }
+            _ => AtomText::Heap(s.into()),
+        })
+    }
+}
+
+impl std::ops::Deref for Atom {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Debug for Atom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 impl Value {
@@ -340,24 +393,26 @@ fn parse_frame(bytes: &[u8]) -> Result<Frame, Error> {
     if head.is_empty() || !p.eat(b' ') {
         return Err(p.error("expected tag"));
     }
-    let head = String::from_utf8_lossy(head).into_owned();
+    let untagged = head == b"*";
     let save = p.pos;
-    let word = String::from_utf8_lossy(p.word()).to_ascii_uppercase();
-    let status = match word.as_str() {
-        "OK" => Some(Status::Ok),
-        "NO" => Some(Status::No),
-        "BAD" => Some(Status::Bad),
-        "BYE" => Some(Status::Bye),
-        "PREAUTH" => Some(Status::Preauth),
-        _ => None,
-    };
-    match (head == "*", status) {
+    let word = p.word();
+    let status = [
+        (&b"OK"[..], Status::Ok),
+        (b"NO", Status::No),
+        (b"BAD", Status::Bad),
+        (b"BYE", Status::Bye),
+        (b"PREAUTH", Status::Preauth),
+    ]
+    .into_iter()
+    .find(|(name, _)| word.eq_ignore_ascii_case(name))
+    .map(|(_, status)| status);
+    match (untagged, status) {
         (_, Some(status)) => {
             let st = p.status_text(status)?;
-            Ok(if head == "*" {
+            Ok(if untagged {
                 Frame::Untagged(Untagged::Status(st))
             } else {
-                Frame::Tagged(head, st)
+                Frame::Tagged(String::from_utf8_lossy(head).into_owned(), st)
             })
         }
         (true, None) => {
@@ -525,11 +580,11 @@ impl<'a> Parser<'a> {
             }
             self.pos += 1;
         }
-        let atom = String::from_utf8_lossy(&self.b[start..self.pos]).into_owned();
+        let atom = String::from_utf8_lossy(&self.b[start..self.pos]);
         Ok(if atom.eq_ignore_ascii_case("NIL") {
             Value::Nil
         } else {
-            Value::Atom(atom)
+            Value::Atom(atom.as_ref().into())
         })
     }
 }
@@ -547,6 +602,52 @@ mod tests {
             Frame::Untagged(Untagged::Data(v)) => v,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn atoms_short_and_long_read_back_as_sent() {
+        let long = "BODY[HEADER.FIELDS (MESSAGE-ID REFERENCES IN-REPLY-TO)]";
+        for text in [
+            "",
+            "1",
+            "\\Seen",
+            "exactly-twenty-two-byt",
+            "twenty-three-bytes-long",
+            long,
+        ] {
+            let a = Atom::from(text);
+            assert_eq!(a.as_str(), text);
+            assert_eq!(&*a, text);
+            assert_eq!(format!("{a:?}"), format!("{text:?}"));
+        }
+        assert_eq!(Atom::from("\\Seen"), Atom::from("\\Seen"));
+        assert_ne!(Atom::from("\\Seen"), Atom::from("\\Seen2"));
+        // A non-UTF-8 atom is read lossily, as before.
+        let raw = b"* X ab\xffcd\r\n";
+        let Frame::Untagged(Untagged::Data(v)) = parse_frame(raw).unwrap() else {
+            panic!()
+        };
+        assert_eq!(v, vec![atom("X"), atom("ab\u{fffd}cd")]);
+    }
+
+    #[test]
+    fn status_words_in_any_case() {
+        let Frame::Tagged(tag, st) = parse_frame(b"a1 ok [READ-ONLY] done\r\n").unwrap() else {
+            panic!()
+        };
+        assert_eq!((tag.as_str(), st.status), ("a1", Status::Ok));
+        assert!(matches!(
+            parse_frame(b"* Bye now\r\n").unwrap(),
+            Frame::Untagged(Untagged::Status(StatusText {
+                status: Status::Bye,
+                ..
+            }))
+        ));
+        // Not a status word: data.
+        assert!(matches!(
+            parse_frame(b"* OKAY 1\r\n").unwrap(),
+            Frame::Untagged(Untagged::Data(_))
+        ));
     }
 
     #[test]
