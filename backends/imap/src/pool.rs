@@ -166,11 +166,25 @@ impl<C> Pool<C> {
 
     /// Takes a slot for `login` (waiting up to `wait` when all are in use) and the most
     /// recently used idle connection with the same key, if any. `Err(())` on timeout.
+    #[cfg(test)]
     pub(crate) async fn checkout(
         &self,
         login: &str,
         key: SecretKey,
         wait: Duration,
+    ) -> Result<Checkout<C>, ()> {
+        self.checkout_preferring(login, key, wait, &|_| false).await
+    }
+
+    /// [`Pool::checkout`], but among the idle connections with the same key the most
+    /// recently used one that `prefer` likes comes first (e.g. one that has the
+    /// mailbox open that the operation reads).
+    pub(crate) async fn checkout_preferring(
+        &self,
+        login: &str,
+        key: SecretKey,
+        wait: Duration,
+        prefer: &(dyn Fn(&C) -> bool + Sync),
     ) -> Result<Checkout<C>, ()> {
         let (permits, first) = {
             let mut users = self.users();
@@ -213,7 +227,13 @@ impl<C> Pool<C> {
             }
         }
         let mut born = now;
-        let conn = match slot.idle.iter().rposition(|e| e.key == key) {
+        let same_key = |e: &Idle<C>| e.key == key;
+        let chosen = slot
+            .idle
+            .iter()
+            .rposition(|e| same_key(e) && prefer(&e.conn))
+            .or_else(|| slot.idle.iter().rposition(same_key));
+        let conn = match chosen {
             Some(i) => {
                 let idle = slot.idle.remove(i);
                 born = idle.born;
@@ -323,6 +343,51 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+
+    #[tokio::test]
+    async fn a_preferred_idle_connection_comes_first() {
+        let (pool, salt) = pool(4);
+        let k = salt.key("alice", "pw");
+        warm(&pool, "alice", k).await;
+        // Idle, oldest first: 7, 8, 9 (9 is the most recently used).
+        let leases: Vec<_> =
+            futures::future::join_all((0..3).map(|_| pool.checkout("alice", k, WAIT)))
+                .await
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+        for (c, conn) in leases.into_iter().zip([7, 8, 9]) {
+            pool.checkin(c.lease, conn);
+        }
+        let even = |c: &u32| c % 2 == 0;
+        let c = pool
+            .checkout_preferring("alice", k, WAIT, &even)
+            .await
+            .unwrap();
+        assert_eq!(c.conn, Some(8));
+        pool.checkin(c.lease, 8);
+        // None preferred: the most recently used.
+        let none = |_: &u32| false;
+        let c = pool
+            .checkout_preferring("alice", k, WAIT, &none)
+            .await
+            .unwrap();
+        assert_eq!(c.conn, Some(8));
+        let odd = |c: &u32| c % 2 == 1;
+        let d = pool
+            .checkout_preferring("alice", k, WAIT, &odd)
+            .await
+            .unwrap();
+        assert_eq!(d.conn, Some(9));
+        // Another password's connection is never taken, preferred or not.
+        let other = salt.key("alice", "old");
+        let any = |_: &u32| true;
+        let e = pool
+            .checkout_preferring("alice", other, WAIT, &any)
+            .await
+            .unwrap();
+        assert_eq!(e.conn, None);
     }
 
     #[tokio::test]

@@ -199,19 +199,38 @@ impl ImapStore {
         &self,
         creds: &Credentials,
         what: &'static str,
+        op: F,
+    ) -> Result<T, BackendError>
+    where
+        F: FnMut(Session, Arc<ServerInfo>) -> BoxFuture<'a, (Session, Result<T, Error>)>,
+    {
+        self.with_session_on(creds, what, None, op).await
+    }
+
+    /// [`ImapStore::with_session`] for a fetch from `mailbox`: an idle connection that
+    /// a fetch left with that mailbox open is taken first (another one would open it
+    /// again: on Dovecot a read of the whole Maildir directory), and other operations
+    /// take those with nothing open first, so as not to close it.
+    pub(crate) async fn with_session_on<'a, T, F>(
+        &self,
+        creds: &Credentials,
+        what: &'static str,
+        mailbox: Option<&str>,
         mut op: F,
     ) -> Result<T, BackendError>
     where
         F: FnMut(Session, Arc<ServerInfo>) -> BoxFuture<'a, (Session, Result<T, Error>)>,
     {
         let limit = self.inner.config.command_timeout;
+        let wire = mailbox.and_then(|m| crate::mailboxes::wire_name(m).ok());
+        let prefer = |s: &Session| s.get_ref().examined.as_ref().map(|e| &e.wire) == wire.as_ref();
         let mut retried = false;
         loop {
             let Pooled {
                 mut session,
                 lease,
                 reused,
-            } = self.checkout(creds).await?;
+            } = self.checkout(creds, &prefer).await?;
             let info = match self.ensure_server_info(&mut session).await {
                 Ok(info) => info,
                 Err(e) => return Err(e.into()), // session and lease dropped
@@ -268,12 +287,16 @@ impl ImapStore {
 
     /// A session for `creds`: a pooled one opened with the same login and password, or a
     /// new one.
-    async fn checkout(&self, creds: &Credentials) -> Result<Pooled, Error> {
+    async fn checkout(
+        &self,
+        creds: &Credentials,
+        prefer: &(dyn Fn(&Session) -> bool + Sync),
+    ) -> Result<Pooled, Error> {
         let inner = &self.inner;
         let key = inner.salt.key(&creds.login, &creds.password);
         let co = inner
             .pool
-            .checkout(&creds.login, key, inner.config.command_timeout)
+            .checkout_preferring(&creds.login, key, inner.config.command_timeout, prefer)
             .await
             .map_err(|()| Error::Busy(inner.config.max_per_user))?;
         co.evicted.into_iter().for_each(close);
@@ -565,7 +588,7 @@ impl MailStore for ImapStore {
         uids: &[Uid],
     ) -> Result<Vec<FetchedMessage>, BackendError> {
         let max = self.inner.config.max_message_size;
-        self.with_session(creds, "fetch", |session, info| {
+        self.with_session_on(creds, "fetch", Some(mailbox), |session, info| {
             on_session!(session, async move {
                 messages::fetch(session, &info.capabilities, mailbox, uids, max).await
             })
@@ -580,7 +603,7 @@ impl MailStore for ImapStore {
         wanted: &[(Uid, i64)],
     ) -> Result<Vec<FetchedMessage>, BackendError> {
         let max = self.inner.config.max_message_size;
-        self.with_session(creds, "fetch", |session, info| {
+        self.with_session_on(creds, "fetch", Some(mailbox), |session, info| {
             on_session!(session, async move {
                 messages::fetch_dated(session, &info.capabilities, mailbox, wanted, max).await
             })
@@ -609,7 +632,7 @@ impl MailStore for ImapStore {
         mailbox: &str,
         uids: &[Uid],
     ) -> Result<Vec<MessageMeta>, BackendError> {
-        self.with_session(creds, "fetch meta", |session, info| {
+        self.with_session_on(creds, "fetch meta", Some(mailbox), |session, info| {
             on_session!(session, async move {
                 messages::fetch_meta(session, &info.capabilities, mailbox, uids).await
             })
