@@ -315,10 +315,16 @@ pub(crate) fn thread_root_id(msg: &Message<'_>) -> Option<String> {
 /// Email2:ConversationId (MS-ASEMAIL 2.2.2.20, a 16-byte array): the first 16 bytes of
 /// SHA-256 over the thread root's Message-ID, so every message of a thread gets the same
 /// id and the id is stable. Without any Message-ID, the subject, sender and date stand
-/// in (such a message is its own conversation).
-pub(crate) fn conversation_id(msg: Option<&Message<'_>>, internal_date: i64) -> [u8; 16] {
-    if let Some(root) = msg.and_then(thread_root_id) {
-        return root_conversation_id(&root);
+/// in (such a message is its own conversation). `rooted`: the id of the thread's root,
+/// when the message names one (`root_conversation_id` of [`thread_root_id`]), which the
+/// caller works out once: a Sync also keeps it beside the ApplicationData.
+pub(crate) fn conversation_id(
+    rooted: Option<[u8; 16]>,
+    msg: Option<&Message<'_>>,
+    internal_date: i64,
+) -> [u8; 16] {
+    if let Some(id) = rooted {
+        return id;
     }
     let (subject, from) = msg
         .map(|m| {
@@ -433,10 +439,18 @@ mod tests {
             "Message-ID: <r2@x>\r\nIn-Reply-To: <r1@x>\r\nReferences: <root@x> <r1@x>\r\n\r\n",
         );
         let other = parse("Message-ID: <other@x>\r\n\r\n");
-        let id = conversation_id(Some(&root), 0);
-        assert_eq!(conversation_id(Some(&reply), 5), id);
-        assert_eq!(conversation_id(Some(&reply2), 7), id);
-        assert_ne!(conversation_id(Some(&other), 0), id);
+        let id_of = |m: &Message<'_>, date| {
+            let rooted = thread_root_id(m).map(|r| root_conversation_id(&r));
+            conversation_id(rooted, Some(m), date)
+        };
+        let id = id_of(&root, 0);
+        assert_eq!(id_of(&reply, 5), id);
+        assert_eq!(id_of(&reply2, 7), id);
+        assert_ne!(id_of(&other, 0), id);
+        // Without any Message-ID: subject, sender and date.
+        let lone = parse("Subject: x\r\nFrom: a@example.org\r\n\r\nbody");
+        assert_eq!(id_of(&lone, 5), conversation_id(None, Some(&lone), 5));
+        assert_ne!(id_of(&lone, 5), id_of(&lone, 6));
     }
 
     #[test]

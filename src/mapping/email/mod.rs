@@ -232,7 +232,20 @@ pub fn to_application_data(
     if raw.is_empty() {
         return Err(ConvertError::Empty);
     }
-    application_data_of(parse(raw).as_ref(), raw, meta, opts)
+    let msg = parse(raw);
+    application_data_of(
+        msg.as_ref(),
+        raw,
+        meta,
+        opts,
+        rooted_conversation(msg.as_ref()),
+    )
+}
+
+/// The ConversationId of the thread a message belongs to, when it names its root.
+fn rooted_conversation(msg: Option<&Message<'_>>) -> Option<[u8; 16]> {
+    msg.and_then(fields::thread_root_id)
+        .map(|root| fields::root_conversation_id(&root))
 }
 
 /// What a mail Sync needs of a message it offers, read from one parse.
@@ -258,22 +271,23 @@ pub fn convert(raw: &[u8], meta: &MessageMeta, opts: &ConvertOptions) -> Convert
     }
     let msg = parse(raw);
     let msg = msg.as_ref();
+    let conversation = rooted_conversation(msg);
     Converted {
-        data: application_data_of(msg, raw, meta, opts),
-        conversation: msg
-            .and_then(fields::thread_root_id)
-            .map(|root| fields::root_conversation_id(&root)),
+        data: application_data_of(msg, raw, meta, opts, conversation),
+        conversation,
         itip_reply: msg
             .and_then(calendar_of)
             .is_some_and(|(method, _)| method == "REPLY"),
     }
 }
 
+/// `conversation`: [`rooted_conversation`] of `msg`, worked out once by the caller.
 fn application_data_of(
     msg: Option<&Message<'_>>,
     raw: &[u8],
     meta: &MessageMeta,
     opts: &ConvertOptions,
+    conversation: Option<[u8; 16]>,
 ) -> Result<Element, ConvertError> {
     let v14 = opts.version >= ProtocolVersion::V14_0;
     let visible = flags::VisibleFlags::from_imap(&meta.flags);
@@ -353,7 +367,7 @@ fn application_data_of(
         ));
         app.push(Element::with_opaque(
             Email2::ConversationId,
-            fields::conversation_id(msg, meta.internal_date).to_vec(),
+            fields::conversation_id(conversation, msg, meta.internal_date).to_vec(),
         ));
         app.push(Element::with_opaque(
             Email2::ConversationIndex,
