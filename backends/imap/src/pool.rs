@@ -360,7 +360,7 @@ mod tests {
         for (c, conn) in leases.into_iter().zip([7, 8, 9]) {
             pool.checkin(c.lease, conn);
         }
-        let even = |c: &u32| c % 2 == 0;
+        let even = |c: &u32| c.is_multiple_of(2);
         let c = pool
             .checkout_preferring("alice", k, WAIT, &even)
             .await
