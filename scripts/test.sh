@@ -17,9 +17,18 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/airsync-target}
 tests/stack/install.sh
 
 stack_dir=$(mktemp -d "${TMPDIR:-/tmp}/airsync-stack.XXXXXX")
+# Every test's airsync keeps its configuration, database and log in a directory of its
+# own (tests/common/airsync.rs); they go below this one, which a passing run removes
+# and a failing run keeps for its logs.
+tests_tmp=$(mktemp -d "${TMPDIR:-/tmp}/airsync-tests.XXXXXX")
 cleanup() {
   local rc=$?
   tests/stack/stop.sh "${stack_dir}" || true
+  if [[ ${rc} -eq 0 ]]; then
+    rm -rf "${tests_tmp}"
+  else
+    echo "test.sh: the tests' airsync directories (config, log) are kept in ${tests_tmp}" >&2
+  fi
   if [[ ${rc} -ne 0 ]]; then
     # Show the upstreams' side of a failure.
     for log in dovecot.log postfix.log radicale.log; do
@@ -43,4 +52,4 @@ trap 'exit 143' TERM
 tests/stack/start.sh "${stack_dir}" >/dev/null
 export AIRSYNC_TEST_STACK=${stack_dir}
 
-cargo test --workspace --no-fail-fast "$@"
+TMPDIR=${tests_tmp} cargo test --workspace --no-fail-fast "$@"
