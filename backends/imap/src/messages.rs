@@ -18,9 +18,10 @@
 //! a message appended just before — and then its `UID FETCH` without a new `EXAMINE`.
 //! A fetch that accepts the session's view as it is ([`fetch_dated`]: every UID it names
 //! is below the UIDNEXT the EXAMINE reported, so the session knows the message) skips the
-//! `NOOP`, which costs Dovecot a mailbox sync (0.15–0.5 ms of its CPU per window); should
-//! a message have been expunged meanwhile, the fetch is answered NO and is repeated
-//! after a `NOOP`.
+//! `NOOP`, which costs Dovecot a mailbox sync (0.15–0.5 ms of its CPU per window). A
+//! message expunged meanwhile by another session comes back with a NIL body (Dovecot:
+//! `OK [EXPUNGEISSUED]`) and is left out; a server that answers NO instead gets the
+//! fetch again after a `NOOP`.
 //! Any other command batch ([`raw::run_streaming`]) first leaves the mailbox, in the same
 //! round trip, and ignores what it still reports. A mailbox renamed and re-created by
 //! another client while open here makes Dovecot end the session, and the fetch is
