@@ -44,8 +44,9 @@ async fn main() {
     let mut last = None;
     for round in 0..rounds {
         let dovecot = dovecot_cpu_seconds();
-        let imap_time = plain_fetch(stack, &user, &pw);
+        let (imap_time, baseline) = plain_fetch(stack, &user, &pw);
         dovecot_baseline.push(spent(dovecot, dovecot_cpu_seconds()));
+        drop(baseline);
 
         let account = (user.as_str(), pw.as_str());
         let device = format!("BENCH{round}");

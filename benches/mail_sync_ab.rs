@@ -63,7 +63,7 @@ async fn main() {
             _ => (0..bins.len()).rev().collect(),
         };
         for v in order {
-            let plain = plain_fetch(stack, &user, &pw);
+            let (plain, _) = plain_fetch(stack, &user, &pw);
             let server = &servers[v];
             let account = (user.as_str(), pw.as_str());
             let device = format!("AB{round}");

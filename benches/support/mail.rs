@@ -28,15 +28,16 @@ pub fn seed(stack: &Stack, prefix: &str) -> (String, String) {
 }
 
 /// The baseline: one IMAP connection fetching what the phone gets (headers and 512
-/// bytes of text) of every message.
-pub fn plain_fetch(stack: &Stack, user: &str, pw: &str) -> Duration {
+/// bytes of text) of every message. The connection is handed back open: Dovecot's
+/// process for it ends with it, and its CPU time can only be read while it lives.
+pub fn plain_fetch(stack: &Stack, user: &str, pw: &str) -> (Duration, Imap) {
     let mut baseline = Imap::login(stack.imap_port, user, pw);
     let t = Instant::now();
     baseline.command("EXAMINE INBOX");
     let lines = baseline.command("UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER] BODY.PEEK[TEXT]<0.512>)");
     let elapsed = t.elapsed();
     assert!(lines.len() >= MESSAGES);
-    elapsed
+    (elapsed, baseline)
 }
 
 /// A new phone `device` of `user` on the server at `base_url`, provisioned, and the
