@@ -70,6 +70,14 @@ impl Pending {
         p
     }
 
+    /// A stale copy (of an earlier UIDVALIDITY) is among the deletions: its key's new
+    /// item is planned only once that Delete is applied.
+    fn deletes_a_stale_copy(&self, s: &Snapshot) -> bool {
+        self.deletes
+            .iter()
+            .any(|op| s.items.get(&op.key()).is_some_and(|i| i.stale))
+    }
+
     fn len(&self) -> usize {
         self.deletes.len() + self.soft.len() + self.changes.len() + self.adds.len()
     }
@@ -116,10 +124,7 @@ pub fn plan_ahead(
     ahead: usize,
 ) -> (Plan, Vec<Op>) {
     let pending = Pending::of(s, cutoff);
-    let stale = pending
-        .deletes
-        .iter()
-        .any(|op| s.items.get(&op.key()).is_some_and(|i| i.stale));
+    let stale = pending.deletes_a_stale_copy(s);
     // A stale copy and the new item of the same key never travel in one response (each
     // key gives one operation per plan; the new item comes once its Delete is applied).
     let more_available = pending.len() > window
@@ -152,10 +157,7 @@ impl Queue {
     /// its Delete (the new item is planned only once that is applied).
     pub fn of(s: &Snapshot, filter_type: u8, cutoff: Option<i64>) -> Option<Queue> {
         let pending = Pending::of(s, cutoff);
-        let stale = pending
-            .deletes
-            .iter()
-            .any(|op| s.items.get(&op.key()).is_some_and(|i| i.stale));
+        let stale = pending.deletes_a_stale_copy(s);
         (!stale).then(|| Queue {
             ops: pending.first(usize::MAX).into(),
             filter_type,
