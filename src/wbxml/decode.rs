@@ -1,8 +1,13 @@
-//! WBXML 1.1–1.3 decoder: bytes → [`Element`] tree.
+//! WBXML 1.1–1.3 decoder: bytes → [`Event`]s ([`Events`]) → [`Element`] tree
+//! ([`decode`]).
 //!
-//! Iterative (an explicit stack of open elements, no recursion), bounds-checked (every
-//! length is checked against the remaining input before anything is allocated) and
-//! limited by [`Limits`]. It never panics on any input.
+//! Iterative (a count of open elements, no recursion), bounds-checked (every length is
+//! checked against the remaining input before anything is allocated) and limited by
+//! [`Limits`]. It never panics on any input. A reader that wants a few values out of a
+//! large document (a client counting the items of a Sync answer) takes the events
+//! without building the tree.
+
+use std::borrow::Cow;
 
 use super::error::{Feature, WbxmlError};
 use super::{Element, Limits, Node, Tag};
@@ -103,10 +108,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn utf8(bytes: &[u8], offset: usize) -> Result<String, WbxmlError> {
-    std::str::from_utf8(bytes)
-        .map(str::to_owned)
-        .map_err(|_| WbxmlError::InvalidUtf8 { offset })
+fn utf8(bytes: &[u8], offset: usize) -> Result<&str, WbxmlError> {
+    std::str::from_utf8(bytes).map_err(|_| WbxmlError::InvalidUtf8 { offset })
 }
 
 /// The NUL-terminated string at `index` in the string table (WBXML 1.3 §5.7).
@@ -121,50 +124,65 @@ fn table_str(table: &[u8], index: u32, offset: usize) -> Result<&[u8], WbxmlErro
 /// Decodes one WBXML document and returns its root element. See the module docs of
 /// [`crate::wbxml`] for what is accepted and refused.
 pub fn decode(input: &[u8], limits: &Limits) -> Result<Element, WbxmlError> {
-    if input.len() > limits.max_input {
-        return Err(WbxmlError::TooLarge {
-            size: input.len(),
-            limit: limits.max_input,
-        });
+    let mut events = Events::new(input, limits)?;
+    // The open elements, innermost last; `Events` pairs every End with a Start and
+    // puts content inside the root only.
+    let mut open: Vec<Element> = Vec::new();
+    let mut root = None;
+    while let Some(event) = events.next()? {
+        let closed = match event {
+            Event::Start { tag, content: true } => {
+                open.push(Element::new(tag));
+                None
+            }
+            Event::Start {
+                tag,
+                content: false,
+            } => Some(Element::new(tag)),
+            Event::End => open.pop(),
+            Event::Text(text) => {
+                if let Some(parent) = open.last_mut() {
+                    parent.children.push(Node::Text(text.into_owned()));
+                }
+                None
+            }
+            Event::Opaque(data) => {
+                if let Some(parent) = open.last_mut() {
+                    parent.children.push(Node::Opaque(data.to_vec()));
+                }
+                None
+            }
+        };
+        if let Some(element) = closed {
+            match open.last_mut() {
+                Some(parent) => parent.children.push(Node::Element(element)),
+                None => root = Some(element),
+            }
+        }
     }
-    let mut r = Reader { input, pos: 0 };
-
-    // Header, WBXML 1.3 §5.3–§5.7.
-    let version = r.byte()?;
-    if !(0x01..=0x03).contains(&version) {
-        return Err(WbxmlError::BadVersion(version));
-    }
-    let public_id_offset = r.pos;
-    let public_id = r.mb_u_int32()?;
-    // publicid 0 means "literal": an index into the string table follows (§5.5).
-    let literal_public_id = if public_id == 0 {
-        Some(r.mb_u_int32()?)
-    } else {
-        None
-    };
-    let charset = r.mb_u_int32()?;
-    if !matches!(charset, CHARSET_UNKNOWN | CHARSET_US_ASCII | CHARSET_UTF8) {
-        return Err(WbxmlError::UnsupportedCharset(charset));
-    }
-    let table_len = r.mb_u_int32()?;
-    let table = r.take(table_len)?;
-    if let Some(index) = literal_public_id {
-        table_str(table, index, public_id_offset)?;
-    }
-
-    Body {
-        r,
-        table,
-        limits,
-        page: 0,
-        nodes: 0,
-        stack: Vec::new(),
-    }
-    .run()
+    root.ok_or(WbxmlError::Truncated {
+        offset: input.len(),
+    })
 }
 
-/// Body parser state (WBXML 1.3 §5.8).
-struct Body<'a, 'l> {
+/// One step through a WBXML body (WBXML 1.3 §5.8), as [`Events`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// An element opens. With `content`, its content and an [`Event::End`] follow;
+    /// without, it is closed already.
+    Start { tag: Tag, content: bool },
+    /// The innermost open element closes.
+    End,
+    /// A text piece: one `STR_I`, `STR_T` or `ENTITY`.
+    Text(Cow<'a, str>),
+    /// One `OPAQUE`.
+    Opaque(&'a [u8]),
+}
+
+/// The events of one WBXML document, in order: [`Events::next`] gives `Ok(None)` once
+/// the root element has closed at the end of the input. Checks everything [`decode`]
+/// does (header, tokens, strings, [`Limits`], nothing after the root).
+pub struct Events<'a, 'l> {
     r: Reader<'a>,
     table: &'a [u8],
     limits: &'l Limits,
@@ -172,57 +190,79 @@ struct Body<'a, 'l> {
     /// (§5.8.4.7.2).
     page: u8,
     nodes: usize,
-    stack: Vec<Element>,
+    /// Elements open now.
+    depth: usize,
+    /// The root element has closed.
+    done: bool,
 }
 
-impl Body<'_, '_> {
-    fn count_node(&mut self) -> Result<(), WbxmlError> {
-        self.nodes += 1;
-        if self.nodes > self.limits.max_elements {
-            return Err(WbxmlError::TooManyElements {
-                limit: self.limits.max_elements,
+impl<'a, 'l> Events<'a, 'l> {
+    /// Reads the header (§5.3–§5.7); the body's events follow from [`Events::next`].
+    pub fn new(input: &'a [u8], limits: &'l Limits) -> Result<Self, WbxmlError> {
+        if input.len() > limits.max_input {
+            return Err(WbxmlError::TooLarge {
+                size: input.len(),
+                limit: limits.max_input,
             });
         }
-        Ok(())
-    }
-
-    /// Appends a text/opaque node to the innermost open element.
-    fn content(&mut self, node: Node, offset: usize) -> Result<(), WbxmlError> {
-        self.count_node()?;
-        match self.stack.last_mut() {
-            Some(parent) => {
-                parent.children.push(node);
-                Ok(())
-            }
-            None => Err(WbxmlError::ContentOutsideRoot { offset }),
+        let mut r = Reader { input, pos: 0 };
+        let version = r.byte()?;
+        if !(0x01..=0x03).contains(&version) {
+            return Err(WbxmlError::BadVersion(version));
         }
-    }
-
-    /// Adds a finished element to its parent; returns it if it is the root.
-    fn close(&mut self, element: Element) -> Option<Element> {
-        match self.stack.last_mut() {
-            Some(parent) => {
-                parent.children.push(Node::Element(element));
-                None
-            }
-            None => Some(element),
+        let public_id_offset = r.pos;
+        let public_id = r.mb_u_int32()?;
+        // publicid 0 means "literal": an index into the string table follows (§5.5).
+        let literal_public_id = if public_id == 0 {
+            Some(r.mb_u_int32()?)
+        } else {
+            None
+        };
+        let charset = r.mb_u_int32()?;
+        if !matches!(charset, CHARSET_UNKNOWN | CHARSET_US_ASCII | CHARSET_UTF8) {
+            return Err(WbxmlError::UnsupportedCharset(charset));
         }
+        let table_len = r.mb_u_int32()?;
+        let table = r.take(table_len)?;
+        if let Some(index) = literal_public_id {
+            table_str(table, index, public_id_offset)?;
+        }
+        Ok(Events {
+            r,
+            table,
+            limits,
+            page: 0,
+            nodes: 0,
+            depth: 0,
+            done: false,
+        })
     }
 
-    fn run(mut self) -> Result<Element, WbxmlError> {
+    /// The next event; `Ok(None)` after the root element has closed and the input ended.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<Event<'a>>, WbxmlError> {
+        if self.done {
+            // The root is closed: nothing may follow (EAS uses no trailing PIs).
+            return match self.r.at_end() {
+                true => Ok(None),
+                false => Err(WbxmlError::TrailingData { offset: self.r.pos }),
+            };
+        }
         loop {
             let offset = self.r.pos;
             let token = self.r.byte()?;
-            match token {
-                SWITCH_PAGE => self.page = self.r.byte()?,
+            let event = match token {
+                SWITCH_PAGE => {
+                    self.page = self.r.byte()?;
+                    continue;
+                }
                 END => {
-                    let element = self
-                        .stack
-                        .pop()
+                    self.depth = self
+                        .depth
+                        .checked_sub(1)
                         .ok_or(WbxmlError::UnexpectedEnd { offset })?;
-                    if let Some(root) = self.close(element) {
-                        return self.finish(root);
-                    }
+                    self.done = self.depth == 0;
+                    Event::End
                 }
                 ENTITY => {
                     // §5.8.4.3: a character entity, kept as a text piece of its own.
@@ -230,24 +270,28 @@ impl Body<'_, '_> {
                     let c = char::from_u32(value)
                         .filter(|&c| c != '\0')
                         .ok_or(WbxmlError::InvalidEntity { offset, value })?;
-                    self.content(Node::Text(c.to_string()), offset)?;
+                    self.content(offset)?;
+                    Event::Text(Cow::Owned(c.to_string()))
                 }
                 STR_I => {
                     let s = self.r.c_str()?;
                     let text = utf8(s, offset + 1)?;
-                    self.content(Node::Text(text), offset)?;
+                    self.content(offset)?;
+                    Event::Text(Cow::Borrowed(text))
                 }
                 STR_T => {
                     let index = self.r.mb_u_int32()?;
                     let s = table_str(self.table, index, offset)?;
                     let text = utf8(s, offset)?;
-                    self.content(Node::Text(text), offset)?;
+                    self.content(offset)?;
+                    Event::Text(Cow::Borrowed(text))
                 }
                 OPAQUE => {
                     // §5.8.4.6: length checked against the input before copying.
                     let len = self.r.mb_u_int32()?;
                     let data = self.r.take(len)?;
-                    self.content(Node::Opaque(data.to_vec()), offset)?;
+                    self.content(offset)?;
+                    Event::Opaque(data)
                 }
                 PI => {
                     return Err(WbxmlError::Unsupported {
@@ -273,38 +317,46 @@ impl Body<'_, '_> {
                         feature: Feature::Attributes,
                     });
                 }
-                _ => {
-                    if let Some(root) = self.tag(token)? {
-                        return self.finish(root);
-                    }
-                }
-            }
+                _ => self.tag(token)?,
+            };
+            return Ok(Some(event));
+        }
+    }
+
+    fn count_node(&mut self) -> Result<(), WbxmlError> {
+        self.nodes += 1;
+        if self.nodes > self.limits.max_elements {
+            return Err(WbxmlError::TooManyElements {
+                limit: self.limits.max_elements,
+            });
+        }
+        Ok(())
+    }
+
+    /// A text or opaque node: counted, and only inside the root.
+    fn content(&mut self, offset: usize) -> Result<(), WbxmlError> {
+        self.count_node()?;
+        match self.depth {
+            0 => Err(WbxmlError::ContentOutsideRoot { offset }),
+            _ => Ok(()),
         }
     }
 
     /// A tag token (0x05–0x3F, optionally with the content bit).
-    fn tag(&mut self, token: u8) -> Result<Option<Element>, WbxmlError> {
+    fn tag(&mut self, token: u8) -> Result<Event<'a>, WbxmlError> {
         self.count_node()?;
-        if self.stack.len() >= self.limits.max_depth {
+        if self.depth >= self.limits.max_depth {
             return Err(WbxmlError::TooDeep {
                 limit: self.limits.max_depth,
             });
         }
-        let element = Element::new(Tag::new(self.page, token & TAG_TOKEN_MASK));
-        if token & TAG_CONTENT != 0 {
-            self.stack.push(element);
-            Ok(None)
+        let tag = Tag::new(self.page, token & TAG_TOKEN_MASK);
+        let content = token & TAG_CONTENT != 0;
+        if content {
+            self.depth += 1;
         } else {
-            Ok(self.close(element))
+            self.done = self.depth == 0;
         }
-    }
-
-    /// The root is closed: nothing may follow (EAS uses no trailing PIs).
-    fn finish(self, root: Element) -> Result<Element, WbxmlError> {
-        if self.r.at_end() {
-            Ok(root)
-        } else {
-            Err(WbxmlError::TrailingData { offset: self.r.pos })
-        }
+        Ok(Event::Start { tag, content })
     }
 }

@@ -22,7 +22,11 @@
 //! assert_eq!(key.as_deref(), Some("0"));
 //! ```
 //!
-//! # Decoding ([`decode`])
+//! # Decoding ([`decode`], [`Events`])
+//!
+//! [`Events`] reads a document as a sequence of [`Event`]s (an element opens, closes,
+//! a text piece, opaque data), text borrowed from the input; [`decode`] builds the tree
+//! from them. Both check everything below.
 //!
 //! * Header: versions 1.1–1.3 (bytes 0x01–0x03); public id as mb_u_int32, including the
 //!   literal form (0 followed by a string-table index, which is bounds-checked); charset
@@ -66,7 +70,7 @@ mod tests;
 
 use std::borrow::Cow;
 
-pub use decode::decode;
+pub use decode::{Event, Events, decode};
 pub use encode::encode;
 pub use error::{Feature, WbxmlError};
 pub use xml::to_xml;

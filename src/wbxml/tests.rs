@@ -429,3 +429,49 @@ fn xml_rendering() {
 </Sync>\n";
     assert_eq!(xml, expected);
 }
+
+#[test]
+fn events_give_the_document_in_order_without_a_tree() {
+    // string table "cd\0"; <Sync> <Body page 17> STR_I "ab" STR_T 0 ENTITY 'é' OPAQUE [7]
+    // </Body> <SyncKey/> </Sync>
+    let bytes = [
+        0x03, 0x01, 0x6A, 0x03, b'c', b'd', 0, 0x45, 0x00, 0x11, 0x4A, 0x03, b'a', b'b', 0, 0x83,
+        0x00, 0x02, 0x81, 0x69, 0xC3, 0x01, 0x07, 0x01, 0x00, 0x00, 0x0B, 0x01,
+    ];
+    let limits = Limits::default();
+    let mut events = Events::new(&bytes, &limits).unwrap();
+    let mut seen = Vec::new();
+    while let Some(event) = events.next().unwrap() {
+        seen.push(event);
+    }
+    let start = |tag, content| Event::Start { tag, content };
+    assert_eq!(
+        seen,
+        [
+            start(AirSync::Sync, true),
+            start(AirSyncBase::Body, true),
+            Event::Text("ab".into()),
+            Event::Text("cd".into()),
+            Event::Text("é".into()),
+            Event::Opaque(&[7]),
+            Event::End,
+            start(AirSync::SyncKey, false),
+            Event::End,
+        ]
+    );
+    // Text borrowed from the input, not copied.
+    let mut events = Events::new(&bytes, &limits).unwrap();
+    let text = std::iter::from_fn(|| events.next().unwrap()).find(|e| matches!(e, Event::Text(_)));
+    assert!(matches!(
+        text,
+        Some(Event::Text(std::borrow::Cow::Borrowed("ab")))
+    ));
+    // The same checks as the tree: nothing may follow the root, an End needs a Start.
+    let trailing = doc(&[0x05, 0x05]);
+    let mut events = Events::new(&trailing, &limits).unwrap();
+    assert!(matches!(events.next(), Ok(Some(Event::Start { .. }))));
+    assert_eq!(events.next(), Err(WbxmlError::TrailingData { offset: 5 }));
+    let stray_end = doc(&[0x01]);
+    let mut events = Events::new(&stray_end, &limits).unwrap();
+    assert_eq!(events.next(), Err(WbxmlError::UnexpectedEnd { offset: 4 }));
+}
