@@ -56,7 +56,7 @@ async fn main() {
             cpu_seconds(std::process::id()),
             dovecot_cpu_seconds(),
         );
-        let (sync_time, key, _) = initial_sync(&phone, &inbox).await;
+        let (sync_time, key) = initial_sync(&phone, &inbox).await;
         cpu_times.push(spent(cpu, cpu_seconds(pid)));
         client_times.push(spent(client, cpu_seconds(std::process::id())));
         dovecot_sync.push(spent(dovecot, dovecot_cpu_seconds()));

@@ -69,7 +69,7 @@ async fn main() {
             let device = format!("AB{round}");
             let (phone, inbox) = new_phone(stack, &server.base_url, account, &device).await;
             let cpu = cpu_seconds(server.pid());
-            let (sync, _, _) = initial_sync(&phone, &inbox).await;
+            let (sync, _) = initial_sync(&phone, &inbox).await;
             let spent = cpu_seconds(server.pid()) - cpu;
             eprintln!(
                 "round {round} {}: plain {:.3} s, Sync {:.3} s, CPU {spent:.3} s",

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::common::Stack;
 use airsync::wbxml::Element;
 
-use crate::common::eas::{Cmd, Phone, https_client, mail_options};
+use crate::common::eas::{Phone, https_client, mail_options};
 use crate::common::imap::{Imap, message};
 
 /// Messages in the seeded INBOX (issue 3's figure).
@@ -59,12 +59,16 @@ pub fn options() -> Element {
     mail_options(1, Some(512))
 }
 
-/// The phone's initial Sync of the INBOX (WindowSize 100, [`options`]): its time, the
-/// final SyncKey and every command; checks that every message came.
-pub async fn initial_sync(phone: &Phone, inbox: &str) -> (Duration, String, Vec<Cmd>) {
+/// The phone's initial Sync of the INBOX (WindowSize 100, [`options`]): its time and
+/// the final SyncKey; checks that every message came, once. The phone scans each
+/// answer rather than decoding it into a tree (`Phone::sync_all_scanned`): it shares
+/// the two cores with airsync and Dovecot, and the tree cost it about 0.25 ms per
+/// window.
+pub async fn initial_sync(phone: &Phone, inbox: &str) -> (Duration, String) {
     let t = Instant::now();
-    let (key, commands) = phone.sync_all(inbox, 100, options()).await;
+    let (key, added) = phone.sync_all_scanned(inbox, 100, options()).await;
     let elapsed = t.elapsed();
-    assert_eq!(commands.len(), MESSAGES);
-    (elapsed, key, commands)
+    let distinct: std::collections::HashSet<&String> = added.iter().collect();
+    assert_eq!((added.len(), distinct.len()), (MESSAGES, MESSAGES));
+    (elapsed, key)
 }
