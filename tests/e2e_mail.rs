@@ -907,3 +907,77 @@ async fn two_collections_in_one_sync_keep_both_new_keys() {
         assert_eq!(subjects(adds), [subject], "{cid}: only the new message");
     }
 }
+
+/// The benches' phone reads Sync answers as events (`common::eas::scan_sync`); it must
+/// read what the tree-building client reads: the collection's Status, SyncKey and
+/// MoreAvailable, and the server's Adds alone (not the Responses to client Adds, nor
+/// the top-level Status).
+#[test]
+fn the_scanning_phone_reads_what_the_tree_client_reads() {
+    use airsync::wbxml::encode;
+    use common::eas::{parse_sync, scan_sync};
+    let add = |sid: &str, subject: &str| {
+        Element::new(A::Add).text_child(A::ServerId, sid).child(
+            Element::new(A::ApplicationData)
+                .text_child(E::Subject, subject)
+                .child(Element::new(B::Body).text_child(B::Type, "1")),
+        )
+    };
+    let answer = |more: bool| {
+        let mut collection = Element::new(A::Collection)
+            .text_child(A::SyncKey, "7")
+            .text_child(A::CollectionId, "1")
+            .text_child(A::Status, "1");
+        if more {
+            collection.push(Element::new(A::MoreAvailable));
+        }
+        let collection = collection
+            .child(
+                Element::new(A::Commands)
+                    .child(add("1:9", "nine"))
+                    .child(
+                        Element::new(A::Change)
+                            .text_child(A::ServerId, "1:4")
+                            .child(Element::new(A::ApplicationData)),
+                    )
+                    .child(add("1:8", "eight")),
+            )
+            .child(
+                Element::new(A::Responses).child(
+                    Element::new(A::Add)
+                        .text_child(A::ClientId, "c1")
+                        .text_child(A::ServerId, "1:10")
+                        .text_child(A::Status, "1"),
+                ),
+            );
+        // A top-level Status unlike the collection's, which is the one read.
+        Element::new(A::Sync)
+            .text_child(A::Status, "4")
+            .child(Element::new(A::Collections).child(collection))
+    };
+    let scanned = scan_sync(&encode(&answer(true)));
+    let tree = parse_sync(Some(&answer(true)));
+    let tree_adds: Vec<String> = tree
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Cmd::Add(sid, _) => Some(sid.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(scanned.added, tree_adds);
+    assert_eq!(scanned.added, ["1:9", "1:8"]);
+    assert_eq!(scanned.with_data, 2);
+    assert_eq!(
+        (scanned.status.as_str(), scanned.sync_key.as_str()),
+        (tree.status.as_str(), tree.sync_key.as_str())
+    );
+    assert_eq!(
+        (scanned.status.as_str(), scanned.sync_key.as_str()),
+        ("1", "7")
+    );
+    assert!(scanned.more_available && tree.more_available);
+    // Without MoreAvailable, neither sees more.
+    assert!(!scan_sync(&encode(&answer(false))).more_available);
+    assert!(!parse_sync(Some(&answer(false))).more_available);
+}

@@ -443,20 +443,21 @@ pub struct Scanned {
 }
 
 /// Reads a Sync answer's WBXML events (`wbxml::Events`) without building its tree:
-/// the collection's Status, SyncKey and MoreAvailable and the Adds' ServerIds.
+/// the collection's Status, SyncKey and MoreAvailable and the ServerIds of the server's
+/// Adds (not of the Responses to the client's).
 pub fn scan_sync(bytes: &[u8]) -> Scanned {
     let limits = wbxml::Limits::default();
     let mut events = wbxml::Events::new(bytes, &limits).expect("a WBXML answer");
     let mut open: Vec<Tag> = Vec::new();
     let mut out = Scanned::default();
     while let Some(event) = events.next().expect("server sent valid WBXML") {
-        let parent = open.last().copied();
+        let within = |path: &[Tag]| open.ends_with(path);
         match event {
             wbxml::Event::Start { tag, content } => {
-                if tag == A::MoreAvailable && parent == Some(A::Collection) {
+                if tag == A::MoreAvailable && within(&[A::Collection]) {
                     out.more_available = true;
                 }
-                if tag == A::ApplicationData && parent == Some(A::Add) {
+                if tag == A::ApplicationData && within(&[A::Commands, A::Add]) {
                     out.with_data += 1;
                 }
                 if content {
@@ -467,18 +468,12 @@ pub fn scan_sync(bytes: &[u8]) -> Scanned {
                 open.pop();
             }
             wbxml::Event::Text(text) => {
-                let grandparent = open.len().checked_sub(2).map(|i| open[i]);
-                match (grandparent, parent) {
-                    (Some(g), Some(p)) if g == A::Collection && p == A::SyncKey => {
-                        out.sync_key = text.into_owned()
-                    }
-                    (Some(g), Some(p)) if g == A::Collection && p == A::Status => {
-                        out.status = text.into_owned()
-                    }
-                    (Some(g), Some(p)) if g == A::Add && p == A::ServerId => {
-                        out.added.push(text.into_owned())
-                    }
-                    _ => {}
+                if within(&[A::Collection, A::SyncKey]) {
+                    out.sync_key = text.into_owned();
+                } else if within(&[A::Collection, A::Status]) {
+                    out.status = text.into_owned();
+                } else if within(&[A::Commands, A::Add, A::ServerId]) {
+                    out.added.push(text.into_owned());
                 }
             }
             wbxml::Event::Opaque(_) => {}
