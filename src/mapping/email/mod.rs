@@ -44,6 +44,7 @@ pub(crate) mod body;
 pub mod compose;
 mod fields;
 mod flags;
+mod single_part;
 
 use airsync_model::{FlagChange, MessageMeta};
 use mail_parser::{HeaderName, Message, MessageParser, MimeHeaders, PartType};
@@ -109,13 +110,23 @@ static PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| 
         .default_header_text()
 });
 
-/// Parses with mail-parser. A panic inside the parser (it has debug assertions and
+/// Parses with mail-parser; a lone plain-text part without mail-parser's decoding of
+/// its body (`single_part.rs`). A panic inside the parser (it has debug assertions and
 /// index arithmetic on hostile input) is caught and treated as unparseable.
 fn parse(raw: &[u8]) -> Option<Message<'_>> {
     let parser: &MessageParser = &PARSER;
-    std::panic::catch_unwind(move || parser.parse(raw))
-        .ok()
-        .flatten()
+    let full = || {
+        std::panic::catch_unwind(move || parser.parse(raw))
+            .ok()
+            .flatten()
+    };
+    match std::panic::catch_unwind(move || single_part::parse(parser, raw)) {
+        Ok(Some(quick)) => {
+            debug_assert_eq!(Some(&quick), full().as_ref(), "single_part::parse differs");
+            Some(quick)
+        }
+        _ => full(),
+    }
 }
 
 /// The displayed bodies, decoded. mail-parser lists an HTML-only message's HTML part
