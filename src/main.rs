@@ -52,6 +52,14 @@ fn load(config: Option<&PathBuf>) -> Result<Settings, ExitCode> {
     })
 }
 
+/// mimalloc rather than glibc's malloc: a Sync converts every message into a tree of
+/// small allocations (about 80 per message) and the IMAP and HTTP layers add more;
+/// converting 10,000 short messages took 41 ms with glibc and 32 ms with mimalloc, and
+/// airsync's CPU during an initial sync of them fell by about a twentieth (README,
+/// "Measured").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
