@@ -24,7 +24,7 @@ use airsync::wbxml::pages::{
 };
 use common::Stack;
 use common::airsync::Server;
-use common::eas::{Answer, Cmd, Phone, collection, mail_options, parse_sync};
+use common::eas::{Answer, Cmd, Phone, collection, mail_options, parse_sync, sync_doc};
 use common::imap::{Imap, message, rand_id};
 
 /// Every `<Status>` value in an answer, in document order.
@@ -57,13 +57,7 @@ fn assert_retryable(what: &str, a: &Answer, allowed: &[&str]) {
 }
 
 fn sync_request(id: &str, key: &str, window: u32, options: Element) -> Element {
-    Element::new(A::Sync).child(Element::new(A::Collections).child(collection(
-        id,
-        key,
-        Some(window),
-        Some(options),
-        vec![],
-    )))
+    sync_doc(collection(id, key, Some(window), Some(options), vec![]))
 }
 
 /// Records the Adds of one Sync answer; panics on a ServerId seen before.

@@ -13,7 +13,7 @@ use common::Stack;
 use common::airsync::Server;
 use common::eas::{
     Phone, clone_phone, collection, empty_ping, https_client, mail_options, parse_sync, ping,
-    spawn_ping,
+    spawn_ping, sync_doc,
 };
 
 /// Short heartbeats and a 1 s DAV poll, so that every test is quick.
@@ -270,14 +270,8 @@ async fn new_upstream_folder_gives_status_7_until_folder_sync() {
 }
 
 fn hanging_sync_doc(inbox: &str, key: &str, heartbeat: u32) -> Element {
-    Element::new(A::Sync)
-        .child(Element::new(A::Collections).child(collection(
-            inbox,
-            key,
-            Some(100),
-            Some(mail_options(1, Some(1000))),
-            vec![],
-        )))
+    let options = mail_options(1, Some(1000));
+    sync_doc(collection(inbox, key, Some(100), Some(options), vec![]))
         .text_child(A::HeartbeatInterval, heartbeat.to_string())
 }
 

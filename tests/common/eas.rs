@@ -90,11 +90,14 @@ impl Phone {
 
     /// [`Phone::post`], but `None` when no answer came (fault tests).
     pub async fn try_post(&self, cmd: &str, body: &Element) -> Option<Answer> {
-        let r = self
-            .request(reqwest::Method::POST, &self.url(cmd))
+        try_send(self.wbxml_request(cmd, body)).await
+    }
+
+    /// The POST of command `cmd` with `body` encoded as WBXML.
+    fn wbxml_request(&self, cmd: &str, body: &Element) -> reqwest::RequestBuilder {
+        self.request(reqwest::Method::POST, &self.url(cmd))
             .header("Content-Type", "application/vnd.ms-sync.wbxml")
-            .body(wbxml::encode(body));
-        try_send(r).await
+            .body(wbxml::encode(body))
     }
 
     /// A phone of `user` on the airsync at `base_url` (trusting `ca`), provisioned.
@@ -430,6 +433,11 @@ pub fn parse_sync_owned(body: Option<Element>) -> Synced {
     out
 }
 
+/// A Sync request of one collection.
+pub fn sync_doc(collection: Element) -> Element {
+    Element::new(A::Sync).child(Element::new(A::Collections).child(collection))
+}
+
 /// What [`scan_sync`] reads of a Sync answer of one collection.
 #[derive(Debug, Default)]
 pub struct Scanned {
@@ -502,8 +510,7 @@ pub fn assert_each_once(seen: &[String], n: usize) {
 impl Phone {
     /// A Sync of one collection.
     pub async fn sync_one(&self, collection: Element) -> Synced {
-        let doc = Element::new(A::Sync).child(Element::new(A::Collections).child(collection));
-        let a = self.post("Sync", &doc).await;
+        let a = self.post("Sync", &sync_doc(collection)).await;
         assert_eq!(a.status, 200, "Sync HTTP status");
         parse_sync_owned(a.body)
     }
@@ -589,18 +596,12 @@ impl Phone {
         let mut added = Vec::new();
         for round in 0..10_000 {
             let window = (round > 0).then_some(window);
-            let doc = Element::new(A::Sync).child(Element::new(A::Collections).child(collection(
-                id,
-                &key,
-                window,
-                Some(options.clone()),
-                vec![],
-            )));
-            let r = self
-                .request(reqwest::Method::POST, &self.url("Sync"))
-                .header("Content-Type", "application/vnd.ms-sync.wbxml")
-                .body(wbxml::encode(&doc));
-            let resp = r.send().await.expect("Sync request");
+            let doc = sync_doc(collection(id, &key, window, Some(options.clone()), vec![]));
+            let resp = self
+                .wbxml_request("Sync", &doc)
+                .send()
+                .await
+                .expect("Sync request");
             assert_eq!(resp.status().as_u16(), 200, "Sync HTTP status");
             let bytes = resp.bytes().await.expect("Sync answer");
             let s = scan_sync(&bytes);
