@@ -135,7 +135,8 @@ pub struct MessageMeta {
     /// fetched message's is the length of its bytes. Listings and deltas leave it out:
     /// on Dovecot it doubles the cost of listing a large mailbox, and no Sync needs it.
     pub size: Option<u64>,
-    /// CONDSTORE MODSEQ, when the server offers CONDSTORE.
+    /// CONDSTORE MODSEQ, when the server offers CONDSTORE ([`MailStore::fetch_messages_dated`]
+    /// leaves it out).
     pub modseq: Option<u64>,
 }
 
@@ -275,7 +276,8 @@ pub trait MailStore: Send + Sync {
 
     /// [`MailStore::fetch_messages`] of messages whose INTERNALDATE the caller knows
     /// already (from a listing or a delta), given with each UID in `wanted`: the server
-    /// is not asked for it again (on a Maildir, a `stat()` of every message file).
+    /// is not asked for it again (Dovecot formats every INTERNALDATE it sends, at about
+    /// 2 µs each when no `TZ` is set for it). The messages come without `modseq`.
     ///
     /// The flags may be a few moments older than those of a listing read meanwhile (the
     /// backend may read from a connection that has not looked at the mailbox since its
