@@ -40,7 +40,7 @@
 //! connection and harmless to repeat) only where it is used; once enabled, a connection
 //! reports expunges as `VANISHED`, which only [`raw`] can read.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use airsync_model::{
     FetchedMessage, FlagChange, MailboxDelta, MailboxListing, MailboxStatus, MessageMeta,
@@ -692,9 +692,34 @@ fn ok(st: &StatusText) -> Result<(), Error> {
 
 /// Collects FETCH responses by UID, merging unsolicited partial ones (flag updates by
 /// other sessions) into the full ones.
+///
+/// Kept as a vector sorted by UID rather than a map: servers answer a `UID FETCH` in
+/// ascending UID order, so nearly every response is appended, and a listing of 10,000
+/// messages costs no hashing and no tree.
 #[derive(Default)]
 struct Collector {
-    by_uid: HashMap<Uid, FetchItems>,
+    /// Sorted by `uid`, each UID once; every entry has a `uid`.
+    items: Vec<FetchItems>,
+}
+
+/// What a [`Collector`] gathered: complete entries sorted by UID, each with the body if
+/// one came (not NIL).
+struct Metas(Vec<(MessageMeta, Option<Vec<u8>>)>);
+
+impl Metas {
+    /// All of them, in UID order.
+    fn into_sorted(self) -> impl DoubleEndedIterator<Item = (MessageMeta, Option<Vec<u8>>)> {
+        self.0.into_iter()
+    }
+
+    /// Those of `uids`, in the order of `uids` (each once), missing ones left out.
+    fn in_order_of(self, uids: &[Uid]) -> Vec<(MessageMeta, Option<Vec<u8>>)> {
+        let keys: Vec<Uid> = self.0.iter().map(|(m, _)| m.uid).collect();
+        let mut slots: Vec<Option<_>> = self.0.into_iter().map(Some).collect();
+        uids.iter()
+            .filter_map(|uid| slots[keys.binary_search(uid).ok()?].take())
+            .collect()
+    }
 }
 
 impl Collector {
@@ -708,8 +733,7 @@ impl Collector {
         let Some(uid) = item.uid else {
             return Ok(()); // unsolicited, without UID: not ours to place
         };
-        let e = self.by_uid.entry(uid).or_default();
-        e.uid = Some(uid);
+        let e = self.entry(uid);
         if item.flags.is_some() {
             e.flags = item.flags;
         }
@@ -724,30 +748,52 @@ impl Collector {
         Ok(())
     }
 
+    /// The entry of `uid`, a new one at its place if there is none.
+    fn entry(&mut self, uid: Uid) -> &mut FetchItems {
+        let at = match self.items.last() {
+            Some(last) if last.uid < Some(uid) => self.items.len(),
+            None => 0,
+            Some(_) => match self.items.binary_search_by_key(&Some(uid), |i| i.uid) {
+                Ok(found) => return &mut self.items[found],
+                Err(at) => at,
+            },
+        };
+        self.items.insert(
+            at,
+            FetchItems {
+                uid: Some(uid),
+                ..FetchItems::default()
+            },
+        );
+        &mut self.items[at]
+    }
+
     /// Gives the entries of `dates` their INTERNALDATE (asked without it).
     fn date_from(&mut self, dates: &HashMap<Uid, i64>) {
-        for (uid, item) in &mut self.by_uid {
-            if let Some(&date) = dates.get(uid) {
+        for item in &mut self.items {
+            if let Some(&date) = item.uid.and_then(|uid| dates.get(&uid)) {
                 item.internal_date = Some(date);
             }
         }
     }
 
-    /// Complete entries as metadata with the body if one came (not NIL), by UID.
-    fn metas(self) -> BTreeMap<Uid, (MessageMeta, Option<Vec<u8>>)> {
-        self.by_uid
-            .into_values()
-            .filter_map(|i| {
-                let meta = MessageMeta {
-                    uid: i.uid?,
-                    flags: i.flags?,
-                    internal_date: i.internal_date?,
-                    size: i.size,
-                    modseq: i.modseq,
-                };
-                Some((meta.uid, (meta, i.body.flatten())))
-            })
-            .collect()
+    /// The complete entries (UID, FLAGS and INTERNALDATE known).
+    fn metas(self) -> Metas {
+        Metas(
+            self.items
+                .into_iter()
+                .filter_map(|i| {
+                    let meta = MessageMeta {
+                        uid: i.uid?,
+                        flags: i.flags?,
+                        internal_date: i.internal_date?,
+                        size: i.size,
+                        modseq: i.modseq,
+                    };
+                    Some((meta, i.body.flatten()))
+                })
+                .collect(),
+        )
     }
 }
 
@@ -851,7 +897,7 @@ async fn list_in(
     }
     let messages: Vec<MessageMeta> = col
         .metas()
-        .into_values()
+        .into_sorted()
         .map(|(m, _)| m)
         .filter(|m| since.is_none_or(|s| m.internal_date >= s))
         .collect();
@@ -964,7 +1010,7 @@ async fn changes_in(
     let gone: HashSet<Uid> = vanished.iter().copied().collect();
     let changed: Vec<MessageMeta> = col
         .metas()
-        .into_values()
+        .into_sorted()
         .map(|(m, _)| m)
         .filter(|m| !gone.contains(&m.uid))
         .collect();
@@ -1096,7 +1142,7 @@ async fn fetch_last_in(
     done.iter().try_for_each(ok)?;
     // Newest first; an unsolicited FETCH (another session's flag change) has no body,
     // and `messages_of` leaves it out.
-    let found: Vec<_> = col.metas().into_values().rev().collect();
+    let found: Vec<_> = col.metas().into_sorted().rev().collect();
     let asked = (last - first + 1) as usize;
     Ok((status.uidvalidity, messages_of(found, asked, max_message)?))
 }
@@ -1235,10 +1281,10 @@ async fn search_in(
     let mut col = Collector::default();
     let done = sel.run(session, &[], &cmds, true, |u| col.take(u)).await?;
     done.iter().try_for_each(ok)?;
-    let mut metas = col.metas();
-    let mut newest: Vec<MessageMeta> = found
-        .iter()
-        .filter_map(|u| metas.remove(u))
+    let mut newest: Vec<MessageMeta> = col
+        .metas()
+        .in_order_of(&found)
+        .into_iter()
         .map(|(m, _)| m)
         .collect();
     newest.sort_by(|a, b| {
@@ -1290,7 +1336,7 @@ pub(crate) async fn fetch_header_fields(
     done.iter().try_for_each(ok)?;
     Ok(col
         .metas()
-        .into_values()
+        .into_sorted()
         .map(|(meta, text)| (meta, text.unwrap_or_default()))
         .collect())
 }
@@ -1345,8 +1391,7 @@ async fn fetch_items(
     if let Some(dates) = dates {
         col.date_from(dates);
     }
-    let mut found = col.metas();
-    Ok(uids.iter().filter_map(|uid| found.remove(uid)).collect())
+    Ok(col.metas().in_order_of(uids))
 }
 
 /// `UID STORE set ±FLAGS.SILENT (…)` for each chunk of UIDs.
@@ -1781,11 +1826,50 @@ mod tests {
         ] {
             c.take(Untagged::Data(data(line))).unwrap();
         }
-        let metas = c.metas();
+        let metas: Vec<_> = c.metas().into_sorted().collect();
         assert_eq!(metas.len(), 1, "partial entries are dropped");
-        let m = &metas[&4].0;
+        let m = &metas[0].0;
         assert_eq!(m.flags, vec!["\\Seen", "\\Flagged"]);
         assert_eq!((m.modseq, m.size), (Some(8), Some(9)));
+    }
+
+    #[test]
+    fn collector_places_responses_in_any_order() {
+        let mut c = Collector::default();
+        for (uid, flag) in [(7, "a"), (3, "b"), (9, "c"), (3, "d"), (5, "e")] {
+            let line = format!(
+                "* 1 FETCH (UID {uid} FLAGS ({flag}) INTERNALDATE \"01-Jan-2020 10:00:00 +0000\")\r\n"
+            );
+            c.take(Untagged::Data(data(line.as_bytes()))).unwrap();
+        }
+        let seen = |metas: Vec<(MessageMeta, Option<Vec<u8>>)>| -> Vec<(Uid, String)> {
+            metas
+                .into_iter()
+                .map(|(m, _)| (m.uid, m.flags.concat()))
+                .collect()
+        };
+        let sorted = vec![
+            (3, "d".into()),
+            (5, "e".into()),
+            (7, "a".into()),
+            (9, "c".into()),
+        ];
+        assert_eq!(seen(c.metas().into_sorted().collect()), sorted);
+
+        let mut c = Collector::default();
+        for uid in [4, 2, 8] {
+            let line = format!(
+                "* 1 FETCH (UID {uid} FLAGS () INTERNALDATE \"01-Jan-2020 10:00:00 +0000\")\r\n"
+            );
+            c.take(Untagged::Data(data(line.as_bytes()))).unwrap();
+        }
+        let picked = c.metas().in_order_of(&[8, 5, 2, 8, 4]);
+        let uids: Vec<Uid> = picked.iter().map(|(m, _)| m.uid).collect();
+        assert_eq!(
+            uids,
+            [8, 2, 4],
+            "asked order, missing and repeated UIDs left out"
+        );
     }
 
     #[test]

@@ -338,7 +338,7 @@ pub(crate) async fn read_frame(conn: &mut ImapConn, max_literal: usize) -> Resul
 fn frame_len(buf: &[u8], max_literal: usize) -> Result<Option<usize>, Error> {
     let mut line_start = 0;
     loop {
-        let Some(rel) = buf[line_start..].windows(2).position(|w| w == b"\r\n") else {
+        let Some(rel) = crlf(&buf[line_start..]) else {
             if buf.len() - line_start > MAX_LINE {
                 return Err(Error::Protocol("response line too long".into()));
             }
@@ -354,6 +354,18 @@ fn frame_len(buf: &[u8], max_literal: usize) -> Result<Option<usize>, Error> {
                 }
             }
         }
+    }
+}
+
+/// Where the first CRLF of `bytes` starts.
+fn crlf(bytes: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    loop {
+        let lf = from + memchr::memchr(b'\n', &bytes[from..])?;
+        if lf > 0 && bytes[lf - 1] == b'\r' {
+            return Some(lf - 1);
+        }
+        from = lf + 1;
     }
 }
 
@@ -525,6 +537,14 @@ impl<'a> Parser<'a> {
 
     fn quoted(&mut self) -> Result<Vec<u8>, Error> {
         self.pos += 1;
+        // Commonly no escapes: the bytes up to the closing quote, as they stand.
+        let rest = &self.b[self.pos..];
+        if let Some(end) = rest.iter().position(|&b| matches!(b, b'"' | b'\\' | b'\r'))
+            && rest[end] == b'"'
+        {
+            self.pos += end + 1;
+            return Ok(rest[..end].to_vec());
+        }
         let mut s = Vec::new();
         loop {
             match self.peek() {
@@ -580,11 +600,15 @@ impl<'a> Parser<'a> {
             }
             self.pos += 1;
         }
-        let atom = String::from_utf8_lossy(&self.b[start..self.pos]);
-        Ok(if atom.eq_ignore_ascii_case("NIL") {
+        let bytes = &self.b[start..self.pos];
+        Ok(if bytes.eq_ignore_ascii_case(b"NIL") {
             Value::Nil
         } else {
-            Value::Atom(atom.as_ref().into())
+            // Atoms are ASCII (RFC 3501 §9); the lossy reading is for broken servers.
+            match std::str::from_utf8(bytes) {
+                Ok(atom) => Value::Atom(atom.into()),
+                Err(_) => Value::Atom(String::from_utf8_lossy(bytes).as_ref().into()),
+            }
         })
     }
 }
@@ -663,6 +687,9 @@ mod tests {
         assert_eq!(frame_len(lit, MAX_LITERAL).unwrap(), Some(26));
         let two = b"* X {1}\r\na {2+}\r\nbc\r\n";
         assert_eq!(frame_len(two, MAX_LITERAL).unwrap(), Some(two.len()));
+        // A bare LF does not end a line.
+        assert_eq!(frame_len(b"* OK a\nb\r\n", MAX_LITERAL).unwrap(), Some(10));
+        assert_eq!(frame_len(b"\n\r\n", MAX_LITERAL).unwrap(), Some(3));
     }
 
     #[test]
@@ -749,6 +776,21 @@ mod tests {
         assert!(parse_frame(b"* X \"open\r\n").is_err());
         assert!(parse_frame(b"A1 FOO bar\r\n").is_err());
         assert!(frame_len(b"* X {999999999999}\r\n", MAX_LITERAL).is_err());
+    }
+
+    #[test]
+    fn quoted_strings_with_and_without_escapes() {
+        assert_eq!(
+            data("* X \"plain\" \"a\\\"b\\\\c\" \"\" NIL\r\n"),
+            vec![
+                atom("X"),
+                Value::Str(b"plain".to_vec()),
+                Value::Str(b"a\"b\\c".to_vec()),
+                Value::Str(Vec::new()),
+                Value::Nil,
+            ]
+        );
+        assert!(parse_frame(b"* X \"open\r\n").is_err());
     }
 
     #[test]
