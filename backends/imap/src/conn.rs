@@ -31,9 +31,54 @@ enum Transport {
 pub struct ImapConn {
     transport: Transport,
     /// Bytes read from the transport that no reader has consumed yet.
-    buf: Vec<u8>,
+    buf: ReadBuffer,
     /// A mailbox a fetch left open read-only (see `messages`, "Session state").
     pub(crate) examined: Option<Examined>,
+}
+
+/// Bytes read from the transport that no reader has consumed yet: `bytes[start..]`.
+///
+/// Consuming a frame only moves `start`; the consumed bytes are dropped when a read
+/// needs room. Shifting the rest of the buffer out for every frame, as a plain
+/// `Vec::drain` does, moved a 10,000-message listing some forty times over.
+#[derive(Default)]
+struct ReadBuffer {
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+impl ReadBuffer {
+    /// What one read may fill at most.
+    const CHUNK: usize = 32 * 1024;
+
+    fn unread(&self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.bytes.len());
+        if self.start == self.bytes.len() {
+            if self.bytes.capacity() > 2 * Self::CHUNK {
+                // A large literal has been read: do not keep its room for good.
+                self.bytes = Vec::new();
+            } else {
+                self.bytes.clear();
+            }
+            self.start = 0;
+        }
+    }
+
+    /// The vector to read into (after its unread bytes), with room for a chunk.
+    fn make_room(&mut self) -> &mut Vec<u8> {
+        if self.start > 0 {
+            self.bytes.drain(..self.start);
+            self.start = 0;
+        }
+        if self.bytes.capacity() - self.bytes.len() < Self::CHUNK / 4 {
+            self.bytes.reserve(Self::CHUNK);
+        }
+        &mut self.bytes
+    }
 }
 
 /// A mailbox left selected with a plain EXAMINE, and how to leave it.
@@ -56,7 +101,7 @@ impl std::fmt::Debug for ImapConn {
         };
         f.debug_struct("ImapConn")
             .field("transport", &kind)
-            .field("buffered", &self.buf.len())
+            .field("buffered", &self.buf.unread().len())
             .finish()
     }
 }
@@ -74,7 +119,7 @@ impl ImapConn {
         tcp.set_nodelay(true)?;
         let conn = Self {
             transport: Transport::Plain(tcp),
-            buf: Vec::new(),
+            buf: ReadBuffer::default(),
             examined: None,
         };
         match tls {
@@ -90,7 +135,7 @@ impl ImapConn {
         let Transport::Plain(tcp) = self.transport else {
             return Err(io::Error::other("TLS already active"));
         };
-        if !self.buf.is_empty() {
+        if !self.buf.unread().is_empty() {
             return Err(io::Error::other(
                 "server sent data before the TLS handshake",
             ));
@@ -100,30 +145,28 @@ impl ImapConn {
         let stream = tls.connect(name, tcp).await?;
         Ok(Self {
             transport: Transport::Tls(Box::new(stream)),
-            buf: Vec::new(),
+            buf: ReadBuffer::default(),
             examined: None,
         })
     }
 
     /// Bytes read ahead and not yet consumed.
     pub(crate) fn buffered(&self) -> &[u8] {
-        &self.buf
+        self.buf.unread()
     }
 
     /// Drops the first `n` buffered bytes (consumed by a reader).
     pub(crate) fn consume(&mut self, n: usize) {
-        self.buf.drain(..n);
+        self.buf.consume(n);
     }
 
     /// Reads more bytes from the transport into the buffer. `Ok(0)` means EOF.
     pub(crate) async fn fill(&mut self) -> io::Result<usize> {
-        let mut chunk = [0u8; 8192];
-        let n = match &mut self.transport {
-            Transport::Plain(s) => s.read(&mut chunk).await?,
-            Transport::Tls(s) => s.read(&mut chunk).await?,
-        };
-        self.buf.extend_from_slice(&chunk[..n]);
-        Ok(n)
+        let bytes = self.buf.make_room();
+        match &mut self.transport {
+            Transport::Plain(s) => s.read_buf(bytes).await,
+            Transport::Tls(s) => s.read_buf(bytes).await,
+        }
     }
 }
 
@@ -134,10 +177,11 @@ impl AsyncRead for ImapConn {
         out: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if !this.buf.is_empty() {
-            let n = this.buf.len().min(out.remaining());
-            out.put_slice(&this.buf[..n]);
-            this.buf.drain(..n);
+        let unread = this.buf.unread();
+        if !unread.is_empty() {
+            let n = unread.len().min(out.remaining());
+            out.put_slice(&unread[..n]);
+            this.buf.consume(n);
             return Poll::Ready(Ok(()));
         }
         match &mut this.transport {
@@ -204,4 +248,29 @@ pub fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<TlsConnector, 
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(TlsConnector::from(Arc::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReadBuffer;
+
+    #[test]
+    fn read_buffer_keeps_unread_bytes_in_order() {
+        let mut b = ReadBuffer::default();
+        b.make_room().extend_from_slice(b"* 1 FETCH\r\n* 2 FE");
+        b.consume(11);
+        assert_eq!(b.unread(), b"* 2 FE");
+        // Room for the next read drops what was consumed, not what is unread.
+        let v = b.make_room();
+        assert!(v.capacity() - v.len() >= ReadBuffer::CHUNK / 4);
+        v.extend_from_slice(b"TCH\r\n");
+        assert_eq!(b.unread(), b"* 2 FETCH\r\n");
+        b.consume(100);
+        assert_eq!(b.unread(), b"");
+        // A large literal's room is given back once it is read.
+        b.make_room()
+            .extend_from_slice(&vec![b'x'; 5 * ReadBuffer::CHUNK]);
+        b.consume(5 * ReadBuffer::CHUNK);
+        assert_eq!(b.bytes.capacity(), 0);
+    }
 }
