@@ -823,18 +823,158 @@ const DATELESS_META_ITEMS: &str = "UID FLAGS";
 /// EXAMINE reported *before* the fetch: a message changed meanwhile may show newer state
 /// than `highestmodseq` says, so a later delta from it reports that change again (never
 /// misses it).
-pub(crate) async fn list(
+///
+/// A whole mailbox of `split_from` messages or more is listed in two halves at once
+/// when the server has ESEARCH: `UID SEARCH RETURN (ALL) ALL` after the EXAMINE gives
+/// the UID in the middle, this session lists up to it while `upper` lists the rest on
+/// a session of its own ([`list_upper`]; `None` when no other session is free or it
+/// failed, and this one lists the rest). Dovecot formats each INTERNALDATE it sends (2–3 µs each), so
+/// two processes halve the time before a first Sync can plan its window.
+pub(crate) async fn list<U, F>(
     session: &mut Session,
     caps: &Capabilities,
     mailbox: &str,
     since: Option<i64>,
-) -> Result<MailboxListing, Error> {
+    (split_from, upper): (u32, U),
+) -> Result<MailboxListing, Error>
+where
+    U: FnOnce(Uid) -> F,
+    F: Future<Output = Option<(u32, Vec<MessageMeta>)>>,
+{
     let mut sel = Selection::new(caps, mailbox, Mode::Examine)?;
     if caps.has("CONDSTORE") {
         sel.params = " (CONDSTORE)";
     }
-    let result = list_in(&mut sel, session, since).await;
+    let result = match since {
+        None if caps.has("ESEARCH") => list_split(&mut sel, session, split_from, upper).await,
+        _ => list_in(&mut sel, session, since).await,
+    };
     finish(&mut sel, session, result).await
+}
+
+/// Mailboxes with at least this many messages are listed in two halves by default
+/// (see [`list`]).
+pub(crate) const SPLIT_FROM: u32 = 4_000;
+
+async fn list_split<U, F>(
+    sel: &mut Selection<'_>,
+    session: &mut Session,
+    split_from: u32,
+    upper: U,
+) -> Result<MailboxListing, Error>
+where
+    U: FnOnce(Uid) -> F,
+    F: Future<Output = Option<(u32, Vec<MessageMeta>)>>,
+{
+    let mut found = Vec::new();
+    let search = ["UID SEARCH RETURN (ALL) ALL".to_string()];
+    let done = sel
+        .run(session, &[], &search, false, |u| {
+            if let Untagged::Data(t) = &u
+                && let Some(r) = parse_search(t)?
+            {
+                found.extend(r);
+            }
+            Ok(())
+        })
+        .await?;
+    ok(&done[0])?;
+    // The status of the EXAMINE, before either half is read: a message changed while
+    // they are read may show newer state than HIGHESTMODSEQ says (see above).
+    let status = sel.status()?;
+    let middle = (status.messages >= split_from)
+        .then(|| middle_uid(&found))
+        .flatten();
+    let items = meta_items(sel.caps);
+    let mut col = Collector::default();
+    let Some(middle) = middle else {
+        let cmd = [format!("UID FETCH 1:* ({items})")];
+        let done = sel.run(session, &[], &cmd, true, |u| col.take(u)).await?;
+        ok(&done[0])?;
+        return Ok(listing_of(status, col, None));
+    };
+    let lower = [format!("UID FETCH 1:{middle} ({items})")];
+    let (done, other) = tokio::join!(
+        sel.run(session, &[], &lower, false, |u| col.take(u)),
+        upper(middle + 1)
+    );
+    ok(&done?[0])?;
+    let other = match other {
+        Some((uidvalidity, metas)) if uidvalidity == status.uidvalidity => Some(metas),
+        // No other session, or it failed or saw another UIDVALIDITY: the rest here.
+        _ => None,
+    };
+    let rest = match other {
+        Some(_) => Vec::new(),
+        None => vec![format!("UID FETCH {}:* ({items})", middle + 1)],
+    };
+    let done = sel.run(session, &[], &rest, true, |u| col.take(u)).await?;
+    done.iter().try_for_each(ok)?;
+    Ok(listing_of(status, col, other))
+}
+
+/// The UID with about as many messages above it as at or below it, from the ranges of
+/// an ESEARCH ALL; `None` when there are too few to split.
+fn middle_uid(ranges: &[(Uid, Uid)]) -> Option<Uid> {
+    let total = set_len(ranges);
+    let mut left = total / 2;
+    if left == 0 {
+        return None;
+    }
+    let mut sorted = ranges.to_vec();
+    sorted.sort_unstable();
+    for (a, b) in sorted {
+        let len = u64::from(b - a) + 1;
+        if left <= len {
+            return Some(a + (left - 1) as Uid);
+        }
+        left -= len;
+    }
+    None
+}
+
+/// The upper half of a split [`list`]: the messages from UID `from` on, listed on a
+/// session of its own, with the UIDVALIDITY it saw.
+pub(crate) async fn list_upper(
+    session: &mut Session,
+    caps: &Capabilities,
+    mailbox: &str,
+    from: Uid,
+) -> Result<(u32, Vec<MessageMeta>), Error> {
+    let mut sel = Selection::new(caps, mailbox, Mode::Examine)?;
+    let result = list_upper_in(&mut sel, session, from).await;
+    finish(&mut sel, session, result).await
+}
+
+async fn list_upper_in(
+    sel: &mut Selection<'_>,
+    session: &mut Session,
+    from: Uid,
+) -> Result<(u32, Vec<MessageMeta>), Error> {
+    let mut col = Collector::default();
+    let cmd = [format!("UID FETCH {from}:* ({})", meta_items(sel.caps))];
+    let done = sel.run(session, &[], &cmd, true, |u| col.take(u)).await?;
+    ok(&done[0])?;
+    let metas = col
+        .metas()
+        .into_sorted()
+        .map(|(m, _)| m)
+        // `n:*` names the last message even when its UID is below n (RFC 3501 §6.4.8).
+        .filter(|m| m.uid >= from)
+        .collect();
+    Ok((sel.status()?.uidvalidity, metas))
+}
+
+/// A listing of the messages `col` gathered, and of `upper` (all of higher UIDs).
+fn listing_of(
+    status: MailboxStatus,
+    col: Collector,
+    upper: Option<Vec<MessageMeta>>,
+) -> MailboxListing {
+    let mut messages: Vec<MessageMeta> = col.metas().into_sorted().map(|(m, _)| m).collect();
+    messages.extend(upper.into_iter().flatten());
+    tracing::debug!(target: "airsync", count = messages.len(), "imap: listed messages");
+    MailboxListing { status, messages }
 }
 
 async fn list_in(

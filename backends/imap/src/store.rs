@@ -62,6 +62,10 @@ pub struct ImapConfig {
     /// `["QRESYNC"]` to work around a server's broken extension; the tests use it to run
     /// the fallbacks against a server that has everything.
     pub ignore_capabilities: Vec<String>,
+    /// A whole mailbox of this many messages or more is listed in two halves over two
+    /// connections at once, when a second one is free (default 4,000; the tests lower
+    /// it). See `messages::list`.
+    pub split_listing_from: u32,
 }
 
 impl ImapConfig {
@@ -77,6 +81,7 @@ impl ImapConfig {
             command_timeout: Duration::from_secs(60),
             max_message_size: messages::DEFAULT_MAX_MESSAGE,
             ignore_capabilities: Vec::new(),
+            split_listing_from: messages::SPLIT_FROM,
         }
     }
 }
@@ -216,6 +221,23 @@ impl ImapStore {
         creds: &Credentials,
         what: &'static str,
         mailbox: Option<&str>,
+        op: F,
+    ) -> Result<T, BackendError>
+    where
+        F: FnMut(Session, Arc<ServerInfo>) -> BoxFuture<'a, (Session, Result<T, Error>)>,
+    {
+        let wait = self.inner.config.command_timeout;
+        self.run_session(creds, what, mailbox, wait, op).await
+    }
+
+    /// [`ImapStore::with_session_on`], waiting at most `wait` for a connection of the
+    /// pool (zero: only if one is free now).
+    async fn run_session<'a, T, F>(
+        &self,
+        creds: &Credentials,
+        what: &'static str,
+        mailbox: Option<&str>,
+        wait: Duration,
         mut op: F,
     ) -> Result<T, BackendError>
     where
@@ -230,7 +252,7 @@ impl ImapStore {
                 mut session,
                 lease,
                 reused,
-            } = self.checkout(creds, &prefer).await?;
+            } = self.checkout(creds, &prefer, wait).await?;
             let info = match self.ensure_server_info(&mut session).await {
                 Ok(info) => info,
                 Err(e) => return Err(e.into()), // session and lease dropped
@@ -266,6 +288,37 @@ impl ImapStore {
         }
     }
 
+    /// The upper half of a split listing (`messages::list`) on a second session, if one
+    /// is free right now; `None` otherwise or if it fails (the first session then lists
+    /// the rest itself).
+    async fn list_upper(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        from: Uid,
+    ) -> Option<(u32, Vec<MessageMeta>)> {
+        let half = self
+            .run_session(
+                creds,
+                "list messages",
+                None,
+                Duration::ZERO,
+                |session, info| {
+                    on_session!(session, async move {
+                        messages::list_upper(session, &info.capabilities, mailbox, from).await
+                    })
+                },
+            )
+            .await;
+        match half {
+            Ok(half) => Some(half),
+            Err(e) => {
+                tracing::debug!(target: "airsync", login = %creds.login, error = %e, "imap: listing in one piece");
+                None
+            }
+        }
+    }
+
     /// The cached server info, fetched on this session the first time.
     async fn ensure_server_info(&self, session: &mut Session) -> Result<Arc<ServerInfo>, Error> {
         let limit = self.inner.config.command_timeout;
@@ -291,12 +344,13 @@ impl ImapStore {
         &self,
         creds: &Credentials,
         prefer: &(dyn Fn(&Session) -> bool + Sync),
+        wait: Duration,
     ) -> Result<Pooled, Error> {
         let inner = &self.inner;
         let key = inner.salt.key(&creds.login, &creds.password);
         let co = inner
             .pool
-            .checkout_preferring(&creds.login, key, inner.config.command_timeout, prefer)
+            .checkout_preferring(&creds.login, key, wait, prefer)
             .await
             .map_err(|()| Error::Busy(inner.config.max_per_user))?;
         co.evicted.into_iter().for_each(close);
@@ -559,8 +613,27 @@ impl MailStore for ImapStore {
         since: Option<i64>,
     ) -> Result<MailboxListing, BackendError> {
         self.with_session(creds, "list messages", |session, info| {
+            // A task of its own: this session's half is parsed on the caller's task,
+            // and the two halves then use two cores.
+            let upper = move |from: Uid| {
+                let (store, creds, mailbox) = (self.clone(), creds.clone(), mailbox.to_string());
+                async move {
+                    tokio::spawn(async move { store.list_upper(&creds, &mailbox, from).await })
+                        .await
+                        .ok()
+                        .flatten()
+                }
+            };
             on_session!(session, async move {
-                messages::list(session, &info.capabilities, mailbox, since).await
+                let split_from = self.inner.config.split_listing_from;
+                messages::list(
+                    session,
+                    &info.capabilities,
+                    mailbox,
+                    since,
+                    (split_from, upper),
+                )
+                .await
             })
         })
         .await

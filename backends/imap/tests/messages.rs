@@ -55,6 +55,52 @@ async fn fill(store: &ImapStore, creds: &Credentials, mailbox: &str, n: usize) -
     uids
 }
 
+/// A large mailbox is listed in two halves over two connections (the threshold lowered
+/// to 4 here); the listing is the one a single connection gives, every UID once, also
+/// with gaps in the UIDs; with a single connection allowed it is read in one piece.
+#[tokio::test]
+async fn a_large_mailbox_is_listed_in_two_halves_with_the_same_result() {
+    let stack = stack();
+    let alice = stack.user("splitlist");
+    let whole = |split_listing_from, max_per_user| {
+        let mut config = stack.config();
+        config.split_listing_from = split_listing_from;
+        config.max_per_user = max_per_user;
+        ImapStore::new(config).unwrap()
+    };
+    let store = whole(u32::MAX, 4);
+    let uids = fill(&store, &alice, "INBOX", 9).await;
+    store
+        .set_flags(
+            &alice,
+            "INBOX",
+            &uids[2..4],
+            &FlagChange {
+                add: s(&["\\Seen", "Work"]),
+                remove: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    // Gaps: the middle UID is not the middle of the UID range.
+    store
+        .delete_messages(&alice, "INBOX", &[uids[0], uids[1], uids[5]])
+        .await
+        .unwrap();
+    let one_piece = store.list_messages(&alice, "INBOX", None).await.unwrap();
+    assert_eq!(one_piece.messages.len(), 6);
+
+    for (max_per_user, logins) in [(4, 2), (1, 1)] {
+        let split = whole(4, max_per_user);
+        // The login is known to work (as after a FolderSync): a second connection may
+        // be opened without waiting for the first login's turn.
+        split.capabilities(&alice).await.unwrap();
+        let listing = split.list_messages(&alice, "INBOX", None).await.unwrap();
+        assert_eq!(listing, one_piece, "max_per_user {max_per_user}");
+        assert_eq!(split.login_count(), logins, "connections used");
+    }
+}
+
 #[tokio::test]
 async fn appended_messages_are_listed_with_flags_and_dates_and_sized_on_demand() {
     let stack = stack();
