@@ -103,7 +103,7 @@ pub async fn sync(
         (HashMap::new(), Vec::new())
     } else if guess {
         let (listed, newest) =
-            tokio::join!(refresh(ctx, mailbox, &mut snap), reader.read_last(window));
+            tokio::join!(refresh(ctx, mailbox, &mut snap), read_last(&reader, window));
         let listed = listed?;
         let uidvalidity = parse_cursor(&snap.cursor).map(|(uv, _)| uv);
         let newest = match newest {
@@ -215,6 +215,16 @@ pub async fn sync(
 
     let touched = touched.as_deref();
     super::finish(ctx, req, key, &loaded_cursor, (snap, base), touched, answer).await
+}
+
+/// [`Reader::read_last`] as a task of its own: the listing it runs beside is read and
+/// parsed on this request's task, and the two then use both cores. A task that fails
+/// to run is a failed read (the guess only saves time).
+async fn read_last(reader: &Reader, window: usize) -> Result<(u32, Vec<Prepared>), BackendError> {
+    let reader = reader.clone();
+    tokio::spawn(async move { reader.read_last(window).await })
+        .await
+        .unwrap_or_else(|e| Err(BackendError::Transient(e.to_string())))
 }
 
 /// How many server commands the device would get (GetItemEstimate), without changing
