@@ -866,19 +866,7 @@ where
     U: FnOnce(Uid) -> F,
     F: Future<Output = Option<(u32, Vec<MessageMeta>)>>,
 {
-    let mut found = Vec::new();
-    let search = ["UID SEARCH RETURN (ALL) ALL".to_string()];
-    let done = sel
-        .run(session, &[], &search, false, |u| {
-            if let Untagged::Data(t) = &u
-                && let Some(r) = parse_search(t)?
-            {
-                found.extend(r);
-            }
-            Ok(())
-        })
-        .await?;
-    ok(&done[0])?;
+    let found = uid_search(sel, session, "UID SEARCH RETURN (ALL) ALL").await?;
     // The status of the EXAMINE, before either half is read: a message changed while
     // they are read may show newer state than HIGHESTMODSEQ says (see above).
     let status = sel.status()?;
@@ -911,6 +899,28 @@ where
     let done = sel.run(session, &[], &rest, true, |u| col.take(u)).await?;
     done.iter().try_for_each(ok)?;
     Ok(listing_of(status, col, other))
+}
+
+/// The UIDs a `UID SEARCH` (`command`, plain or ESEARCH) finds in the open mailbox, as
+/// ranges; the mailbox stays open.
+async fn uid_search(
+    sel: &mut Selection<'_>,
+    session: &mut Session,
+    command: &str,
+) -> Result<Vec<(Uid, Uid)>, Error> {
+    let mut found = Vec::new();
+    let done = sel
+        .run(session, &[], &[command.to_string()], false, |u| {
+            if let Untagged::Data(t) = &u
+                && let Some(r) = parse_search(t)?
+            {
+                found.extend(r);
+            }
+            Ok(())
+        })
+        .await?;
+    ok(&done[0])?;
+    Ok(found)
 }
 
 /// The UID with about as many messages above it as at or below it, from the ranges of
@@ -1003,19 +1013,7 @@ async fn list_in(
             done[1].clone()
         }
         Some(day) => {
-            let mut found = Vec::new();
-            let cmd = [format!("UID SEARCH SINCE {day}")];
-            let done = sel
-                .run(session, &[], &cmd, false, |u| {
-                    if let Untagged::Data(t) = &u
-                        && let Some(r) = parse_search(t)?
-                    {
-                        found.extend(r);
-                    }
-                    Ok(())
-                })
-                .await?;
-            ok(&done[0])?;
+            let found = uid_search(sel, session, &format!("UID SEARCH SINCE {day}")).await?;
             let uids = expand(&found, usize::MAX).unwrap_or_default();
             let cmds: Vec<String> = uid_sets(&uids, MAX_SET_LEN)
                 .into_iter()

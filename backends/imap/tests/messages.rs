@@ -32,6 +32,18 @@ fn by_uid(list: &[MessageMeta], uid: Uid) -> &MessageMeta {
         .unwrap_or_else(|| panic!("uid {uid} not in {list:#?}"))
 }
 
+/// Adds `flags` to messages `uids` of the INBOX.
+async fn add_flags(store: &ImapStore, creds: &Credentials, uids: &[Uid], flags: &[&str]) {
+    let change = FlagChange {
+        add: s(flags),
+        remove: vec![],
+    };
+    store
+        .set_flags(creds, "INBOX", uids, &change)
+        .await
+        .unwrap();
+}
+
 /// APPEND with a non-synchronising literal (LITERAL+, RFC 7888), for [`Stack::imap`].
 fn append_cmd(mailbox: &str, msg: &[u8]) -> Vec<u8> {
     [
@@ -70,18 +82,7 @@ async fn a_large_mailbox_is_listed_in_two_halves_with_the_same_result() {
     };
     let store = whole(u32::MAX, 4);
     let uids = fill(&store, &alice, "INBOX", 9).await;
-    store
-        .set_flags(
-            &alice,
-            "INBOX",
-            &uids[2..4],
-            &FlagChange {
-                add: s(&["\\Seen", "Work"]),
-                remove: vec![],
-            },
-        )
-        .await
-        .unwrap();
+    add_flags(&store, &alice, &uids[2..4], &["\\Seen", "Work"]).await;
     // Gaps: the middle UID is not the middle of the UID range.
     store
         .delete_messages(&alice, "INBOX", &[uids[0], uids[1], uids[5]])
@@ -958,18 +959,7 @@ async fn without(ignored: &[&str]) {
         .unwrap();
     assert_eq!(since.messages.len(), 2, "{ignored:?}");
 
-    store
-        .set_flags(
-            &alice,
-            "INBOX",
-            &[1],
-            &FlagChange {
-                add: s(&["\\Seen", "Work"]),
-                remove: vec![],
-            },
-        )
-        .await
-        .unwrap();
+    add_flags(&store, &alice, &[1], &["\\Seen", "Work"]).await;
     store
         .append(&alice, "INBOX", &[], None, &message(3))
         .await
