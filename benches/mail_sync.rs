@@ -5,7 +5,9 @@
 //! change. MAIL_SYNC_ROUNDS (5) initial syncs by new phones, medians reported. Where
 //! the time goes on a machine the stack shares: the CPU time of Dovecot's `imap`
 //! processes (all of them on the machine) during each side, and of this bench's own
-//! client during the Sync.
+//! client during the Sync. The INBOX is opened read-write once after seeding, as by any
+//! client in use (`support/mail.rs`, `seed`; `MAIL_SEED_UNOPENED=1` leaves it as
+//! appended).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
