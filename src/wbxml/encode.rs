@@ -31,12 +31,6 @@ fn push_mb_u_int32(out: &mut Vec<u8>, mut value: u32) {
     out.extend_from_slice(&buf[i..]);
 }
 
-/// How many bytes [`push_mb_u_int32`] writes for `value`.
-fn mb_u_int32_len(value: usize) -> usize {
-    let bits = usize::BITS - value.leading_zeros();
-    (bits as usize).div_ceil(7).max(1)
-}
-
 fn push_opaque(out: &mut Vec<u8>, data: &[u8]) {
     out.push(OPAQUE);
     // EAS bodies are far below 4 GiB; a longer payload cannot be expressed in WBXML at all.
@@ -76,27 +70,6 @@ fn open_tag(element: &Element, out: &mut Vec<u8>, page: &mut u8) -> bool {
     has_content
 }
 
-/// About the encoded size of `root` (exact unless pages switch or a text holds NUL):
-/// a Sync answer of a hundred messages is some 100 KB, and growing the buffer by
-/// doubling from a small start copied it about twice over.
-fn size_hint(root: &Element) -> usize {
-    let mut total = HEADER.len();
-    let mut stack = vec![root];
-    while let Some(element) = stack.pop() {
-        // The tag token, and the END of an element with content.
-        total += if element.children.is_empty() { 1 } else { 2 };
-        for child in &element.children {
-            match child {
-                Node::Element(e) => stack.push(e),
-                // STR_I and the terminating NUL.
-                Node::Text(text) => total += text.len() + 2,
-                Node::Opaque(data) => total += 1 + mb_u_int32_len(data.len()) + data.len(),
-            }
-        }
-    }
-    total
-}
-
 /// Encodes `root` as a WBXML 1.3 document.
 ///
 /// SWITCH_PAGE is emitted only when an element's page differs from the page currently
@@ -109,7 +82,7 @@ fn size_hint(root: &Element) -> usize {
 /// Only if an `Opaque` or text node is longer than `u32::MAX` bytes, which WBXML
 /// cannot express.
 pub fn encode(root: &Element) -> Vec<u8> {
-    let mut out = Vec::with_capacity(size_hint(root));
+    let mut out = Vec::with_capacity(256);
     out.extend_from_slice(&HEADER);
     let mut page = 0u8;
     let mut stack: Vec<std::slice::Iter<'_, Node>> = Vec::new();
@@ -151,20 +124,5 @@ mod tests {
         assert_eq!(enc(0x80), [0x81, 0x00]);
         assert_eq!(enc(0xA0), [0x81, 0x20]);
         assert_eq!(enc(u32::MAX), [0x8F, 0xFF, 0xFF, 0xFF, 0x7F]);
-        for v in [0, 1, 0x7F, 0x80, 0x3FFF, 0x4000, u32::MAX] {
-            assert_eq!(mb_u_int32_len(v as usize), enc(v).len(), "{v}");
-        }
-    }
-
-    #[test]
-    fn size_hint_is_the_size_on_one_page() {
-        use crate::wbxml::pages::AirSync;
-        let doc = Element::new(AirSync::Sync).child(
-            Element::new(AirSync::Collections)
-                .text_child(AirSync::SyncKey, "1")
-                .child(Element::with_opaque(AirSync::ServerId, vec![7; 200]))
-                .child(Element::new(AirSync::MoreAvailable)),
-        );
-        assert_eq!(size_hint(&doc), encode(&doc).len());
     }
 }
