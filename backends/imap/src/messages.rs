@@ -828,8 +828,10 @@ const DATELESS_META_ITEMS: &str = "UID FLAGS";
 /// when the server has ESEARCH: `UID SEARCH RETURN (ALL) ALL` after the EXAMINE gives
 /// the UID in the middle, this session lists up to it while `upper` lists the rest on
 /// a session of its own ([`list_upper`]; `None` when no other session is free or it
-/// failed, and this one lists the rest). Dovecot formats each INTERNALDATE it sends (2–3 µs each), so
-/// two processes halve the time before a first Sync can plan its window.
+/// failed, and this one lists the rest). Dovecot formats each INTERNALDATE it sends
+/// (2–3 µs each), so two processes halve the time before a first Sync can plan its
+/// window. The SEARCH costs every whole listing of an ESEARCH server one round trip
+/// more, small mailboxes too: their size is known only from the EXAMINE.
 pub(crate) async fn list<U, F>(
     session: &mut Session,
     caps: &Capabilities,
@@ -873,14 +875,12 @@ where
     let middle = (status.messages >= split_from)
         .then(|| middle_uid(&found))
         .flatten();
+    let Some(middle) = middle else {
+        // The mailbox is open: the listing of one connection without its EXAMINE.
+        return list_in(sel, session, None).await;
+    };
     let items = meta_items(sel.caps);
     let mut col = Collector::default();
-    let Some(middle) = middle else {
-        let cmd = [format!("UID FETCH 1:* ({items})")];
-        let done = sel.run(session, &[], &cmd, true, |u| col.take(u)).await?;
-        ok(&done[0])?;
-        return Ok(listing_of(status, col, None));
-    };
     let lower = [format!("UID FETCH 1:{middle} ({items})")];
     let (done, other) = tokio::join!(
         sel.run(session, &[], &lower, false, |u| col.take(u)),
@@ -898,7 +898,7 @@ where
     };
     let done = sel.run(session, &[], &rest, true, |u| col.take(u)).await?;
     done.iter().try_for_each(ok)?;
-    Ok(listing_of(status, col, other))
+    Ok(listing_of(status, col, None, other))
 }
 
 /// The UIDs a `UID SEARCH` (`command`, plain or ESEARCH) finds in the open mailbox, as
@@ -975,13 +975,20 @@ async fn list_upper_in(
     Ok((sel.status()?.uidvalidity, metas))
 }
 
-/// A listing of the messages `col` gathered, and of `upper` (all of higher UIDs).
+/// A listing of the messages `col` gathered (those received `since`, when given), and of
+/// `upper` (all of higher UIDs).
 fn listing_of(
     status: MailboxStatus,
     col: Collector,
+    since: Option<i64>,
     upper: Option<Vec<MessageMeta>>,
 ) -> MailboxListing {
-    let mut messages: Vec<MessageMeta> = col.metas().into_sorted().map(|(m, _)| m).collect();
+    let mut messages: Vec<MessageMeta> = col
+        .metas()
+        .into_sorted()
+        .map(|(m, _)| m)
+        .filter(|m| since.is_none_or(|s| m.internal_date >= s))
+        .collect();
     messages.extend(upper.into_iter().flatten());
     tracing::debug!(target: "airsync", count = messages.len(), "imap: listed messages");
     MailboxListing { status, messages }
@@ -1033,14 +1040,7 @@ async fn list_in(
     if status.messages != 0 || fetch_ok.status == Status::Ok {
         ok(&fetch_ok)?;
     }
-    let messages: Vec<MessageMeta> = col
-        .metas()
-        .into_sorted()
-        .map(|(m, _)| m)
-        .filter(|m| since.is_none_or(|s| m.internal_date >= s))
-        .collect();
-    tracing::debug!(target: "airsync", count = messages.len(), "imap: listed messages");
-    Ok(MailboxListing { status, messages })
+    Ok(listing_of(status, col, since, None))
 }
 
 /// What changed since `modseq` (RFC 7162), or `None` when that cannot be said cheaply.

@@ -290,8 +290,23 @@ impl ImapStore {
 
     /// The upper half of a split listing (`messages::list`) on a second session, if one
     /// is free right now; `None` otherwise or if it fails (the first session then lists
-    /// the rest itself).
+    /// the rest itself). A task of its own: the first half is parsed on the caller's
+    /// task, and the two then use two cores.
     async fn list_upper(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        from: Uid,
+    ) -> Option<(u32, Vec<MessageMeta>)> {
+        let (store, creds, mailbox) = (self.clone(), creds.clone(), mailbox.to_string());
+        tokio::spawn(async move { store.list_upper_here(&creds, &mailbox, from).await })
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// [`ImapStore::list_upper`] on the current task.
+    async fn list_upper_here(
         &self,
         creds: &Credentials,
         mailbox: &str,
@@ -613,17 +628,7 @@ impl MailStore for ImapStore {
         since: Option<i64>,
     ) -> Result<MailboxListing, BackendError> {
         self.with_session(creds, "list messages", |session, info| {
-            // A task of its own: this session's half is parsed on the caller's task,
-            // and the two halves then use two cores.
-            let upper = move |from: Uid| {
-                let (store, creds, mailbox) = (self.clone(), creds.clone(), mailbox.to_string());
-                async move {
-                    tokio::spawn(async move { store.list_upper(&creds, &mailbox, from).await })
-                        .await
-                        .ok()
-                        .flatten()
-                }
-            };
+            let upper = move |from: Uid| self.list_upper(creds, mailbox, from);
             on_session!(session, async move {
                 let split_from = self.inner.config.split_listing_from;
                 messages::list(
