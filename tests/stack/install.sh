@@ -5,9 +5,12 @@
 # the stack runs private instances (tests/stack/start.sh).
 set -euo pipefail
 
+# python3-tz: only recommended by python3-vobject, and installed here without
+# recommends; without it Radicale refuses every calendar object with a VTIMEZONE (400
+# "VTIMEZONE components must contain a valid TZID"), as on a machine that lacked it.
 PACKAGES=(
   dovecot-imapd dovecot-lmtpd dovecot-sieve dovecot-managesieved
-  radicale postfix
+  radicale python3-tz postfix
   libwbxml2-utils openssl apache2-utils sqlite3 ca-certificates curl python3
 )
 # More packages for particular tests (a browser, LDAP, PostgreSQL…), one name a line
