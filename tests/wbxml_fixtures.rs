@@ -273,6 +273,7 @@ fn simplify_ours(e: &Element) -> Simple {
     for child in &e.children {
         match child {
             Node::Element(c) => children.push(simplify_ours(c)),
+            Node::Encoded(x) => children.push(simplify_ours(&x.decode().unwrap())),
             Node::Text(t) => content.extend_from_slice(t.as_bytes()),
             Node::Opaque(d) => content.extend_from_slice(d),
         }
@@ -630,6 +631,7 @@ fn libwbxml_xml(e: &Element, parent_page: Option<u8>, out: &mut String) {
     for child in &e.children {
         match child {
             Node::Element(c) => libwbxml_xml(c, Some(e.tag.page), out),
+            Node::Encoded(x) => libwbxml_xml(&x.decode().unwrap(), Some(e.tag.page), out),
             Node::Text(t) => out.push_str(
                 &t.replace('&', "&amp;")
                     .replace('<', "&lt;")

@@ -1,7 +1,7 @@
 //! Sync request and response (MS-ASCMD 2.2.1.21), typed.
 
 use crate::wbxml::pages::{AirSync as A, AirSyncBase as B};
-use crate::wbxml::{Element, Tag};
+use crate::wbxml::{Element, Node, Tag};
 
 use super::{EasError, require_root};
 
@@ -214,7 +214,9 @@ impl SyncRequest {
 pub enum ServerCommand {
     Add {
         server_id: String,
-        data: Element,
+        /// The ApplicationData, as a tree or already encoded (a mail window's items,
+        /// see `commands::sync::window::Prepared`).
+        data: Node,
     },
     Change {
         server_id: String,
@@ -306,9 +308,11 @@ impl CollectionResponse {
             let mut cmds = Element::new(A::Commands);
             for cmd in self.commands {
                 cmds.push(match cmd {
-                    ServerCommand::Add { server_id, data } => Element::new(A::Add)
-                        .text_child(A::ServerId, server_id)
-                        .child(data),
+                    ServerCommand::Add { server_id, data } => {
+                        let mut add = Element::new(A::Add).text_child(A::ServerId, server_id);
+                        add.children.push(data);
+                        add
+                    }
                     ServerCommand::Change { server_id, data } => Element::new(A::Change)
                         .text_child(A::ServerId, server_id)
                         .child(data),

@@ -5,7 +5,7 @@
 //! only. The same choices as libwbxml's `xml2wbxml -v 1.3 -n -a`, so re-encoding what
 //! either produced gives the same bytes.
 
-use super::{Element, Node};
+use super::{Element, Encoded, Node};
 
 const SWITCH_PAGE: u8 = 0x00;
 const END: u8 = 0x01;
@@ -52,22 +52,69 @@ fn push_text(out: &mut Vec<u8>, text: &str) {
     }
 }
 
-/// Writes the (optional) SWITCH_PAGE and the tag token of `element`; returns whether it
-/// has content (and so needs an END later).
-fn open_tag(element: &Element, out: &mut Vec<u8>, page: &mut u8) -> bool {
-    debug_assert!(
-        (0x05..=0x3F).contains(&element.tag.token),
-        "tag token {:#04X} is outside 0x05..=0x3F",
-        element.tag.token
-    );
-    if element.tag.page != *page {
-        out.push(SWITCH_PAGE);
-        out.push(element.tag.page);
-        *page = element.tag.page;
+/// Writes the body of a document: tokens only, the header is the caller's.
+struct Writer {
+    out: Vec<u8>,
+    /// The code page in effect.
+    page: u8,
+}
+
+impl Writer {
+    /// Switches to `page` unless it is in effect.
+    fn switch_to(&mut self, page: u8) {
+        if page != self.page {
+            self.out.push(SWITCH_PAGE);
+            self.out.push(page);
+            self.page = page;
+        }
     }
-    let has_content = !element.children.is_empty();
-    out.push((element.tag.token & 0x3F) | if has_content { TAG_CONTENT } else { 0 });
-    has_content
+
+    /// Writes the (optional) SWITCH_PAGE and the tag token of `element`; returns whether
+    /// it has content (and so needs an END later).
+    fn open_tag(&mut self, element: &Element) -> bool {
+        debug_assert!(
+            (0x05..=0x3F).contains(&element.tag.token),
+            "tag token {:#04X} is outside 0x05..=0x3F",
+            element.tag.token
+        );
+        self.switch_to(element.tag.page);
+        let has_content = !element.children.is_empty();
+        self.out
+            .push((element.tag.token & 0x3F) | if has_content { TAG_CONTENT } else { 0 });
+        has_content
+    }
+
+    /// Writes `root` and everything below it. Iterative: deep trees cannot overflow
+    /// the stack here.
+    fn element(&mut self, root: &Element) {
+        let mut stack: Vec<std::slice::Iter<'_, Node>> = Vec::new();
+        if self.open_tag(root) {
+            stack.push(root.children.iter());
+        }
+        while let Some(children) = stack.last_mut() {
+            match children.next() {
+                None => {
+                    self.out.push(END);
+                    stack.pop();
+                }
+                Some(Node::Text(text)) => push_text(&mut self.out, text),
+                Some(Node::Opaque(data)) => push_opaque(&mut self.out, data),
+                Some(Node::Encoded(done)) => {
+                    // The same bytes as writing its element here: the fragment was
+                    // written starting in its element's page, and leaves `last_page`
+                    // in effect.
+                    self.switch_to(done.first_page);
+                    self.out.extend_from_slice(&done.bytes);
+                    self.page = done.last_page;
+                }
+                Some(Node::Element(child)) => {
+                    if self.open_tag(child) {
+                        stack.push(child.children.iter());
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Encodes `root` as a WBXML 1.3 document.
@@ -76,7 +123,7 @@ fn open_tag(element: &Element, out: &mut Vec<u8>, page: &mut u8) -> bool {
 /// in effect; the current page carries over END tokens (WBXML 1.3 §5.8.4.7.2), exactly
 /// as libwbxml tracks it. Elements without children get no content bit. Each `Text`
 /// child becomes one `STR_I` (or `OPAQUE` if it contains NUL), each `Opaque` one
-/// `OPAQUE`. Iterative: deep trees cannot overflow the stack here.
+/// `OPAQUE`; an [`Encoded`] child is copied, giving the same bytes as its element would.
 ///
 /// # Panics
 /// Only if an `Opaque` or text node is longer than `u32::MAX` bytes, which WBXML
@@ -84,28 +131,50 @@ fn open_tag(element: &Element, out: &mut Vec<u8>, page: &mut u8) -> bool {
 pub fn encode(root: &Element) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(&HEADER);
-    let mut page = 0u8;
-    let mut stack: Vec<std::slice::Iter<'_, Node>> = Vec::new();
+    let mut writer = Writer { out, page: 0 };
+    writer.element(root);
+    writer.out
+}
 
-    if open_tag(root, &mut out, &mut page) {
-        stack.push(root.children.iter());
-    }
-    while let Some(children) = stack.last_mut() {
-        match children.next() {
-            None => {
-                out.push(END);
-                stack.pop();
-            }
-            Some(Node::Text(text)) => push_text(&mut out, text),
-            Some(Node::Opaque(data)) => push_opaque(&mut out, data),
-            Some(Node::Element(child)) => {
-                if open_tag(child, &mut out, &mut page) {
-                    stack.push(child.children.iter());
-                }
-            }
+impl Encoded {
+    /// `element` encoded now, to be placed in a document later as a [`Node::Encoded`].
+    /// A Sync window's items are converted ahead of the request that sends them; their
+    /// trees, encoded while still in the CPU's caches and dropped by the task that built
+    /// them, cost the response a copy instead of a walk over cold memory.
+    pub fn new(element: &Element) -> Encoded {
+        let first_page = element.tag.page;
+        let mut writer = Writer {
+            out: Vec::new(),
+            page: first_page,
+        };
+        writer.element(element);
+        Encoded {
+            bytes: writer.out,
+            first_page,
+            last_page: writer.page,
         }
     }
-    out
+
+    /// The element back as a tree (for [`super::to_xml`]).
+    pub fn decode(&self) -> Result<Element, super::WbxmlError> {
+        let mut doc = Vec::with_capacity(HEADER.len() + 2 + self.bytes.len());
+        doc.extend_from_slice(&HEADER);
+        // A document starts in page 0.
+        if self.first_page != 0 {
+            doc.extend_from_slice(&[SWITCH_PAGE, self.first_page]);
+        }
+        doc.extend_from_slice(&self.bytes);
+        super::decode(&doc, &super::Limits::default())
+    }
+
+    /// The size of its bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
 }
 
 #[cfg(test)]

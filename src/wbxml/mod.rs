@@ -132,6 +132,25 @@ pub enum Node {
     Text(String),
     /// One `OPAQUE` block.
     Opaque(Vec<u8>),
+    /// An element encoded ahead ([`Encoded::new`]); [`encode`] copies its bytes. Never
+    /// made by [`decode`]. The tree's queries (`elements`, `first`, `text`…) do not look
+    /// inside; [`to_xml`] does.
+    Encoded(Encoded),
+}
+
+impl From<Element> for Node {
+    fn from(element: Element) -> Node {
+        Node::Element(element)
+    }
+}
+
+/// The WBXML tokens of one element, without a document header, and the code pages in
+/// effect before its first tag and after its last token.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Encoded {
+    bytes: Vec<u8>,
+    first_page: u8,
+    last_page: u8,
 }
 
 /// An element: a tag and its children in document order.
@@ -205,7 +224,7 @@ impl Element {
         let mut pieces = self.children.iter().filter_map(|n| match n {
             Node::Text(t) => Some(Some(t.as_str())),
             Node::Opaque(d) => Some(std::str::from_utf8(d).ok()),
-            Node::Element(_) => None,
+            Node::Element(_) | Node::Encoded(_) => None,
         });
         let first = pieces.next()??;
         let mut joined: Option<String> = None;
@@ -231,7 +250,7 @@ impl Element {
         let mut pieces = self.children.iter().filter_map(|n| match n {
             Node::Text(t) => Some(t.as_bytes()),
             Node::Opaque(d) => Some(d.as_slice()),
-            Node::Element(_) => None,
+            Node::Element(_) | Node::Encoded(_) => None,
         });
         let first = pieces.next()?;
         let mut joined: Option<Vec<u8>> = None;

@@ -475,3 +475,84 @@ fn events_give_the_document_in_order_without_a_tree() {
     let mut events = Events::new(&stray_end, &limits).unwrap();
     assert_eq!(events.next(), Err(WbxmlError::UnexpectedEnd { offset: 4 }));
 }
+
+/// An ApplicationData with children on three pages, ending in a page other than its own
+/// (Email2:ConversationIndex after AirSyncBase:Body), and text with a NUL (OPAQUE).
+fn application_data() -> Element {
+    use super::pages::{Email, Email2};
+    Element::new(AirSync::ApplicationData)
+        .text_child(Email::Subject, "Hello")
+        .child(
+            Element::new(AirSyncBase::Body)
+                .text_child(AirSyncBase::Type, "1")
+                .text_child(AirSyncBase::Data, "a\0b"),
+        )
+        .text_child(Email::Read, "0")
+        .child(Element::with_opaque(
+            Email2::ConversationIndex,
+            vec![1, 2, 3],
+        ))
+}
+
+/// A Sync response holding `data` twice, each in an Add, with a ServerId before each
+/// (page 0) so that the page in effect differs before the second copy.
+fn sync_with(data: impl Fn() -> Node) -> Element {
+    let add = |sid: &str| {
+        let mut add = Element::new(AirSync::Add).text_child(AirSync::ServerId, sid);
+        add.children.push(data());
+        add
+    };
+    Element::new(AirSync::Sync).child(
+        Element::new(AirSync::Collections).child(
+            Element::new(AirSync::Collection)
+                .child(
+                    Element::new(AirSync::Commands)
+                        .child(add("1:1"))
+                        .child(add("1:2")),
+                )
+                .text_child(AirSync::MoreAvailable, ""),
+        ),
+    )
+}
+
+#[test]
+fn an_encoded_element_gives_the_bytes_of_its_tree() {
+    let tree = sync_with(|| Node::Element(application_data()));
+    let encoded = Encoded::new(&application_data());
+    let spliced = sync_with(|| Node::Encoded(encoded.clone()));
+    let bytes = encode(&tree);
+    assert_eq!(encode(&spliced), bytes);
+    // Decoded, the fragment is its element as a document of its own decodes (the text
+    // with a NUL went out as OPAQUE).
+    let alone = dec(&encode(&application_data())).unwrap();
+    assert_eq!(encoded.decode().unwrap(), alone);
+    // A fragment whose element is on a page other than the one in effect.
+    let body = Element::new(AirSyncBase::Body).text_child(AirSyncBase::Type, "2");
+    let mut holder = Element::new(AirSync::ApplicationData);
+    holder.children.push(Node::Encoded(Encoded::new(&body)));
+    assert_eq!(
+        encode(&holder),
+        encode(&Element::new(AirSync::ApplicationData).child(body))
+    );
+}
+
+#[test]
+fn to_xml_shows_an_encoded_element_as_its_tree() {
+    let tree = sync_with(|| Node::Element(application_data()));
+    let encoded = Encoded::new(&application_data());
+    let spliced = sync_with(|| Node::Encoded(encoded.clone()));
+    // As the tree shows once through the codec (the text with a NUL is OPAQUE then).
+    let tree = dec(&encode(&tree)).unwrap();
+    assert_eq!(to_xml(&spliced), to_xml(&tree));
+    assert!(to_xml(&spliced).contains("<Subject xmlns=\"Email:\">Hello</Subject>"));
+    // Tree queries do not look inside.
+    let holder = sync_with(|| Node::Encoded(encoded.clone()));
+    let add = holder
+        .first(AirSync::Collections)
+        .and_then(|c| c.first(AirSync::Collection))
+        .and_then(|c| c.first(AirSync::Commands))
+        .and_then(|c| c.first(AirSync::Add))
+        .unwrap();
+    assert!(add.first(AirSync::ApplicationData).is_none());
+    assert_eq!(add.child_text(AirSync::ServerId).as_deref(), Some("1:1"));
+}

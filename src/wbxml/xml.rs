@@ -74,57 +74,72 @@ pub fn to_xml(root: &Element) -> String {
     let mut out = String::from(
         "<?xml version=\"1.0\"?>\n<!DOCTYPE ActiveSync PUBLIC \"-//MICROSOFT//DTD ActiveSync//EN\" \"http://www.microsoft.com/\">\n",
     );
+    render(&mut out, root, 0, None);
+    out
+}
+
+/// Renders `root` at indent `depth`, below an element of page `parent_page`.
+fn render(out: &mut String, root: &Element, depth: usize, parent_page: Option<u8>) {
     // Frames of open elements that have element children: (element, remaining children).
     let mut stack: Vec<(&Element, std::slice::Iter<'_, Node>)> = Vec::new();
-    let mut pending = Some((root, None::<u8>));
+    let mut pending = Some((root, parent_page));
     loop {
         if let Some((element, parent_page)) = pending.take() {
-            let depth = stack.len();
-            indent(&mut out, depth);
-            open_tag(&mut out, element, parent_page);
-            let has_elements = element.elements().next().is_some();
+            indent(out, depth + stack.len());
+            open_tag(out, element, parent_page);
+            let has_elements = element
+                .children
+                .iter()
+                .any(|n| matches!(n, Node::Element(_) | Node::Encoded(_)));
             if element.children.is_empty() {
                 out.push_str("/>\n");
             } else if !has_elements {
                 out.push('>');
                 for child in &element.children {
                     match child {
-                        Node::Text(t) => escape(&mut out, t),
-                        Node::Opaque(d) => opaque(&mut out, d),
-                        Node::Element(_) => {}
+                        Node::Text(t) => escape(out, t),
+                        Node::Opaque(d) => opaque(out, d),
+                        Node::Element(_) | Node::Encoded(_) => {}
                     }
                 }
-                close_tag(&mut out, element);
+                close_tag(out, element);
                 out.push('\n');
             } else {
                 out.push_str(">\n");
                 stack.push((element, element.children.iter()));
             }
         }
-        let depth = stack.len();
+        let level = depth + stack.len();
         let Some((parent, children)) = stack.last_mut() else {
             break;
         };
         match children.next() {
             Some(Node::Element(child)) => pending = Some((child, Some(parent.tag.page))),
             Some(Node::Text(t)) => {
-                indent(&mut out, depth);
-                escape(&mut out, t);
+                indent(out, level);
+                escape(out, t);
                 out.push('\n');
             }
             Some(Node::Opaque(d)) => {
-                indent(&mut out, depth);
-                opaque(&mut out, d);
+                indent(out, level);
+                opaque(out, d);
                 out.push('\n');
             }
+            // Never nested: decoding makes no Encoded nodes.
+            Some(Node::Encoded(done)) => match done.decode() {
+                Ok(element) => render(out, &element, level, Some(parent.tag.page)),
+                Err(e) => {
+                    indent(out, level);
+                    let _ = writeln!(out, "[encoded element that does not decode: {e}]");
+                }
+            },
             None => {
                 let element = *parent;
                 stack.pop();
-                indent(&mut out, stack.len());
-                close_tag(&mut out, element);
+                indent(out, depth + stack.len());
+                close_tag(out, element);
                 out.push('\n');
             }
         }
     }
-    out
 }

@@ -12,7 +12,7 @@ use crate::eas::sync::{
 use crate::error::Error;
 use crate::mapping::email::{self, ConvertOptions};
 use crate::mapping::folders::{self, FolderView};
-use crate::wbxml::Element;
+use crate::wbxml::{Element, Node};
 
 use super::plan::{self, Op};
 use super::snapshot::{Item, Snapshot, Upstream};
@@ -605,7 +605,7 @@ async fn server_commands(
                     .await;
                 }
                 commands.push(ServerCommand::Add {
-                    data: prepared.data,
+                    data: Node::Encoded(prepared.data),
                     server_id: sid,
                 });
             }

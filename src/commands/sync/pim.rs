@@ -491,9 +491,10 @@ async fn server_commands(
                     up.sig = sig(&object.etag);
                 }
                 match to_eas(ctx, folder.class, options, &object.data) {
-                    Ok(data) if matches!(op, Op::Add(_)) => {
-                        commands.push(ServerCommand::Add { server_id, data })
-                    }
+                    Ok(data) if matches!(op, Op::Add(_)) => commands.push(ServerCommand::Add {
+                        server_id,
+                        data: data.into(),
+                    }),
                     Ok(data) => commands.push(ServerCommand::Change { server_id, data }),
                     Err(e) => {
                         // One object that cannot be converted must not block its folder:

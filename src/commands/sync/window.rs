@@ -11,8 +11,8 @@ use airsync_model::{BackendError, Credentials, FetchedMessage, MailStore, Messag
 use crate::eas::ProtocolVersion;
 use crate::eas::sync::SyncOptions;
 use crate::mapping::email;
-use crate::wbxml::Element;
 use crate::wbxml::pages::{AirSync, Email};
+use crate::wbxml::{Element, Encoded};
 
 use super::mail::{convert_options, server_id};
 
@@ -28,8 +28,9 @@ pub struct Conversion {
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub message: FetchedMessage,
-    /// Its ApplicationData, for `conversion`.
-    pub data: Element,
+    /// Its ApplicationData, for `conversion`, encoded as soon as converted (see
+    /// [`Encoded::new`]).
+    pub data: Encoded,
     /// The ConversationId of its thread (see `commands::conversation`).
     pub conversation: Option<[u8; 16]>,
     /// It carries an iTIP REPLY, applied to the organizer's event when first offered.
@@ -93,7 +94,7 @@ impl Reader {
         let data = data_or_stub(converted.data, &sid, &message.meta);
         Prepared {
             message,
-            data,
+            data: Encoded::new(&data),
             conversation: converted.conversation,
             itip_reply: converted.itip_reply,
             conversion: self.conversion.clone(),
