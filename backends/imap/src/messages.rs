@@ -12,7 +12,10 @@
 //! The exception: a fetch of messages leaves its plain `EXAMINE` open and notes it on
 //! the connection ([`crate::conn::Examined`]), because Dovecot re-reads a Maildir's file
 //! list whenever a mailbox is opened and its bodies are first read (12 ms per open for
-//! 10,000 messages, paid by every window of an initial Sync). The next fetch of the same
+//! 10,000 messages, paid by every window of an initial Sync). A listing leaves its
+//! `EXAMINE` open too, for the window fetches that follow it (the first windows of an
+//! initial Sync then find the connections that listed the mailbox with it open), but
+//! never reuses one left open: it reads the counters of its own. The next fetch of the same
 //! mailbox on that session sends `NOOP` first, in its own round trip — Dovecot runs
 //! pipelined commands side by side, and a `UID FETCH` pipelined behind the `NOOP` missed
 //! a message appended just before — and then its `UID FETCH` without a new `EXAMINE`.
@@ -496,9 +499,12 @@ struct Selection<'a> {
     /// ` (CONDSTORE)` or empty: SELECT parameters.
     params: &'static str,
     max_literal: usize,
-    /// Leave a plain EXAMINE open after the operation instead of deselecting, and
-    /// reuse one a previous operation left (see module docs).
+    /// Leave an EXAMINE open after the operation instead of deselecting, and reuse one
+    /// a previous operation left (see module docs).
     keep_open: bool,
+    /// Open the mailbox anew even when `keep_open` finds it open: the operation reads
+    /// the counters of its own EXAMINE (a listing).
+    reopen: bool,
     /// Whether the mailbox is selected now.
     open: bool,
     opened: Opened,
@@ -522,6 +528,7 @@ impl<'a> Selection<'a> {
             params: "",
             max_literal: MAX_OTHER_LITERAL,
             keep_open: false,
+            reopen: false,
             open: false,
             opened: Opened::default(),
             known_view_for: None,
@@ -530,9 +537,9 @@ impl<'a> Selection<'a> {
         })
     }
 
-    /// Whether this selection may stay open after its operation: plain read-only ones.
+    /// Whether this selection may stay open after its operation: read-only ones.
     fn may_stay_open(&self) -> bool {
-        self.keep_open && self.mode == Mode::Examine && self.params.is_empty()
+        self.keep_open && self.mode == Mode::Examine
     }
 
     fn deselect_command(&self) -> &'static str {
@@ -575,6 +582,7 @@ impl<'a> Selection<'a> {
         self.skipped_noop = false;
         if !self.open
             && pre.is_empty()
+            && !self.reopen
             && self.may_stay_open()
             && conn.examined.as_ref().is_some_and(|e| e.wire == self.wire)
         {
@@ -847,6 +855,8 @@ where
     if caps.has("CONDSTORE") {
         sel.params = " (CONDSTORE)";
     }
+    sel.keep_open = true;
+    sel.reopen = true;
     let result = match since {
         None if caps.has("ESEARCH") => list_split(&mut sel, session, split_from, upper).await,
         _ => list_in(&mut sel, session, since).await,
@@ -952,6 +962,8 @@ pub(crate) async fn list_upper(
     from: Uid,
 ) -> Result<(u32, Vec<MessageMeta>), Error> {
     let mut sel = Selection::new(caps, mailbox, Mode::Examine)?;
+    sel.keep_open = true;
+    sel.reopen = true;
     let result = list_upper_in(&mut sel, session, from).await;
     finish(&mut sel, session, result).await
 }

@@ -414,6 +414,54 @@ async fn a_dated_fetch_on_a_mailbox_left_open_sees_what_others_did() {
     assert_eq!(got[0].meta.uid, appended);
 }
 
+/// A listing leaves the mailbox open for the window fetches after it, yet every listing
+/// opens it anew for its own counters: on one connection, what another client did
+/// after a listing shows in the next listing, its counters, a fetch and a delta.
+#[tokio::test]
+async fn a_listing_left_open_hides_nothing_that_happens_after_it() {
+    let stack = stack();
+    let alice = stack.user("listopen");
+    let mut config = stack.config();
+    config.max_per_user = 1;
+    let store = ImapStore::new(config).unwrap();
+    let uids = fill(&store, &alice, "INBOX", 3).await;
+    let first = store.list_messages(&alice, "INBOX", None).await.unwrap();
+    assert_eq!(first.messages.len(), 3);
+
+    let flag = format!("UID STORE {} +FLAGS.SILENT (\\Flagged)", uids[0]);
+    let append = append_cmd("INBOX", &message(3));
+    stack.imap(&alice, &[b"SELECT INBOX", flag.as_bytes(), &append]);
+    let second = store.list_messages(&alice, "INBOX", None).await.unwrap();
+    assert_eq!(second.status.messages, 4);
+    assert_eq!(second.messages.len(), 4);
+    assert_eq!(by_uid(&second.messages, uids[0]).flags, ["\\Flagged"]);
+    assert!(second.status.highestmodseq > first.status.highestmodseq);
+
+    let appended = uids[2] + 1;
+    let got = store
+        .fetch_messages_dated(&alice, "INBOX", &[(appended, 1_000)])
+        .await
+        .unwrap();
+    assert_eq!(
+        got.len(),
+        1,
+        "the message appended after the listing is fetched"
+    );
+    let delta = store
+        .changes_since(
+            &alice,
+            "INBOX",
+            first.status.uidvalidity,
+            first.status.highestmodseq.unwrap(),
+        )
+        .await
+        .unwrap()
+        .expect("Dovecot has CONDSTORE");
+    let changed: HashSet<Uid> = delta.changed.iter().map(|m| m.uid).collect();
+    assert_eq!(changed, HashSet::from([uids[0], appended]));
+    assert_eq!(store.login_count(), 1, "all on one connection");
+}
+
 #[tokio::test]
 async fn fetch_last_reads_the_highest_uids_newest_first() {
     let stack = stack();
