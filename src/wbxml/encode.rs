@@ -166,15 +166,6 @@ impl Encoded {
         doc.extend_from_slice(&self.bytes);
         super::decode(&doc, &super::Limits::default())
     }
-
-    /// The size of its bytes.
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
 }
 
 #[cfg(test)]

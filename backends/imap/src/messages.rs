@@ -537,6 +537,15 @@ impl<'a> Selection<'a> {
         })
     }
 
+    /// The selection of a listing: left open for the window fetches that follow it,
+    /// but opened anew, for the counters of its own EXAMINE (see module docs).
+    fn listing(caps: &'a Capabilities, name: &'a str) -> Result<Self, Error> {
+        let mut sel = Self::new(caps, name, Mode::Examine)?;
+        sel.keep_open = true;
+        sel.reopen = true;
+        Ok(sel)
+    }
+
     /// Whether this selection may stay open after its operation: read-only ones.
     fn may_stay_open(&self) -> bool {
         self.keep_open && self.mode == Mode::Examine
@@ -851,12 +860,10 @@ where
     U: FnOnce(Uid) -> F,
     F: Future<Output = Option<(u32, Vec<MessageMeta>)>>,
 {
-    let mut sel = Selection::new(caps, mailbox, Mode::Examine)?;
+    let mut sel = Selection::listing(caps, mailbox)?;
     if caps.has("CONDSTORE") {
         sel.params = " (CONDSTORE)";
     }
-    sel.keep_open = true;
-    sel.reopen = true;
     let result = match since {
         None if caps.has("ESEARCH") => list_split(&mut sel, session, split_from, upper).await,
         _ => list_in(&mut sel, session, since).await,
@@ -961,9 +968,7 @@ pub(crate) async fn list_upper(
     mailbox: &str,
     from: Uid,
 ) -> Result<(u32, Vec<MessageMeta>), Error> {
-    let mut sel = Selection::new(caps, mailbox, Mode::Examine)?;
-    sel.keep_open = true;
-    sel.reopen = true;
+    let mut sel = Selection::listing(caps, mailbox)?;
     let result = list_upper_in(&mut sel, session, from).await;
     finish(&mut sel, session, result).await
 }
